@@ -1,0 +1,26 @@
+"""The SSD engine: model, default boxes, matching, loss, postprocessing, data, training and
+evaluation. Plain Python and PyTorch; never imports Qt.
+
+The API used by the CLI and the GUI::
+
+    from core import load_detector
+    detector = load_detector("resources/demo_model.pt", device="cpu", precision="fp32")
+    detections = detector.detect([rgb_uint8_image])  # list[core.types.Detections]
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["load_detector", "Detector", "Detections"]
+
+
+def __getattr__(name: str) -> Any:  # lazy, so `import core.config` stays light
+    if name in ("load_detector", "Detector"):
+        from core import detector
+
+        return getattr(detector, name)
+    if name == "Detections":
+        from core.types import Detections
+
+        return Detections
+    raise AttributeError(f"module 'core' has no attribute {name!r}")

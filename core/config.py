@@ -1,0 +1,269 @@
+"""Configuration: frozen dataclasses and the named presets of the paper.
+
+Every paper constant lives here (prior sizes, variances, thresholds, the 3:1 mining
+ratio); the classes that use them receive only their own sub-config.
+
+Presets:
+    ``ssd300(num_classes, priors="coco"|"voc", width=1.0)`` and
+    ``ssd512(num_classes, priors="coco"|"voc", width=1.0)``.
+
+``priors="coco"`` for SSD300 reproduces torchvision's ``ssd300_vgg16`` default boxes
+(scales 0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05; steps 8, 16, 32, 64, 100, 300);
+``priors="voc"`` reproduces the original Caffe / ssd.pytorch VOC boxes (min sizes
+30, 60, 111, 162, 213, 264; max sizes 60, 111, 162, 213, 264, 315).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+# torchvision's ssd300_vgg16 normalises 0-1 images with mean (0.48235, 0.45882, 0.40784) and
+# std 1/255, i.e. it subtracts these RGB means from 0-255 values (the Caffe VGG means).
+TORCHVISION_MEAN_01: tuple[float, float, float] = (0.48235, 0.45882, 0.40784)
+IMAGE_MEAN_255: tuple[float, float, float] = tuple(m * 255.0 for m in TORCHVISION_MEAN_01)  # type: ignore[assignment]
+
+BACKGROUND = "__background__"
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    """Default-box tiling.
+
+    Sizes are in pixels of the network input (``image_size``); one entry per feature map.
+
+    Attributes:
+        feature_maps: side of each (square) feature map, e.g. (38, 19, 10, 5, 3, 1).
+        steps: input pixels per feature-map cell; centres are at ``(j + 0.5) * step / image_size``.
+        min_sizes: side of the small square box s_k.
+        max_sizes: the extra square box has side sqrt(min_size * max_size).
+        aspect_ratios: extra ratios per map; each ratio r adds a box r:1 and one 1:r.
+        clip: clamp the normalised widths and heights to [0, 1] (torchvision and Caffe do).
+    """
+
+    feature_maps: tuple[int, ...]
+    steps: tuple[int, ...]
+    min_sizes: tuple[float, ...]
+    max_sizes: tuple[float, ...]
+    aspect_ratios: tuple[tuple[int, ...], ...]
+    clip: bool = True
+
+    def __post_init__(self) -> None:
+        n = len(self.feature_maps)
+        for name in ("steps", "min_sizes", "max_sizes", "aspect_ratios"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(
+                    f"PriorConfig.{name} has {len(getattr(self, name))} entries, expected {n} "
+                    f"(one per feature map {self.feature_maps})"
+                )
+
+    @property
+    def boxes_per_location(self) -> tuple[int, ...]:
+        """Number of default boxes at each cell of each feature map: 2 + 2 * len(ratios)."""
+        return tuple(2 + 2 * len(r) for r in self.aspect_ratios)
+
+    @property
+    def num_priors(self) -> int:
+        """Total number of default boxes (8732 for SSD300, 24564 for SSD512)."""
+        return sum(f * f * a for f, a in zip(self.feature_maps, self.boxes_per_location))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: VGG16 trunk, extras and heads.
+
+    Attributes:
+        arch: "ssd300" or "ssd512" (SSD512 adds the conv12 extra layer).
+        image_size: side of the square network input in pixels.
+        num_classes: number of outputs of the classifier, background (index 0) included.
+        width: multiplier for every VGG/extra channel count (1.0 is the paper's network).
+        priors: the default-box tiling.
+        variances: the box-coder variances (centre, size) of the Caffe code, (0.1, 0.2).
+        image_mean: RGB mean subtracted from 0-255 pixel values.
+        l2norm_scale: initial per-channel scale of the conv4_3 L2 normalisation (ParseNet).
+    """
+
+    arch: str
+    image_size: int
+    num_classes: int
+    priors: PriorConfig
+    width: float = 1.0
+    variances: tuple[float, float] = (0.1, 0.2)
+    image_mean: tuple[float, float, float] = IMAGE_MEAN_255
+    l2norm_scale: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.arch not in ("ssd300", "ssd512"):
+            raise ValueError(f"ModelConfig.arch must be 'ssd300' or 'ssd512', got {self.arch!r}")
+        if self.num_classes < 2:
+            raise ValueError(f"ModelConfig.num_classes must be >= 2 (background + 1), got {self.num_classes}")
+        if not (0.0 < self.width <= 4.0):
+            raise ValueError(f"ModelConfig.width must be in (0, 4], got {self.width}")
+
+    def channels(self, c: int) -> int:
+        """Channel count ``c`` of the full network scaled by ``width`` (at least 8)."""
+        return max(8, int(round(c * self.width)))
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    """Matching default boxes to ground truth: IoU >= ``iou_threshold`` is positive."""
+
+    iou_threshold: float = 0.5
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """MultiBox loss: hard negatives mined at ``neg_pos_ratio`` negatives per positive."""
+
+    neg_pos_ratio: float = 3.0
+    loc_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Scores to boxes, as torchvision's SSD: threshold, per-class top-k, NMS, keep."""
+
+    score_thresh: float = 0.01
+    nms_thresh: float = 0.45
+    topk_candidates: int = 400
+    detections_per_img: int = 200
+
+
+@dataclass(frozen=True)
+class SSDConfig:
+    """Everything that defines a detector; stored in every checkpoint."""
+
+    model: ModelConfig
+    matcher: MatcherConfig = field(default_factory=MatcherConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (lists, numbers, strings): safe for ``torch.load(weights_only=True)``."""
+        return _lists(asdict(self))
+
+    @staticmethod
+    def from_dict(d: dict[str, Any], source: str = "<dict>") -> "SSDConfig":
+        """Inverse of :meth:`to_dict`; ``source`` names the file in error messages."""
+        try:
+            m = dict(d["model"])
+            pr = dict(m.pop("priors"))
+            priors = PriorConfig(
+                feature_maps=tuple(int(v) for v in pr["feature_maps"]),
+                steps=tuple(int(v) for v in pr["steps"]),
+                min_sizes=tuple(float(v) for v in pr["min_sizes"]),
+                max_sizes=tuple(float(v) for v in pr["max_sizes"]),
+                aspect_ratios=tuple(tuple(int(a) for a in r) for r in pr["aspect_ratios"]),
+                clip=bool(pr.get("clip", True)),
+            )
+            model = ModelConfig(
+                arch=str(m["arch"]),
+                image_size=int(m["image_size"]),
+                num_classes=int(m["num_classes"]),
+                priors=priors,
+                width=float(m.get("width", 1.0)),
+                variances=tuple(float(v) for v in m.get("variances", (0.1, 0.2))),  # type: ignore[arg-type]
+                image_mean=tuple(float(v) for v in m.get("image_mean", IMAGE_MEAN_255)),  # type: ignore[arg-type]
+                l2norm_scale=float(m.get("l2norm_scale", 20.0)),
+            )
+            return SSDConfig(
+                model=model,
+                matcher=MatcherConfig(**d.get("matcher", {})),
+                loss=LossConfig(**d.get("loss", {})),
+                postprocess=PostprocessConfig(**d.get("postprocess", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{source}: invalid SSD config ({type(exc).__name__}: {exc})") from exc
+
+
+def _lists(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _lists(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_lists(v) for v in x]
+    return x
+
+
+# ----------------------------------------------------------------------------- prior presets
+
+def coco_priors_300() -> PriorConfig:
+    """torchvision ``ssd300_vgg16``: scales 0.07..1.05 times 300."""
+    scales = (0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05)
+    return PriorConfig(
+        feature_maps=(38, 19, 10, 5, 3, 1),
+        steps=(8, 16, 32, 64, 100, 300),
+        min_sizes=tuple(s * 300 for s in scales[:-1]),
+        max_sizes=tuple(s * 300 for s in scales[1:]),
+        aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2,), (2,)),
+    )
+
+
+def voc_priors_300() -> PriorConfig:
+    """Original Caffe SSD300 / ssd.pytorch ``voc`` config."""
+    return PriorConfig(
+        feature_maps=(38, 19, 10, 5, 3, 1),
+        steps=(8, 16, 32, 64, 100, 300),
+        min_sizes=(30.0, 60.0, 111.0, 162.0, 213.0, 264.0),
+        max_sizes=(60.0, 111.0, 162.0, 213.0, 264.0, 315.0),
+        aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2,), (2,)),
+    )
+
+
+def voc_priors_512() -> PriorConfig:
+    """Original Caffe SSD512 for VOC: min ratio 0.07 of 512, then 0.15..0.95 by 0.15 (footnote of the paper)."""
+    sizes = (35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6)
+    return PriorConfig(
+        feature_maps=(64, 32, 16, 8, 4, 2, 1),
+        steps=(8, 16, 32, 64, 128, 256, 512),
+        min_sizes=sizes[:-1],
+        max_sizes=sizes[1:],
+        aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2, 3), (2,), (2,)),
+    )
+
+
+def coco_priors_512() -> PriorConfig:
+    """Original Caffe SSD512 for COCO: 0.04 of 512 for conv4_3, then 0.1..0.9."""
+    sizes = (20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72)
+    return PriorConfig(
+        feature_maps=(64, 32, 16, 8, 4, 2, 1),
+        steps=(8, 16, 32, 64, 128, 256, 512),
+        min_sizes=sizes[:-1],
+        max_sizes=sizes[1:],
+        aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2, 3), (2,), (2,)),
+    )
+
+
+_PRIORS = {
+    ("ssd300", "coco"): coco_priors_300,
+    ("ssd300", "voc"): voc_priors_300,
+    ("ssd512", "coco"): coco_priors_512,
+    ("ssd512", "voc"): voc_priors_512,
+}
+
+
+def ssd300(num_classes: int = 91, priors: str = "coco", width: float = 1.0) -> SSDConfig:
+    """SSD300 preset; ``num_classes`` counts the background."""
+    return preset("ssd300", num_classes=num_classes, priors=priors, width=width)
+
+
+def ssd512(num_classes: int = 21, priors: str = "voc", width: float = 1.0) -> SSDConfig:
+    """SSD512 preset: 7 feature maps 64/32/16/8/4/2/1 and the conv12 extra layer."""
+    return preset("ssd512", num_classes=num_classes, priors=priors, width=width)
+
+
+def preset(arch: str, num_classes: int, priors: str = "coco", width: float = 1.0) -> SSDConfig:
+    """Named preset by architecture and prior set ("coco" or "voc")."""
+    key = (arch, priors)
+    if key not in _PRIORS:
+        raise ValueError(
+            f"unknown preset arch={arch!r} priors={priors!r}; choose arch from ('ssd300', 'ssd512') "
+            f"and priors from ('coco', 'voc')"
+        )
+    size = 300 if arch == "ssd300" else 512
+    return SSDConfig(model=ModelConfig(arch=arch, image_size=size, num_classes=num_classes,
+                                       priors=_PRIORS[key](), width=width))
+
+
+def with_postprocess(cfg: SSDConfig, **changes: Any) -> SSDConfig:
+    """Copy of ``cfg`` with some postprocess fields changed (e.g. ``score_thresh=0.3``)."""
+    return replace(cfg, postprocess=replace(cfg.postprocess, **changes))
