@@ -27,7 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
 
 screenshots: $(STAMP)
-	$(BIN)/python tools/screenshots.py
+	$(BIN)/python -m ssd_gui.screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info

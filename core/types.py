@@ -68,3 +68,27 @@ class ImageRecord:
     labels: np.ndarray
     difficult: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
     iscrowd: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
+
+
+@dataclass
+class DatasetIndex:
+    """An annotated dataset as a list of records (no pixels loaded).
+
+    Attributes:
+        name: a short description, e.g. "VOC2007 test" or "synthetic seed=7".
+        source: the file or folder it was read from (for messages).
+        class_names: index 0 is ``"__background__"``; label l names ``class_names[l]``.
+        records: one per image, in dataset order.
+        warnings: counted, human-readable problems met while reading (each names its file).
+        category_ids: COCO only: ``category_ids[l]`` is the category id of label l (0 for background).
+    """
+
+    name: str
+    source: str
+    class_names: tuple[str, ...]
+    records: list[ImageRecord]
+    warnings: list[str] = field(default_factory=list)
+    category_ids: tuple[int, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
