@@ -1,0 +1,199 @@
+"""The detection API used by the CLI and the GUI.
+
+    detector = load_detector("resources/demo_model.pt", device="cpu", precision="fp32")
+    [dets] = detector.detect([rgb])   # rgb: np.ndarray HxWx3 uint8
+
+Preprocessing matches torchvision's SSD transform (bilinear resize to S x S without
+antialiasing, then ``(x / 255 - mean) / (1 / 255)``); postprocessing is core.postprocess.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from core.config import SSDConfig
+from core.matching import BoxCoder
+from core.model import SSD, build_model
+from core.postprocess import postprocess
+from core.types import Detections
+from core.weights import LoadedWeights, load_state_into, load_weights, resolve_weights_spec
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+DEMO_WEIGHTS = RESOURCES / "demo_model.pt"
+DEMO_VIDEO = RESOURCES / "demo.mp4"
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``; a clear ValueError when CUDA is not there."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"unknown device {device!r} (use 'cpu', 'cuda', 'cuda:N' or 'auto')") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r} (use 'cpu' or 'cuda')")
+    return dev
+
+
+def cpu_supports_bf16() -> bool:
+    """True where oneDNN has native bf16 kernels (AVX512-BF16 / AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+class Detector:
+    """A model ready to detect: weights on a device, preprocessing and postprocessing.
+
+    Attributes:
+        config: the SSDConfig (model, postprocess thresholds, ...).
+        class_names: index 0 "__background__"; ``class_names[label]`` names a detection.
+        device, precision ("fp32", "bf16" or "fp16"), weights_path, weights_format.
+    """
+
+    def __init__(self, model: SSD, config: SSDConfig, class_names: Sequence[str], device: str | torch.device = "cpu",
+                 precision: str = "fp32", weights_path: Path | None = None, weights_format: str = "own",
+                 meta: dict[str, Any] | None = None) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+        self.device = resolve_device(device)
+        if precision == "fp16" and self.device.type != "cuda":
+            raise ValueError("precision 'fp16' needs a CUDA device; on the CPU use 'bf16' or 'fp32'")
+        self.config = config
+        self.class_names = tuple(class_names)
+        self.precision = precision
+        self.weights_path = weights_path
+        self.weights_format = weights_format
+        self.meta = dict(meta or {})
+        self.coder = BoxCoder(config.model.variances)
+        self.model = model.to(self.device).eval()
+        if precision != "fp32":
+            # channels-last feeds oneDNN / cuDNN their fastest convolution layout for reduced precision.
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self._mean = (torch.tensor(config.model.image_mean, dtype=torch.float64) / 255.0).float().view(1, 3, 1, 1).to(self.device)
+        self._std = torch.full((1, 3, 1, 1), 1.0 / 255.0, device=self.device)
+        self._priors = model.priors(self.device)
+
+    @property
+    def image_size(self) -> int:
+        return self.config.model.image_size
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> Tensor:
+        """list of HxWx3 uint8 RGB -> Tensor[N, 3, S, S] float32, normalised as torchvision's SSD."""
+        s = self.image_size
+        batch = []
+        for i, img in enumerate(images):
+            _check_image(img, i)
+            t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device).permute(2, 0, 1)[None]
+            if self.precision == "fp32":
+                # torchvision's order (normalise, then resize) so fp32 outputs match it to the last bits.
+                t = (t.float() / 255.0 - self._mean) / self._std
+                batch.append(F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False))
+            else:
+                # Fast modes resize first: the normalisation then touches S*S pixels, not H*W.
+                t = F.interpolate(t.float(), size=(s, s), mode="bilinear", align_corners=False)
+                batch.append((t / 255.0 - self._mean) / self._std)
+        return torch.cat(batch)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Network outputs (cls_logits [N, P, C], bbox_regression [N, P, 4]) in float32."""
+        with torch.inference_mode():
+            if self.precision == "fp32":
+                return self.model(x)
+            x = x.contiguous(memory_format=torch.channels_last)
+            dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+            with torch.autocast(self.device.type, dtype=dtype):
+                logits, deltas = self.model(x)
+            return logits.float(), deltas.float()
+
+    def detect(self, images: Sequence[np.ndarray], score_thresh: float | None = None) -> list[Detections]:
+        """Detect objects.
+
+        Args:
+            images: list of np.ndarray HxWx3 uint8 RGB, any sizes.
+            score_thresh: overrides ``config.postprocess.score_thresh`` (0.01).
+
+        Returns:
+            One Detections per image: boxes float32 [N, 4] x1y1x2y2 in pixels of that image,
+            scores float32 [N] (descending), labels int64 [N] (indices into class_names).
+        """
+        if len(images) == 0:
+            return []
+        sizes = [(int(im.shape[1]), int(im.shape[0])) if isinstance(im, np.ndarray) and im.ndim >= 2 else (0, 0)
+                 for im in images]
+        x = self.preprocess(images)
+        logits, deltas = self.forward(x)
+        with torch.inference_mode():
+            results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh)
+        out = []
+        for (boxes, scores, labels), (w, h) in zip(results, sizes):
+            scale = torch.tensor([w, h, w, h], dtype=boxes.dtype, device=boxes.device)
+            out.append(Detections(
+                boxes=(boxes * scale).cpu().numpy().astype(np.float32, copy=False),
+                scores=scores.cpu().numpy().astype(np.float32, copy=False),
+                labels=labels.cpu().numpy().astype(np.int64, copy=False)))
+        return out
+
+
+def _check_image(img: Any, i: int) -> None:
+    if not isinstance(img, np.ndarray):
+        raise ValueError(f"image {i} is a {type(img).__name__}, expected a numpy array HxWx3 uint8 RGB")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image {i} has shape {img.shape}, expected HxWx3 (RGB)")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f"image {i} has shape {img.shape}: width and height must be positive")
+    if img.dtype != np.uint8:
+        raise ValueError(f"image {i} has dtype {img.dtype}, expected uint8")
+
+
+def detector_from_weights(lw: LoadedWeights, device: str | torch.device = "cpu", precision: str = "fp32") -> Detector:
+    """Build a Detector from an already-read weights file."""
+    if lw.config is None:
+        raise ValueError(f"'{lw.path}' is an ImageNet VGG16 classifier: use it to initialise training "
+                         f"(ssd train --backbone), not as a detector")
+    model = build_model(lw.config.model)
+    load_state_into(model, lw.state_dict, lw.path or "<state dict>")
+    return Detector(model, lw.config, lw.class_names, device, precision, lw.path, lw.format, lw.meta)
+
+
+def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp32", *,
+                  priors: str | None = None, allow_download: bool = True) -> Detector:
+    """Load any recognised weights file (see core.weights) as a ready Detector.
+
+    ``weights`` may also be ``"torchvision:ssd300_vgg16_coco"`` (fetched through torchvision's
+    weights API when online; offline, the error says where to put the file).
+
+    Raises:
+        FileNotFoundError, or ValueError naming the file and the problem.
+    """
+    path = resolve_weights_spec(weights, allow_download=allow_download)
+    return detector_from_weights(load_weights(path, priors=priors), device, precision)
+
+
+def detections_json_entry(dets: Detections, class_names: Sequence[str], file: str, width: int, height: int,
+                          frame: int | None = None) -> dict[str, Any]:
+    """One entry of the ``images`` list of the detections JSON (schema of ``ssd detect``)."""
+    entry: dict[str, Any] = {"file": file}
+    if frame is not None:
+        entry["frame"] = int(frame)
+    entry.update(width=int(width), height=int(height), detections=[
+        {"box": [round(float(v), 3) for v in box], "score": round(float(s), 6), "label": int(lab),
+         "name": class_names[int(lab)] if 0 <= int(lab) < len(class_names) else str(int(lab))}
+        for box, s, lab in zip(dets.boxes, dets.scores, dets.labels)])
+    return entry
+
+
+def detections_json(weights: str | Path | None, class_names: Sequence[str], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The whole detections JSON document: ``{"weights", "class_names", "images"}``."""
+    return {"weights": None if weights is None else str(weights), "class_names": list(class_names), "images": entries}
