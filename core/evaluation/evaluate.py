@@ -1,0 +1,249 @@
+"""The evaluation API used by the CLI and the GUI.
+
+    result = evaluate(gt, detections, detector_class_names=detector.class_names)
+    result.voc(use_07_metric=True).mAP        # VOC2007 11-point
+    result.voc(use_07_metric=False).ap        # VOC2010+ per class, by label
+    result.coco().stats                       # pycocotools' twelve numbers
+    result.at_threshold(0.5)                  # TP/FP/FN, P, R, F1, AP-at-threshold per class
+    result.pr_curve(label)                    # raw PR points with the confidence at each
+    result.image_breakdown(label, 0.5)        # per image: TPs, FPs, missed objects
+
+Input problems are never turned silently into numbers: detections on images the dataset
+does not have, or of classes it does not know, are dropped and *counted* in
+``result.warnings`` (and it is an error if nothing is left); NaN scores, non-finite boxes
+and boxes with negative width or height are errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from core.evaluation.coco import COCO_STAT_NAMES, COCOMetrics, coco_metrics
+from core.evaluation.curves import ImageBreakdown, PRCurve, ThresholdStats, ThresholdSweep
+from core.evaluation.matching import MatchResult, match_detections
+from core.types import DatasetIndex, Detections
+
+METRICS: tuple[str, ...] = ("voc07", "voc12", "coco")
+
+
+@dataclass(frozen=True)
+class VOCMetrics:
+    """VOC AP per class and mAP.
+
+    Attributes:
+        use_07_metric: True for the VOC2007 11-point AP, False for the VOC2010+ area.
+        class_names: the dataset's classes.
+        ap: float64 [C] by label; NaN for classes without non-difficult objects (no AP) and
+            for the background.
+        num_gt: int64 [C], non-difficult objects per class.
+        num_det: int64 [C], detections per class (including those on difficult objects).
+        mAP: mean of ``ap`` over the classes that have one (NaN if none has).
+    """
+
+    use_07_metric: bool
+    class_names: tuple[str, ...]
+    ap: np.ndarray
+    num_gt: np.ndarray
+    num_det: np.ndarray
+    mAP: float
+
+
+def _summ(values: Sequence[Any], limit: int = 5) -> str:
+    shown = ", ".join(repr(v) for v in list(values)[:limit])
+    return shown + (", ..." if len(values) > limit else "")
+
+
+def prepare_detections(gt: DatasetIndex, detections: Mapping[Any, Detections],
+                       detector_class_names: Sequence[str] | None = None,
+                       source: str = "detections") -> tuple[list[Detections], list[str]]:
+    """Align detections with the dataset and map their labels to dataset labels.
+
+    Args:
+        gt: the dataset.
+        detections: ``{image_id: Detections}``; labels index ``detector_class_names`` when
+            given, else the dataset's ``class_names``. Boxes x1, y1, x2, y2 in continuous pixels.
+        detector_class_names: the detector's classes (entry 0 the background); classes are
+            matched to the dataset's by name.
+        source: where the detections came from, for messages.
+
+    Returns:
+        (aligned, warnings): one ``Detections`` per record of ``gt`` (empty where none were
+        given) with dataset labels and float64 boxes; scores keep float32 or float64 as given
+        (thresholds are compared in that precision, as :meth:`Detections.filter` does), and
+        the counted warnings.
+
+    Raises:
+        ValueError: NaN/infinite scores or boxes, negative widths or heights, or nothing left
+            after dropping detections the dataset cannot place.
+    """
+    warnings: list[str] = []
+    names = tuple(gt.class_names)
+    if detector_class_names is not None:
+        index = {n: i for i, n in enumerate(names) if i > 0}
+        det_names = list(detector_class_names)
+        label_map = np.array([index.get(n, -1) if i > 0 else -1 for i, n in enumerate(det_names)], np.int64)
+    else:
+        det_names = list(names)
+        label_map = np.arange(len(names), dtype=np.int64)
+        label_map[0] = -1  # the background is never a detection
+    id_to_index = {r.image_id: i for i, r in enumerate(gt.records)}
+    aligned = [Detections.empty() for _ in gt.records]
+    unknown_images: dict[Any, int] = {}
+    unknown_labels: dict[Any, int] = {}
+    total = kept = 0
+    for image_id, det in detections.items():
+        boxes = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
+        scores = np.asarray(det.scores).reshape(-1)
+        if scores.dtype not in (np.float32, np.float64):
+            scores = scores.astype(np.float64)
+        labels = np.asarray(det.labels, dtype=np.int64).reshape(-1)
+        if not (boxes.shape[0] == scores.shape[0] == labels.shape[0]):
+            raise ValueError(f"{source}: image {image_id!r} has {boxes.shape[0]} boxes, {scores.shape[0]} scores "
+                             f"and {labels.shape[0]} labels")
+        total += scores.shape[0]
+        if scores.shape[0] == 0:
+            continue
+        bad = ~np.isfinite(scores)
+        if bad.any():
+            raise ValueError(f"{source}: image {image_id!r} has {int(bad.sum())} non-finite score(s), "
+                             f"e.g. {scores[bad][0]}")
+        bad = ~np.isfinite(boxes).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{source}: image {image_id!r} has a non-finite box {boxes[bad][0].tolist()}")
+        bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+        if bad.any():
+            raise ValueError(f"{source}: image {image_id!r} has {int(bad.sum())} box(es) with negative width or "
+                             f"height, e.g. x1, y1, x2, y2 = {boxes[bad][0].tolist()}")
+        if image_id not in id_to_index:
+            unknown_images[image_id] = unknown_images.get(image_id, 0) + scores.shape[0]
+            continue
+        in_range = (labels >= 0) & (labels < label_map.shape[0])
+        mapped = np.full(labels.shape, -1, np.int64)
+        mapped[in_range] = label_map[labels[in_range]]
+        for lab in labels[mapped < 0]:
+            key = det_names[lab] if 0 <= lab < len(det_names) else int(lab)
+            unknown_labels[key] = unknown_labels.get(key, 0) + 1
+        keep = mapped >= 0
+        kept += int(keep.sum())
+        aligned[id_to_index[image_id]] = Detections(boxes[keep], scores[keep], mapped[keep])
+    if unknown_images:
+        warnings.append(f"{source}: {sum(unknown_images.values())} detection(s) on {len(unknown_images)} image "
+                        f"id(s) not in {gt.source} were ignored: {_summ(list(unknown_images))}")
+    if unknown_labels:
+        warnings.append(f"{source}: {sum(unknown_labels.values())} detection(s) of {len(unknown_labels)} class(es) "
+                        f"unknown to {gt.source} were ignored: {_summ(list(unknown_labels))}")
+    if total > 0 and kept == 0:
+        raise ValueError(f"{source}: none of the {total} detections could be placed in {gt.source}; "
+                         + " ".join(warnings))
+    return aligned, warnings
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Everything one matching pass gives; all figures are computed on demand from it.
+
+    Attributes:
+        gt: the dataset.
+        detections: one per record, dataset labels (what was evaluated).
+        match: the devkit matching at ``match.iou_threshold``.
+        sweep: threshold-dependent figures.
+        warnings: counted problems with the detections (dropped ones).
+    """
+
+    gt: DatasetIndex
+    detections: tuple[Detections, ...]
+    match: MatchResult
+    sweep: ThresholdSweep
+    warnings: tuple[str, ...]
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.gt.class_names)
+
+    def voc(self, use_07_metric: bool) -> VOCMetrics:
+        """VOC AP per class and mAP over all detections."""
+        stats = self.sweep.at_threshold(-np.inf, use_07_metric)
+        return VOCMetrics(use_07_metric=use_07_metric, class_names=self.class_names, ap=stats.ap,
+                          num_gt=self.sweep.num_gt.copy(), num_det=self.sweep.num_det.copy(), mAP=stats.mAP)
+
+    def coco(self, gt_json: str | None = None) -> COCOMetrics:
+        """pycocotools' COCO metrics (see :func:`core.evaluation.coco.coco_metrics`)."""
+        return coco_metrics(self.gt, self.detections, gt_json)
+
+    def at_threshold(self, threshold: float, use_07_metric: bool = False) -> ThresholdStats:
+        """Per-class TP/FP/FN, precision, recall, F1 and AP keeping ``score >= threshold``."""
+        return self.sweep.at_threshold(threshold, use_07_metric)
+
+    def pr_curve(self, label: int) -> PRCurve:
+        """Raw PR points of one class with the confidence at each."""
+        return self.sweep.pr_curve(label)
+
+    def map_by_threshold(self, thresholds: Sequence[float] | np.ndarray, use_07_metric: bool = False) -> np.ndarray:
+        """mAP at each threshold: float64 [T]."""
+        return self.sweep.map_by_threshold(thresholds, use_07_metric)
+
+    def ap_by_threshold(self, label: int, thresholds: Sequence[float] | np.ndarray,
+                        use_07_metric: bool = False) -> np.ndarray:
+        """AP of one class at each threshold: float64 [T]."""
+        return self.sweep.ap_by_threshold(label, thresholds, use_07_metric)
+
+    def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True
+                        ) -> list[ImageBreakdown]:
+        """Per image TPs, FPs and missed objects (see :meth:`ThresholdSweep.image_breakdown`)."""
+        return self.sweep.image_breakdown(label, threshold, only_with_content)
+
+    def metrics_dict(self, metric: str, coco: COCOMetrics | None = None) -> dict[str, Any]:
+        """The ``metrics.json`` content for ``metric`` in ``voc07``, ``voc12``, ``coco``.
+
+        ``{"metric", "mAP", "per_class": {name: {"ap", "num_gt", "num_det"}}, "num_images",
+        "warnings"}``; COCO adds ``"coco": {the twelve summary numbers}`` and per-class
+        ``"ap50"``; an AP that does not exist is ``null``.
+        """
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
+        num_gt, num_det = self.sweep.num_gt, self.sweep.num_det
+        out: dict[str, Any] = {"metric": metric, "iou_threshold": self.match.iou_threshold,
+                               "num_images": len(self.gt.records), "gt": self.gt.source}
+        if metric == "coco":
+            cm = coco if coco is not None else self.coco()
+            ap, ap_main = cm.ap, float(cm.stats[0])
+            out["mAP"] = ap_main
+            out["coco"] = cm.as_dict()
+        else:
+            vm = self.voc(metric == "voc07")
+            ap, out["mAP"] = vm.ap, (None if np.isnan(vm.mAP) else vm.mAP)
+        per_class = {}
+        for label in range(1, len(self.class_names)):
+            entry: dict[str, Any] = {"ap": None if np.isnan(ap[label]) else float(ap[label]),
+                                     "num_gt": int(num_gt[label]), "num_det": int(num_det[label])}
+            if metric == "coco":
+                entry["ap50"] = None if np.isnan(cm.ap50[label]) else float(cm.ap50[label])
+            per_class[self.class_names[label]] = entry
+        out["per_class"] = per_class
+        out["warnings"] = list(self.warnings) + list(self.gt.warnings)
+        return out
+
+
+def evaluate(gt: DatasetIndex, detections: Mapping[Any, Detections],
+             detector_class_names: Sequence[str] | None = None, iou_threshold: float = 0.5,
+             source: str = "detections", extra_warnings: Sequence[str] = ()) -> EvaluationResult:
+    """Match detections to the ground truth once and return the result object.
+
+    Args:
+        gt: the dataset (boxes x1, y1, x2, y2 in continuous pixels).
+        detections: ``{image_id: Detections}``, image ids as in ``gt``.
+        detector_class_names: the classes the detections' labels index (matched to the
+            dataset's by name); None when the labels are already dataset labels.
+        iou_threshold: the VOC overlap criterion (0.5). COCO metrics use their own IoUs.
+        source: where the detections came from, for messages.
+        extra_warnings: warnings met while reading the detections, carried into the result.
+    """
+    aligned, warnings = prepare_detections(gt, detections, detector_class_names, source)
+    match = match_detections(gt, aligned, iou_threshold)
+    return EvaluationResult(gt=gt, detections=tuple(aligned), match=match, sweep=ThresholdSweep(match),
+                            warnings=tuple(extra_warnings) + tuple(warnings))
+
+
+__all__ = ["evaluate", "EvaluationResult", "VOCMetrics", "prepare_detections", "METRICS", "COCO_STAT_NAMES"]
