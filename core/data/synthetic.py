@@ -500,17 +500,20 @@ class MovingScene:
     to be replaced by newcomers entering from outside. Radii pulse slowly (changing scale).
     """
 
-    def __init__(self, seed: int, size: tuple[int, int] = (640, 360), fps: int = 25, num_objects: int = 7) -> None:
+    def __init__(self, seed: int, size: tuple[int, int] = (640, 360), fps: int = 25, num_objects: int = 9) -> None:
         self.width, self.height = int(size[0]), int(size[1])
         self.fps = fps
         self.rng = np.random.default_rng((seed, 1 << 30))
         self.background = render_background(self.rng, self.width, self.height)
         self.t = 0.0
-        self.movers = [self._spawn(inside=True) for _ in range(num_objects)]
+        # The first movers cycle through the classes so that every shape shows in a demo.
+        self.movers = [self._spawn(inside=True, label=1 + k % (len(SHAPE_CLASSES) - 1)) for k in range(num_objects)]
 
-    def _spawn(self, inside: bool) -> _Mover:
+    def _spawn(self, inside: bool, label: int | None = None) -> _Mover:
         rng, w, h = self.rng, self.width, self.height
         spec = _random_shape(rng, self.background, w, h)
+        if label is not None:
+            spec = ShapeSpec(**{**spec.__dict__, "label": label})
         r = float(np.clip(spec.radius, 10.0, 0.28 * min(w, h)))
         speed = rng.uniform(30, 140)  # px per second
         heading = rng.uniform(0, 2 * math.pi)
@@ -547,7 +550,9 @@ class MovingScene:
             m.spec = ShapeSpec(**{**s.__dict__, "cx": cx, "cy": cy, "radius": r, "angle": s.angle + m.spin * dt})
             shapes.append(m.spec)
         self.t += dt
-        img, boxes, labels = compose(self.background, shapes)
+        # Large under small (by the fixed base radius, so the stacking never flickers).
+        order = sorted(range(len(shapes)), key=lambda k: -self.movers[k].base_radius)
+        img, boxes, labels = compose(self.background, [shapes[k] for k in order])
         return np.clip(np.rint(img), 0, 255).astype(np.uint8), boxes, labels
 
     def frames(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
