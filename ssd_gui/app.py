@@ -1,0 +1,97 @@
+"""Starts the desktop app: ``python main.py``, ``ssd-gui`` or ``make run``.
+
+With no arguments the window opens with the bundled demo model loaded and the demo video
+playing. ``--weights`` and ``--source`` replace them.
+
+For scripted runs (the Xvfb smoke test, screenshots on a headless machine), the
+environment variable ``SSD_GUI_SCREENSHOT=path.png`` makes the app grab the screen from
+the display server once the first frame with a model is shown (or after
+``SSD_GUI_SCREENSHOT_TIMEOUT`` seconds, default 30), save it, and quit with exit code 0
+(3 when the grab failed).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from ssd_gui.main_window import MainWindow
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ssd-gui", description="SSD object detection desktop app.")
+    p.add_argument("--weights", help="weights file to load instead of the demo model "
+                                     "(own checkpoint, torchvision or ssd.pytorch file)")
+    p.add_argument("--source", help="video, image, folder or camera:N to open instead of the demo video")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    p.add_argument("--no-demo", action="store_true", help="start empty, without the demo model and video")
+    return p
+
+
+def _screenshot_when_ready(app: QApplication, window: MainWindow, path: Path, timeout_s: float) -> None:
+    """Grab the screen once a detection result with a model is shown, save it, quit."""
+    done = False
+
+    def grab() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        app.processEvents()
+        screen = window.screen() or app.primaryScreen()
+        # grabWindow(0) reads the whole screen back from the display server: it shows what was
+        # really mapped, unlike QWidget.grab(), which only re-renders the widget tree.
+        pixmap = screen.grabWindow(0) if screen is not None else None
+        ok = pixmap is not None and not pixmap.isNull() and pixmap.save(str(path))
+        print(f"ssd-gui: screenshot {'saved to' if ok else 'FAILED for'} {path}", flush=True)
+        app.exit(0 if ok else 3)
+
+    def on_result(result: object) -> None:
+        if window.detect_view.detector is not None:
+            QTimer.singleShot(500, grab)  # let the paint and the status bar settle
+
+    window.detect_view.result_shown.connect(on_result)
+    QTimer.singleShot(int(timeout_s * 1000), grab)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("SSD Detector")
+    app.setOrganizationName("ssd-desktop")
+    # Ctrl+C in the terminal closes the window instead of being swallowed by Qt's loop.
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    wake = QTimer()  # Python runs signal handlers only when it gets control back from Qt
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
+
+    use_demo = not (args.no_demo or args.weights or args.source)
+    window = MainWindow(start_demo=use_demo, device=args.device)
+    view = window.detect_view
+    if not use_demo and not args.no_demo:
+        from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
+
+        weights = args.weights or (str(DEMO_WEIGHTS) if DEMO_WEIGHTS.is_file() else None)
+        source = args.source or (str(DEMO_VIDEO) if DEMO_VIDEO.is_file() else None)
+        if weights:
+            view.load_model(weights)
+        if source:
+            view.open_source(source)
+    window.show()
+
+    shot = os.environ.get("SSD_GUI_SCREENSHOT")
+    if shot:
+        _screenshot_when_ready(app, window, Path(shot), float(os.environ.get("SSD_GUI_SCREENSHOT_TIMEOUT", "30")))
+    code = app.exec()
+    window.close()
+    return int(code)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,709 @@
+"""The Detect view: open a video, camera, image or folder and watch the detector run on it.
+
+Threads: frames are decoded by :class:`ssd_gui.workers.FrameReader` and the model runs in
+:class:`ssd_gui.workers.DetectionWorker`, each in its own QThread. The GUI thread only
+paints and filters: the model keeps every detection above ``RUN_SCORE_THRESH`` and the
+confidence slider and class filter choose, at once and without re-running the model, which
+of them the canvas draws.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QProgressDialog,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.types import Detections
+from core.video import IMAGE_EXTENSIONS, list_cameras
+from ssd_gui.widgets.class_filter import ClassFilter
+from ssd_gui.widgets.frame_canvas import FrameCanvas
+from ssd_gui.widgets.message_banner import MessageBanner
+from ssd_gui.workers import (
+    RUN_SCORE_THRESH,
+    CocoModelLoadWorker,
+    DetectionResult,
+    ExportResult,
+    ExportWorker,
+    LivePipeline,
+    ModelLoadWorker,
+    SourceInfo,
+    start_worker,
+)
+
+VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
+IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in IMAGE_EXTENSIONS) + ");;All files (*)"
+WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
+
+
+def available_devices() -> list[str]:
+    """"cpu", plus "cuda" when torch sees a GPU."""
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+class _Meter:
+    """Exponential moving average of a rate or a duration (smooths the on-screen numbers)."""
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self.alpha = alpha
+        self.value: float | None = None
+
+    def add(self, x: float) -> None:
+        self.value = x if self.value is None else (1 - self.alpha) * self.value + self.alpha * x
+
+    def reset(self) -> None:
+        self.value = None
+
+
+class DetectView(QWidget):
+    """Sources, model, playback controls, live detections with filters, export.
+
+    Public methods (used by the menus, the main window and tests): :meth:`open_source`,
+    :meth:`play`, :meth:`pause`, :meth:`step`, :meth:`seek`, :meth:`load_model`,
+    :meth:`load_coco_model`, :meth:`export`, :meth:`start_demo`, :meth:`shutdown`.
+    """
+
+    result_shown = Signal(object)    # DetectionResult, after it reached the canvas
+    model_changed = Signal(object)   # the new core.detector.Detector
+    model_failed = Signal(str)
+    source_opened = Signal(object)   # SourceInfo
+    source_failed = Signal(str)
+    export_finished = Signal(object)  # ExportResult
+    message = Signal(str, str)       # text, kind ("error" or "info"): for the status bar
+
+    # Requests to the reader thread; queued because the reader lives there.
+    _req_open = Signal(object)
+    _req_play = Signal()
+    _req_pause = Signal()
+    _req_step = Signal()
+    _req_seek = Signal(int)
+    _req_loop = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None, device: str | None = None) -> None:
+        super().__init__(parent)
+        self.detector: Any = None
+        self.source_info: SourceInfo | None = None
+        self.result: DetectionResult | None = None
+        self.playing = False
+        self.loading_model = False
+        self._devices = available_devices()
+        self._device = device if device in self._devices else self._devices[0]
+        self._export_worker: ExportWorker | None = None
+        self._load_worker: ModelLoadWorker | None = None
+        self._download_dialog: QProgressDialog | None = None
+        self._source_rate, self._model_time, self._latency = _Meter(), _Meter(), _Meter()
+        self._last_frame_t: float | None = None
+        self._dropped = 0
+
+        self._build_ui()
+        self._build_actions()
+
+        self.pipeline = LivePipeline(self)
+        reader, detection = self.pipeline.reader, self.pipeline.detection
+        self._req_open.connect(reader.open)
+        self._req_play.connect(reader.play)
+        self._req_pause.connect(reader.pause)
+        self._req_step.connect(reader.step)
+        self._req_seek.connect(reader.seek)
+        self._req_loop.connect(reader.set_loop)
+        reader.opened.connect(self._on_source_opened)
+        reader.failed.connect(self._on_source_failed)
+        reader.ended.connect(self._on_source_ended)
+        reader.playing_changed.connect(self._on_playing_changed)
+        reader.progress.connect(self._on_frame_read)
+        detection.progress.connect(self._on_result)
+        detection.failed.connect(self._on_detection_failed)
+        self._req_loop.emit(self.loop_check.isChecked())
+        self._update_controls()
+
+    # ================================================================== construction
+    def _build_ui(self) -> None:
+        self.banner = MessageBanner(self)
+        self.canvas = FrameCanvas(self)
+
+        # --- top bar: sources, model, device, export
+        self.source_button = QToolButton(self)
+        self.source_button.setText("Open")
+        self.source_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.model_button = QToolButton(self)
+        self.model_button.setText("Model")
+        self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.device_combo = QComboBox(self)
+        self.device_combo.addItems(self._devices)
+        self.device_combo.setCurrentText(self._device)
+        self.device_combo.setToolTip("Where the model runs")
+        self.device_combo.currentTextChanged.connect(self.set_device)
+        self.model_label = QLabel("No model loaded", self)
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.source_label = QLabel("No source", self)
+        self.export_button = QPushButton("Export…", self)
+        self.export_button.setToolTip("Save the annotated video and the detections JSON")
+        self.export_button.clicked.connect(self._ask_export)
+        top = QHBoxLayout()
+        top.addWidget(self.source_button)
+        top.addWidget(self.source_label, 1)
+        top.addWidget(self.model_button)
+        top.addWidget(self.model_label, 1)
+        top.addWidget(QLabel("Device:", self))
+        top.addWidget(self.device_combo)
+        top.addWidget(self.export_button)
+
+        # --- transport
+        style = self.style()
+        self.play_button = QPushButton(self)
+        self.play_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.play_button.setText("Play")
+        self.play_button.clicked.connect(self.toggle_play)
+        self.step_button = QPushButton(self)
+        self.step_button.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward))
+        self.step_button.setText("Step")
+        self.step_button.setToolTip("Pause and show the next frame")
+        self.step_button.clicked.connect(self.step)
+        self.seek_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.seek_slider.setRange(0, 0)
+        self.seek_slider.valueChanged.connect(self._on_seek_value)
+        self.seek_slider.sliderReleased.connect(lambda: self.seek(self.seek_slider.value()))
+        self.position_label = QLabel("–", self)
+        self.position_label.setMinimumWidth(110)
+        self.loop_check = QCheckBox("Loop", self)
+        self.loop_check.setChecked(True)
+        self.loop_check.toggled.connect(self._req_loop.emit)
+        transport = QHBoxLayout()
+        transport.addWidget(self.play_button)
+        transport.addWidget(self.step_button)
+        transport.addWidget(self.seek_slider, 1)
+        transport.addWidget(self.position_label)
+        transport.addWidget(self.loop_check)
+
+        # --- side panel: confidence, classes, statistics, export progress
+        self.score_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.score_slider.setRange(int(round(RUN_SCORE_THRESH * 100)), 99)
+        self.score_slider.setValue(40)
+        self.score_label = QLabel(self)
+        self.score_slider.valueChanged.connect(self._on_filters_changed)
+        conf_box = QGroupBox("Confidence", self)
+        conf_layout = QVBoxLayout(conf_box)
+        conf_layout.addWidget(self.score_label)
+        conf_layout.addWidget(self.score_slider)
+
+        self.class_filter = ClassFilter(self)
+        self.class_filter.changed.connect(self._on_filters_changed)
+        class_box = QGroupBox("Classes", self)
+        QVBoxLayout(class_box).addWidget(self.class_filter)
+
+        self.source_fps_label = QLabel("–", self)
+        self.model_fps_label = QLabel("–", self)
+        self.latency_label = QLabel("–", self)
+        self.count_label = QLabel("–", self)
+        stats_box = QGroupBox("Performance", self)
+        stats = QFormLayout(stats_box)
+        stats.addRow("Source:", self.source_fps_label)
+        stats.addRow("Model:", self.model_fps_label)
+        stats.addRow("Latency:", self.latency_label)
+        stats.addRow("Shown:", self.count_label)
+
+        self.export_progress = QProgressBar(self)
+        self.export_progress.hide()
+        self.export_cancel = QPushButton("Cancel export", self)
+        self.export_cancel.hide()
+        self.export_cancel.clicked.connect(self.cancel_export)
+
+        side = QWidget(self)
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(conf_box)
+        side_layout.addWidget(class_box, 1)
+        side_layout.addWidget(stats_box)
+        side_layout.addWidget(self.export_progress)
+        side_layout.addWidget(self.export_cancel)
+        side.setMinimumWidth(220)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.canvas)
+        splitter.addWidget(side)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setSizes([760, 240])
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(transport)
+        self._update_score_label()
+
+    def _build_actions(self) -> None:
+        """Actions shared by the view's buttons and the main window's menus."""
+        self.open_video_action = QAction("Open &video…", self, shortcut="Ctrl+O", triggered=self._ask_video)
+        self.open_image_action = QAction("Open &image…", self, triggered=self._ask_image)
+        self.open_folder_action = QAction("Open image &folder…", self, triggered=self._ask_folder)
+        self.camera_menu = QMenu("&Camera", self)
+        self.camera_menu.aboutToShow.connect(self._fill_camera_menu)
+        self.export_action = QAction("&Export annotated video and JSON…", self, shortcut="Ctrl+E",
+                                     triggered=self._ask_export)
+        self.source_menu = QMenu(self)
+        for a in (self.open_video_action, self.open_image_action, self.open_folder_action):
+            self.source_menu.addAction(a)
+        self.source_menu.addMenu(self.camera_menu)
+        self.source_button.setMenu(self.source_menu)
+
+        self.demo_model_action = QAction("&Demo model", self, triggered=self.load_demo_model)
+        self.open_weights_action = QAction("Open &weights…", self, shortcut="Ctrl+M", triggered=self._ask_weights)
+        self.coco_model_action = QAction("torchvision &COCO SSD300", self, triggered=lambda: self.load_coco_model())
+        self.device_menu = QMenu("&Device", self)
+        group = QActionGroup(self)
+        for dev in self._devices:
+            act = QAction(dev, self, checkable=True, checked=dev == self._device)
+            act.triggered.connect(lambda _=False, d=dev: self.device_combo.setCurrentText(d))
+            group.addAction(act)
+            self.device_menu.addAction(act)
+        self._device_actions = group
+        self.model_menu = QMenu(self)
+        for a in (self.demo_model_action, self.open_weights_action, self.coco_model_action):
+            self.model_menu.addAction(a)
+        self.model_button.setMenu(self.model_menu)
+
+    def _fill_camera_menu(self) -> None:
+        self.camera_menu.clear()
+        cams = list_cameras()
+        if not cams:
+            none = self.camera_menu.addAction("No camera found")
+            none.setEnabled(False)
+            return
+        for i in cams:
+            self.camera_menu.addAction(f"Camera {i}", lambda i=i: self.open_source(f"camera:{i}"))
+
+    # ================================================================== sources
+    def open_source(self, spec: str | Path | int, play: bool = True) -> None:
+        """Open a video, image, folder or camera (decoded in the reader thread).
+
+        ``source_opened`` or ``source_failed`` follows; with ``play`` a video starts playing.
+        """
+        self.cancel_export()
+        self._autoplay = play
+        self._source_rate.reset()
+        self._last_frame_t = None
+        self.banner.dismiss()
+        self._req_open.emit(spec if isinstance(spec, int) else str(spec))
+
+    def play(self) -> None:
+        if self.source_info is not None and self._is_seekable_stream():
+            self._req_play.emit()
+        elif self.source_info is not None and self.source_info.is_live:
+            self._req_play.emit()
+
+    def pause(self) -> None:
+        self._req_pause.emit()
+
+    def toggle_play(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def step(self) -> None:
+        """Pause and show the next frame of a file."""
+        if self.source_info is not None and not self.source_info.is_live:
+            self._req_step.emit()
+
+    def seek(self, index: int) -> None:
+        """Show frame ``index`` of a file (keeps playing if it was)."""
+        if self.source_info is not None and not self.source_info.is_live:
+            self._req_seek.emit(int(index))
+
+    def _is_seekable_stream(self) -> bool:
+        info = self.source_info
+        return info is not None and not info.is_live and (info.frame_count or 2) > 1
+
+    @Slot(object)
+    def _on_source_opened(self, info: SourceInfo) -> None:
+        self.source_info = info
+        self.result = None
+        kind = "camera" if info.is_live else ("video" if info.fps else "images")
+        count = f", {info.frame_count} frames" if info.frame_count and info.frame_count > 1 else ""
+        fps = f", {info.fps:.1f} fps" if info.fps else ""
+        self.source_label.setText(f"{info.name} ({kind}{count}{fps})")
+        self.source_label.setToolTip(info.spec)
+        self.seek_slider.blockSignals(True)
+        self.seek_slider.setRange(0, max(0, (info.frame_count or 1) - 1))
+        self.seek_slider.setValue(0)
+        self.seek_slider.blockSignals(False)
+        self._update_controls()
+        self.source_opened.emit(info)
+        self.message.emit(f"Opened {info.name}", "info")
+        if getattr(self, "_autoplay", True) and (info.is_live or self._is_seekable_stream()):
+            self._req_play.emit()
+
+    @Slot(str)
+    def _on_source_failed(self, text: str) -> None:
+        self.show_error(text)
+        if self.result is None:
+            self.canvas.clear(f"Could not open the source:\n{text}")
+        self.source_failed.emit(text)
+        self._update_controls()
+
+    @Slot()
+    def _on_source_ended(self) -> None:
+        self.message.emit("End of source", "info")
+
+    @Slot(bool)
+    def _on_playing_changed(self, playing: bool) -> None:
+        self.playing = playing
+        style = self.style()
+        self.play_button.setText("Pause" if playing else "Play")
+        self.play_button.setIcon(style.standardIcon(
+            QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay))
+        if not playing:
+            self._last_frame_t = None
+
+    @Slot(object)
+    def _on_frame_read(self, frame: Any) -> None:
+        now = time.perf_counter()
+        if self.playing and self._last_frame_t is not None and now > self._last_frame_t:
+            self._source_rate.add(1.0 / (now - self._last_frame_t))
+        self._last_frame_t = now
+
+    def _on_seek_value(self, value: int) -> None:
+        self._update_position_label(value)
+        if not self.seek_slider.isSliderDown():  # dragging seeks once, on release
+            self.seek(value)
+
+    # ================================================================== results
+    @Slot(object)
+    def _on_result(self, result: DetectionResult) -> None:
+        self.result = result
+        self._dropped = result.dropped
+        if result.inference_s > 0:
+            self._model_time.add(result.inference_s)
+        self._latency.add(result.latency_s)
+        self.canvas.set_frame(result.frame.image, self._visible(result), result.class_names)
+        if self._is_seekable_stream() and not self.seek_slider.isSliderDown():
+            self.seek_slider.blockSignals(True)
+            self.seek_slider.setValue(result.frame.index)
+            self.seek_slider.blockSignals(False)
+        self._update_position_label(result.frame.index)
+        self._update_stats()
+        self.result_shown.emit(result)
+
+    def _visible(self, result: DetectionResult) -> Detections:
+        """The detections of ``result`` that pass the confidence slider and the class filter."""
+        return result.detections.filter(self.min_score, self.class_filter.selected_labels())
+
+    @property
+    def min_score(self) -> float:
+        return self.score_slider.value() / 100.0
+
+    def set_min_score(self, score: float) -> None:
+        self.score_slider.setValue(int(round(score * 100)))
+
+    def _on_filters_changed(self, *_: object) -> None:
+        self._update_score_label()
+        if self.result is not None:
+            self.canvas.set_detections(self._visible(self.result), self.result.class_names)
+            self._update_stats()
+
+    def _update_score_label(self) -> None:
+        self.score_label.setText(f"Show scores ≥ {self.min_score:.2f}")
+
+    def _update_position_label(self, index: int) -> None:
+        info = self.source_info
+        if info is None:
+            self.position_label.setText("–")
+        elif info.is_live:
+            self.position_label.setText(f"frame {index}")
+        else:
+            total = info.frame_count or 0
+            t = f"  {index / info.fps:6.2f} s" if info.fps else ""
+            self.position_label.setText(f"{index + 1} / {total}{t}")
+
+    def _update_stats(self) -> None:
+        r = self._source_rate.value
+        info = self.source_info
+        if info is not None and not info.is_live and info.fps:
+            self.source_fps_label.setText(f"{info.fps:.1f} fps file, {r:.1f} read" if r else f"{info.fps:.1f} fps file")
+        else:
+            self.source_fps_label.setText(f"{r:.1f} fps" if r else "–")
+        m = self._model_time.value
+        self.model_fps_label.setText(f"{1.0 / m:.1f} fps ({m * 1000:.0f} ms)" if m else "no model")
+        lat = self._latency.value
+        dropped = f", {self._dropped} dropped" if self._dropped else ""
+        self.latency_label.setText(f"{lat * 1000:.0f} ms{dropped}" if lat is not None else "–")
+        shown = len(self.canvas.detections)
+        total = len(self.result.detections) if self.result is not None else 0
+        self.count_label.setText(f"{shown} of {total} boxes")
+
+    @Slot(str)
+    def _on_detection_failed(self, text: str) -> None:
+        self.show_error(text)
+
+    # ================================================================== models
+    def load_model(self, weights: str | Path) -> None:
+        """Load ``weights`` in a worker; on failure the current model keeps running."""
+        self._start_load(ModelLoadWorker(str(weights), device=self._device))
+
+    def load_demo_model(self) -> None:
+        from core.detector import DEMO_WEIGHTS
+
+        if not DEMO_WEIGHTS.is_file():
+            self.show_error(f"The demo model is missing: expected '{DEMO_WEIGHTS}'. "
+                            f"Open a weights file with Model ▸ Open weights…")
+            return
+        self.load_model(DEMO_WEIGHTS)
+
+    def load_coco_model(self, allow_download: bool = True) -> None:
+        """torchvision's COCO SSD300, downloaded with a progress dialog when not cached."""
+        from core.weights import torchvision_cache_path
+
+        worker = CocoModelLoadWorker(device=self._device, allow_download=allow_download)
+        if allow_download and not torchvision_cache_path().is_file():
+            dlg = QProgressDialog("Downloading torchvision's COCO SSD300 weights…", "Cancel", 0, 0, self)
+            dlg.setWindowTitle("Download")
+            dlg.setWindowModality(Qt.WindowModality.WindowModal)
+            dlg.setMinimumDuration(0)
+            dlg.canceled.connect(worker.cancel)
+            self._download_dialog = dlg
+            dlg.show()
+        self._start_load(worker)
+
+    def _start_load(self, worker: ModelLoadWorker) -> None:
+        self.loading_model = True
+        self._load_worker = worker
+        self.model_label.setText(f"Loading {Path(str(worker.weights)).name} on {worker.device}…")
+        worker.finished.connect(self._on_model_loaded)
+        worker.failed.connect(self._on_model_failed)
+        worker.progress.connect(self._on_load_progress)
+        start_worker(worker, self)
+
+    @Slot(object)
+    def _on_load_progress(self, done_total: tuple[int, int]) -> None:
+        dlg = self._download_dialog
+        if dlg is None:
+            return
+        done, total = done_total
+        if total > 0:
+            dlg.setMaximum(1000)
+            dlg.setValue(int(1000 * done / total))
+        dlg.setLabelText(f"Downloading torchvision's COCO SSD300 weights… {done / 1e6:.1f} MB")
+
+    def _close_download_dialog(self) -> None:
+        if self._download_dialog is not None:
+            self._download_dialog.close()
+            self._download_dialog.deleteLater()
+            self._download_dialog = None
+
+    @Slot(object)
+    def _on_model_loaded(self, detector: Any) -> None:
+        self.loading_model = False
+        self._load_worker = None
+        self._close_download_dialog()
+        self.detector = detector
+        self.pipeline.detection.set_detector(detector)
+        self.class_filter.set_class_names(detector.class_names)
+        self._model_time.reset()
+        self._update_model_label()
+        self.message.emit(f"Loaded model {self._model_name()} on {detector.device}", "info")
+        self._update_controls()
+        # A paused frame gets the new model's detections at once.
+        if self.result is not None and not self.playing:
+            self.pipeline.detection.submit(self.result.frame)
+        self.model_changed.emit(detector)
+
+    @Slot(str)
+    def _on_model_failed(self, text: str) -> None:
+        self.loading_model = False
+        self._load_worker = None
+        self._close_download_dialog()
+        kept = f" Still using {self._model_name()}." if self.detector is not None else ""
+        self.show_error(text + kept)
+        self._update_model_label()
+        self.model_failed.emit(text)
+
+    def _model_name(self) -> str:
+        if self.detector is None:
+            return "no model"
+        path = getattr(self.detector, "weights_path", None)
+        return Path(str(path)).name if path else "model"
+
+    def _update_model_label(self) -> None:
+        d = self.detector
+        if d is None:
+            self.model_label.setText("No model loaded")
+            return
+        n = len(d.class_names) - 1
+        self.model_label.setText(f"{self._model_name()}: {n} classes, {d.device}, {getattr(d, 'precision', 'fp32')}")
+        self.model_label.setToolTip(str(getattr(d, "weights_path", "")))
+
+    def set_device(self, device: str) -> None:
+        """Run the model on ``device``; the current weights are reloaded there."""
+        if device not in self._devices or device == self._device:
+            return
+        self._device = device
+        for act in self._device_actions.actions():
+            act.setChecked(act.text() == device)
+        if self.device_combo.currentText() != device:
+            self.device_combo.setCurrentText(device)
+        path = getattr(self.detector, "weights_path", None)
+        if path:
+            self.load_model(path)
+
+    # ================================================================== export
+    def export(self, video_path: str | Path | None, json_path: str | Path | None) -> bool:
+        """Run the model over the whole open file and write the annotated video and/or JSON.
+
+        Returns False (with a message) when there is nothing to export; otherwise the work
+        runs in a worker and ``export_finished`` follows.
+        """
+        info = self.source_info
+        if self.detector is None:
+            self.show_error("Load a model before exporting.")
+            return False
+        if info is None or info.is_live:
+            self.show_error("Open a video, image or folder to export (live cameras are not exported).")
+            return False
+        if self._export_worker is not None:
+            self.show_error("An export is already running.")
+            return False
+        self.pause()
+        worker = ExportWorker(info.spec, self.detector, video_path, json_path, self.min_score,
+                              self.class_filter.selected_labels(), info.fps)
+        worker.progress.connect(self._on_export_progress)
+        worker.finished.connect(self._on_export_finished)
+        worker.failed.connect(self._on_export_failed)
+        self._export_worker = worker
+        self.export_progress.setRange(0, max(1, info.frame_count or 0))
+        self.export_progress.setValue(0)
+        self.export_progress.show()
+        self.export_cancel.show()
+        self._update_controls()
+        start_worker(worker, self)
+        return True
+
+    def cancel_export(self) -> None:
+        if self._export_worker is not None:
+            self._export_worker.cancel()
+
+    def _ask_export(self) -> None:
+        info = self.source_info
+        default = str(Path(info.spec).with_suffix("").with_name(Path(info.spec).stem + "_detections.mp4")) \
+            if info is not None and not info.is_live else "detections.mp4"
+        path, _ = QFileDialog.getSaveFileName(self, "Save annotated video (the JSON goes next to it)", default,
+                                              "MP4 video (*.mp4)")
+        if path:
+            p = Path(path)
+            self.export(p.with_suffix(".mp4"), p.with_suffix(".json"))
+
+    @Slot(object)
+    def _on_export_progress(self, done_total: tuple[int, int | None]) -> None:
+        done, total = done_total
+        if total:
+            self.export_progress.setRange(0, total)
+        self.export_progress.setValue(done)
+
+    def _export_done(self) -> None:
+        self._export_worker = None
+        self.export_progress.hide()
+        self.export_cancel.hide()
+        self._update_controls()
+
+    @Slot(object)
+    def _on_export_finished(self, result: ExportResult) -> None:
+        self._export_done()
+        files = " and ".join(p for p in (result.video_path, result.json_path) if p)
+        verb = "Export cancelled after" if result.cancelled else "Exported"
+        self.message.emit(f"{verb} {result.frames} frames: {files}", "info")
+        self.banner.show_message(f"{verb} {result.frames} frames to {files}", "info")
+        self.export_finished.emit(result)
+
+    @Slot(str)
+    def _on_export_failed(self, text: str) -> None:
+        self._export_done()
+        self.show_error(text)
+
+    # ================================================================== file dialogs
+    def _ask_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", VIDEO_FILTER)
+        if path:
+            self.open_source(path)
+
+    def _ask_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_source(path)
+
+    def _ask_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if path:
+            self.open_source(path, play=False)
+
+    def _ask_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open weights (own checkpoints, torchvision, ssd.pytorch)",
+                                              "", WEIGHTS_FILTER)
+        if path:
+            self.load_model(path)
+
+    # ================================================================== misc
+    def show_error(self, text: str) -> None:
+        """Show ``text`` in the view's banner and (through ``message``) the status bar."""
+        self.banner.show_message(text, "error")
+        self.message.emit(text, "error")
+
+    def _update_controls(self) -> None:
+        info = self.source_info
+        seekable = self._is_seekable_stream()
+        self.play_button.setEnabled(info is not None and (seekable or info.is_live))
+        self.step_button.setEnabled(seekable)
+        self.seek_slider.setEnabled(seekable)
+        self.loop_check.setEnabled(seekable)
+        can_export = self.detector is not None and info is not None and not info.is_live \
+            and self._export_worker is None
+        self.export_button.setEnabled(can_export)
+        self.export_action.setEnabled(can_export)
+
+    def start_demo(self) -> None:
+        """Load the bundled demo model and play the bundled demo video; say what is missing."""
+        from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
+
+        missing = [str(p) for p in (DEMO_WEIGHTS, DEMO_VIDEO) if not p.is_file()]
+        if DEMO_WEIGHTS.is_file():
+            self.load_model(DEMO_WEIGHTS)
+        if DEMO_VIDEO.is_file():
+            self.open_source(DEMO_VIDEO, play=True)
+        if missing:
+            self.canvas.clear("Open a video, image or camera with the Open button,\n"
+                              "and a model with the Model button.")
+            self.banner.show_message(
+                "Demo files not found: " + ", ".join(f"'{m}'" for m in missing)
+                + ". Open a source with Open ▸ … and a model with Model ▸ Open weights….", "info")
+
+    def shutdown(self) -> None:
+        """Stop playback and export and join the threads (the main window calls this on close)."""
+        self.cancel_export()
+        if self._load_worker is not None:
+            self._load_worker.cancel()
+        self.pipeline.shutdown()
+        from ssd_gui.workers import wait_for_workers
+
+        wait_for_workers()
+
+    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        self.shutdown()
+        super().closeEvent(event)

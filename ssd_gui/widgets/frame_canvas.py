@@ -1,0 +1,146 @@
+"""A widget that paints one RGB frame, scaled to fit, with detection boxes on top."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from core.types import Detections
+from core.video import class_color, label_text
+
+
+def rgb_to_qimage(image: np.ndarray) -> QImage:
+    """Wrap uint8 [H, W, 3] RGB in a QImage without copying.
+
+    The QImage points into ``image``'s buffer: the caller must keep ``image`` alive while
+    the QImage is used (:class:`FrameCanvas` stores both).
+    """
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected a uint8 [H, W, 3] RGB image, got dtype {image.dtype} shape {image.shape}")
+    image = np.ascontiguousarray(image)
+    h, w = image.shape[:2]
+    return QImage(image.data, w, h, int(image.strides[0]), QImage.Format.Format_RGB888)
+
+
+class FrameCanvas(QWidget):
+    """Paints a frame letter-boxed to the widget and its detections with QPainter.
+
+    Boxes are in pixels of the frame (x1, y1, x2, y2) and are mapped to the widget at paint
+    time, so resizing never needs new detections. ``drawn_boxes`` is the number of boxes
+    drawn by the last paint (what a person sees).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 240)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._image: np.ndarray | None = None
+        self._qimage: QImage | None = None
+        self._detections = Detections.empty()
+        self._class_names: tuple[str, ...] = ("__background__",)
+        self._placeholder = "No source open"
+        self.drawn_boxes = 0
+        self.paint_count = 0
+
+    # ------------------------------------------------------------------------------- state
+    def set_frame(self, image: np.ndarray, detections: Detections | None = None,
+                  class_names: Sequence[str] | None = None) -> None:
+        """Show ``image`` (uint8 [H, W, 3] RGB) with ``detections`` already filtered for display."""
+        self._qimage = rgb_to_qimage(image)
+        self._image = image  # keeps the QImage's buffer alive
+        self.set_detections(detections if detections is not None else Detections.empty(), class_names)
+
+    def set_detections(self, detections: Detections, class_names: Sequence[str] | None = None) -> None:
+        """Replace the drawn boxes (e.g. after the confidence slider moved) without a new frame."""
+        self._detections = detections
+        if class_names is not None:
+            self._class_names = tuple(class_names)
+        self.update()
+
+    def clear(self, placeholder: str = "No source open") -> None:
+        self._image = None
+        self._qimage = None
+        self._detections = Detections.empty()
+        self._placeholder = placeholder
+        self.update()
+
+    @property
+    def has_frame(self) -> bool:
+        return self._qimage is not None
+
+    @property
+    def frame_size(self) -> tuple[int, int] | None:
+        """(width, height) of the shown frame."""
+        return None if self._image is None else (int(self._image.shape[1]), int(self._image.shape[0]))
+
+    @property
+    def detections(self) -> Detections:
+        """The detections currently meant to be drawn."""
+        return self._detections
+
+    def image_rect(self) -> QRectF:
+        """Where the frame lands in widget coordinates (aspect ratio kept, centred)."""
+        if self._image is None:
+            return QRectF()
+        h, w = self._image.shape[:2]
+        scale = min(self.width() / w, self.height() / h)
+        dw, dh = w * scale, h * scale
+        return QRectF((self.width() - dw) / 2.0, (self.height() - dh) / 2.0, dw, dh)
+
+    # ------------------------------------------------------------------------------- paint
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        p = QPainter(self)
+        try:
+            p.fillRect(self.rect(), QColor(24, 24, 28))
+            self.paint_count += 1
+            if self._qimage is None or self._image is None:
+                p.setPen(QColor(200, 200, 200))
+                p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self._placeholder)
+                self.drawn_boxes = 0
+                return
+            target = self.image_rect()
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            p.drawImage(target, self._qimage)
+            self.drawn_boxes = self._paint_boxes(p, target)
+        finally:
+            p.end()
+
+    def _paint_boxes(self, p: QPainter, target: QRectF) -> int:
+        dets = self._detections
+        if len(dets) == 0:
+            return 0
+        assert self._image is not None
+        scale = target.width() / self._image.shape[1]
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, min(11.0, target.height() / 40.0)))
+        p.setFont(font)
+        fm = QFontMetricsF(font)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        drawn = 0
+        # Lowest scores first so that the most confident box and label end on top.
+        for i in np.argsort(dets.scores, kind="stable"):
+            x1, y1, x2, y2 = (float(v) for v in dets.boxes[i])
+            rect = QRectF(target.x() + x1 * scale, target.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
+            rect = rect.intersected(target)
+            if rect.isEmpty():
+                continue
+            label = int(dets.labels[i])
+            r, g, b = class_color(label)
+            color = QColor(r, g, b)
+            p.setPen(QPen(color, 2.0))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRect(rect)
+            text = label_text(label, float(dets.scores[i]), self._class_names)
+            tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
+            ty = rect.top() - th if rect.top() - th >= target.top() else rect.top()
+            tag = QRectF(rect.left(), ty, tw, th)
+            p.fillRect(tag, color)
+            luminance = 0.299 * r + 0.587 * g + 0.114 * b
+            p.setPen(QColor(0, 0, 0) if luminance > 140 else QColor(255, 255, 255))
+            p.drawText(tag.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+            drawn += 1
+        return drawn

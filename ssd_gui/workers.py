@@ -1,0 +1,599 @@
+"""Background work for the GUI: QObject workers that live in QThreads.
+
+Every worker has the signals ``progress``, ``finished`` and ``failed`` (house style); an
+exception inside a worker becomes a ``failed(str)`` signal that the window shows as a
+message, never a dead thread. Long jobs stop when their ``cancel()`` flag is set.
+Signal payloads are immutable dataclasses of NumPy arrays and plain numbers.
+
+Live detection uses two long-lived workers:
+
+* :class:`FrameReader` owns the :class:`core.video.FrameSource` and decodes frames in its
+  own thread, paced by a QTimer at the source's frame rate while playing.
+* :class:`DetectionWorker` runs the model in another thread. Frames reach it through a
+  one-slot mailbox: a newer frame replaces one not yet started, so a live camera never
+  builds a backlog when the model is slower than the camera (the newest frame wins). For
+  files the reader waits until the worker is idle instead, so every frame is shown with
+  its detections and playback simply slows to the model's pace.
+
+One-shot jobs (:class:`ModelLoadWorker`, :class:`ExportWorker`) are started with
+:func:`start_worker`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
+
+from core.types import Detections
+from core.video import Frame, FrameSource, SourceReadError, draw_detections, open_source
+
+# The model runs at this low threshold; the confidence slider filters the kept detections
+# on the GUI thread, so moving it never re-runs the model.
+RUN_SCORE_THRESH = 0.05
+
+
+class DetectorLike(Protocol):
+    """What the GUI needs from :class:`core.detector.Detector`."""
+
+    class_names: tuple[str, ...]
+    device: Any
+    weights_path: Any
+
+    def detect(self, images: list, score_thresh: float | None = None) -> list[Detections]: ...
+
+
+# ----------------------------------------------------------------------------- payloads
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What the view needs to know about a newly opened source."""
+
+    spec: str
+    name: str
+    fps: float | None
+    frame_count: int | None
+    is_live: bool
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """One frame and the model's detections on it.
+
+    Attributes:
+        frame: the decoded frame (image uint8 [H, W, 3] RGB).
+        detections: boxes x1, y1, x2, y2 in pixels of ``frame.image``, kept at
+            ``RUN_SCORE_THRESH``; empty when no model is loaded.
+        class_names: the names the labels index (("__background__",) without a model).
+        inference_s: seconds spent in ``Detector.detect`` (0 without a model).
+        latency_s: seconds from the frame being decoded to the detections being ready.
+        dropped: frames dropped so far by the mailbox because the model was busy.
+    """
+
+    frame: Frame
+    detections: Detections
+    class_names: tuple[str, ...]
+    inference_s: float
+    latency_s: float
+    dropped: int
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Files written by :class:`ExportWorker` and the number of frames processed."""
+
+    video_path: str | None
+    json_path: str | None
+    frames: int
+    cancelled: bool
+
+
+# ----------------------------------------------------------------------------- one-shot jobs
+
+class ThreadedJobs(QObject):
+    """Runs one-shot workers in their own QThreads and keeps them alive until they finish.
+
+    Lives in the GUI thread, so the clean-up after a thread finishes runs there too.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._running: dict[QThread, QObject] = {}
+
+    def start(self, worker: QObject, parent: QObject | None = None) -> QThread:
+        """Move ``worker`` (with ``run``, ``finished``, ``failed``) to a new QThread and start it.
+
+        The thread quits when the worker emits ``finished`` or ``failed``.
+        """
+        thread = QThread(parent)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # Direct: QThread.quit is thread-safe, and a queued call would wait for the GUI loop.
+        worker.finished.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        worker.failed.connect(thread.quit, Qt.ConnectionType.DirectConnection)
+        thread.finished.connect(self._reap)
+        self._running[thread] = worker
+        thread.start()
+        return thread
+
+    @Slot()
+    def _reap(self) -> None:
+        thread = self.sender()
+        if isinstance(thread, QThread) and thread in self._running:
+            thread.wait()
+            del self._running[thread]
+            thread.deleteLater()
+
+    def wait_all(self, timeout_ms: int = 10_000) -> None:
+        """Ask running jobs to cancel and wait for their threads (used on shutdown)."""
+        for thread, worker in list(self._running.items()):
+            cancel = getattr(worker, "cancel", None)
+            if callable(cancel):
+                cancel()
+            thread.quit()
+            thread.wait(timeout_ms)
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+
+_JOBS: ThreadedJobs | None = None
+
+
+def _jobs() -> ThreadedJobs:
+    global _JOBS
+    if _JOBS is None:
+        _JOBS = ThreadedJobs()
+    return _JOBS
+
+
+def start_worker(worker: QObject, parent: QObject | None = None) -> QThread:
+    """Run a one-shot worker (``run`` slot, ``finished``/``failed`` signals) in its own QThread.
+
+    Connect the worker's signals to bound methods of GUI-thread QObjects before calling
+    this, so that they are delivered on the GUI thread.
+    """
+    return _jobs().start(worker, parent)
+
+
+def wait_for_workers(timeout_ms: int = 10_000) -> None:
+    """Cancel and join every one-shot worker started with :func:`start_worker`."""
+    if _JOBS is not None:
+        _JOBS.wait_all(timeout_ms)
+
+
+def running_workers() -> int:
+    """Number of one-shot workers whose thread has not been cleaned up yet."""
+    return 0 if _JOBS is None else len(_JOBS)
+
+
+class ModelLoadWorker(QObject):
+    """Loads a detector with ``core.load_detector`` off the GUI thread.
+
+    ``finished`` carries the Detector; ``failed`` a message naming the file and the reason.
+    """
+
+    progress = Signal(object)   # (done_bytes, total_bytes) while downloading
+    finished = Signal(object)   # core.detector.Detector
+    failed = Signal(str)
+
+    def __init__(self, weights: str | Path | None, device: str = "cpu", precision: str = "fp32") -> None:
+        super().__init__()
+        self.weights = weights
+        self.device = device
+        self.precision = precision
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from core import load_detector
+
+            self.finished.emit(load_detector(self.weights, device=self.device, precision=self.precision))
+        except Exception as exc:  # noqa: BLE001 - shown in the window, the previous model keeps running
+            self.failed.emit(f"cannot load model '{self.weights}': {type(exc).__name__}: {exc}")
+
+
+def _download_with_progress(url: str, dest: Path, on_progress: Callable[[int, int], None],
+                            should_stop: Callable[[], bool], sha256_prefix: str) -> None:
+    """Download ``url`` to ``dest`` in chunks, reporting bytes, checking torchvision's hash prefix."""
+    import hashlib
+    import urllib.request
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=20) as resp, open(part, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            while True:
+                if should_stop():
+                    raise RuntimeError("download cancelled")
+                chunk = resp.read(1 << 16)
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                on_progress(done, total)
+        if not digest.hexdigest().startswith(sha256_prefix):
+            raise ValueError(f"downloaded file from {url} has the wrong SHA-256 (expected a hash starting {sha256_prefix})")
+        part.replace(dest)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+class CocoModelLoadWorker(ModelLoadWorker):
+    """torchvision's COCO SSD300: taken from torchvision's cache, else downloaded with progress.
+
+    Offline, ``failed`` carries core's message that says where to put the file.
+    """
+
+    def __init__(self, device: str = "cpu", precision: str = "fp32", allow_download: bool = True) -> None:
+        super().__init__(None, device, precision)
+        from core.weights import TORCHVISION_COCO_SPEC
+
+        self.weights = TORCHVISION_COCO_SPEC
+        self.allow_download = allow_download
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from core import load_detector
+            from core.weights import TORCHVISION_COCO_FILE, fetch_torchvision_coco, torchvision_cache_path
+
+            dest = torchvision_cache_path()
+            if not dest.is_file():
+                if not self.allow_download:
+                    fetch_torchvision_coco(allow_download=False)  # raises the "put the file here" message
+                url = "https://download.pytorch.org/models/" + TORCHVISION_COCO_FILE
+                # torchvision names its files <name>-<first 8 hex digits of the SHA-256>.pth
+                prefix = TORCHVISION_COCO_FILE.rsplit("-", 1)[1].split(".")[0]
+                try:
+                    _download_with_progress(url, dest, lambda d, t: self.progress.emit((d, t)),
+                                            lambda: self._cancel, prefix)
+                except OSError as exc:
+                    raise ValueError(
+                        f"cannot download {url} ({type(exc).__name__}: {exc}). Download it elsewhere and put the "
+                        f"file at '{dest}', or open it with Model > Open weights.") from None
+            self.finished.emit(load_detector(dest, device=self.device, precision=self.precision))
+        except Exception as exc:  # noqa: BLE001 - shown in the window, the previous model keeps running
+            self.failed.emit(f"cannot load torchvision COCO SSD300: {type(exc).__name__}: {exc}")
+
+
+class ExportWorker(QObject):
+    """Runs the detector over a whole file source and writes the annotated video and/or JSON.
+
+    The video shows the detections with ``score >= min_score`` and a label in ``labels``
+    (what the view shows); the JSON keeps every detection the model returned at
+    ``RUN_SCORE_THRESH`` filtered the same way, in the schema of ``ssd detect``.
+    """
+
+    progress = Signal(object)   # (frames_done, frame_count or None)
+    finished = Signal(object)   # ExportResult
+    failed = Signal(str)
+
+    def __init__(self, spec: str, detector: DetectorLike, video_path: str | Path | None,
+                 json_path: str | Path | None, min_score: float, labels: set[int] | None,
+                 fps: float | None = None) -> None:
+        super().__init__()
+        self.spec = spec
+        self.detector = detector
+        self.video_path = Path(video_path) if video_path else None
+        self.json_path = Path(json_path) if json_path else None
+        self.min_score = float(min_score)
+        self.labels = set(labels) if labels is not None else None
+        self.fps = fps
+        self._cancel = False
+
+    def cancel(self) -> None:
+        self._cancel = True
+
+    @Slot()
+    def run(self) -> None:
+        writer = None
+        try:
+            from core.detector import detections_json, detections_json_entry
+            from core.video import VideoWriter
+
+            names = tuple(self.detector.class_names)
+            entries: list[dict[str, Any]] = []
+            done = 0
+            with open_source(self.spec) as src:
+                if src.is_live:
+                    raise ValueError(f"cannot export '{self.spec}': live sources are not exported")
+                fps = self.fps or src.fps or 10.0
+                for frame in src:
+                    if self._cancel:
+                        break
+                    dets = self.detector.detect([frame.image], score_thresh=RUN_SCORE_THRESH)[0]
+                    dets = dets.filter(self.min_score, self.labels)
+                    if self.video_path is not None:
+                        if writer is None:
+                            h, w = frame.image.shape[:2]
+                            writer = VideoWriter(self.video_path, fps, (w, h))
+                        if (frame.image.shape[1], frame.image.shape[0]) == writer.size:
+                            writer.write(draw_detections(frame.image, dets, names))
+                    if self.json_path is not None:
+                        h, w = frame.image.shape[:2]
+                        entries.append(detections_json_entry(dets, names, frame.file or self.spec, w, h,
+                                                             frame=frame.index))
+                    done += 1
+                    self.progress.emit((done, src.frame_count))
+            if writer is not None:
+                writer.close()
+            if self.json_path is not None:
+                doc = detections_json(getattr(self.detector, "weights_path", None), names, entries)
+                self.json_path.parent.mkdir(parents=True, exist_ok=True)
+                self.json_path.write_text(json.dumps(doc, indent=1))
+            self.finished.emit(ExportResult(str(self.video_path) if self.video_path else None,
+                                            str(self.json_path) if self.json_path else None,
+                                            done, self._cancel))
+        except Exception as exc:  # noqa: BLE001 - shown in the window
+            self.failed.emit(f"export of '{self.spec}' failed: {type(exc).__name__}: {exc}")
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+# ----------------------------------------------------------------------------- live detection
+
+class DetectionWorker(QObject):
+    """Runs the current detector on the newest submitted frame, in its own thread.
+
+    :meth:`submit` and :meth:`set_detector` are thread-safe and may be called from any
+    thread. Without a detector, frames pass through with no detections so that a video
+    plays before (or without) a model.
+    """
+
+    progress = Signal(object)   # DetectionResult, one per processed frame
+    finished = Signal()         # emitted by stop()
+    failed = Signal(str)        # a detect() call raised; the worker keeps serving frames
+    _wake = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._pending: tuple[Frame, float] | None = None
+        self._scheduled = False
+        self._detector: DetectorLike | None = None
+        self._dropped = 0
+        self._stopped = False
+        self._wake.connect(self._drain)
+
+    # Called from any thread -----------------------------------------------------------
+    def set_detector(self, detector: DetectorLike | None) -> None:
+        with self._lock:
+            self._detector = detector
+
+    @property
+    def detector(self) -> DetectorLike | None:
+        with self._lock:
+            return self._detector
+
+    def submit(self, frame: Frame, read_time: float | None = None) -> None:
+        """Queue ``frame`` for detection, replacing a frame still waiting (counted as dropped)."""
+        t = time.perf_counter() if read_time is None else read_time
+        with self._lock:
+            if self._stopped:
+                return
+            if self._pending is not None:
+                self._dropped += 1
+            self._pending = (frame, t)
+            wake = not self._scheduled
+            self._scheduled = True
+        if wake:
+            self._wake.emit()
+
+    def is_idle(self) -> bool:
+        """True when no frame is waiting or being processed."""
+        with self._lock:
+            return not self._scheduled
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._pending = None
+        self.finished.emit()
+
+    # Runs in the worker's thread ------------------------------------------------------
+    @Slot()
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if self._pending is None or self._stopped:
+                    self._scheduled = False
+                    return
+                (frame, t_read), self._pending = self._pending, None
+                detector, dropped = self._detector, self._dropped
+            names: tuple[str, ...] = ("__background__",)
+            dets = Detections.empty()
+            t0 = time.perf_counter()
+            if detector is not None:
+                names = tuple(detector.class_names)
+                try:
+                    dets = detector.detect([frame.image], score_thresh=RUN_SCORE_THRESH)[0]
+                except Exception as exc:  # noqa: BLE001 - reported, next frame still served
+                    self.failed.emit(f"detection failed on frame {frame.index}: {type(exc).__name__}: {exc}")
+            t1 = time.perf_counter()
+            self.progress.emit(DetectionResult(frame, dets, names, t1 - t0 if detector else 0.0,
+                                               t1 - t_read, dropped))
+
+
+class FrameReader(QObject):
+    """Owns the frame source and decodes frames in its own thread.
+
+    Control it through its slots from the GUI thread with queued signals (see
+    :class:`ssd_gui.views.detect_view.DetectView`). Decoded frames go straight to the
+    :class:`DetectionWorker` given at construction and are counted in ``frame_read``.
+    """
+
+    progress = Signal(object)   # Frame, after each decode (for the source-FPS meter)
+    opened = Signal(object)     # SourceInfo
+    ended = Signal()            # the end of a file source was reached
+    playing_changed = Signal(bool)
+    finished = Signal()         # the reader has shut down
+    failed = Signal(str)        # opening or reading failed; the app keeps running
+
+    def __init__(self, sink: DetectionWorker) -> None:
+        super().__init__()
+        self._sink = sink
+        self._source: FrameSource | None = None
+        self._spec = ""
+        self._playing = False
+        self.loop = False
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._tick)
+
+    # Slots (run in the reader's thread) -------------------------------------------------
+    @Slot(object)
+    def open(self, spec: object) -> None:
+        self._close_source()
+        try:
+            src = open_source(spec)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - a bad file is a message, not a crash
+            self.failed.emit(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
+            return
+        self._source, self._spec = src, str(spec)
+        # Files tick at their frame rate; cameras block in read() until a frame arrives.
+        interval = 0 if src.is_live else int(round(1000.0 / (src.fps or 10.0)))
+        self._timer.setInterval(max(0, interval))
+        self.opened.emit(SourceInfo(str(spec), src.name, src.fps, src.frame_count, src.is_live))
+        self._read_one()  # show the first frame at once
+
+    @Slot()
+    def play(self) -> None:
+        if self._source is None:
+            return
+        self._set_playing(True)
+
+    @Slot()
+    def pause(self) -> None:
+        self._set_playing(False)
+
+    @Slot()
+    def step(self) -> None:
+        """Pause and show the next frame."""
+        self._set_playing(False)
+        if self._source is not None:
+            self._read_one()
+
+    @Slot(int)
+    def seek(self, index: int) -> None:
+        """Jump to frame ``index`` of a file and show it."""
+        if self._source is None or self._source.is_live:
+            return
+        self._source.seek(index)
+        self._read_one()
+
+    @Slot(bool)
+    def set_loop(self, loop: bool) -> None:
+        self.loop = bool(loop)
+
+    @Slot()
+    def close_source(self) -> None:
+        self._close_source()
+
+    @Slot()
+    def stop(self) -> None:
+        """Close the source and stop the timer; the owner then quits the thread."""
+        self._close_source()
+        self.finished.emit()
+
+    # Internals --------------------------------------------------------------------------
+    def _set_playing(self, playing: bool) -> None:
+        if playing == self._playing:
+            return
+        self._playing = playing
+        if playing:
+            self._timer.start()
+        else:
+            self._timer.stop()
+        self.playing_changed.emit(playing)
+
+    def _close_source(self) -> None:
+        self._set_playing(False)
+        if self._source is not None:
+            self._source.close()
+            self._source = None
+
+    @Slot()
+    def _tick(self) -> None:
+        src = self._source
+        if src is None or not self._playing:
+            self._set_playing(False)
+            return
+        # Files never drop frames: wait for the model, so the video slows to its pace.
+        if not src.is_live and not self._sink.is_idle():
+            return
+        self._read_one()
+
+    def _read_one(self) -> None:
+        src = self._source
+        if src is None:
+            return
+        try:
+            frame = src.read()
+        except SourceReadError as exc:
+            self._close_source()
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001
+            self._close_source()
+            self.failed.emit(f"reading '{self._spec}' failed: {type(exc).__name__}: {exc}")
+            return
+        if frame is None:
+            if self.loop and self._playing and not src.is_live and (src.frame_count or 0) > 1:
+                src.seek(0)
+                frame = src.read()
+            if frame is None:
+                self._set_playing(False)
+                self.ended.emit()
+                return
+        t = time.perf_counter()
+        self.progress.emit(frame)
+        self._sink.submit(frame, t)
+
+
+class LivePipeline(QObject):
+    """The reader and detection threads of one view, created together and joined together."""
+
+    _stop_reader = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.detection = DetectionWorker()
+        self.reader = FrameReader(self.detection)
+        self.detection_thread = QThread(self)
+        self.detection_thread.setObjectName("ssd-detection")
+        self.reader_thread = QThread(self)
+        self.reader_thread.setObjectName("ssd-frame-reader")
+        self.detection.moveToThread(self.detection_thread)
+        self.reader.moveToThread(self.reader_thread)
+        # Queued: the reader's source and timer belong to its thread and are closed there.
+        self._stop_reader.connect(self.reader.stop)
+        self.reader.finished.connect(self.reader_thread.quit, Qt.ConnectionType.DirectConnection)
+        self.detection_thread.start()
+        self.reader_thread.start()
+        self._stopped = False
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop reading and detecting and join both threads."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.detection.stop()
+        self._stop_reader.emit()
+        if not self.reader_thread.wait(timeout_ms):
+            self.reader_thread.quit()
+            self.reader_thread.wait(timeout_ms)
+        self.detection_thread.quit()
+        self.detection_thread.wait(timeout_ms)
