@@ -423,7 +423,7 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", 
 
     Layouts:
         ``fmt="voc"``: ``out_dir/{Annotations, JPEGImages, ImageSets/Main/{trainval,train,val}.txt, labels.txt}``
-        (every 10th image is in ``val``); returns ``out_dir`` (pass it to ``load_voc``).
+        (the last tenth, at least one image, is ``val``); returns ``out_dir`` (pass it to ``load_voc``).
         ``fmt="coco"``: ``out_dir/{images/, annotations.json}``; returns the JSON path (pass it to
         ``load_coco``).
 
@@ -466,8 +466,11 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", 
     if fmt == "voc":
         main = out / "ImageSets" / "Main"
         (main / "trainval.txt").write_text("".join(f"{i}\n" for i in ids))
-        (main / "train.txt").write_text("".join(f"{i}\n" for k, i in enumerate(ids) if k % 10 != 9))
-        (main / "val.txt").write_text("".join(f"{i}\n" for k, i in enumerate(ids) if k % 10 == 9))
+        # The last tenth (at least one image) is "val"; a one-image set uses it for both.
+        n_val = max(1, len(ids) // 10)
+        train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if len(ids) > 1 else (ids, ids)
+        (main / "train.txt").write_text("".join(f"{i}\n" for i in train_ids))
+        (main / "val.txt").write_text("".join(f"{i}\n" for i in val_ids))
         (out / "labels.txt").write_text("".join(f"{n}\n" for n in SHAPE_CLASSES[1:]))
         return out
     categories = [{"id": k, "name": n, "supercategory": "shape"} for k, n in enumerate(SHAPE_CLASSES) if k > 0]
