@@ -37,7 +37,9 @@ class PriorConfig:
         min_sizes: side of the small square box s_k.
         max_sizes: the extra square box has side sqrt(min_size * max_size).
         aspect_ratios: extra ratios per map; each ratio r adds a box r:1 and one 1:r.
-        clip: clamp the normalised widths and heights to [0, 1] (torchvision and Caffe do).
+        clip: clamp the normalised widths and heights to [0, 1] (torchvision does).
+        clip_centers: also clamp the centres to [0, 1], as ssd.pytorch's PriorBox does (it clamps all
+            four numbers); this matters where image_size / step < feature map size (e.g. 300 / 32 < 10).
     """
 
     feature_maps: tuple[int, ...]
@@ -46,6 +48,7 @@ class PriorConfig:
     max_sizes: tuple[float, ...]
     aspect_ratios: tuple[tuple[int, ...], ...]
     clip: bool = True
+    clip_centers: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.feature_maps)
@@ -155,6 +158,7 @@ class SSDConfig:
                 max_sizes=tuple(float(v) for v in pr["max_sizes"]),
                 aspect_ratios=tuple(tuple(int(a) for a in r) for r in pr["aspect_ratios"]),
                 clip=bool(pr.get("clip", True)),
+                clip_centers=bool(pr.get("clip_centers", False)),
             )
             model = ModelConfig(
                 arch=str(m["arch"]),
@@ -199,13 +203,14 @@ def coco_priors_300() -> PriorConfig:
 
 
 def voc_priors_300() -> PriorConfig:
-    """Original Caffe SSD300 / ssd.pytorch ``voc`` config."""
+    """Original Caffe SSD300 / ssd.pytorch ``voc`` config (with ssd.pytorch's clamping of all four numbers)."""
     return PriorConfig(
         feature_maps=(38, 19, 10, 5, 3, 1),
         steps=(8, 16, 32, 64, 100, 300),
         min_sizes=(30.0, 60.0, 111.0, 162.0, 213.0, 264.0),
         max_sizes=(60.0, 111.0, 162.0, 213.0, 264.0, 315.0),
         aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2,), (2,)),
+        clip_centers=True,
     )
 
 

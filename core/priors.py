@@ -44,6 +44,8 @@ def _cached(cfg: PriorConfig, image_size: int, device: str, dtype: torch.dtype) 
         centres = (torch.arange(f, dtype=torch.float64) + 0.5) / cells
         cy, cx = torch.meshgrid(centres, centres, indexing="ij")
         xy = torch.stack((cx.reshape(-1), cy.reshape(-1)), dim=-1)  # [f*f, 2]
+        if cfg.clip_centers:
+            xy = xy.clamp(0.0, 1.0)
         a = wh_t.shape[0]
         boxes = torch.cat((xy[:, None, :].expand(-1, a, -1), wh_t[None].expand(f * f, -1, -1)), dim=-1)
         out.append(boxes.reshape(-1, 4))

@@ -1,0 +1,79 @@
+"""Matcher rules and the box coder."""
+from __future__ import annotations
+
+import torch
+from torchvision.models.detection._utils import BoxCoder as TVBoxCoder
+from torchvision.models.detection._utils import SSDMatcher
+from torchvision.ops import box_iou
+
+from core.boxes import cxcywh_to_xyxy
+from core.config import MatcherConfig, ssd300
+from core.matching import BoxCoder, Matcher, build_targets
+from core.priors import prior_boxes
+
+
+def _priors() -> torch.Tensor:
+    return prior_boxes(ssd300().model.priors, 300)
+
+
+def test_threshold_is_inclusive_and_below_is_background() -> None:
+    priors = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 2.0, 1.0], [0.0, 0.0, 4.0, 1.0], [10, 10, 11, 11]])
+    gt = torch.tensor([[[0.0, 0.0, 1.0, 1.0], [20.0, 20.0, 21.0, 21.0]]])
+    labels = torch.tensor([[5, 0]])  # second row is padding
+    res = Matcher(MatcherConfig(0.5))(gt, labels, priors)
+    # IoUs with the object: 1.0, 0.5 (exactly the threshold), 0.25, 0.
+    assert res.labels.tolist() == [[5, 5, 0, 0]]
+    assert res.matched_idxs.tolist() == [[0, 0, -1, -1]]
+
+
+def test_each_object_is_forced_onto_its_best_prior() -> None:
+    priors = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 4.0], [50, 50, 60, 60]])
+    # A thin object overlaps no prior by 0.5; it still gets its best prior (index 1, IoU 0.2).
+    gt = torch.tensor([[[0.0, 0.0, 10.0, 0.8]]])
+    res = Matcher()(gt, torch.tensor([[3]]), priors)
+    assert res.labels.tolist() == [[0, 3, 0]]
+
+
+def test_batched_matcher_equals_torchvision_per_image() -> None:
+    g = torch.Generator().manual_seed(0)
+    priors = _priors()
+    priors_xyxy = cxcywh_to_xyxy(priors)
+    b, m = 6, 7
+    xy = torch.rand(b, m, 2, generator=g) * 0.7
+    wh = torch.rand(b, m, 2, generator=g) * 0.3 + 0.02
+    boxes = torch.cat((xy, xy + wh), dim=-1)
+    counts = [0, 1, 3, 7, 5, 2]
+    labels = torch.zeros(b, m, dtype=torch.int64)
+    for i, n in enumerate(counts):
+        labels[i, :n] = torch.randint(1, 20, (n,), generator=g)
+    res = Matcher()(boxes, labels, priors_xyxy)
+    tv = SSDMatcher(0.5)
+    for i, n in enumerate(counts):
+        if n == 0:
+            assert (res.matched_idxs[i] == -1).all() and (res.labels[i] == 0).all()
+            continue
+        ref = tv(box_iou(boxes[i, :n], priors_xyxy))
+        assert torch.equal(res.matched_idxs[i], ref)
+
+
+def test_encode_decode_round_trip_and_torchvision_equivalence() -> None:
+    priors = _priors()
+    g = torch.Generator().manual_seed(1)
+    xy = torch.rand(priors.shape[0], 2, generator=g) * 0.6
+    boxes = torch.cat((xy, xy + torch.rand(priors.shape[0], 2, generator=g) * 0.4 + 0.01), dim=-1)
+    coder = BoxCoder((0.1, 0.2))
+    deltas = coder.encode(boxes, priors)
+    assert torch.allclose(coder.decode(deltas, priors), boxes, atol=1e-5)
+    tv = TVBoxCoder(weights=(10.0, 10.0, 5.0, 5.0))
+    ref = tv.encode_single(boxes * 300, cxcywh_to_xyxy(priors) * 300)
+    assert torch.allclose(deltas, ref, atol=1e-3)
+
+
+def test_build_targets_marks_background_with_finite_deltas() -> None:
+    priors = _priors()
+    gt = torch.tensor([[[0.1, 0.1, 0.5, 0.6]], [[0.0, 0.0, 0.0, 0.0]]])
+    labels = torch.tensor([[2], [0]])
+    tl, td = build_targets(Matcher(), BoxCoder(), gt, labels, priors)
+    assert tl.shape == (2, 8732) and td.shape == (2, 8732, 4)
+    assert (tl[0] > 0).sum() >= 1 and (tl[1] == 0).all()
+    assert torch.isfinite(td).all()
