@@ -137,7 +137,7 @@ def _outline_polys(spec: ShapeSpec) -> tuple[list[np.ndarray], list[np.ndarray]]
     raise ValueError(f"unknown shape label {spec.label} (classes: {SHAPE_CLASSES})")
 
 
-def _rasterize(spec: ShapeSpec) -> tuple[np.ndarray, np.ndarray, int, int]:
+def _rasterize(spec: ShapeSpec, shade: bool = True) -> tuple[np.ndarray | None, np.ndarray, int, int]:
     """Paint one shape into its own patch.
 
     Returns:
@@ -162,6 +162,8 @@ def _rasterize(spec: ShapeSpec) -> tuple[np.ndarray, np.ndarray, int, int]:
     for h in holes:
         cv2.fillPoly(mask, [to_patch(h)], 0, cv2.LINE_AA, _SUBPIXEL_BITS)
     alpha = mask.astype(np.float32) / 255.0
+    if not shade:
+        return None, alpha, x0, y0
 
     color = np.asarray(spec.color, np.float32)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
@@ -183,24 +185,30 @@ def _window(x0: int, y0: int, h: int, w: int, height: int, width: int
     return slice(iy0, iy1), slice(ix0, ix1), slice(iy0 - y0, iy1 - y0), slice(ix0 - x0, ix1 - x0)
 
 
-def compose(background: np.ndarray, shapes: list[ShapeSpec]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def compose(background: np.ndarray, shapes: list[ShapeSpec], paint: bool = True
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Paint ``shapes`` in order (later ones on top) over ``background`` and label what shows.
 
     Args:
         background: uint8 or float32 [H, W, 3] RGB.
         shapes: painter's order.
+        paint: False computes the labels only (the returned image is then ``background``).
 
     Returns:
         (image float32 [H, W, 3] RGB 0-255, boxes float32 [N, 4] x1y1x2y2 pixels with integer
         edges, labels int64 [N]) for the shapes that stay at least :data:`MIN_VISIBLE` visible,
         in painter's order.
     """
-    img = background.astype(np.float32, copy=True)
+    img = background.astype(np.float32, copy=True) if paint else background
     height, width = img.shape[:2]
     painted: list[tuple[ShapeSpec, np.ndarray, int, int]] = []
     for spec in shapes:
-        rgb, alpha, x0, y0 = _rasterize(spec)
+        rgb, alpha, x0, y0 = _rasterize(spec, shade=paint)
         h, w = alpha.shape
+        if not paint:
+            if _window(x0, y0, h, w, height, width) is not None:
+                painted.append((spec, alpha, x0, y0))
+            continue
         if spec.shadow > 0:
             off = max(1, int(round(spec.radius * 0.08)))
             soft = cv2.GaussianBlur(alpha, (0, 0), sigmaX=max(1.0, spec.radius * 0.06))
@@ -318,11 +326,14 @@ def _contrasting_color(rng: np.random.Generator, under: np.ndarray) -> tuple[flo
 
 
 def _random_shape(rng: np.random.Generator, bg: np.ndarray, width: int, height: int) -> ShapeSpec:
+    """A random shape in a ``width`` x ``height`` image; ``bg`` (any resolution, e.g. a thumbnail)
+    is only consulted for the colour under the shape."""
     extent = math.exp(rng.uniform(math.log(MIN_OBJECT_PX), math.log(MAX_OBJECT_FRACTION * min(width, height))))
     r = extent / 2
     cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-    x0, y0 = int(max(cx - r, 0)), int(max(cy - r, 0))
-    x1, y1 = int(min(cx + r, width)) + 1, int(min(cy + r, height)) + 1
+    sx, sy = bg.shape[1] / width, bg.shape[0] / height
+    x0, y0 = int(max(cx - r, 0) * sx), int(max(cy - r, 0) * sy)
+    x1, y1 = int(min(cx + r, width) * sx) + 1, int(min(cy + r, height) * sy) + 1
     under = bg[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)
     return ShapeSpec(
         label=int(rng.integers(1, len(SHAPE_CLASSES))), cx=cx, cy=cy, radius=r,
@@ -358,20 +369,31 @@ def render_scene(seed: int, index: int, size: tuple[int, int] = (320, 320)
         raise ValueError(f"synthetic scene size must be at least 16x16, got {size}")
     if seed < 0 or index < 0:
         raise ValueError(f"seed and index must be non-negative, got seed={seed} index={index}")
-    rng, img, boxes, labels = _layout(seed, index, width, height)
+    rng, img, boxes, labels = _layout(seed, index, width, height, paint=True)
     return _finish(rng, img), boxes, labels
 
 
-def _layout(seed: int, index: int, width: int, height: int
+def _layout(seed: int, index: int, width: int, height: int, paint: bool
             ) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
-    """Background and shapes of a scene, before the pixel finish (which draws from ``rng`` last)."""
+    """Background and shapes of a scene, before the pixel finish (which draws from ``rng`` last).
+
+    The background has its own random stream, drawn identically at two resolutions: a
+    quarter-size thumbnail picks contrasting shape colours, the full size is painted. Labels
+    therefore need only the thumbnail (``paint=False``), which keeps indexing large synthetic
+    datasets cheap.
+    """
     rng = np.random.default_rng((seed, index))
-    bg = render_background(rng, width, height)
+    bg_seed = int(rng.integers(0, 2**63))
+    thumb = render_background(np.random.default_rng(bg_seed), max(8, width // 4), max(8, height // 4))
     n = 0 if rng.random() < EMPTY_SCENE_PROB else int(rng.integers(1, MAX_OBJECTS + 1))
-    shapes = [_random_shape(rng, bg, width, height) for _ in range(n)]
+    shapes = [_random_shape(rng, thumb, width, height) for _ in range(n)]
     # Mostly large-under-small so small shapes are not always buried, with jitter so that
     # occlusion of small shapes by large ones still happens.
     shapes.sort(key=lambda s: -s.radius * rng.uniform(0.6, 1.4))
+    bg = render_background(np.random.default_rng(bg_seed), width, height) if paint else thumb
+    if not paint:
+        _, boxes, labels = compose(np.zeros((height, width, 3), np.float32), shapes, paint=False)
+        return rng, thumb, boxes, labels
     img, boxes, labels = compose(bg, shapes)
     return rng, img, boxes, labels
 
@@ -391,7 +413,7 @@ def synthetic_index(count: int, seed: int, size: tuple[int, int] = (320, 320), *
     records = []
     for i in range(count):
         # The finish (blur, noise) draws last and never moves boxes, so the index skips it.
-        _, _, boxes, labels = _layout(seed, i, width, height)
+        _, _, boxes, labels = _layout(seed, i, width, height, paint=False)
         records.append(ImageRecord(image_id=i, file=synthetic_path(seed, i), width=width, height=height,
                                    boxes=boxes, labels=labels, difficult=np.zeros(len(labels), bool),
                                    iscrowd=np.zeros(len(labels), bool)))
