@@ -15,7 +15,7 @@ from core.data.voc import load_voc
 from core.evaluation import evaluate
 from core.evaluation.io import read_detections
 from core.types import DatasetIndex, Detections
-from tests.evaluation.helpers import devkit_ap
+from .helpers import devkit_ap
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +113,7 @@ def test_voc_files_through_cli_match_devkit(voc_dir: Path, tmp_path: Path, capsy
 
 
 def test_coco_files_through_cli(tmp_path: Path) -> None:
-    from tests.evaluation.test_coco import pycocotools_reference, random_coco
+    from .test_coco import pycocotools_reference, random_coco
 
     data, results = random_coco(7)
     gt_path = tmp_path / "instances.json"
@@ -231,3 +231,52 @@ def test_empty_detection_files_are_errors(voc_dir: Path, tmp_path: Path) -> None
     (tmp_path / "nothing_here").mkdir()
     with pytest.raises(ValueError, match="no per-class detection files"):
         read_detections(tmp_path / "nothing_here", gt)
+
+
+# ------------------------------------------------------------------------------ running a model
+
+def test_eval_with_weights_runs_the_model(voc_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from core.config import ssd300
+    from core.detector import load_detector
+    from core.evaluation.run import EvaluationCancelled, run_detector
+    from core.model import build_model
+    from core.weights import save_checkpoint
+
+    import torch
+
+    torch.manual_seed(0)
+    # classes in another order than the dataset's, plus one the dataset lacks
+    names = ("__background__", "square", "circle", "zebra")
+    cfg = ssd300(num_classes=len(names), priors="voc", width=0.125)
+    weights = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg.model), cfg, names)
+    out = tmp_path / "out"
+    assert main(["eval", "--gt", str(voc_dir), "--split", "trainval", "--weights", str(weights),
+                 "--metric", "voc12", "--out", str(out), "--batch-size", "4"]) == 0
+    captured = capsys.readouterr()
+    assert "eval [" in captured.err and "10/10" in captured.err  # the progress bar reached the end
+    m = json.loads((out / "metrics.json").read_text())
+
+    # the same model run by hand on the decoded images, counted per class name
+    detector = load_detector(weights)
+    gt = load_voc(voc_dir, split="trainval")
+    counts = {n: 0 for n in names[1:]}
+    images = [cv2.cvtColor(cv2.imread(str(rec.file)), cv2.COLOR_BGR2RGB) for rec in gt.records]
+    for start in range(0, len(images), 4):  # the CLI's batches, so the arithmetic is the same
+        for d in detector.detect(images[start:start + 4]):
+            for lab in d.labels:
+                counts[names[int(lab)]] += 1
+    assert counts["square"] + counts["circle"] > 0
+    assert m["per_class"]["square"]["num_det"] == counts["square"]
+    assert m["per_class"]["circle"]["num_det"] == counts["circle"]
+    assert all(v["num_det"] == 0 for k, v in m["per_class"].items() if k not in ("square", "circle"))
+    if counts["zebra"]:
+        assert any(f"{counts['zebra']} detection(s) of 1 class(es)" in w for w in m["warnings"])
+
+    small = DatasetIndex("first five", gt.source, gt.class_names, gt.records[:5])
+    seen: list[tuple[int, int]] = []
+    dets = run_detector(detector, small, batch_size=2, on_progress=lambda d, t: seen.append((d, t)))
+    assert seen == [(2, 5), (4, 5), (5, 5)] and list(dets) == [r.image_id for r in small.records]
+    seen.clear()
+    with pytest.raises(EvaluationCancelled, match="after 2 of 5"):
+        run_detector(detector, small, batch_size=2, should_stop=lambda: len(seen) >= 1,
+                     on_progress=lambda d, t: seen.append((d, t)))

@@ -8,7 +8,7 @@ import pytest
 
 from core.evaluation import FP, IGNORED, TP, average_precision, evaluate
 from core.types import DatasetIndex, Detections, ImageRecord
-from tests.evaluation.helpers import devkit_ap, random_case
+from .helpers import devkit_ap, random_case
 
 NAMES = ("__background__", "cat", "dog")
 
