@@ -148,7 +148,7 @@ class Expand(_Random):
         return canvas, boxes + np.array([left, top, left, top], np.float32), labels
 
 
-def box_iou_np(boxes: np.ndarray, rect: np.ndarray) -> np.ndarray:
+def _iou_with_rect(boxes: np.ndarray, rect: np.ndarray) -> np.ndarray:
     """IoU of boxes float [N, 4] with one box [4] (all x1y1x2y2) -> float [N]."""
     ix1, iy1 = np.maximum(boxes[:, 0], rect[0]), np.maximum(boxes[:, 1], rect[1])
     ix2, iy2 = np.minimum(boxes[:, 2], rect[2]), np.minimum(boxes[:, 3], rect[3])
@@ -194,7 +194,7 @@ class MinIoURandomCrop(_Random):
                     continue
                 if len(boxes) == 0:
                     return self._crop(image, boxes, labels, rect, np.zeros(0, bool))
-                if box_iou_np(boxes, rect).max() < min_iou:
+                if _iou_with_rect(boxes, rect).max() < min_iou:
                     continue
                 cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
                 keep = (cx > rect[0]) & (cx < rect[2]) & (cy > rect[1]) & (cy < rect[3])
