@@ -172,7 +172,8 @@ class ThresholdSweep:
         num_classes = match.num_classes
         counted = np.flatnonzero(match.det_status != IGNORED)
         # One global ordering: by class, then devkit order (score descending, input order on ties).
-        order = counted[np.lexsort((counted, -match.det_score[counted], match.det_label[counted]))]
+        by_score = counted[np.argsort(-match.det_score[counted], kind="stable")]
+        order = by_score[np.argsort(match.det_label[by_score], kind="stable")]
         bounds = np.searchsorted(match.det_label[order], np.arange(num_classes + 1), side="left")
         num_gt = np.bincount(match.gt_label[~match.gt_difficult], minlength=num_classes)[:num_classes]
         num_det = np.bincount(match.det_label, minlength=num_classes)[:num_classes]

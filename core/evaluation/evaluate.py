@@ -22,7 +22,7 @@ import numpy as np
 
 from core.evaluation.coco import COCO_STAT_NAMES, COCOMetrics, coco_metrics
 from core.evaluation.curves import ImageBreakdown, PRCurve, ThresholdStats, ThresholdSweep
-from core.evaluation.matching import MatchResult, match_detections
+from core.evaluation.matching import MatchResult, match_flat
 from core.types import DatasetIndex, Detections
 
 METRICS: tuple[str, ...] = ("voc07", "voc12", "coco")
@@ -55,10 +55,33 @@ def _summ(values: Sequence[Any], limit: int = 5) -> str:
     return shown + (", ..." if len(values) > limit else "")
 
 
+@dataclass(frozen=True)
+class FlatDetections:
+    """All detections of a dataset in one set of arrays, in dataset image order.
+
+    Attributes:
+        image: int64 [D], image index into the dataset's records (non-decreasing).
+        boxes: float64 [D, 4], x1, y1, x2, y2 in continuous pixels.
+        scores: float32 or float64 [D], as given (float32 when every input was float32).
+        labels: int64 [D], dataset labels (>= 1).
+    """
+
+    image: np.ndarray
+    boxes: np.ndarray
+    scores: np.ndarray
+    labels: np.ndarray
+
+    def per_image(self, num_images: int) -> list[Detections]:
+        """Split back into one ``Detections`` per image (empty where an image has none)."""
+        bounds = np.searchsorted(self.image, np.arange(num_images + 1))
+        return [Detections(self.boxes[a:b], self.scores[a:b], self.labels[a:b])
+                for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def prepare_detections(gt: DatasetIndex, detections: Mapping[Any, Detections],
                        detector_class_names: Sequence[str] | None = None,
-                       source: str = "detections") -> tuple[list[Detections], list[str]]:
-    """Align detections with the dataset and map their labels to dataset labels.
+                       source: str = "detections") -> tuple[FlatDetections, list[str]]:
+    """Place detections in the dataset and map their labels to dataset labels (vectorised).
 
     Args:
         gt: the dataset.
@@ -69,10 +92,10 @@ def prepare_detections(gt: DatasetIndex, detections: Mapping[Any, Detections],
         source: where the detections came from, for messages.
 
     Returns:
-        (aligned, warnings): one ``Detections`` per record of ``gt`` (empty where none were
-        given) with dataset labels and float64 boxes; scores keep float32 or float64 as given
-        (thresholds are compared in that precision, as :meth:`Detections.filter` does), and
-        the counted warnings.
+        (flat, warnings): the detections the dataset can place, in dataset image order (then
+        input order within an image); scores keep float32 or float64 as given, so thresholds
+        compare in that precision, as :meth:`Detections.filter` does. Dropped detections
+        (unknown image ids or classes) are counted in ``warnings``.
 
     Raises:
         ValueError: NaN/infinite scores or boxes, negative widths or heights, or nothing left
@@ -89,55 +112,70 @@ def prepare_detections(gt: DatasetIndex, detections: Mapping[Any, Detections],
         label_map = np.arange(len(names), dtype=np.int64)
         label_map[0] = -1  # the background is never a detection
     id_to_index = {r.image_id: i for i, r in enumerate(gt.records)}
-    aligned = [Detections.empty() for _ in gt.records]
-    unknown_images: dict[Any, int] = {}
-    unknown_labels: dict[Any, int] = {}
-    total = kept = 0
-    for image_id, det in detections.items():
-        boxes = np.asarray(det.boxes, dtype=np.float64).reshape(-1, 4)
-        scores = np.asarray(det.scores).reshape(-1)
-        if scores.dtype not in (np.float32, np.float64):
-            scores = scores.astype(np.float64)
-        labels = np.asarray(det.labels, dtype=np.int64).reshape(-1)
-        if not (boxes.shape[0] == scores.shape[0] == labels.shape[0]):
-            raise ValueError(f"{source}: image {image_id!r} has {boxes.shape[0]} boxes, {scores.shape[0]} scores "
-                             f"and {labels.shape[0]} labels")
-        total += scores.shape[0]
-        if scores.shape[0] == 0:
-            continue
-        bad = ~np.isfinite(scores)
-        if bad.any():
-            raise ValueError(f"{source}: image {image_id!r} has {int(bad.sum())} non-finite score(s), "
-                             f"e.g. {scores[bad][0]}")
-        bad = ~np.isfinite(boxes).all(axis=1)
-        if bad.any():
-            raise ValueError(f"{source}: image {image_id!r} has a non-finite box {boxes[bad][0].tolist()}")
-        bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-        if bad.any():
-            raise ValueError(f"{source}: image {image_id!r} has {int(bad.sum())} box(es) with negative width or "
-                             f"height, e.g. x1, y1, x2, y2 = {boxes[bad][0].tolist()}")
-        if image_id not in id_to_index:
-            unknown_images[image_id] = unknown_images.get(image_id, 0) + scores.shape[0]
-            continue
-        in_range = (labels >= 0) & (labels < label_map.shape[0])
-        mapped = np.full(labels.shape, -1, np.int64)
-        mapped[in_range] = label_map[labels[in_range]]
-        for lab in labels[mapped < 0]:
-            key = det_names[lab] if 0 <= lab < len(det_names) else int(lab)
-            unknown_labels[key] = unknown_labels.get(key, 0) + 1
-        keep = mapped >= 0
-        kept += int(keep.sum())
-        aligned[id_to_index[image_id]] = Detections(boxes[keep], scores[keep], mapped[keep])
-    if unknown_images:
-        warnings.append(f"{source}: {sum(unknown_images.values())} detection(s) on {len(unknown_images)} image "
-                        f"id(s) not in {gt.source} were ignored: {_summ(list(unknown_images))}")
-    if unknown_labels:
-        warnings.append(f"{source}: {sum(unknown_labels.values())} detection(s) of {len(unknown_labels)} class(es) "
-                        f"unknown to {gt.source} were ignored: {_summ(list(unknown_labels))}")
-    if total > 0 and kept == 0:
+    keys = list(detections.keys())
+    dets = [detections[k] for k in keys]
+    boxes_l = [np.asarray(d.boxes).reshape(-1, 4) for d in dets]
+    scores_l = [np.asarray(d.scores).reshape(-1) for d in dets]
+    labels_l = [np.asarray(d.labels).reshape(-1) for d in dets]
+    counts = np.array([s.shape[0] for s in scores_l], np.int64)
+    for k, b, s, lab in zip(keys, boxes_l, scores_l, labels_l):
+        if not (b.shape[0] == s.shape[0] == lab.shape[0]):
+            raise ValueError(f"{source}: image {k!r} has {b.shape[0]} boxes, {s.shape[0]} scores "
+                             f"and {lab.shape[0]} labels")
+    total = int(counts.sum())
+    if total == 0:
+        empty = FlatDetections(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
+        return empty, warnings
+    boxes = np.concatenate(boxes_l).astype(np.float64, copy=False)
+    scores = np.concatenate(scores_l)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    labels = np.concatenate(labels_l).astype(np.int64, copy=False)
+    owner = np.repeat(np.arange(len(keys)), counts)  # position in ``keys`` of each detection
+
+    def first_bad(bad: np.ndarray) -> tuple[Any, int, int]:
+        i = int(np.flatnonzero(bad)[0])
+        return keys[owner[i]], int(bad[owner == owner[i]].sum()), i
+
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        k, n, i = first_bad(bad)
+        raise ValueError(f"{source}: image {k!r} has {n} non-finite score(s), e.g. {scores[i]}")
+    bad = ~np.isfinite(boxes).all(axis=1)
+    if bad.any():
+        k, n, i = first_bad(bad)
+        raise ValueError(f"{source}: image {k!r} has a non-finite box {boxes[i].tolist()}")
+    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if bad.any():
+        k, n, i = first_bad(bad)
+        raise ValueError(f"{source}: image {k!r} has {n} box(es) with negative width or height, "
+                         f"e.g. x1, y1, x2, y2 = {boxes[i].tolist()}")
+
+    key_image = np.array([id_to_index.get(k, -1) for k in keys], np.int64)
+    image = key_image[owner]
+    unknown_image = image < 0
+    if unknown_image.any():
+        per_key = np.bincount(owner[unknown_image], minlength=len(keys))
+        missing = [keys[j] for j in np.flatnonzero(per_key)]
+        warnings.append(f"{source}: {int(unknown_image.sum())} detection(s) on {len(missing)} image "
+                        f"id(s) not in {gt.source} were ignored: {_summ(missing)}")
+    in_range = (labels >= 0) & (labels < label_map.shape[0])
+    mapped = np.full(labels.shape, -1, np.int64)
+    mapped[in_range] = label_map[labels[in_range]]
+    unknown_label = (mapped < 0) & ~unknown_image
+    if unknown_label.any():
+        raw, n_each = np.unique(labels[unknown_label], return_counts=True)
+        shown = [det_names[r] if 0 <= r < len(det_names) else int(r) for r in raw]
+        warnings.append(f"{source}: {int(n_each.sum())} detection(s) of {len(shown)} class(es) "
+                        f"unknown to {gt.source} were ignored: {_summ(shown)}")
+    keep = np.flatnonzero(~unknown_image & (mapped >= 0))
+    if keep.size == 0:
         raise ValueError(f"{source}: none of the {total} detections could be placed in {gt.source}; "
                          + " ".join(warnings))
-    return aligned, warnings
+    # dataset image order, input order within an image: the tie-break of the matching
+    keep = keep[np.argsort(image[keep], kind="stable")]
+    flat = FlatDetections(image=image[keep], boxes=boxes[keep], scores=scores[keep], labels=mapped[keep])
+    return flat, warnings
 
 
 @dataclass(frozen=True)
@@ -146,14 +184,12 @@ class EvaluationResult:
 
     Attributes:
         gt: the dataset.
-        detections: one per record, dataset labels (what was evaluated).
         match: the devkit matching at ``match.iou_threshold``.
         sweep: threshold-dependent figures.
         warnings: counted problems with the detections (dropped ones).
     """
 
     gt: DatasetIndex
-    detections: tuple[Detections, ...]
     match: MatchResult
     sweep: ThresholdSweep
     warnings: tuple[str, ...]
@@ -170,7 +206,12 @@ class EvaluationResult:
 
     def coco(self, gt_json: str | None = None) -> COCOMetrics:
         """pycocotools' COCO metrics (see :func:`core.evaluation.coco.coco_metrics`)."""
-        return coco_metrics(self.gt, self.detections, gt_json)
+        return coco_metrics(self.gt, self.detections_per_image(), gt_json)
+
+    def detections_per_image(self) -> list[Detections]:
+        """What was evaluated: one ``Detections`` per record, dataset labels, boxes float64."""
+        m = self.match
+        return FlatDetections(m.det_image, m.det_boxes, m.det_score, m.det_label).per_image(len(m.image_ids))
 
     def at_threshold(self, threshold: float, use_07_metric: bool = False) -> ThresholdStats:
         """Per-class TP/FP/FN, precision, recall, F1 and AP keeping ``score >= threshold``."""
@@ -240,10 +281,10 @@ def evaluate(gt: DatasetIndex, detections: Mapping[Any, Detections],
         source: where the detections came from, for messages.
         extra_warnings: warnings met while reading the detections, carried into the result.
     """
-    aligned, warnings = prepare_detections(gt, detections, detector_class_names, source)
-    match = match_detections(gt, aligned, iou_threshold)
-    return EvaluationResult(gt=gt, detections=tuple(aligned), match=match, sweep=ThresholdSweep(match),
+    flat, warnings = prepare_detections(gt, detections, detector_class_names, source)
+    match = match_flat(gt, flat.image, flat.boxes, flat.scores, flat.labels, iou_threshold)
+    return EvaluationResult(gt=gt, match=match, sweep=ThresholdSweep(match),
                             warnings=tuple(extra_warnings) + tuple(warnings))
 
 
-__all__ = ["evaluate", "EvaluationResult", "VOCMetrics", "prepare_detections", "METRICS", "COCO_STAT_NAMES"]
+__all__ = ["evaluate", "EvaluationResult", "VOCMetrics", "FlatDetections", "prepare_detections", "METRICS", "COCO_STAT_NAMES"]

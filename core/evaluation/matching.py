@@ -172,9 +172,31 @@ def match_detections(gt: DatasetIndex, detections: Sequence[Detections],
     if len(detections) != len(gt.records):
         raise ValueError(f"{gt.source}: got detections for {len(detections)} images, the dataset has "
                          f"{len(gt.records)}")
+    det_image, det_boxes, det_label, det_score = _det_arrays(detections)
+    return match_flat(gt, det_image, det_boxes, det_score, det_label, iou_threshold)
+
+
+def match_flat(gt: DatasetIndex, det_image: np.ndarray, det_boxes: np.ndarray, det_score: np.ndarray,
+               det_label: np.ndarray, iou_threshold: float = 0.5) -> MatchResult:
+    """:func:`match_detections` on detections already flattened over the dataset.
+
+    Args:
+        gt: the dataset.
+        det_image: int64 [D], record index of each detection, non-decreasing (dataset image
+            order); the order of these arrays is the tie-break for equal scores.
+        det_boxes: float [D, 4], x1, y1, x2, y2 in continuous pixels.
+        det_score: float32 or float64 [D].
+        det_label: int64 [D], dataset labels.
+        iou_threshold: see :func:`match_detections`.
+    """
     num_classes = len(gt.class_names)
     gt_image, gt_boxes, gt_label, gt_difficult = _gt_arrays(gt)
-    det_image, det_boxes, det_label, det_score = _det_arrays(detections)
+    det_image = np.asarray(det_image, np.int64)
+    det_boxes = np.asarray(det_boxes, np.float64).reshape(-1, 4)
+    det_label = np.asarray(det_label, np.int64)
+    det_score = np.asarray(det_score)
+    if det_image.size and (np.any(np.diff(det_image) < 0) or det_image[0] < 0 or det_image[-1] >= len(gt.records)):
+        raise ValueError(f"{gt.source}: detection image indices must be sorted and within 0..{len(gt.records) - 1}")
     n_det, n_gt = det_score.shape[0], gt_label.shape[0]
 
     # Objects grouped by (image, class); each detection looks up its own group's range.
@@ -207,7 +229,7 @@ def match_detections(gt: DatasetIndex, detections: Sequence[Detections],
     status[on_difficult] = IGNORED
     claims = np.flatnonzero(counted & ~on_difficult)
     # Devkit order: descending score, ties in input order; the first claim on an object wins.
-    ranked = claims[np.lexsort((claims, -det_score[claims]))]
+    ranked = claims[np.argsort(-det_score[claims], kind="stable")]  # claims ascend: stable = input order
     _, first_claim = np.unique(best_gt[ranked], return_index=True)
     winners = ranked[first_claim]
     status[winners] = TP
