@@ -260,18 +260,8 @@ class ThresholdSweep:
                        precision=precision, recall=recall, f1=_f1(precision, recall), is_tp=c.is_tp,
                        cum_tp=c.cum_tp, cum_fp=c.cum_fp, image_index=self.match.det_image[c.det_index])
 
-    def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True
-                        ) -> list[ImageBreakdown]:
-        """Per image: kept TPs and FPs and missed objects, for one class or all (``label=None``).
-
-        Args:
-            label: a dataset label, or None for every class.
-            threshold: detections with ``score >= threshold`` are kept.
-            only_with_content: leave out images with no kept detection and no missed object.
-
-        Returns:
-            One entry per image, in dataset order.
-        """
+    def _selection(self, label: int | None, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+        """Kept, counted detections and missed objects (indices, each in image order)."""
         m = self.match
         if label is not None:
             self._check_label(label)
@@ -286,16 +276,48 @@ class ThresholdSweep:
         taken = m.gt_det >= 0
         taker_score[taken] = m.det_score[m.gt_det[taken]]
         missed = gt_sel & (taker_score < t)
-        det_idx = np.flatnonzero(det_sel)
-        gt_idx = np.flatnonzero(missed)
+        return np.flatnonzero(det_sel), np.flatnonzero(missed)
+
+    def image_counts(self, label: int | None, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per image (int64 [num_images] each): kept TPs, kept FPs and missed objects.
+
+        Cheap (no per-image objects), e.g. to sort an image strip by errors before asking
+        :meth:`image_breakdown` for the visible images only.
+        """
+        det_idx, gt_idx = self._selection(label, threshold)
+        m = self.match
+        n_img = len(m.image_ids)
+        is_tp = m.det_status[det_idx] == TP
+        return (np.bincount(m.det_image[det_idx[is_tp]], minlength=n_img),
+                np.bincount(m.det_image[det_idx[~is_tp]], minlength=n_img),
+                np.bincount(m.gt_image[gt_idx], minlength=n_img))
+
+    def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True,
+                        images: Sequence[int] | np.ndarray | None = None) -> list[ImageBreakdown]:
+        """Per image: kept TPs and FPs and missed objects, for one class or all (``label=None``).
+
+        Args:
+            label: a dataset label, or None for every class.
+            threshold: detections with ``score >= threshold`` are kept.
+            only_with_content: leave out images with no kept detection and no missed object.
+            images: image indices to describe (default: all), in the order wanted.
+
+        Returns:
+            One entry per image, in dataset order (or the order of ``images``).
+        """
+        m = self.match
+        det_idx, gt_idx = self._selection(label, threshold)
         n_img = len(m.image_ids)
         d_bounds = np.searchsorted(m.det_image[det_idx], np.arange(n_img + 1))
         g_bounds = np.searchsorted(m.gt_image[gt_idx], np.arange(n_img + 1))
-        images = np.arange(n_img)
+        chosen = np.arange(n_img) if images is None else np.asarray(images, np.int64).reshape(-1)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= n_img):
+            raise ValueError(f"image indices must be within 0..{n_img - 1}, got {chosen.min()}..{chosen.max()}")
         if only_with_content:
-            images = np.flatnonzero((np.diff(d_bounds) > 0) | (np.diff(g_bounds) > 0))
+            content = (np.diff(d_bounds) > 0) | (np.diff(g_bounds) > 0)
+            chosen = chosen[content[chosen]]
         out = []
-        for i in images:  # a loop over images with content, for building the result objects only
+        for i in chosen:  # a loop over the chosen images, for building the result objects only
             d = det_idx[d_bounds[i]:d_bounds[i + 1]]
             d = d[np.argsort(-m.det_score[d], kind="stable")]
             g = gt_idx[g_bounds[i]:g_bounds[i + 1]]

@@ -230,10 +230,14 @@ class EvaluationResult:
         """AP of one class at each threshold: float64 [T]."""
         return self.sweep.ap_by_threshold(label, thresholds, use_07_metric)
 
-    def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True
-                        ) -> list[ImageBreakdown]:
+    def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True,
+                        images: Sequence[int] | np.ndarray | None = None) -> list[ImageBreakdown]:
         """Per image TPs, FPs and missed objects (see :meth:`ThresholdSweep.image_breakdown`)."""
-        return self.sweep.image_breakdown(label, threshold, only_with_content)
+        return self.sweep.image_breakdown(label, threshold, only_with_content, images)
+
+    def image_counts(self, label: int | None, threshold: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per image kept TPs, kept FPs and missed objects, int64 [num_images] each."""
+        return self.sweep.image_counts(label, threshold)
 
     def metrics_dict(self, metric: str, coco: COCOMetrics | None = None) -> dict[str, Any]:
         """The ``metrics.json`` content for ``metric`` in ``voc07``, ``voc12``, ``coco``.

@@ -280,3 +280,24 @@ def test_eval_with_weights_runs_the_model(voc_dir: Path, tmp_path: Path, capsys:
     with pytest.raises(EvaluationCancelled, match="after 2 of 5"):
         run_detector(detector, small, batch_size=2, should_stop=lambda: len(seen) >= 1,
                      on_progress=lambda d, t: seen.append((d, t)))
+
+
+def test_ssd_detect_json_is_read_by_file_name_and_class_name(voc_dir: Path, tmp_path: Path) -> None:
+    from core.detector import detections_json, detections_json_entry
+
+    gt = load_voc(voc_dir, split="trainval")
+    dets = noisy_detections(gt, 4)
+    # a detector whose classes come in reverse order: labels must be mapped by name
+    names = (gt.class_names[0],) + tuple(reversed(gt.class_names[1:]))
+    remap = np.array([0] + [names.index(n) for n in gt.class_names[1:]])
+    entries = [detections_json_entry(Detections(d.boxes, d.scores, remap[d.labels]), names,
+                                     str(next(r.file for r in gt.records if r.image_id == k)), 96, 96)
+               for k, d in dets.items()]
+    path = tmp_path / "detect.json"
+    path.write_text(json.dumps(detections_json("tiny.pt", names, entries)))
+    read, warnings, det_names = read_detections(path, gt)
+    assert warnings == [] and det_names == names
+    from_file = evaluate(gt, read, detector_class_names=det_names)
+    direct = evaluate(gt, dets)
+    np.testing.assert_allclose(from_file.voc(False).ap, direct.voc(False).ap, atol=1e-12, equal_nan=True)
+    assert from_file.sweep.num_det.tolist() == direct.sweep.num_det.tolist()

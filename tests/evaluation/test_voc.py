@@ -102,6 +102,13 @@ def test_hand_worked_case() -> None:
     assert by_image["b"].tp_scores.size == 0 and by_image["b"].fp_scores.size == 0
     np.testing.assert_array_equal(by_image["c"].missed_boxes, [[3, 0, 13, 10]])
     assert by_image["c"].num_errors == 2
+    tp, fp, missed = res.image_counts(1, 0.55)
+    assert tp.tolist() == [1, 0, 1] and fp.tolist() == [1, 0, 1] and missed.tolist() == [0, 1, 1]
+    only_c = res.image_breakdown(1, 0.55, images=[2])
+    assert [b.image_id for b in only_c] == ["c"]
+    # all classes at once: the dog detection in image a is an FP there (dog has no objects)
+    all_a = res.image_breakdown(None, 0.0, images=[0])[0]
+    assert sorted(all_a.fp_labels.tolist()) == [1, 1, 2] and all_a.tp_labels.tolist() == [1]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
