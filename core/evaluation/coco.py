@@ -141,6 +141,9 @@ def coco_metrics(gt: DatasetIndex, detections: Sequence[Detections], gt_json: st
                                "categories": list(coco_gt.dataset.get("categories", []))}
             coco_dt.createIndex()
         ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
+        # Only the dataset's images: a reader may have dropped some (e.g. missing image files),
+        # and their objects must not count as misses.
+        ev.params.imgIds = sorted(image_ids)
         ev.evaluate()
         ev.accumulate()
     summary = io.StringIO()

@@ -153,3 +153,26 @@ def test_coco_without_any_detection(tmp_path: Path) -> None:
     assert cm.stats[0] == 0.0 and cm.stats[8] == 0.0  # nothing found: AP and AR100 are zero
     has_gt = [l for l in range(1, len(ds.class_names)) if ds.class_names[l] != "train"]
     assert all(cm.ap[l] == 0.0 for l in has_gt)
+
+
+def test_coco_subset_of_the_json_images(tmp_path: Path) -> None:
+    """A reader that dropped images (e.g. missing files): pycocotools evaluates the remaining ones only."""
+    data, results = random_coco(4)
+    path = tmp_path / "instances.json"
+    path.write_text(json.dumps(data))
+    full = load_coco(path, check_images=False)
+    kept = [r for r in full.records if r.image_id % 2 == 0]
+    ds = DatasetIndex(full.name, full.source, full.class_names, kept, category_ids=full.category_ids)
+    kept_ids = {r.image_id for r in kept}
+    sub_results = [r for r in results if r["image_id"] in kept_ids]
+    cm = evaluate(ds, to_detections(ds, sub_results)).coco()
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO(str(path))
+        ev = COCOeval(coco_gt, coco_gt.loadRes([dict(r) for r in sub_results]), "bbox")
+        ev.params.imgIds = sorted(kept_ids)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    np.testing.assert_array_equal(cm.stats, ev.stats)
+    all_images = evaluate(full, to_detections(full, sub_results)).coco()
+    assert all_images.stats[8] < cm.stats[8]  # with every image, the dropped ones' objects are misses

@@ -64,6 +64,8 @@ def test_hand_worked_case() -> None:
     np.testing.assert_allclose(curve.precision, [1, 1 / 2, 2 / 3, 1 / 2, 3 / 5, 1 / 2])
     np.testing.assert_allclose(curve.recall, [1 / 4, 1 / 4, 1 / 2, 1 / 2, 3 / 4, 3 / 4])
     np.testing.assert_allclose(curve.confidence, [0.9, 0.8, 0.65, 0.6, 0.5, 0.4], rtol=1e-6)
+    # F1 = 2PR / (P + R) at each point: 2/5, 1/3, 4/7, 1/2, 2/3, 3/5
+    np.testing.assert_allclose(curve.f1, [2 / 5, 1 / 3, 4 / 7, 1 / 2, 2 / 3, 3 / 5])
     # All-point (VOC2010+): the monotone envelope at the recall steps is 1, 2/3, 3/5, 0,
     # AP = 1/4 * 1 + 1/4 * 2/3 + 1/4 * 3/5 + 1/4 * 0 = 17/30.
     voc12 = res.voc(use_07_metric=False)
