@@ -265,7 +265,7 @@ def _run_eval(args: argparse.Namespace) -> int:
         print("  ".join(f"{k} {v:.4f}" for k, v in metrics["coco"].items()))
     for w in metrics["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
-    print(f"wrote {out / 'metrics.json'} and the PR points/plots in {out}")
+    print(f"wrote {out / 'metrics.json'} and the PR points{'' if args.no_plots else ' and plots'} in {out}")
     return 0
 
 
