@@ -11,17 +11,36 @@ the display server once the first frame with a model is shown (or after
 """
 from __future__ import annotations
 
-import argparse
 import os
-import signal
-import sys
-from pathlib import Path
-from typing import Sequence
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+# Set before torch loads OpenMP: spinning idle OpenMP threads starve the GUI and reader
+# threads on machines with few cores, while sleeping ones cost nothing measurable here.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ssd_gui.main_window import MainWindow
+import argparse  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Sequence  # noqa: E402
+
+from PySide6.QtCore import QObject, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from ssd_gui.main_window import MainWindow  # noqa: E402
+
+
+def pyside_loses_none_references(calls: int = 200) -> bool:
+    """True when this PySide6 build forgets to count the ``None`` its void methods return.
+
+    PySide6 6.12.0 on Python 3.11 does (Python 3.12 made ``None`` immortal, which hides it):
+    every call such as ``label.setText(...)`` then lowers None's reference count by one,
+    and the interpreter aborts with "none_dealloc" after some seconds of video.
+    """
+    obj = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(calls):
+        obj.setObjectName("probe")
+    return sys.getrefcount(None) < before - calls // 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +81,12 @@ def _screenshot_when_ready(app: QApplication, window: MainWindow, path: Path, ti
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if pyside_loses_none_references():
+        import PySide6
+
+        print(f"ssd-gui: warning: PySide6 {PySide6.__version__} on Python {sys.version.split()[0]} has a reference "
+              f"counting bug that crashes the app after a while; install another release, e.g. "
+              f"pip install 'PySide6-Essentials==6.11.3'", file=sys.stderr)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SSD Detector")
     app.setOrganizationName("ssd-desktop")

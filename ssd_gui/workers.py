@@ -597,3 +597,212 @@ class LivePipeline(QObject):
             self.reader_thread.wait(timeout_ms)
         self.detection_thread.quit()
         self.detection_thread.wait(timeout_ms)
+
+
+# ----------------------------------------------------------------------------- training and evaluation
+
+class TrainWorker(QObject):
+    """Runs :func:`core.engine.train` in its own thread (start it with :func:`start_worker`).
+
+    ``cancel()`` (also called by :func:`wait_for_workers` on shutdown) asks the loop to stop
+    between iterations; the engine then saves ``last.pt`` before returning ``stopped=True``.
+    ``done`` is set when :meth:`run` has returned, whatever the outcome, so a view can wait
+    for the run without touching the QThread.
+    """
+
+    progress = Signal(object)   # core.engine.TrainProgress
+    finished = Signal(object)   # core.engine.TrainResult
+    failed = Signal(str)
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        self.config = config
+        self._stop = threading.Event()
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop after the current iteration (a checkpoint is written first)."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            from core.engine import train
+
+            result = train(self.config, on_progress=self.progress.emit, should_stop=self._stop.is_set)
+            self.finished.emit(result)
+        except Exception as exc:  # noqa: BLE001 - shown in the window; the app keeps running
+            self.failed.emit(f"training failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What to evaluate against which dataset.
+
+    Exactly one of ``weights`` (a model file, run over the dataset's images) and
+    ``detections`` (a file read by :func:`core.evaluation.io.read_detections`) is set.
+
+    Attributes:
+        dataset_kind: "synthetic", "voc" (``dataset_path`` a VOC folder, ``split`` its image
+            set) or "coco" (``dataset_path`` the annotation JSON).
+        synthetic_count, synthetic_seed, synthetic_size: the synthetic scenes (square side in px).
+        device, batch_size, score_thresh: how the model runs (``score_thresh`` None = the model's).
+        iou_threshold: the VOC overlap criterion.
+        with_coco: also compute pycocotools' metrics (AP@[.5:.95]).
+    """
+
+    dataset_kind: str
+    dataset_path: str | None = None
+    split: str = "test"
+    synthetic_count: int = 20
+    synthetic_seed: int = 1_000_003
+    synthetic_size: int = 300
+    weights: str | None = None
+    detections: str | None = None
+    device: str = "cpu"
+    batch_size: int = 8
+    score_thresh: float | None = None
+    iou_threshold: float = 0.5
+    with_coco: bool = True
+
+    @property
+    def source(self) -> str:
+        """The model or detections file, for titles and messages."""
+        return str(self.weights if self.weights is not None else self.detections)
+
+
+@dataclass(frozen=True)
+class EvaluationOutput:
+    """An evaluation ready to be shown; everything the threshold slider needs is precomputed.
+
+    Attributes:
+        request: what was asked.
+        result: the matching pass (``result.sweep`` answers every threshold question).
+        coco: pycocotools' metrics, or None when they were not computed or failed.
+        coco_error: why ``coco`` is None ("" when it was not asked for).
+        thresholds: float64 [T], confidence thresholds of the mAP-by-threshold curves.
+        map_voc07, map_voc12: float64 [T], mAP keeping detections with ``score >= threshold``.
+    """
+
+    request: EvaluationRequest
+    result: Any
+    coco: Any
+    coco_error: str
+    thresholds: np.ndarray
+    map_voc07: np.ndarray
+    map_voc12: np.ndarray
+
+
+def load_evaluation_dataset(request: EvaluationRequest, need_images: bool) -> Any:
+    """The ground truth of ``request`` as a :class:`core.types.DatasetIndex`.
+
+    Raises:
+        ValueError: unknown kind, missing path, or a dataset without images (names the source).
+    """
+    kind = request.dataset_kind
+    if kind == "synthetic":
+        from core.data.synthetic import synthetic_index
+
+        size = int(request.synthetic_size)
+        gt = synthetic_index(request.synthetic_count, request.synthetic_seed, (size, size))
+    elif kind in ("voc", "coco"):
+        if not request.dataset_path:
+            raise ValueError(f"a {kind.upper()} dataset needs a path (got {request.dataset_path!r})")
+        from core.evaluation.io import load_ground_truth
+
+        gt = load_ground_truth(request.dataset_path, split=request.split, check_images=need_images)
+    else:
+        raise ValueError(f"unknown dataset kind {kind!r}; choose 'synthetic', 'voc' or 'coco'")
+    if len(gt.records) == 0:
+        raise ValueError(f"{gt.source}: the dataset has no images to evaluate on")
+    return gt
+
+
+class EvaluationWorker(QObject):
+    """Loads the dataset, runs the model (or reads detections), matches once, precomputes curves.
+
+    ``progress`` carries ``(done, total, text)``; ``total`` is 0 while the step has no count.
+    ``cancel()`` stops between batches; the partial detections are dropped and ``failed``
+    carries a message starting with "evaluation cancelled".
+    """
+
+    progress = Signal(object)   # (done, total, text)
+    finished = Signal(object)   # EvaluationOutput
+    failed = Signal(str)
+
+    THRESHOLD_STEPS = 101
+
+    def __init__(self, request: EvaluationRequest) -> None:
+        super().__init__()
+        self.request = request
+        self._stop = threading.Event()
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            self.finished.emit(self._evaluate())
+        except Exception as exc:  # noqa: BLE001 - shown in the window; the app keeps running
+            from core.evaluation.run import EvaluationCancelled
+
+            if isinstance(exc, EvaluationCancelled):
+                self.failed.emit(f"evaluation cancelled: {exc}")
+            else:
+                self.failed.emit(f"evaluation failed: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
+
+    def _evaluate(self) -> EvaluationOutput:
+        import numpy as np  # local: the rest of this module does not need NumPy at import time
+
+        from core.evaluation import evaluate
+
+        req = self.request
+        if (req.weights is None) == (req.detections is None):
+            raise ValueError("choose either a model file or a detections file to evaluate")
+        self.progress.emit((0, 0, "reading the dataset"))
+        gt = load_evaluation_dataset(req, need_images=req.weights is not None)
+        if req.weights is not None:
+            from core.detector import load_detector
+            from core.evaluation.run import run_detector
+
+            self.progress.emit((0, len(gt.records), f"loading model {Path(req.weights).name}"))
+            detector = load_detector(req.weights, device=req.device)
+            dets = run_detector(detector, gt, batch_size=req.batch_size, score_thresh=req.score_thresh,
+                                on_progress=lambda d, t: self.progress.emit((d, t, f"detecting {d}/{t} images")),
+                                should_stop=self._stop.is_set)
+            result = evaluate(gt, dets, detector_class_names=detector.class_names,
+                              iou_threshold=req.iou_threshold, source=str(req.weights))
+        else:
+            from core.evaluation.io import read_detections
+
+            self.progress.emit((0, 0, f"reading {Path(str(req.detections)).name}"))
+            dets, read_warnings, names = read_detections(str(req.detections), gt)
+            result = evaluate(gt, dets, detector_class_names=names, iou_threshold=req.iou_threshold,
+                              source=str(req.detections), extra_warnings=read_warnings)
+        if self._stop.is_set():
+            from core.evaluation.run import EvaluationCancelled
+
+            raise EvaluationCancelled("stopped after matching")
+        coco, coco_error = None, ""
+        if req.with_coco:
+            self.progress.emit((0, 0, "COCO metrics (pycocotools)"))
+            try:
+                coco = result.coco()
+            except Exception as exc:  # noqa: BLE001 - the VOC figures stay usable; the table says why
+                coco_error = f"{type(exc).__name__}: {exc}"
+        self.progress.emit((0, 0, "mAP by threshold"))
+        thresholds = np.linspace(0.0, 1.0, self.THRESHOLD_STEPS)
+        return EvaluationOutput(request=req, result=result, coco=coco, coco_error=coco_error,
+                                thresholds=thresholds,
+                                map_voc07=result.map_by_threshold(thresholds, use_07_metric=True),
+                                map_voc12=result.map_by_threshold(thresholds, use_07_metric=False))

@@ -34,6 +34,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+# Imported here, on the GUI thread at start-up: the first import of torch/torchvision
+# modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
+import core.detector  # noqa: F401
+import core.weights  # noqa: F401
 from core.types import Detections
 from core.video import IMAGE_EXTENSIONS, list_cameras
 from ssd_gui.widgets.class_filter import ClassFilter
@@ -115,6 +119,7 @@ class DetectView(QWidget):
         self._download_dialog: QProgressDialog | None = None
         self._source_rate, self._model_time, self._latency = _Meter(), _Meter(), _Meter()
         self._last_frame_t: float | None = None
+        self._stats_t = 0.0
         self._dropped = 0
 
         self._build_ui()
@@ -401,7 +406,11 @@ class DetectView(QWidget):
             self.seek_slider.setValue(result.frame.index)
             self.seek_slider.blockSignals(False)
         self._update_position_label(result.frame.index)
-        self._update_stats()
+        now = time.perf_counter()
+        # Label text changes re-run layouts: a few times a second is enough for numbers.
+        if not self.playing or now - self._stats_t >= 0.25:
+            self._stats_t = now
+            self._update_stats()
         self.result_shown.emit(result)
 
     def _visible(self, result: DetectionResult) -> Detections:

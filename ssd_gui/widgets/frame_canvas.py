@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.types import Detections
@@ -25,13 +25,19 @@ def rgb_to_qimage(image: np.ndarray) -> QImage:
     return QImage(image.data, w, h, int(image.strides[0]), QImage.Format.Format_RGB888)
 
 
+_TAG_ALIGN = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+
+
 class FrameCanvas(QWidget):
     """Paints a frame letter-boxed to the widget and its detections with QPainter.
 
     Boxes are in pixels of the frame (x1, y1, x2, y2) and are mapped to the widget at paint
     time, so resizing never needs new detections. ``drawn_boxes`` is the number of boxes
-    drawn by the last paint (what a person sees).
+    drawn by the last paint (what a person sees). Every box is drawn; the name-and-score
+    tags go on the ``MAX_LABELS`` most confident ones, as more would only cover each other.
     """
+
+    MAX_LABELS = 40
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,32 +121,38 @@ class FrameCanvas(QWidget):
             return 0
         assert self._image is not None
         scale = target.width() / self._image.shape[1]
+        # Map and clip all boxes at once in NumPy; Python-level work per box is what costs
+        # GUI time while the worker threads compete for the GIL.
+        xy = dets.boxes.astype(np.float64) * scale + [target.x(), target.y(), target.x(), target.y()]
+        xy[:, 0::2] = xy[:, 0::2].clip(target.left(), target.right())
+        xy[:, 1::2] = xy[:, 1::2].clip(target.top(), target.bottom())
+        visible = (xy[:, 2] > xy[:, 0]) & (xy[:, 3] > xy[:, 1])
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        p.setBrush(QBrush())
+        for label in np.unique(dets.labels[visible]):
+            rows = xy[visible & (dets.labels == label)]
+            p.setPen(QPen(QColor(*class_color(int(label))), 2.0))
+            p.drawRects([QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in rows.tolist()])
+        self._paint_labels(p, target, xy, visible)
+        return int(visible.sum())
+
+    def _paint_labels(self, p: QPainter, target: QRectF, xy: np.ndarray, visible: np.ndarray) -> None:
+        """Name and score tags for the ``MAX_LABELS`` most confident visible boxes."""
+        dets = self._detections
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, min(11.0, target.height() / 40.0)))
         p.setFont(font)
         fm = QFontMetricsF(font)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        drawn = 0
-        # Lowest scores first so that the most confident box and label end on top.
-        for i in np.argsort(dets.scores, kind="stable"):
-            x1, y1, x2, y2 = (float(v) for v in dets.boxes[i])
-            rect = QRectF(target.x() + x1 * scale, target.y() + y1 * scale, (x2 - x1) * scale, (y2 - y1) * scale)
-            rect = rect.intersected(target)
-            if rect.isEmpty():
-                continue
+        th = fm.height() + 2
+        order = [int(i) for i in np.argsort(-dets.scores, kind="stable") if visible[i]][:self.MAX_LABELS]
+        # Least confident first, so the most confident tag ends on top.
+        for i in reversed(order):
+            x1, y1 = float(xy[i, 0]), float(xy[i, 1])
             label = int(dets.labels[i])
             r, g, b = class_color(label)
-            color = QColor(r, g, b)
-            p.setPen(QPen(color, 2.0))
-            p.setBrush(Qt.BrushStyle.NoBrush)
-            p.drawRect(rect)
             text = label_text(label, float(dets.scores[i]), self._class_names)
-            tw, th = fm.horizontalAdvance(text) + 6, fm.height() + 2
-            ty = rect.top() - th if rect.top() - th >= target.top() else rect.top()
-            tag = QRectF(rect.left(), ty, tw, th)
-            p.fillRect(tag, color)
-            luminance = 0.299 * r + 0.587 * g + 0.114 * b
-            p.setPen(QColor(0, 0, 0) if luminance > 140 else QColor(255, 255, 255))
-            p.drawText(tag.adjusted(3, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
-            drawn += 1
-        return drawn
+            ty = y1 - th if y1 - th >= target.top() else y1
+            tag = QRectF(x1, ty, fm.horizontalAdvance(text) + 6, th)
+            p.fillRect(tag, QColor(r, g, b))
+            p.setPen(QColor(0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else QColor(255, 255, 255))
+            p.drawText(tag.adjusted(3, 0, 0, 0), _TAG_ALIGN, text)

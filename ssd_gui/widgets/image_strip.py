@@ -1,0 +1,131 @@
+"""A horizontal strip of thumbnails showing what a confidence threshold costs.
+
+:func:`draw_breakdown` draws one :class:`core.evaluation.ImageBreakdown` on its image:
+true positives as solid green boxes, false positives as solid red boxes (both with their
+score), missed objects as dashed orange boxes. :class:`ImageStrip` lists such thumbnails.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+
+# RGB
+TP_COLOR: tuple[int, int, int] = (0, 170, 60)
+FP_COLOR: tuple[int, int, int] = (225, 30, 30)
+MISSED_COLOR: tuple[int, int, int] = (255, 150, 0)
+
+
+def _dashed_rect(img: np.ndarray, p1: tuple[int, int], p2: tuple[int, int], color: tuple[int, int, int],
+                 thickness: int, dash: int = 6) -> None:
+    (x1, y1), (x2, y2) = p1, p2
+    for a, b, fixed, horizontal in ((x1, x2, y1, True), (x1, x2, y2, True), (y1, y2, x1, False), (y1, y2, x2, False)):
+        for s in range(a, b + 1, 2 * dash):
+            e = min(s + dash, b)
+            if horizontal:
+                cv2.line(img, (s, fixed), (e, fixed), color, thickness, cv2.LINE_AA)
+            else:
+                cv2.line(img, (fixed, s), (fixed, e), color, thickness, cv2.LINE_AA)
+
+
+def draw_breakdown(image: np.ndarray, breakdown: object, class_names: Sequence[str],
+                   height: int = 150, show_names: bool = False) -> np.ndarray:
+    """A thumbnail of ``image`` with the breakdown's boxes drawn on it.
+
+    Args:
+        image: uint8 [H, W, 3] RGB, the pixels the boxes refer to.
+        breakdown: a :class:`core.evaluation.ImageBreakdown` (boxes x1, y1, x2, y2 in
+            continuous pixels of ``image``).
+        class_names: the dataset's names (for ``show_names``).
+        height: thumbnail height in pixels; the width keeps the aspect ratio.
+        show_names: write the class name next to each box (useful when all classes are shown).
+
+    Returns:
+        uint8 [height, round(W * height / H), 3] RGB.
+    """
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"draw_breakdown expects uint8 [H, W, 3] RGB, got {image.dtype} {image.shape}")
+    h, w = image.shape[:2]
+    scale = height / float(h)
+    out = cv2.resize(image, (max(1, int(round(w * scale))), height), interpolation=cv2.INTER_AREA)
+    out = np.ascontiguousarray(out)
+    bd = breakdown
+
+    def corners(box: np.ndarray) -> tuple[tuple[int, int], tuple[int, int]]:
+        x1, y1, x2, y2 = (float(v) * scale for v in box)
+        return (int(round(x1)), int(round(y1))), (max(int(round(x2)) - 1, 0), max(int(round(y2)) - 1, 0))
+
+    def caption(p: tuple[int, int], text: str, color: tuple[int, int, int]) -> None:
+        y = p[1] - 3 if p[1] > 12 else p[1] + 11
+        cv2.putText(out, text, (p[0] + 1, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
+        cv2.putText(out, text, (p[0] + 1, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
+
+    for box, lab in zip(bd.missed_boxes, bd.missed_labels):  # type: ignore[attr-defined]
+        p1, p2 = corners(box)
+        _dashed_rect(out, p1, p2, MISSED_COLOR, 2)
+        if show_names:
+            caption(p1, f"{class_names[int(lab)]} missed", MISSED_COLOR)
+    for boxes, scores, labels, color in ((bd.fp_boxes, bd.fp_scores, bd.fp_labels, FP_COLOR),  # type: ignore[attr-defined]
+                                         (bd.tp_boxes, bd.tp_scores, bd.tp_labels, TP_COLOR)):  # type: ignore[attr-defined]
+        for box, score, lab in zip(boxes, scores, labels):
+            p1, p2 = corners(box)
+            cv2.rectangle(out, p1, p2, color, 2, cv2.LINE_AA)
+            name = f"{class_names[int(lab)]} " if show_names else ""
+            caption(p1, f"{name}{float(score):.2f}", color)
+    return out
+
+
+def rgb_to_pixmap(image: np.ndarray) -> QPixmap:
+    """uint8 [H, W, 3] RGB -> QPixmap (copies the data)."""
+    img = np.ascontiguousarray(image)
+    h, w = img.shape[:2]
+    qimg = QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(qimg.copy())
+
+
+@dataclass(frozen=True)
+class StripEntry:
+    """One thumbnail of the strip."""
+
+    image_id: str | int
+    thumbnail: np.ndarray   # uint8 [h, w, 3] RGB
+    num_tp: int
+    num_fp: int
+    num_missed: int
+
+    def caption(self) -> str:
+        return f"{self.image_id}\nTP {self.num_tp}  FP {self.num_fp}  missed {self.num_missed}"
+
+
+class ImageStrip(QListWidget):
+    """A single row of thumbnails, scrolled sideways."""
+
+    def __init__(self, thumb_height: int = 150, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.thumb_height = thumb_height
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(False)
+        self.setMovement(QListView.Movement.Static)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setIconSize(QSize(int(thumb_height * 1.6), thumb_height))
+        self.setSpacing(4)
+        self.setFixedHeight(thumb_height + 64)
+        self.entries: list[StripEntry] = []
+
+    def set_entries(self, entries: list[StripEntry]) -> None:
+        self.clear()
+        self.entries = list(entries)
+        for e in self.entries:
+            item = QListWidgetItem(QIcon(rgb_to_pixmap(e.thumbnail)), e.caption())
+            item.setToolTip(f"image {e.image_id}: {e.num_tp} true positive(s), {e.num_fp} false positive(s), "
+                            f"{e.num_missed} missed object(s)")
+            item.setForeground(QColor(30, 30, 30))
+            self.addItem(item)
