@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QObject, QTimer, Slot
 
 from core.config import ssd300
 from core.data.synthetic import render_video
@@ -286,3 +286,55 @@ def test_installed_pyside_counts_none_references() -> None:
     from ssd_gui.app import pyside_loses_none_references
 
     assert not pyside_loses_none_references()
+
+
+def test_coco_model_offline_says_where_to_put_the_file(qtbot, view, assets, tmp_path, monkeypatch) -> None:
+    from core.weights import TORCHVISION_COCO_FILE, torchvision_cache_path
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    expected = torchvision_cache_path()
+    assert expected.name == TORCHVISION_COCO_FILE and not expected.exists()
+    _load(qtbot, view, assets["weights"])
+    good = view.detector
+    with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as blocker:
+        view.load_coco_model(allow_download=False)
+    assert str(expected) in blocker.args[0]
+    assert view.detector is good and str(expected) in view.banner.text()
+
+
+def test_live_mailbox_drops_stale_frames_and_processes_the_newest(qtbot, assets) -> None:
+    """Frames arriving faster than the model runs are dropped; the newest one is always processed."""
+    from core import load_detector
+    from ssd_gui.workers import LivePipeline
+
+    pipeline = LivePipeline()
+    try:
+        pipeline.detection.set_detector(load_detector(assets["weights"]))
+        with open_source(assets["video"]) as src:
+            frames = list(src)
+        results: list[DetectionResult] = []
+        collector = _Collector(results)
+        pipeline.detection.progress.connect(collector.add)
+        for frame in frames:  # as fast as a camera could never deliver them
+            pipeline.detection.submit(frame)
+        qtbot.waitUntil(lambda: bool(results) and results[-1].frame.index == frames[-1].index, timeout=WAIT_MS)
+        qtbot.waitUntil(pipeline.detection.is_idle, timeout=WAIT_MS)
+        indices = [r.frame.index for r in results]
+        assert indices == sorted(indices) and indices[-1] == N_FRAMES - 1
+        assert len(results) < N_FRAMES
+        assert results[-1].dropped == N_FRAMES - len(results)
+        assert all(len(r.detections) > 0 for r in results)
+    finally:
+        pipeline.shutdown()
+
+
+class _Collector(QObject):
+    """Receives worker signals on the GUI thread (a bound method of a GUI-thread QObject)."""
+
+    def __init__(self, sink: list) -> None:
+        super().__init__()
+        self.sink = sink
+
+    @Slot(object)
+    def add(self, item: object) -> None:
+        self.sink.append(item)

@@ -1,0 +1,109 @@
+"""Save screenshots of each view for the README: ``python -m ssd_gui.screenshots --out resources/screenshots``.
+
+Starts the app (offscreen unless a platform is chosen with ``QT_QPA_PLATFORM``), plays the
+demo video with the demo model in the Detect view, pauses on a frame with detections, and
+saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``. Without the
+demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
+video (the boxes are then meaningless; a warning says so).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+
+def _wait_until(app: "object", condition: Callable[[], bool], timeout_s: float) -> bool:
+    from PySide6.QtCore import QEventLoop
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)  # type: ignore[attr-defined]
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+def _fallback_assets(folder: Path) -> tuple[Path, Path]:
+    """An untrained tiny model and a short synthetic video, for machines without the demo files."""
+    from core.config import ssd300
+    from core.data.synthetic import render_video
+    from core.model import build_model
+    from core.weights import save_checkpoint
+
+    names = ("__background__", "circle", "square", "triangle")
+    cfg = ssd300(num_classes=len(names), priors="voc", width=0.125)
+    weights = save_checkpoint(folder / "untrained_tiny.pt", build_model(cfg.model), cfg, names)
+    video = render_video(folder / "synthetic.mp4", seconds=3, fps=10, seed=1, size=(480, 270))
+    return Path(weights), Path(video)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ssd_gui.screenshots", description=__doc__.splitlines()[0])
+    p.add_argument("--out", default="resources/screenshots", help="output folder (created)")
+    p.add_argument("--weights", help="model to show (default: the demo model)")
+    p.add_argument("--source", help="video or image to show (default: the demo video)")
+    p.add_argument("--size", default="1280x800", help="window size WxH")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for detections")
+    args = p.parse_args(argv)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+    from PySide6.QtWidgets import QApplication
+
+    from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
+    from ssd_gui.main_window import MainWindow
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    tmp = tempfile.TemporaryDirectory(prefix="ssd_screens_")
+    weights = Path(args.weights) if args.weights else DEMO_WEIGHTS
+    source = Path(args.source) if args.source else DEMO_VIDEO
+    if not weights.is_file() or not source.is_file():
+        print(f"warning: '{weights}' or '{source}' is missing: showing an untrained tiny model on a generated video",
+              file=sys.stderr)
+        weights, source = _fallback_assets(Path(tmp.name))
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(start_demo=False)
+    window.resize(width, height)
+    window.show()
+    view = window.detect_view
+    results: list[object] = []
+    view.result_shown.connect(results.append)
+    view.load_model(weights)
+    if not _wait_until(app, lambda: view.detector is not None or not view.loading_model, args.timeout) \
+            or view.detector is None:
+        print(f"error: the model '{weights}' did not load: {view.banner.text()}", file=sys.stderr)
+        return 1
+    view.open_source(source, play=True)
+    # A few frames in, so that the performance numbers have settled.
+    ok = _wait_until(app, lambda: sum(1 for r in results if len(r.detections)) >= 8  # type: ignore[attr-defined]
+                     or (len(results) >= 1 and not view.playing), args.timeout)
+    view.pause()
+    _wait_until(app, lambda: not view.playing, 5.0)
+    if not ok:
+        print(f"warning: fewer detections than expected within {args.timeout:.0f} s", file=sys.stderr)
+    saved = []
+    for index, name in enumerate(("detect", "train", "evaluate")):
+        window.tabs.setCurrentIndex(index)
+        _wait_until(app, lambda: False, 0.3)  # let the tab lay out and paint
+        path = out / f"{name}.png"
+        if not window.grab().save(str(path)):
+            print(f"error: could not write '{path}'", file=sys.stderr)
+            return 1
+        saved.append(str(path))
+    window.close()
+    tmp.cleanup()
+    print("saved " + ", ".join(saved))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
