@@ -214,9 +214,8 @@ def voc_priors_300() -> PriorConfig:
     )
 
 
-def voc_priors_512() -> PriorConfig:
-    """Original Caffe SSD512 for VOC: min ratio 0.07 of 512, then 0.15..0.95 by 0.15 (footnote of the paper)."""
-    sizes = (35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6)
+def _priors_512(sizes: tuple[float, ...]) -> PriorConfig:
+    """The Caffe SSD512 tiling (7 maps, steps 8..512) with box sides ``sizes[k]`` .. ``sizes[k+1]``."""
     return PriorConfig(
         feature_maps=(64, 32, 16, 8, 4, 2, 1),
         steps=(8, 16, 32, 64, 128, 256, 512),
@@ -224,18 +223,16 @@ def voc_priors_512() -> PriorConfig:
         max_sizes=sizes[1:],
         aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2, 3), (2,), (2,)),
     )
+
+
+def voc_priors_512() -> PriorConfig:
+    """Original Caffe SSD512 for VOC: min ratio 0.07 of 512, then 0.15..0.95 by 0.15 (footnote of the paper)."""
+    return _priors_512((35.84, 76.8, 153.6, 230.4, 307.2, 384.0, 460.8, 537.6))
 
 
 def coco_priors_512() -> PriorConfig:
     """Original Caffe SSD512 for COCO: 0.04 of 512 for conv4_3, then 0.1..0.9."""
-    sizes = (20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72)
-    return PriorConfig(
-        feature_maps=(64, 32, 16, 8, 4, 2, 1),
-        steps=(8, 16, 32, 64, 128, 256, 512),
-        min_sizes=sizes[:-1],
-        max_sizes=sizes[1:],
-        aspect_ratios=((2,), (2, 3), (2, 3), (2, 3), (2, 3), (2,), (2,)),
-    )
+    return _priors_512((20.48, 51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72))
 
 
 _PRIORS = {
