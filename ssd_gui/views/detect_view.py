@@ -494,6 +494,9 @@ class DetectView(QWidget):
         self._start_load(worker)
 
     def _start_load(self, worker: ModelLoadWorker) -> None:
+        """Start ``worker``; only the latest request's outcome is applied."""
+        if self._load_worker is not None:
+            self._load_worker.cancel()
         self.loading_model = True
         self._load_worker = worker
         self.model_label.setText(f"Loading {Path(str(worker.weights)).name} on {worker.device}…")
@@ -519,12 +522,20 @@ class DetectView(QWidget):
             self._download_dialog.deleteLater()
             self._download_dialog = None
 
+    def _is_stale_load(self) -> bool:
+        """True when the signal comes from a load that a later request replaced."""
+        sender = self.sender()
+        return sender is not None and sender is not self._load_worker
+
     @Slot(object)
     def _on_model_loaded(self, detector: Any) -> None:
+        if self._is_stale_load():
+            return
         self.loading_model = False
         self._load_worker = None
         self._close_download_dialog()
         self.detector = detector
+        self.banner.dismiss_topic("model")
         self.pipeline.detection.set_detector(detector)
         self.class_filter.set_class_names(detector.class_names)
         self._model_time.reset()
@@ -538,11 +549,13 @@ class DetectView(QWidget):
 
     @Slot(str)
     def _on_model_failed(self, text: str) -> None:
+        if self._is_stale_load():
+            return
         self.loading_model = False
         self._load_worker = None
         self._close_download_dialog()
         kept = f" Still using {self._model_name()}." if self.detector is not None else ""
-        self.show_error(text + kept)
+        self.show_error(text + kept, topic="model")
         self._update_model_label()
         self.model_failed.emit(text)
 
@@ -670,9 +683,9 @@ class DetectView(QWidget):
             self.load_model(path)
 
     # ================================================================== misc
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, topic: str = "") -> None:
         """Show ``text`` in the view's banner and (through ``message``) the status bar."""
-        self.banner.show_message(text, "error")
+        self.banner.show_message(text, "error", topic)
         self.message.emit(text, "error")
 
     def _update_controls(self) -> None:

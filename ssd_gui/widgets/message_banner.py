@@ -31,11 +31,13 @@ class MessageBanner(QFrame):
         layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.kind = ""
+        self.topic = ""
         self.hide()
 
-    def show_message(self, text: str, kind: str = "error") -> None:
-        """Show ``text``; ``kind`` is "error" or "info"."""
+    def show_message(self, text: str, kind: str = "error", topic: str = "") -> None:
+        """Show ``text``; ``kind`` is "error" or "info"; ``topic`` lets :meth:`dismiss_topic` clear it."""
         self.kind = kind
+        self.topic = topic
         self.setStyleSheet(f"MessageBanner {{{_STYLES.get(kind, _STYLES['info'])}}} QLabel {{color: inherit;}}")
         self.label.setText(text)
         self.show()
@@ -47,4 +49,10 @@ class MessageBanner(QFrame):
     def dismiss(self) -> None:
         self.label.clear()
         self.kind = ""
+        self.topic = ""
         self.hide()
+
+    def dismiss_topic(self, topic: str) -> None:
+        """Hide the message if it is about ``topic`` (e.g. a model error once a model loaded)."""
+        if self.topic == topic:
+            self.dismiss()

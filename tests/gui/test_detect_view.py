@@ -360,3 +360,20 @@ class _Collector(QObject):
     @Slot(object)
     def add(self, item: object) -> None:
         self.sink.append(item)
+
+
+def test_the_latest_model_request_wins(qtbot, view, assets) -> None:
+    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
+        view.load_model(assets["bad_weights"])
+        view.load_model(assets["weights"])
+    qtbot.waitUntil(lambda: not view.loading_model, timeout=WAIT_MS)
+    qtbot.wait(300)  # the replaced request's failure, if delivered, must be ignored
+    assert Path(view.detector.weights_path).name == "tiny.pt" and view.banner.text() == ""
+
+    before = view.detector
+    with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS):
+        view.load_model(assets["weights"])
+        view.load_model(assets["bad_weights"])
+    qtbot.wait(300)
+    assert view.detector is before, "a replaced request's model must not be applied"
+    assert "broken.pt" in view.banner.text()
