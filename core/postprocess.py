@@ -1,23 +1,40 @@
-"""Class scores and offsets to final boxes, as torchvision's SSD, without a per-class Python loop.
+"""Class scores and offsets to final boxes: the same detections as torchvision's SSD, faster.
 
-Per image: softmax; decode and clip boxes; for every class keep scores > ``score_thresh`` and
-at most ``topk_candidates`` of them; one ``torchvision.ops.batched_nms`` call over every class
-of every image in the batch; keep the best ``detections_per_img`` per image.
+torchvision's ``postprocess_detections`` loops over the classes in Python: for every class it keeps
+scores > ``score_thresh``, at most ``topk_candidates`` of them, and then runs NMS per class
+(``batched_nms`` falls back to one ``nms`` call per class above 4000 boxes) before keeping the best
+``detections_per_img``. Most of that work is thrown away: only the best 200 survivors are returned.
+
+Here, per image, candidates are visited in descending score order over all classes at once:
+
+1. take the ``k`` best (class, prior) scores among those above the threshold;
+2. drop those ranked ``>= topk_candidates`` inside their own class (a cumulative count per class;
+   every better-scored entry of the same class is also in the global top ``k``, so the rank is exact);
+3. decode only those boxes and run greedy NMS restricted to same-class pairs on them;
+4. if fewer than ``detections_per_img`` survive and candidates were left out, grow ``k`` and repeat.
+
+Greedy NMS decides a box from the better-scored boxes of its class only, so the survivors among
+the top ``k`` are exactly torchvision's survivors with those scores, and its best
+``detections_per_img`` are torchvision's output (ties between exactly equal scores aside).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchvision.ops import batched_nms
+
 
 from core.config import PostprocessConfig
 from core.matching import BoxCoder
 
+# First global top-k, in multiples of detections_per_img: usually enough for one pass.
+_FIRST_K_FACTOR = 2
+
 
 def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, coder: BoxCoder,
                 cfg: PostprocessConfig, score_thresh: float | None = None) -> list[tuple[Tensor, Tensor, Tensor]]:
-    """
+    """Final detections for a batch.
+
     Args:
         cls_logits: float [B, P, C] (class 0 is background).
         bbox_regression: float [B, P, 4].
@@ -26,33 +43,122 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
 
     Returns:
         One (boxes [N, 4] x1y1x2y2 normalised to [0, 1] of the network input, scores [N], labels int64 [N])
-        per image, sorted by descending score. NMS runs in the (square) network frame, where
-        torchvision runs it, so IoUs are the same as torchvision's.
+        per image, sorted by descending score, N <= ``cfg.detections_per_img``. NMS runs in the
+        (square) network frame, where torchvision runs it.
     """
     thresh = cfg.score_thresh if score_thresh is None else float(score_thresh)
-    b, p, c = cls_logits.shape
     scores = F.softmax(cls_logits.float(), dim=-1)[..., 1:]  # [B, P, C-1]
-    boxes = coder.decode(bbox_regression.float(), priors.float()).clamp_(0.0, 1.0)  # [B, P, 4]
+    deltas = bbox_regression.float()
+    priors = priors.float()
+    return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh) for i in range(scores.shape[0])]
 
-    k = min(cfg.topk_candidates, p)
-    cand_scores, cand_idx = scores.transpose(1, 2).topk(k, dim=2)  # [B, C-1, k]
-    keep = cand_scores > thresh
-    img_idx, cls_idx, _ = keep.nonzero(as_tuple=True)
-    prior_idx = cand_idx[keep]
-    flat_scores = cand_scores[keep]
-    flat_boxes = boxes[img_idx, prior_idx]
-    labels = cls_idx + 1
-    # One NMS for the whole batch: a (image, class) pair is a group of its own.
-    kept = batched_nms(flat_boxes, flat_scores, img_idx * c + labels, cfg.nms_thresh)  # sorted by score
-    kept_img = img_idx[kept]
-    results: list[tuple[Tensor, Tensor, Tensor]] = []
-    if b == 1:
-        sel = [kept[: cfg.detections_per_img]]
-    else:
-        order = torch.argsort(kept_img, stable=True)  # groups by image, keeps score order inside
-        kept, kept_img = kept[order], kept_img[order]
-        counts = torch.bincount(kept_img, minlength=b).tolist()
-        sel = [part[: cfg.detections_per_img] for part in torch.split(kept, counts)]
-    for s in sel:
-        results.append((flat_boxes[s], flat_scores[s], labels[s]))
-    return results
+
+def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder: BoxCoder, cfg: PostprocessConfig,
+                          thresh: float) -> tuple[Tensor, Tensor, Tensor]:
+    """One image.
+
+    Args:
+        scores: float [P, C-1] softmax probabilities of the real classes (label = column + 1).
+        deltas: float [P, 4] box regression.
+        priors: float [P, 4] cxcywh normalised.
+        thresh: keep scores strictly above this.
+
+    Returns:
+        (boxes [N, 4] x1y1x2y2 normalised, scores [N] descending, labels int64 [N]).
+    """
+    # Priors whose best class is below the threshold cannot contribute: one reduction skips them,
+    # which leaves a short list for the (row, class) search (most priors are background).
+    rows = (scores.amax(dim=1) > thresh).nonzero().squeeze(1)
+    sub = scores[rows]
+    hit_row, hit_cls = (sub > thresh).nonzero(as_tuple=True)
+    above_scores = sub[hit_row, hit_cls]
+    n_above = above_scores.numel()
+    k = min(n_above, max(_FIRST_K_FACTOR * cfg.detections_per_img, 1))
+    while True:
+        if k == n_above:
+            cand_scores, order = above_scores.sort(descending=True)
+        else:
+            cand_scores, order = above_scores.topk(k)  # descending
+        cls = hit_cls[order]
+        prior_idx = rows[hit_row[order]]
+        boxes = coder.decode(deltas[prior_idx], priors[prior_idx]).clamp_(0.0, 1.0)
+        keep = greedy_nms_same_class(boxes, cls, cfg.nms_thresh, cfg.topk_candidates)
+        kept = keep.nonzero().squeeze(1)
+        if kept.numel() >= cfg.detections_per_img or k >= n_above:
+            break
+        k = min(n_above, 4 * k)
+    kept = kept[: cfg.detections_per_img]
+    return boxes[kept], cand_scores[kept], cls[kept] + 1
+
+
+def greedy_nms_same_class(boxes: Tensor, classes: Tensor, iou_thresh: float,
+                          max_per_class: int | None = None) -> Tensor:
+    """Greedy NMS where only boxes of the same class suppress each other.
+
+    Args:
+        boxes: float [K, 4] x1y1x2y2, sorted by descending score.
+        classes: int64 [K], values >= 0.
+        iou_thresh: box j is suppressed by a kept better box i of its class when IoU(i, j) > iou_thresh.
+        max_per_class: only the first ``max_per_class`` boxes of each class take part (the others
+            are dropped, as torchvision's per-class top-k candidates).
+
+    Returns:
+        bool [K]: the boxes kept; the same as ``torchvision.ops.batched_nms`` on the same boxes and
+        order (the IoU uses the same operations as torchvision's NMS kernel, so the same rounding).
+    """
+    k = boxes.shape[0]
+    dev = boxes.device
+    if k == 0:
+        return torch.zeros(0, dtype=torch.bool, device=dev)
+    # Group by class, keeping score order inside each group: a padded [G, M] layout.
+    order = torch.argsort(classes, stable=True)
+    cls_sorted = classes[order]
+    present, counts = torch.unique_consecutive(cls_sorted, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    group = torch.repeat_interleave(torch.arange(present.numel(), device=dev), counts)
+    rank = torch.arange(k, device=dev) - starts[group]
+    valid = torch.ones(k, dtype=torch.bool, device=dev)
+    if max_per_class is not None:
+        valid = rank < max_per_class
+        counts = counts.clamp(max=max_per_class)
+    m = int(counts.max())
+    g = present.numel()
+    padded = boxes.new_zeros((g, m, 4))
+    slot_valid = torch.zeros((g, m), dtype=torch.bool, device=dev)
+    grp, rk, src = group[valid], rank[valid], order[valid]
+    padded[grp, rk] = boxes[src]
+    slot_valid[grp, rk] = True
+
+    sup = _self_iou(padded) > iou_thresh  # [G, M, M]; padding gives NaN -> False
+    sup &= slot_valid[:, :, None] & slot_valid[:, None, :]
+    sup = sup.triu_(diagonal=1)  # only a better-scored box (lower index) can suppress
+    # keep[j] = no kept i < j suppresses j. The definition only looks at earlier boxes, so it has
+    # one solution; Jacobi iteration reaches it after (longest suppression chain + 1) passes, each
+    # pass one vectorised sweep, where the sequential loop would be one step per box.
+    supf = sup.to(boxes.dtype)
+    cur = slot_valid.clone()
+    for _ in range(m + 1):
+        # A batched matrix product counts the kept suppressors of every box (exact small integers).
+        hits = torch.bmm(cur.to(boxes.dtype)[:, None, :], supf).squeeze(1)
+        nxt = slot_valid & (hits == 0)
+        if torch.equal(nxt, cur):
+            break
+        cur = nxt
+    keep = torch.zeros(k, dtype=torch.bool, device=dev)
+    keep[src] = cur[grp, rk]
+    return keep
+
+
+def _self_iou(boxes: Tensor) -> Tensor:
+    """IoU of every pair inside each group: boxes [G, M, 4] x1y1x2y2 -> [G, M, M].
+
+    The operations and their order are those of torchvision's NMS kernel (clamped width times
+    clamped height, over area_i + area_j - inter), so a comparison with the threshold decides
+    exactly as torchvision's ``nms`` does. One tensor per coordinate keeps every op contiguous.
+    """
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    area = (x2 - x1) * (y2 - y1)
+    w = (torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :])).clamp_(min=0)
+    h = (torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :])).clamp_(min=0)
+    inter = w.mul_(h)
+    return inter / (area[:, :, None] + area[:, None, :] - inter)
