@@ -29,12 +29,12 @@ TEST_COUNT = 500
 VIDEO_SEED = 7
 
 DEMO_CONFIG = TrainConfig(
-    data_format="synthetic", synthetic_count=3000, synthetic_seed=1, synthetic_size=300,
+    data_format="synthetic", synthetic_count=2500, synthetic_seed=1, synthetic_size=300,
     val_count=200, val_seed=1_000_003, augment="light", cache_images=True,
     arch="ssd300", priors="voc", width=0.125,
-    epochs=12, batch_size=16, optimizer="adam", lr=1e-3, weight_decay=0.0, warmup_iters=300,
-    milestones=(0.75, 0.92), gamma=0.1, device="cpu", num_workers=0, seed=0,
-    out_dir="runs/demo", checkpoint_every=100, val_every_epochs=2,
+    epochs=4, batch_size=8, optimizer="adam", lr=1e-3, weight_decay=0.0, warmup_iters=200,
+    milestones=(0.75, 0.92), gamma=0.1, device="cpu", num_workers=0, num_threads=1, seed=0,
+    out_dir="runs/demo", checkpoint_every=100, val_every_epochs=1,
 )
 
 

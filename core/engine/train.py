@@ -73,7 +73,9 @@ class TrainConfig:
         warmup_iters, milestones (fractions of the total iterations), gamma, max_iterations
         (cap on total iterations; None = epochs * iterations per epoch), amp (fp16 autocast, CUDA only).
     Run:
-        device ("cpu", "cuda", "cuda:N", "auto"), num_workers, seed, out_dir, checkpoint_every
+        device ("cpu", "cuda", "cuda:N", "auto"), num_workers, num_threads (torch intra-op threads of this
+        process; None leaves torch's default; 1 is much faster on a CPU shared with other busy
+        processes, where a 2-thread op waits for a descheduled partner), seed, out_dir, checkpoint_every
         (iterations; 0 = epoch ends only), val_every_epochs (0 = only at the end), resume (a
         ``last.pt`` to continue from), val_batch_size.
     """
@@ -112,6 +114,7 @@ class TrainConfig:
     resume: str | None = None
     max_iterations: int | None = None
     val_batch_size: int = 16
+    num_threads: int | None = None
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ValueError:
@@ -131,6 +134,8 @@ class TrainConfig:
         for name in ("warmup_iters", "num_workers", "checkpoint_every", "val_every_epochs"):
             if getattr(self, name) < 0:
                 raise bad(name, "must be >= 0")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise bad("num_threads", "must be >= 1 (or None)")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise bad("max_iterations", "must be >= 1 (or None)")
         if not (self.lr > 0 and math.isfinite(self.lr)):
@@ -448,6 +453,8 @@ class Trainer:
     def run(self) -> TrainResult:
         cfg = self.cfg
         device = _resolve_device(cfg.device)
+        if cfg.num_threads is not None:
+            torch.set_num_threads(cfg.num_threads)
         self.dist = init_distributed(device)
         try:
             return self._run(rank_device(device, self.dist))

@@ -1,0 +1,43 @@
+"""Child process for the resume and torchrun tests (run as a script, not collected by pytest).
+
+    python tests/engine/train_child.py OUT_DIR MODE   MODE: full | hang-after-5 | resume | ddp
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import torch  # noqa: E402
+
+from core.engine import Trainer  # noqa: E402
+from tests.engine.helpers import tiny_config  # noqa: E402
+
+
+def main() -> None:
+    out, mode = Path(sys.argv[1]), sys.argv[2]
+    torch.set_num_threads(1)  # the same reduction order in every process, so weights compare bit for bit
+    # 6 scenes, 2 per step: 3 steps per epoch, 2 epochs; checkpoints after steps 2, 3 (epoch end), 4 and 6.
+    cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light")
+    if mode == "resume":
+        cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light",
+                          resume=str(out / "last.pt"))
+
+    def on_progress(p) -> None:
+        print(f"ITER {p.iteration} {p.loss!r} {p.message}", flush=True)
+        if mode == "hang-after-5" and p.iteration == 5:
+            time.sleep(600)  # the parent SIGKILLs us here, between checkpoints
+
+    trainer = Trainer(cfg, on_progress=on_progress)
+    result = trainer.run()
+    if mode == "ddp":
+        rank = trainer.dist.rank
+        torch.save({k: v.detach().cpu() for k, v in trainer._module.state_dict().items()}, out / f"rank{rank}.pt")
+        print(f"RANK {rank} ITERATIONS {result.iterations}", flush=True)
+    print(f"DONE {result.iterations}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
