@@ -221,6 +221,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--resume", default=None, help="a last.pt to continue from")
     r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default cpu)")
     r.add_argument("--workers", dest="num_workers", type=int, default=2, help="data loader processes (default 2)")
+    r.add_argument("--threads", dest="num_threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's; 1 is fastest on a CPU shared with other jobs)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--checkpoint-every", type=int, default=500, help="iterations between checkpoints (0: epoch ends)")
     r.add_argument("--val-every", dest="val_every_epochs", type=int, default=1,
@@ -239,7 +241,7 @@ def _run_train(args: argparse.Namespace) -> int:
         "data_format", "train_split", "synthetic_count", "synthetic_seed", "synthetic_size", "val_count",
         "val_seed", "augment", "cache_images", "arch", "priors", "width", "backbone_weights", "epochs",
         "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup_iters", "gamma", "device", "amp",
-        "num_workers", "seed", "checkpoint_every", "val_every_epochs", "resume", "max_iterations")}
+        "num_workers", "num_threads", "seed", "checkpoint_every", "val_every_epochs", "resume", "max_iterations")}
     val_split = None if str(args.val_split).lower() == "none" else args.val_split
     cfg = TrainConfig(data_path=args.data, val_split=val_split, milestones=milestones, out_dir=args.out, **fields)
     bar: ProgressBar | None = None
