@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -58,6 +58,16 @@ from ssd_gui.workers import (
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in IMAGE_EXTENSIONS) + ");;All files (*)"
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
+
+
+def precisions_for(device: str) -> list[str]:
+    """Precisions worth offering on ``device``: fp16 needs CUDA; bf16 is native on CUDA and on
+    CPUs with AVX512-BF16/AMX (elsewhere it is emulated and slower than fp32)."""
+    from core.detector import cpu_supports_bf16
+
+    if device.startswith("cuda"):
+        return ["fp32", "fp16", "bf16"]
+    return ["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"]
 
 
 def available_devices() -> list[str]:
@@ -141,6 +151,8 @@ class DetectView(QWidget):
         detection.progress.connect(self._on_result)
         detection.failed.connect(self._on_detection_failed)
         self._req_loop.emit(self.loop_check.isChecked())
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.toggle_play)
+        QShortcut(QKeySequence(Qt.Key.Key_Right), self, self.step)
         self._update_controls()
 
     # ================================================================== construction
@@ -160,6 +172,11 @@ class DetectView(QWidget):
         self.device_combo.setCurrentText(self._device)
         self.device_combo.setToolTip("Where the model runs")
         self.device_combo.currentTextChanged.connect(self.set_device)
+        self._precision = "fp32"
+        self.precision_combo = QComboBox(self)
+        self.precision_combo.addItems(precisions_for(self._device))
+        self.precision_combo.setToolTip("Arithmetic precision of the model")
+        self.precision_combo.currentTextChanged.connect(self.set_precision)
         self.model_label = QLabel("No model loaded", self)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.source_label = QLabel("No source", self)
@@ -173,6 +190,7 @@ class DetectView(QWidget):
         top.addWidget(self.model_label, 1)
         top.addWidget(QLabel("Device:", self))
         top.addWidget(self.device_combo)
+        top.addWidget(self.precision_combo)
         top.addWidget(self.export_button)
 
         # --- transport
@@ -467,7 +485,7 @@ class DetectView(QWidget):
     # ================================================================== models
     def load_model(self, weights: str | Path) -> None:
         """Load ``weights`` in a worker; on failure the current model keeps running."""
-        self._start_load(ModelLoadWorker(str(weights), device=self._device))
+        self._start_load(ModelLoadWorker(str(weights), device=self._device, precision=self._precision))
 
     def load_demo_model(self) -> None:
         from core.detector import DEMO_WEIGHTS
@@ -482,7 +500,7 @@ class DetectView(QWidget):
         """torchvision's COCO SSD300, downloaded with a progress dialog when not cached."""
         from core.weights import torchvision_cache_path
 
-        worker = CocoModelLoadWorker(device=self._device, allow_download=allow_download)
+        worker = CocoModelLoadWorker(device=self._device, precision=self._precision, allow_download=allow_download)
         if allow_download and not torchvision_cache_path().is_file():
             dlg = QProgressDialog("Downloading torchvision's COCO SSD300 weights…", "Cancel", 0, 0, self)
             dlg.setWindowTitle("Download")
@@ -583,6 +601,26 @@ class DetectView(QWidget):
             act.setChecked(act.text() == device)
         if self.device_combo.currentText() != device:
             self.device_combo.setCurrentText(device)
+        offered = precisions_for(device)
+        if self._precision not in offered:
+            self._precision = "fp32"
+        self.precision_combo.blockSignals(True)
+        self.precision_combo.clear()
+        self.precision_combo.addItems(offered)
+        self.precision_combo.setCurrentText(self._precision)
+        self.precision_combo.blockSignals(False)
+        self._reload_current()
+
+    def set_precision(self, precision: str) -> None:
+        """Run the model in ``precision`` ("fp32", "bf16", "fp16"); the weights are reloaded."""
+        if not precision or precision == self._precision:
+            return
+        self._precision = precision
+        if self.precision_combo.currentText() != precision:
+            self.precision_combo.setCurrentText(precision)
+        self._reload_current()
+
+    def _reload_current(self) -> None:
         path = getattr(self.detector, "weights_path", None)
         if path:
             self.load_model(path)
