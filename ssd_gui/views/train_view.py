@@ -127,6 +127,7 @@ class TrainView(QWidget):
         self.lr_label = QLabel("", self)
         self.val_label = QLabel("", self)
         stats = QHBoxLayout()
+        stats.setSpacing(24)
         for w in (self.status_label, self.speed_label, self.lr_label, self.val_label):
             stats.addWidget(w)
         stats.addStretch(1)
@@ -134,6 +135,7 @@ class TrainView(QWidget):
         self.loss_plot = SeriesPlot("Training loss", "loss", [("total", None), ("localization", None),
                                                                ("confidence", None)], parent=self)
         self.lr_plot = SeriesPlot("Learning rate", "lr", [("lr", (90, 90, 90))], log_y=True, parent=self)
+        self.lr_plot.getAxis("left").enableAutoSIPrefix(False)  # show 1e-3, not "1 (x0.001)"
         self.map_plot = SeriesPlot("Validation", "VOC07 mAP@0.5", [("val mAP", (0, 158, 115))], symbols=True,
                                    parent=self)
         self.map_plot.setYRange(0.0, 1.0, padding=0.02)

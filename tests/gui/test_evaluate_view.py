@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PySide6.QtCore import QPoint, Qt
 
 from core.config import ssd300
@@ -33,6 +34,7 @@ COUNT, SEED, SIZE = 4, 11, 300
 def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("evaluate_view")
     cfg = ssd300(num_classes=len(SHAPE_CLASSES), priors="voc", width=0.125)
+    torch.manual_seed(0)  # the same untrained weights whichever tests ran before
     weights = save_checkpoint(folder / "tiny.pt", build_model(cfg.model), cfg, SHAPE_CLASSES)
     gt = synthetic_index(COUNT, SEED, (SIZE, SIZE))
     entries = []
@@ -101,9 +103,15 @@ def test_model_on_synthetic_split_fills_table_and_pr_curve(qtbot, view: Evaluate
     assert _column(view, "num_gt") == {SHAPE_CLASSES[k]: str(expected_gt[k]) for k in range(1, len(SHAPE_CLASSES))}
     assert sum(int(v) for v in _column(view, "num_det").values()) == out.result.match.det_score.shape[0] > 0
 
-    # the selected class (the one with most objects) has its PR curve drawn, one point per counted detection
-    label = view.selected_labels()[0]
-    assert expected_gt[label] == expected_gt[1:].max()
+    # the class with the most objects starts selected
+    assert expected_gt[view.selected_labels()[0]] == expected_gt[1:].max()
+    # clicking the row of the class with the most detections draws its PR curve, one point per counted detection
+    label = int(np.argmax([out.result.sweep.curves[k].scores.size if k else -1 for k in range(len(SHAPE_CLASSES))]))
+    row = next(r for r in range(view.table.rowCount())
+               if view.table.item(r, 0).data(Qt.ItemDataRole.UserRole) == label)
+    qtbot.mouseClick(view.table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=view.table.visualItemRect(view.table.item(row, 0)).center())
+    assert view.selected_labels() == [label] and view.pr_plot.labels == [label]
     recall, precision = view.pr_plot.curve_data(label)
     curve = out.result.pr_curve(label)
     assert recall.size == curve.confidence.size + 1 > 1

@@ -125,6 +125,24 @@ def test_run_shows_loss_points_close_asks_stop_saves_and_detect_loads(qtbot, win
     assert Path(loaded.args[0].weights_path) == Path(result.checkpoint)
     assert window.tabs.currentWidget() is window.detect_view
 
+    # resume from the saved checkpoint for one more iteration: the earlier points come back from metrics.csv
+    stopped_at = result.iterations
+    qtbot.mouseClick(view.new_button, Qt.MouseButton.LeftButton)
+    dialog = view.dialog
+    assert dialog.width_spin.value() == 0.125 and dialog.out_dir.text() != str(run_dir)  # last settings, new folder
+    dialog.out_dir.edit.clear()
+    qtbot.keyClicks(dialog.out_dir.edit, str(run_dir))
+    qtbot.keyClicks(dialog.resume.edit, str(run_dir / "last.pt"))
+    _set_spin(qtbot, dialog.max_iterations, stopped_at + 1)
+    with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    resumed = blocker.args[0]
+    assert view.config.resume == str(run_dir / "last.pt") and resumed.iterations == stopped_at + 1
+    x, y = view.loss_plot.points("total")
+    np.testing.assert_array_equal(x, np.arange(1, stopped_at + 2))
+    np.testing.assert_allclose(y, [r["loss"] for r in read_metrics_csv(resumed.metrics_csv)], rtol=1e-6)
+    assert f"resumed from '{run_dir / 'last.pt'}'" in view.log.toPlainText()
+
 
 def test_finished_run_shows_validation_and_evaluates(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     view = window.train_view
