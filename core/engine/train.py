@@ -56,7 +56,7 @@ class TrainConfig:
 
     Data:
         data_format: "voc", "coco" or "synthetic".
-        data_path: VOC root (or several, joined with ``os.pathsep``), COCO instances JSON; unused
+        data_path: VOC root (or several, comma-separated), COCO instances JSON; unused
             for synthetic scenes.
         train_split, val_split: VOC image sets (e.g. "trainval", "test"); for COCO ``val_split``
             is the validation instances JSON (or None); None disables validation.
@@ -436,10 +436,11 @@ class Trainer:
         return self._elapsed_before + (time.monotonic() - self._t_start)
 
     def _validate(self, iteration: int) -> float | None:
-        if self.val_index is None:
+        # Every rank takes part (if only to wait at the barrier); rank 0 alone evaluates.
+        if self.cfg.val_split is None:
             return None
         value = None
-        if self.dist.is_main:
+        if self.dist.is_main and self.val_index is not None:
             value = validate(self._module, self.ssd_config, self.class_names, self.val_index, self.device,
                              self.cfg.val_batch_size)
         self.model.train()
@@ -590,7 +591,7 @@ class Trainer:
                     eta = spi * (total - iteration)
                     epoch_done = iteration % iters_per_epoch == 0 or iteration == total
                     val_now = None
-                    if epoch_done and self.val_index is not None or (epoch_done and info.enabled):
+                    if epoch_done and cfg.val_split is not None:
                         ep = (iteration - 1) // iters_per_epoch + 1
                         if iteration == total or (val_every > 0 and ep % val_every == 0):
                             val_now = self._validate(iteration)
@@ -618,7 +619,7 @@ class Trainer:
                 csv_log.close()
 
         final = self._export("model.pt", iteration)
-        if not stopped and self.val_index is None and self.dist.is_main:
+        if not stopped and self.cfg.val_split is None and self.dist.is_main:
             self._export("best.pt", iteration)
         barrier(info)
         return TrainResult(run_dir=self.run_dir, checkpoint=final, iterations=iteration, stopped=stopped,

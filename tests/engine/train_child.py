@@ -21,6 +21,9 @@ def main() -> None:
     torch.set_num_threads(1)  # the same reduction order in every process, so weights compare bit for bit
     # 6 scenes, 2 per step: 3 steps per epoch, 2 epochs; checkpoints after steps 2, 3 (epoch end), 4 and 6.
     cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light")
+    if mode == "ddp":  # validation on rank 0 while rank 1 waits: no deadlock at the barrier
+        cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light",
+                          val_split="test", val_count=2, val_seed=99)
     if mode == "resume":
         cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light",
                           resume=str(out / "last.pt"))
