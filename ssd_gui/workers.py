@@ -439,9 +439,10 @@ class FrameReader(QObject):
     progress = Signal(object)   # Frame, after each decode (for the source-FPS meter)
     opened = Signal(object)     # SourceInfo
     ended = Signal()            # the end of a file source was reached
+    lost = Signal(str)          # the open source failed mid-stream (camera unplugged) and was closed
     playing_changed = Signal(bool)
     finished = Signal()         # the reader has shut down
-    failed = Signal(str)        # opening or reading failed; the app keeps running
+    failed = Signal(str)        # a source could not be opened; the previous one stays open
 
     def __init__(self, sink: DetectionWorker) -> None:
         super().__init__()
@@ -456,12 +457,13 @@ class FrameReader(QObject):
     # Slots (run in the reader's thread) -------------------------------------------------
     @Slot(object)
     def open(self, spec: object) -> None:
-        self._close_source()
+        """Open ``spec``; if it cannot be opened the current source stays open."""
         try:
             src = open_source(spec)  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 - a bad file is a message, not a crash
             self.failed.emit(str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
             return
+        self._close_source()
         self._source, self._spec = src, str(spec)
         # Files tick at their frame rate; cameras block in read() until a frame arrives.
         interval = 0 if src.is_live else int(round(1000.0 / (src.fps or 10.0)))
@@ -544,11 +546,11 @@ class FrameReader(QObject):
             frame = src.read()
         except SourceReadError as exc:
             self._close_source()
-            self.failed.emit(str(exc))
+            self.lost.emit(str(exc))
             return
         except Exception as exc:  # noqa: BLE001
             self._close_source()
-            self.failed.emit(f"reading '{self._spec}' failed: {type(exc).__name__}: {exc}")
+            self.lost.emit(f"reading '{self._spec}' failed: {type(exc).__name__}: {exc}")
             return
         if frame is None:
             if self.loop and self._playing and not src.is_live and (src.frame_count or 0) > 1:

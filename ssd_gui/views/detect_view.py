@@ -131,6 +131,7 @@ class DetectView(QWidget):
         self._last_frame_t: float | None = None
         self._stats_t = 0.0
         self._dropped = 0
+        self._autoplay = True
 
         self._build_ui()
         self._build_actions()
@@ -146,6 +147,7 @@ class DetectView(QWidget):
         reader.opened.connect(self._on_source_opened)
         reader.failed.connect(self._on_source_failed)
         reader.ended.connect(self._on_source_ended)
+        reader.lost.connect(self._on_source_lost)
         reader.playing_changed.connect(self._on_playing_changed)
         reader.progress.connect(self._on_frame_read)
         detection.progress.connect(self._on_result)
@@ -373,7 +375,7 @@ class DetectView(QWidget):
         self._update_controls()
         self.source_opened.emit(info)
         self.message.emit(f"Opened {info.name}", "info")
-        if getattr(self, "_autoplay", True) and (info.is_live or self._is_seekable_stream()):
+        if self._autoplay and (info.is_live or self._is_seekable_stream()):
             self._req_play.emit()
 
     @Slot(str)
@@ -383,6 +385,15 @@ class DetectView(QWidget):
             self.canvas.clear(f"Could not open the source:\n{text}")
         self.source_failed.emit(text)
         self._update_controls()
+
+    @Slot(str)
+    def _on_source_lost(self, text: str) -> None:
+        """The source broke mid-stream (a camera unplugged): keep the last frame, say why."""
+        self.show_error(text)
+        self.source_info = None
+        self.source_label.setText("No source")
+        self._update_controls()
+        self.source_failed.emit(text)
 
     @Slot()
     def _on_source_ended(self) -> None:

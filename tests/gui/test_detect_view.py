@@ -179,6 +179,13 @@ def test_unreadable_video_shows_a_message_and_the_view_keeps_working(qtbot, view
     result = _open_paused(qtbot, view, assets["video"])
     assert result.frame.index == 0 and view.banner.text() == ""
 
+    # A bad file while a video is open leaves that video open and usable.
+    with qtbot.waitSignal(view.source_failed, timeout=WAIT_MS):
+        view.open_source(assets["bad_video"])
+    assert "notes.mp4" in view.banner.text()
+    stepped = _wait_result(qtbot, view, view.step, index=1)
+    assert stepped.frame.file == str(assets["video"])
+
 
 def test_missing_folder_and_empty_folder_are_messages(qtbot, view, tmp_path) -> None:
     with qtbot.waitSignal(view.source_failed, timeout=WAIT_MS) as blocker:
