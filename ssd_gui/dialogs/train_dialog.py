@@ -307,10 +307,12 @@ class TrainDialog(QDialog):
         if not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"learning rate must be positive, got {lr}")
         return TrainConfig(
-            data_format=fmt, data_path=self.data_path.text() or None, train_split=self.train_split.text() or "trainval",
-            val_split=val_split, synthetic_count=self.synthetic_count.value(), synthetic_seed=self.synthetic_seed.value(),
-            synthetic_size=self.synthetic_size.value(), val_count=self.val_count.value(), val_seed=self.val_seed.value(),
-            augment=str(self.augment_combo.currentData()), cache_images=self.cache_check.isChecked(), arch=str(self.arch_combo.currentData()),
+            data_format=fmt, data_path=self.data_path.text() or None,
+            train_split=self.train_split.text() or "trainval", val_split=val_split,
+            synthetic_count=self.synthetic_count.value(), synthetic_seed=self.synthetic_seed.value(),
+            synthetic_size=self.synthetic_size.value(), val_count=self.val_count.value(),
+            val_seed=self.val_seed.value(), augment=str(self.augment_combo.currentData()),
+            cache_images=self.cache_check.isChecked(), arch=str(self.arch_combo.currentData()),
             priors=str(self.priors_combo.currentData()), width=self.width_spin.value(),
             backbone_weights=self.backbone.text() or None, epochs=self.epochs.value(),
             batch_size=self.batch_size.value(), optimizer=str(self.optimizer_combo.currentData()), lr=lr,

@@ -73,6 +73,11 @@ def _fmt(v: float, digits: int = 3) -> str:
     return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):.{digits}f}"
 
 
+def _cell(v: float) -> tuple[str, float]:
+    """(text, sort key) of a number that may be NaN."""
+    return _fmt(v), float(v)
+
+
 class _SortItem(QTableWidgetItem):
     """A table cell that sorts by a number (NaN last in ascending order) and shows text."""
 
@@ -511,8 +516,8 @@ class EvaluateView(QWidget):
                 "name": (names[label], names[label]),
                 "ap07": (_fmt(voc07.ap[label]), float(voc07.ap[label])),
                 "ap12": (_fmt(voc12.ap[label]), float(voc12.ap[label])),
-                "ap_coco": (_fmt(coco.ap[label]), float(coco.ap[label])) if coco is not None else ("–", math.nan),
-                "ap50_coco": (_fmt(coco.ap50[label]), float(coco.ap50[label])) if coco is not None else ("–", math.nan),
+                "ap_coco": _cell(coco.ap[label] if coco is not None else math.nan),
+                "ap50_coco": _cell(coco.ap50[label] if coco is not None else math.nan),
                 "num_gt": (str(int(voc12.num_gt[label])), float(voc12.num_gt[label])),
                 "num_det": (str(int(voc12.num_det[label])), float(voc12.num_det[label])),
             }

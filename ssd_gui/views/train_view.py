@@ -360,7 +360,8 @@ class TrainView(QWidget):
         self.eta_label.setText(f"ETA {format_duration(p.eta_s)}")
         stopping = self._worker is not None and self._worker.stop_requested
         if not stopping:
-            loss = f", loss {p.loss:.4f} (loc {p.loc_loss:.4f}, conf {p.conf_loss:.4f})" if math.isfinite(p.loss) else ""
+            loss = (f", loss {p.loss:.4f} (loc {p.loc_loss:.4f}, conf {p.conf_loss:.4f})"
+                    if math.isfinite(p.loss) else "")
             self.status_label.setText(f"Epoch {p.epoch}, iteration {p.iteration}/{p.total_iterations}{loss}")
         self.speed_label.setText(f"{p.images_per_s:.1f} images/s, data wait {100 * p.data_wait_fraction:.0f}%")
         self.lr_label.setText(f"lr {p.lr:.3g}")

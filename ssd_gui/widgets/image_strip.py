@@ -15,6 +15,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
+from core.evaluation.curves import ImageBreakdown
+
 # RGB
 TP_COLOR: tuple[int, int, int] = (0, 170, 60)
 FP_COLOR: tuple[int, int, int] = (225, 30, 30)
@@ -33,13 +35,13 @@ def _dashed_rect(img: np.ndarray, p1: tuple[int, int], p2: tuple[int, int], colo
                 cv2.line(img, (fixed, s), (fixed, e), color, thickness, cv2.LINE_AA)
 
 
-def draw_breakdown(image: np.ndarray, breakdown: object, class_names: Sequence[str],
+def draw_breakdown(image: np.ndarray, breakdown: ImageBreakdown, class_names: Sequence[str],
                    height: int = 150, show_names: bool = False) -> np.ndarray:
     """A thumbnail of ``image`` with the breakdown's boxes drawn on it.
 
     Args:
         image: uint8 [H, W, 3] RGB, the pixels the boxes refer to.
-        breakdown: a :class:`core.evaluation.ImageBreakdown` (boxes x1, y1, x2, y2 in
+        breakdown: kept TPs/FPs and missed objects of the image (boxes x1, y1, x2, y2 in
             continuous pixels of ``image``).
         class_names: the dataset's names (for ``show_names``).
         height: thumbnail height in pixels; the width keeps the aspect ratio.
@@ -65,13 +67,13 @@ def draw_breakdown(image: np.ndarray, breakdown: object, class_names: Sequence[s
         cv2.putText(out, text, (p[0] + 1, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (0, 0, 0), 2, cv2.LINE_AA)
         cv2.putText(out, text, (p[0] + 1, y), cv2.FONT_HERSHEY_SIMPLEX, 0.35, color, 1, cv2.LINE_AA)
 
-    for box, lab in zip(bd.missed_boxes, bd.missed_labels):  # type: ignore[attr-defined]
+    for box, lab in zip(bd.missed_boxes, bd.missed_labels):
         p1, p2 = corners(box)
         _dashed_rect(out, p1, p2, MISSED_COLOR, 2)
         if show_names:
             caption(p1, f"{class_names[int(lab)]} missed", MISSED_COLOR)
-    for boxes, scores, labels, color in ((bd.fp_boxes, bd.fp_scores, bd.fp_labels, FP_COLOR),  # type: ignore[attr-defined]
-                                         (bd.tp_boxes, bd.tp_scores, bd.tp_labels, TP_COLOR)):  # type: ignore[attr-defined]
+    for boxes, scores, labels, color in ((bd.fp_boxes, bd.fp_scores, bd.fp_labels, FP_COLOR),
+                                         (bd.tp_boxes, bd.tp_scores, bd.tp_labels, TP_COLOR)):
         for box, score, lab in zip(boxes, scores, labels):
             p1, p2 = corners(box)
             cv2.rectangle(out, p1, p2, color, 2, cv2.LINE_AA)
