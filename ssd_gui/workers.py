@@ -302,7 +302,7 @@ class ExportWorker(QObject):
         writer = None
         try:
             from core.detector import detections_json, detections_json_entry
-            from core.video import VideoWriter
+            from core.video import VideoFileSource, VideoWriter
 
             names = tuple(self.detector.class_names)
             entries: list[dict[str, Any]] = []
@@ -311,6 +311,7 @@ class ExportWorker(QObject):
                 if src.is_live:
                     raise ValueError(f"cannot export '{self.spec}': live sources are not exported")
                 fps = self.fps or src.fps or 10.0
+                is_video = isinstance(src, VideoFileSource)
                 for frame in src:
                     if self._cancel:
                         break
@@ -324,8 +325,9 @@ class ExportWorker(QObject):
                             writer.write(draw_detections(frame.image, dets, names))
                     if self.json_path is not None:
                         h, w = frame.image.shape[:2]
+                        # As `ssd detect`: "frame" only for videos, images are named by their file.
                         entries.append(detections_json_entry(dets, names, frame.file or self.spec, w, h,
-                                                             frame=frame.index))
+                                                             frame=frame.index if is_video else None))
                     done += 1
                     self.progress.emit((done, src.frame_count))
             if writer is not None:
