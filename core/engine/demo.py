@@ -4,7 +4,8 @@
     python -m core.engine.demo export --out runs/demo     # held-out mAP, writes resources/demo_model.pt
     python -m core.engine.demo video                      # renders resources/demo.mp4
 
-The model is VGG16-SSD300 (VOC default boxes) at width 0.125 (every channel count divided by 8),
+The model is VGG16-SSD300 (COCO default boxes, whose 21 px smallest box suits the 12 px shapes
+better than the VOC set's 30 px) at width 0.125 (every channel count divided by 8),
 trained from scratch with this project's trainer on synthetic shape scenes (seed 1), validated on
 scenes of seed 1000003 (used to pick ``best.pt``) and finally measured on scenes of seed 2024,
 used by nothing else, with the VOC07 11-point mAP at IoU 0.5.
@@ -29,11 +30,11 @@ TEST_COUNT = 500
 VIDEO_SEED = 7
 
 DEMO_CONFIG = TrainConfig(
-    data_format="synthetic", synthetic_count=2500, synthetic_seed=1, synthetic_size=300,
+    data_format="synthetic", synthetic_count=5000, synthetic_seed=1, synthetic_size=300,
     val_count=200, val_seed=1_000_003, augment="light", cache_images=True,
-    arch="ssd300", priors="voc", width=0.125,
+    arch="ssd300", priors="coco", width=0.125,
     epochs=4, batch_size=8, optimizer="adam", lr=1e-3, weight_decay=0.0, warmup_iters=200,
-    milestones=(0.75, 0.92), gamma=0.1, device="cpu", num_workers=0, num_threads=1, seed=0,
+    milestones=(0.75, 0.92), gamma=0.1, device="cpu", num_workers=1, num_threads=1, seed=0,
     out_dir="runs/demo", checkpoint_every=100, val_every_epochs=1,
 )
 
