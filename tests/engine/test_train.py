@@ -165,3 +165,21 @@ def test_cli_train_runs_a_couple_of_iterations(tmp_path: Path, capsys: pytest.Ca
     assert load_detector(out / "model.pt").config.model.width == 0.05
     rc = main(["train", "--format", "voc", "--out", str(out)])
     assert rc == 2 and "data_path" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco"])
+def test_trains_on_datasets_on_disk(tmp_path: Path, fmt: str) -> None:
+    from core.cli import main
+    from core.data.synthetic import SHAPE_CLASSES, write_dataset
+
+    data = write_dataset(tmp_path / "data", count=5, seed=11, fmt=fmt, size=(64, 64))
+    out = tmp_path / "run"
+    val = "val" if fmt == "voc" else str(data)  # COCO validation takes an instances JSON
+    rc = main(["train", "--format", fmt, "--data", str(data), "--train-split", "trainval", "--val-split", val,
+               "--width", "0.05", "--batch-size", "2", "--epochs", "1", "--optimizer", "adam", "--workers", "0",
+               "--threads", "1", "--augment", "ssd", "--out", str(out)])
+    assert rc == 0
+    best = read_file(out / "best.pt")
+    assert tuple(best["class_names"]) == SHAPE_CLASSES  # read from the files, not assumed
+    assert 0.0 <= best["meta"]["val_map_voc07"] <= 1.0
+    assert load_training_checkpoint(out / "last.pt")["iteration"] == 3  # ceil(5 / 2)
