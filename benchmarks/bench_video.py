@@ -1,0 +1,99 @@
+"""Target 6: the Detect view on a 720p video with a model slower than the video.
+
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.bench_video [--quick]
+
+A 1280x720, 25 fps synthetic video is rendered with core.data.synthetic.render_video; the GUI
+engineer's DetectView (ssd_gui/views/detect_view.py) loads a full-size SSD300 (torchvision's
+layout, random weights, several hundred ms per frame here) and plays the file offscreen.
+Measured on the GUI thread: frames read per second (the reader's pace, which should equal the source
+rate), results displayed per second (bounded by the model), and the longest gap between ticks of a
+5 ms QTimer, i.e. the longest time the GUI thread could not react.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import torch  # noqa: E402
+
+from benchmarks._common import Row, print_table, status  # noqa: E402
+from benchmarks._models import torchvision_ssd300  # noqa: E402
+
+FPS = 25
+
+
+def run(quick: bool = False) -> list[Row]:
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from core.data.synthetic import render_video
+    from ssd_gui.views.detect_view import DetectView
+
+    app = QApplication.instance() or QApplication([])
+    seconds = 4 if quick else 10
+    with tempfile.TemporaryDirectory() as tmp:
+        video = render_video(Path(tmp) / "bench_720p.mp4", seconds=seconds + 2, fps=FPS, seed=5, size=(1280, 720))
+        weights = Path(tmp) / "ssd300_random.pth"
+        torch.save(torchvision_ssd300().state_dict(), weights)
+
+        view = DetectView()
+        view.resize(1280, 800)
+        view.show()
+        loop = QEventLoop()
+        view.model_changed.connect(lambda *_: loop.quit())
+        view.model_failed.connect(lambda *_: loop.quit())
+        view.load_model(weights)
+        QTimer.singleShot(120_000, loop.quit)
+        loop.exec()
+        if view.detector is None:
+            return [Row("6. video 720p: GUI stall", "n/a", "n/a", "n/a", "source fps", "FAIL", "model did not load")]
+
+        reads: list[float] = []
+        shown: list[float] = []
+        ticks: list[float] = []
+        view.pipeline.reader.progress.connect(lambda *_: reads.append(time.perf_counter()))
+        view.result_shown.connect(lambda *_: shown.append(time.perf_counter()))
+        timer = QTimer()
+        timer.setInterval(5)
+        timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+        timer.start()
+        view.open_source(str(video), play=True)
+        done = QEventLoop()
+        QTimer.singleShot(int(seconds * 1000), done.quit)
+        done.exec()
+        timer.stop()
+        view.pause()
+        app.processEvents()
+        view.close()
+
+    def rate(ts: list[float]) -> float:
+        ts = ts[1:]  # the first one marks the start
+        return (len(ts) - 1) / (ts[-1] - ts[0]) if len(ts) > 2 else 0.0
+
+    gap = max((b - a for a, b in zip(ticks, ticks[1:])), default=float("nan"))
+    read_fps, shown_fps = rate(reads), rate(shown)
+    model_s = float(view._model_time.value) if hasattr(view._model_time, "value") else float("nan")
+    return [
+        Row("6. video 720p: frames read per s", f"{read_fps:.1f} fps", f"{FPS} fps (source)",
+            f"{read_fps / FPS:.2f}x", ">= 0.95x", status(read_fps >= 0.95 * FPS),
+            f"{seconds} s of playback, {len(reads)} frames read, {len(shown)} results displayed "
+            f"({shown_fps:.1f}/s, bounded by the model; model ~{model_s:.2f} s/frame)"),
+        Row("6b. video 720p: longest GUI-thread stall", f"{gap * 1e3:.0f} ms", "5 ms timer", "-",
+            f"< {1000 / FPS:.0f} ms (one frame)", status(gap < 1.0 / FPS),
+            "longest interval between ticks of a 5 ms QTimer on the GUI thread while playing"),
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    print_table(run(ap.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
