@@ -245,8 +245,12 @@ class TrainView(QWidget):
         return Path.cwd() / "runs" / time.strftime("train-%Y%m%d-%H%M%S")
 
     def is_busy(self) -> bool:
-        """True while a run is going (including while it saves after Stop)."""
-        return self._worker is not None
+        """True while a run is going (including while it saves after Stop).
+
+        The worker's ``done`` event, not the queued ``finished`` signal, decides: right after
+        :meth:`stop_and_wait` the run is over even if the GUI thread has not handled the signal yet.
+        """
+        return self._worker is not None and not self._worker.done.is_set()
 
     def start(self, config: Any) -> bool:
         """Start training with ``config`` (a :class:`core.engine.TrainConfig`); False if a run is going."""
@@ -302,8 +306,20 @@ class TrainView(QWidget):
         return worker.done.wait(timeout_ms / 1000.0)
 
     def shutdown(self) -> None:
-        """Called by the main window on close: stop a run cleanly (a checkpoint is saved)."""
+        """Called by the main window on close: stop a run cleanly (a checkpoint is saved).
+
+        The worker is detached here: its queued ``finished``/``failed`` signals must not reach
+        widgets that the closing window is about to delete.
+        """
+        worker = self._worker
         self.stop_and_wait()
+        if worker is not None:
+            for signal in (worker.progress, worker.finished, worker.failed):
+                try:
+                    signal.disconnect()
+                except (RuntimeError, TypeError):  # already disconnected
+                    pass
+            self._end_run()
         self._plot_timer.stop()
 
     def confirm_stop(self) -> bool:
