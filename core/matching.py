@@ -90,8 +90,9 @@ class Matcher:
             z = torch.zeros((b, p), dtype=torch.int64, device=gt_labels.device)
             return MatchResult(z, gt_boxes.new_zeros((b, p, 4)), z - 1)
         valid = gt_labels > 0  # [B, M]
-        iou = batched_box_iou(gt_boxes, priors_xyxy)  # [B, M, P]
-        iou = iou.masked_fill(~valid[..., None], -1.0)
+        # Padding rows become empty boxes, whose IoU with every prior is 0: they can never reach
+        # the threshold, and they are left out of the forced matches below.
+        iou = batched_box_iou(gt_boxes * valid[..., None], priors_xyxy)  # [B, M, P]
         best_iou, best_gt = iou.max(dim=1)  # per prior: [B, P]
         matched = torch.where(best_iou >= self.iou_threshold, best_gt, torch.full_like(best_gt, -1))
         # Force each real ground truth onto its best prior. Padding rows scatter into an extra
@@ -120,7 +121,8 @@ def build_targets(matcher: Matcher, coder: BoxCoder, gt_boxes: Tensor, gt_labels
     """
     priors_xyxy = cxcywh_to_xyxy(priors_cxcywh)
     res = matcher(gt_boxes, gt_labels, priors_xyxy)
-    pos = res.labels > 0
-    # Background rows would encode a garbage box (possibly log(0)); give them the prior itself.
-    boxes = torch.where(pos[..., None], res.boxes, priors_xyxy.expand_as(res.boxes))
-    return res.labels, coder.encode(boxes, priors_cxcywh)
+    img, prior = (res.labels > 0).nonzero(as_tuple=True)
+    # Only positives are encoded (a few hundred of B * P); background rows stay 0, never log(0).
+    deltas = gt_boxes.new_zeros(res.boxes.shape)
+    deltas[img, prior] = coder.encode(res.boxes[img, prior], priors_cxcywh[prior])
+    return res.labels, deltas
