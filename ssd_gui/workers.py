@@ -196,7 +196,9 @@ class ModelLoadWorker(QObject):
         try:
             from core import load_detector
 
-            self.finished.emit(load_detector(self.weights, device=self.device, precision=self.precision))
+            # optimize: a frozen graph on CPU fp32 (a no-op elsewhere), paid once here off the GUI thread.
+            self.finished.emit(load_detector(self.weights, device=self.device, precision=self.precision,
+                                             optimize=True))
         except Exception as exc:  # noqa: BLE001 - shown in the window, the previous model keeps running
             self.failed.emit(f"cannot load model '{self.weights}': {type(exc).__name__}: {exc}")
 
@@ -264,7 +266,7 @@ class CocoModelLoadWorker(ModelLoadWorker):
                     raise ValueError(
                         f"cannot download {url} ({type(exc).__name__}: {exc}). Download it elsewhere and put the "
                         f"file at '{dest}', or open it with Model > Open weights.") from None
-            self.finished.emit(load_detector(dest, device=self.device, precision=self.precision))
+            self.finished.emit(load_detector(dest, device=self.device, precision=self.precision, optimize=True))
         except Exception as exc:  # noqa: BLE001 - shown in the window, the previous model keeps running
             self.failed.emit(f"cannot load torchvision COCO SSD300: {type(exc).__name__}: {exc}")
 
