@@ -33,7 +33,7 @@ DEMO_CONFIG = TrainConfig(
     data_format="synthetic", synthetic_count=5000, synthetic_seed=1, synthetic_size=300,
     val_count=200, val_seed=1_000_003, augment="light", cache_images=True,
     arch="ssd300", priors="coco", width=0.125,
-    epochs=4, batch_size=8, optimizer="adam", lr=1e-3, weight_decay=0.0, warmup_iters=200,
+    epochs=5, batch_size=8, optimizer="adam", lr=1e-3, weight_decay=0.0, warmup_iters=200,
     milestones=(0.75, 0.92), gamma=0.1, device="cpu", num_workers=1, num_threads=1, seed=0,
     out_dir="runs/demo", checkpoint_every=100, val_every_epochs=1,
 )
