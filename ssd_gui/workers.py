@@ -107,9 +107,11 @@ class ThreadedJobs(QObject):
     def start(self, worker: QObject, parent: QObject | None = None) -> QThread:
         """Move ``worker`` (with ``run``, ``finished``, ``failed``) to a new QThread and start it.
 
-        The thread quits when the worker emits ``finished`` or ``failed``.
+        The thread quits when the worker emits ``finished`` or ``failed``. ``parent`` is only
+        the requester: the thread itself has no QObject parent, because a widget that is deleted
+        would delete a running thread with it (a crash); this registry owns it until it ends.
         """
-        thread = QThread(parent)
+        thread = QThread()
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         # Direct: QThread.quit is thread-safe, and a queued call would wait for the GUI loop.
