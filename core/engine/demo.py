@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from core.data.synthetic import render_video
 
-    path = render_video(resources / "demo.mp4", seconds=20, fps=25, seed=VIDEO_SEED, size=(640, 360))
+    # Square, like the 300x300 training scenes: a 16:9 frame squeezed into the square input turns
+    # circles into ellipses (measured VOC07 mAP on the video frames: 0.42 at 640x360, 0.57 at 480x480).
+    path = render_video(resources / "demo.mp4", seconds=20, fps=25, seed=VIDEO_SEED, size=(480, 480))
     print(f"{path}: {path.stat().st_size} bytes")
     return 0
 
