@@ -1,8 +1,9 @@
 """Save screenshots of each view for the README: ``python -m ssd_gui.screenshots --out resources/screenshots``.
 
 Starts the app (offscreen unless a platform is chosen with ``QT_QPA_PLATFORM``), plays the
-demo video with the demo model in the Detect view, pauses on a frame with detections, and
-saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``. Without the
+demo video with the demo model in the Detect view, pauses on a frame with detections, runs a
+short real training in the Train view and evaluates the model on held-out synthetic scenes in
+the Evaluate view, and saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``. Without the
 demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
 video (the boxes are then meaningless; a warning says so).
 """
@@ -41,6 +42,37 @@ def _fallback_assets(folder: Path) -> tuple[Path, Path]:
     weights = save_checkpoint(folder / "untrained_tiny.pt", build_model(cfg.model), cfg, names)
     video = render_video(folder / "synthetic.mp4", seconds=3, fps=10, seed=1, size=(480, 270))
     return Path(weights), Path(video)
+
+
+def _fill_train_view(app: "object", window: "object", folder: Path, timeout_s: float) -> None:
+    """A short real training run (tiny SSD300 on synthetic scenes, with validation), so the plots have curves."""
+    from core.engine.train import TrainConfig
+
+    view = window.train_view  # type: ignore[attr-defined]
+    finished: list[object] = []
+    view.run_finished.connect(finished.append)
+    view.run_failed.connect(finished.append)
+    cfg = TrainConfig(data_format="synthetic", synthetic_count=96, synthetic_size=300, val_count=16,
+                      width=0.125, epochs=4, batch_size=8, optimizer="adam", lr=1e-3, warmup_iters=10,
+                      weight_decay=0.0, augment="light", checkpoint_every=0, val_every_epochs=1, num_workers=0,
+                      out_dir=str(folder / "train_run"))
+    if view.start(cfg) and not _wait_until(app, lambda: bool(finished), max(timeout_s, 600.0)):
+        print("warning: the screenshot training run did not finish in time", file=sys.stderr)
+
+
+def _fill_evaluate_view(app: "object", window: "object", weights: Path, timeout_s: float) -> None:
+    """Evaluate the shown model on held-out synthetic scenes, select three classes, set a threshold."""
+    view = window.evaluate_view  # type: ignore[attr-defined]
+    done: list[object] = []
+    view.evaluation_finished.connect(done.append)
+    view.evaluation_failed.connect(done.append)
+    view.set_model(weights)
+    view.set_dataset("synthetic", count=60, seed=2024, size=300)
+    if view.start() and _wait_until(app, lambda: bool(done), max(timeout_s, 300.0)):
+        view.select_classes([1, 3, 4])
+        view.set_threshold(0.4)
+    else:
+        print("warning: the screenshot evaluation did not finish in time", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _wait_until(app, lambda: not view.playing, 5.0)
     if not ok:
         print(f"warning: fewer detections than expected within {args.timeout:.0f} s", file=sys.stderr)
+    _fill_train_view(app, window, Path(tmp.name), args.timeout)
+    _fill_evaluate_view(app, window, weights, args.timeout)
     saved = []
     for index, name in enumerate(("detect", "train", "evaluate")):
         window.tabs.setCurrentIndex(index)
