@@ -5,6 +5,7 @@ same process, alternating call by call, several repetitions each, and compared b
 """
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -114,3 +115,14 @@ def print_table(rows: list[Row], title: str | None = None) -> None:
         print()
         for r in notes:
             print(f"- {r.figure}: {r.note}")
+
+
+def bench_main(run: Callable[[bool], list[Row]], description: str) -> None:
+    """Command line of a single benchmark script: ``[--quick] [--threads N]``, then its table."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print_table(run(args.quick))

@@ -14,12 +14,11 @@ check runs the demo model (resources/demo_model.pt) on synthetic validation scen
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from benchmarks._common import Row, fmt_s, interleaved, median, print_table, status
+from benchmarks._common import Row, bench_main, fmt_s, interleaved, median, status
 from benchmarks._models import same_detections, same_weights_detector, scene_image, torchvision_ssd300, tv_input
 from core.detector import DEMO_WEIGHTS, cpu_supports_bf16
 
@@ -125,13 +124,7 @@ def _fast_mode_map(quick: bool, device: torch.device, precision: str | None) -> 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print_table(run(args.quick))
+    bench_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

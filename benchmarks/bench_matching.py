@@ -10,14 +10,13 @@ Ours: ``core.matching.build_targets`` on the padded batch (padding included in t
 """
 from __future__ import annotations
 
-import argparse
 
 import torch
 from torchvision.models.detection._utils import BoxCoder as TVBoxCoder
 from torchvision.models.detection._utils import SSDMatcher
 from torchvision.ops import box_iou
 
-from benchmarks._common import Row, fmt_s, interleaved, median, print_table, status
+from benchmarks._common import Row, bench_main, fmt_s, interleaved, median, status
 from core.boxes import cxcywh_to_xyxy
 from core.config import ssd300
 from core.matching import BoxCoder, Matcher, build_targets
@@ -99,13 +98,7 @@ def run(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print_table(run(args.quick))
+    bench_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -9,12 +9,11 @@ for NMS. A second row uses score_thresh 0.3.
 """
 from __future__ import annotations
 
-import argparse
 
 import torch
 from torchvision.models.detection.image_list import ImageList
 
-from benchmarks._common import Row, fmt_s, interleaved, median, print_table, status
+from benchmarks._common import Row, bench_main, fmt_s, interleaved, median, status
 from benchmarks._models import same_weights_detector, scene_image, torchvision_ssd300
 from core.postprocess import postprocess
 
@@ -64,13 +63,7 @@ def run(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print_table(run(args.quick))
+    bench_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
