@@ -457,6 +457,9 @@ class FrameReader(QObject):
         self._spec = ""
         self._playing = False
         self.loop = False
+        # Real time: files keep their own frame rate and the model takes the newest frame when
+        # it is free (stale frames are dropped). Off: every frame waits for the model.
+        self.realtime = True
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
 
@@ -506,6 +509,10 @@ class FrameReader(QObject):
     def set_loop(self, loop: bool) -> None:
         self.loop = bool(loop)
 
+    @Slot(bool)
+    def set_realtime(self, realtime: bool) -> None:
+        self.realtime = bool(realtime)
+
     @Slot()
     def close_source(self) -> None:
         self._close_source()
@@ -539,8 +546,8 @@ class FrameReader(QObject):
         if src is None or not self._playing:
             self._set_playing(False)
             return
-        # Files never drop frames: wait for the model, so the video slows to its pace.
-        if not src.is_live and not self._sink.is_idle():
+        # Outside real time, files never drop frames: they wait for the model and slow to its pace.
+        if not src.is_live and not self.realtime and not self._sink.is_idle():
             return
         self._read_one()
 

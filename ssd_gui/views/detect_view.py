@@ -114,6 +114,7 @@ class DetectView(QWidget):
     _req_step = Signal()
     _req_seek = Signal(int)
     _req_loop = Signal(bool)
+    _req_realtime = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, device: str | None = None) -> None:
         super().__init__(parent)
@@ -132,6 +133,7 @@ class DetectView(QWidget):
         self._stats_t = 0.0
         self._dropped = 0
         self._autoplay = True
+        self.frames_shown = 0  # frames put on the canvas as they were read (real-time playback)
 
         self._build_ui()
         self._build_actions()
@@ -144,6 +146,7 @@ class DetectView(QWidget):
         self._req_step.connect(reader.step)
         self._req_seek.connect(reader.seek)
         self._req_loop.connect(reader.set_loop)
+        self._req_realtime.connect(reader.set_realtime)
         reader.opened.connect(self._on_source_opened)
         reader.failed.connect(self._on_source_failed)
         reader.ended.connect(self._on_source_ended)
@@ -153,6 +156,7 @@ class DetectView(QWidget):
         detection.progress.connect(self._on_result)
         detection.failed.connect(self._on_detection_failed)
         self._req_loop.emit(self.loop_check.isChecked())
+        self._req_realtime.emit(self.realtime_check.isChecked())
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.toggle_play)
         QShortcut(QKeySequence(Qt.Key.Key_Right), self, self.step)
         self._update_controls()
@@ -215,11 +219,18 @@ class DetectView(QWidget):
         self.loop_check = QCheckBox("Loop", self)
         self.loop_check.setChecked(True)
         self.loop_check.toggled.connect(self._req_loop.emit)
+        self.realtime_check = QCheckBox("Real time", self)
+        self.realtime_check.setChecked(True)
+        self.realtime_check.setToolTip(
+            "Play at the source's frame rate: the model takes the newest frame whenever it is free and the "
+            "latest boxes are drawn on every frame. Off: the model sees every frame and playback slows to its pace.")
+        self.realtime_check.toggled.connect(self._req_realtime.emit)
         transport = QHBoxLayout()
         transport.addWidget(self.play_button)
         transport.addWidget(self.step_button)
         transport.addWidget(self.seek_slider, 1)
         transport.addWidget(self.position_label)
+        transport.addWidget(self.realtime_check)
         transport.addWidget(self.loop_check)
 
         # --- side panel: confidence, classes, statistics, export progress
@@ -415,6 +426,16 @@ class DetectView(QWidget):
         if self.playing and self._last_frame_t is not None and now > self._last_frame_t:
             self._source_rate.add(1.0 / (now - self._last_frame_t))
         self._last_frame_t = now
+        if self._shows_every_frame():
+            # The newest boxes go on every frame; they were computed on a frame at most one model
+            # step older (the latency shown in the panel).
+            dets = self._visible(self.result) if self.result is not None else None
+            names = self.result.class_names if self.result is not None else None
+            self.canvas.set_frame(frame.image, dets, names)
+            self.frames_shown += 1
+
+    def _shows_every_frame(self) -> bool:
+        return self.playing and self.realtime_check.isChecked()
 
     def _on_seek_value(self, value: int) -> None:
         self._update_position_label(value)
@@ -429,7 +450,10 @@ class DetectView(QWidget):
         if result.inference_s > 0:
             self._model_time.add(result.inference_s)
         self._latency.add(result.latency_s)
-        self.canvas.set_frame(result.frame.image, self._visible(result), result.class_names)
+        if self._shows_every_frame():
+            self.canvas.set_detections(self._visible(result), result.class_names)
+        else:
+            self.canvas.set_frame(result.frame.image, self._visible(result), result.class_names)
         if self._is_seekable_stream() and not self.seek_slider.isSliderDown():
             self.seek_slider.blockSignals(True)
             self.seek_slider.setValue(result.frame.index)
@@ -744,6 +768,7 @@ class DetectView(QWidget):
         self.step_button.setEnabled(seekable)
         self.seek_slider.setEnabled(seekable)
         self.loop_check.setEnabled(seekable)
+        self.realtime_check.setEnabled(seekable)
         can_export = self.detector is not None and info is not None and not info.is_live \
             and self._export_worker is None
         self.export_button.setEnabled(can_export)
