@@ -419,6 +419,8 @@ class DetectView(QWidget):
             QStyle.StandardPixmap.SP_MediaPause if playing else QStyle.StandardPixmap.SP_MediaPlay))
         if not playing:
             self._last_frame_t = None
+        self.canvas.smooth = not playing
+        self.canvas.update()
 
     @Slot(object)
     def _on_frame_read(self, frame: Any) -> None:

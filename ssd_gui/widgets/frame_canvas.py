@@ -51,6 +51,9 @@ class FrameCanvas(QWidget):
         self._placeholder = "No source open"
         self.drawn_boxes = 0
         self.paint_count = 0
+        # Smooth (bilinear) scaling of a large frame costs tens of ms on the GUI thread; the view
+        # turns it off while a video plays at its source rate and back on for a still frame.
+        self.smooth = True
 
     # ------------------------------------------------------------------------------- state
     def set_frame(self, image: np.ndarray, detections: Detections | None = None,
@@ -109,7 +112,7 @@ class FrameCanvas(QWidget):
                 self.drawn_boxes = 0
                 return
             target = self.image_rect()
-            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             p.drawImage(target, self._qimage)
             self.drawn_boxes = self._paint_boxes(p, target)
         finally:
