@@ -274,3 +274,31 @@ def test_errors_are_shown_and_the_view_keeps_working(qtbot, view: EvaluateView, 
     view.set_dataset("synthetic", count=COUNT, seed=SEED, size=SIZE)
     out = _run(qtbot, view)
     assert view.table.rowCount() == len(SHAPE_CLASSES) - 1 and out.result.voc(False).mAP == pytest.approx(1.0)
+
+
+def test_demo_model_on_a_small_synthetic_split(qtbot, view: EvaluateView) -> None:  # type: ignore[no-untyped-def]
+    """The bundled demo model, chosen with its button, on 12 held-out scenes: a table, PR curves,
+    and figures that move with the threshold slider."""
+    from core.detector import DEMO_WEIGHTS
+
+    qtbot.mouseClick(view.demo_button, Qt.MouseButton.LeftButton)
+    assert view.model_edit.text() == str(DEMO_WEIGHTS) and view.model_radio.isChecked()
+    view.dataset_combo.setCurrentIndex(view.dataset_combo.findData("synthetic"))
+    for spin, value in ((view.count_spin, 12), (view.seed_spin, 2024), (view.size_spin, 300)):
+        spin.lineEdit().selectAll()
+        qtbot.keyClicks(spin.lineEdit(), str(value))
+    out = _run(qtbot, view)
+    assert view.table.rowCount() == len(SHAPE_CLASSES) - 1
+    assert out.result.voc(True).mAP > 0.3  # a trained model, unlike the untrained one above
+    label = view.selected_labels()[0]
+    recall, precision = view.pr_plot.curve_data(label)
+    assert recall.size > 2 and precision.max() > 0.5
+
+    def kept() -> int:  # TP + FP over all classes at the slider's threshold, as the table shows them
+        return sum(int(view.table.item(r, COLUMN[k]).text()) for r in range(view.table.rowCount())
+                   for k in ("t_tp", "t_fp"))
+
+    view.set_threshold(0.05)
+    low = kept()
+    view.set_threshold(0.9)
+    assert kept() < low
