@@ -8,12 +8,11 @@ The data, the loop implementation and the detailed evaluation table are benchmar
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from benchmarks._common import Row, fmt_s, print_table, status
+from benchmarks._common import Row, bench_main, fmt_s, status
 from benchmarks.bench_eval import loop_voc_eval, make_case
 from core.evaluation import evaluate
 
@@ -53,9 +52,7 @@ def run(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    print_table(run(ap.parse_args().quick))
+    bench_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ rate), results displayed per second (bounded by the model), and the longest gap 
 """
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
@@ -21,7 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import torch  # noqa: E402
 
-from benchmarks._common import Row, print_table, status  # noqa: E402
+from benchmarks._common import Row, bench_main, status  # noqa: E402
 from benchmarks._models import torchvision_ssd300  # noqa: E402
 
 FPS = 25
@@ -90,9 +89,7 @@ def run(quick: bool = False) -> list[Row]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    print_table(run(ap.parse_args().quick))
+    bench_main(run, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -106,6 +106,12 @@ class FrameSource:
         return f"{type(self).__name__}({self.name!r}, fps={self.fps}, frame_count={self.frame_count})"
 
 
+def _capture_fps(cap: "cv2.VideoCapture") -> float | None:
+    """The frame rate OpenCV reports, or None where it reports nothing usable (0, NaN)."""
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    return fps if np.isfinite(fps) and fps > 0 else None
+
+
 def _clamp_index(index: int, count: int | None) -> int:
     index = max(0, int(index))
     if count is not None and count > 0:
@@ -233,8 +239,7 @@ class VideoFileSource(FrameSource):
             raise ValueError(f"cannot open video '{self.path}': no frame could be decoded")
         self._pending: np.ndarray | None = bgr
         self.name = self.path.name
-        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if np.isfinite(fps) and fps > 0 else None
+        self.fps = _capture_fps(self._cap)
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
         self._pos = 0
@@ -285,8 +290,7 @@ class CameraSource(FrameSource):
         if not self._cap.isOpened():
             self._cap.release()
             raise ValueError(f"cannot open camera {self.index}: no such device or it is busy")
-        fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        self.fps = fps if np.isfinite(fps) and fps > 0 else None
+        self.fps = _capture_fps(self._cap)
         self._pos = 0
         self._t0 = time.monotonic()
         self._closed = False
