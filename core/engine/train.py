@@ -26,7 +26,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -68,6 +68,9 @@ class TrainConfig:
     Model:
         arch: "ssd300" or "ssd512"; priors: "voc" or "coco"; width: channel multiplier;
         backbone_weights: an ImageNet VGG16 file (torchvision layout) to initialise the trunk.
+        init_weights: a detector weights file (any format ``core.weights.load_weights`` reads) of the
+            same architecture, width and classes to start from (fine-tuning); the optimizer and the
+            schedule start fresh. Ignored when resuming.
     Optimisation:
         epochs, batch_size (per process), optimizer ("sgd" | "adam"), lr, momentum, weight_decay,
         warmup_iters, milestones (fractions of the total iterations), gamma, max_iterations
@@ -95,6 +98,7 @@ class TrainConfig:
     priors: str = "voc"
     width: float = 1.0
     backbone_weights: str | None = None
+    init_weights: str | None = None
     epochs: int = 10
     batch_size: int = 16
     optimizer: str = "sgd"
@@ -250,6 +254,23 @@ def build_train_transforms(model_cfg: Any, augment: str) -> Any:
         steps += [T.PhotometricDistort(), T.RandomHorizontalFlip()]
     steps += [T.Resize(model_cfg.image_size), T.ToNetworkInput(model_cfg.image_mean)]
     return T.Compose(steps)
+
+
+def init_from_detector(model: nn.Module, config: SSDConfig, class_names: Sequence[str], path: str | Path) -> None:
+    """Load a detector's weights into ``model`` (fine-tuning start).
+
+    Raises:
+        ValueError, naming ``path``, when the file's architecture, width, default boxes or class list
+        differ from this run's.
+    """
+    from core.weights import load_state_into, load_weights
+
+    lw = load_weights(path)
+    if lw.config.model != config.model or tuple(lw.class_names) != tuple(class_names):
+        raise ValueError(f"'{path}': its model ({lw.config.model.arch}, width {lw.config.model.width}, "
+                         f"{len(lw.class_names)} classes) does not match this run's ({config.model.arch}, "
+                         f"width {config.model.width}, {len(class_names)} classes)")
+    load_state_into(model, lw.state_dict, path)
 
 
 def build_train_dataset(cfg: TrainConfig, model_cfg: Any) -> Any:
@@ -497,6 +518,8 @@ class Trainer:
             from core.weights import init_backbone_from_vgg16
 
             init_backbone_from_vgg16(model, cfg.backbone_weights)
+        if cfg.init_weights and ckpt is None:
+            init_from_detector(model, self.ssd_config, self.class_names, cfg.init_weights)
         model.to(device).train()
         self.model = model
         if info.enabled:
