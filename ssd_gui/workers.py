@@ -15,14 +15,15 @@ Live detection uses two long-lived workers:
   files the reader waits until the worker is idle instead, so every frame is shown with
   its detections and playback simply slows to the model's pace.
 
-One-shot jobs (:class:`ModelLoadWorker`, :class:`ExportWorker`) are started with
-:func:`start_worker`.
+One-shot jobs (:class:`ModelLoadWorker`, :class:`ExportWorker`, :class:`EvaluationWorker`,
+:class:`ThumbnailWorker`) are started with :func:`start_worker`.
 """
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
@@ -821,3 +822,105 @@ class EvaluationWorker(QObject):
                                 thresholds=thresholds,
                                 map_voc07=result.map_by_threshold(thresholds, use_07_metric=True),
                                 map_voc12=result.map_by_threshold(thresholds, use_07_metric=False))
+
+
+class ImageCache:
+    """A small thread-safe LRU of decoded dataset images (uint8 [H, W, 3] RGB) keyed by record index."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._images: OrderedDict[int, Any] = OrderedDict()
+
+    def get(self, index: int, record: Any) -> Any:
+        """The pixels of ``record`` (a :class:`core.types.ImageRecord`), decoded on first use.
+
+        Raises:
+            ValueError: the image is missing or cannot be decoded (names the file).
+        """
+        with self._lock:
+            img = self._images.get(index)
+            if img is not None:
+                self._images.move_to_end(index)
+                return img
+        from core.data.loader import read_image_rgb
+
+        img = read_image_rgb(record)
+        with self._lock:
+            self._images[index] = img
+            while len(self._images) > self.size:
+                self._images.popitem(last=False)
+        return img
+
+    def clear(self) -> None:
+        with self._lock:
+            self._images.clear()
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+
+@dataclass(frozen=True)
+class Thumbnails:
+    """What a :class:`ThumbnailWorker` made.
+
+    Attributes:
+        generation: the request number it answers (older answers are dropped by the view).
+        entries: ``ssd_gui.widgets.image_strip.StripEntry`` per image that could be drawn, in request order.
+        errors: one message per image that could not be read (the others are still shown).
+    """
+
+    generation: int
+    entries: list[Any]
+    errors: list[str]
+
+
+class ThumbnailWorker(QObject):
+    """Decodes dataset images and draws their threshold breakdowns off the GUI thread.
+
+    ``jobs`` are ``(record_index, record, breakdown)`` triples; ``finished`` carries a
+    :class:`Thumbnails`. ``cancel()`` stops between images (a newer request supersedes this one).
+    """
+
+    progress = Signal(object)   # unused: a strip is a few dozen small images
+    finished = Signal(object)   # Thumbnails
+    failed = Signal(str)
+
+    def __init__(self, generation: int, jobs: Sequence[tuple[int, Any, Any]], class_names: Sequence[str],
+                 height: int, show_names: bool, cache: ImageCache) -> None:
+        super().__init__()
+        self.generation = generation
+        self.jobs = list(jobs)
+        self.class_names = list(class_names)
+        self.height = height
+        self.show_names = show_names
+        self.cache = cache
+        self._stop = threading.Event()
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+    @Slot()
+    def run(self) -> None:
+        from ssd_gui.widgets.image_strip import StripEntry, draw_breakdown
+
+        entries: list[Any] = []
+        errors: list[str] = []
+        try:
+            for index, record, bd in self.jobs:
+                if self._stop.is_set():
+                    break
+                try:
+                    thumb = draw_breakdown(self.cache.get(index, record), bd, self.class_names,
+                                           height=self.height, show_names=self.show_names)
+                except ValueError as exc:  # an image vanished or cannot be decoded: say so, keep the rest
+                    errors.append(str(exc))
+                    continue
+                entries.append(StripEntry(bd.image_id, thumb, len(bd.tp_scores), len(bd.fp_scores),
+                                          len(bd.missed_labels)))
+            self.finished.emit(Thumbnails(self.generation, entries, errors))
+        except Exception as exc:  # noqa: BLE001 - shown in the window; the app keeps running
+            self.failed.emit(f"image strip: {type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()

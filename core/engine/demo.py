@@ -51,7 +51,9 @@ STAGES = (("stage1", DEMO_CONFIG), ("stage2", DEMO_STAGE2))
 
 
 def _print_progress(p: TrainProgress) -> None:
-    if p.message or p.iteration % 20 == 0:
+    if p.message.startswith("resumed"):
+        print(p.message, flush=True)
+    elif p.message or p.iteration % 20 == 0:
         print(f"it {p.iteration}/{p.total_iterations} ep {p.epoch} loss {p.loss:.3f} (loc {p.loc_loss:.3f} "
               f"conf {p.conf_loss:.3f}) lr {p.lr:.2e} {p.images_per_s:.1f} img/s wait {p.data_wait_fraction:.2f} "
               f"eta {p.eta_s / 60:.1f} min {p.message}", flush=True)
@@ -106,6 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         model = build_model(lw.config.model)
         load_state_into(model, lw.state_dict, source)
         meta = dict(lw.meta)
+        # The whole recipe's cost: every stage's full run (its final model.pt), not just up to best.pt.
+        stages = []
+        for name, _ in STAGES:
+            final = Path(args.out) / name / "model.pt"
+            sm = load_weights(final).meta if final.exists() else {}
+            stages.append({"stage": name, "iterations": sm.get("iterations"), "train_time_s": sm.get("train_time_s"),
+                           "val_map_voc07": sm.get("val_map_voc07")})
+        if all(st["train_time_s"] is not None for st in stages):
+            meta["train_time_s"] = float(sum(st["train_time_s"] for st in stages))
+            meta["iterations"] = int(sum(st["iterations"] for st in stages))
+        meta["stages"] = stages
         t0 = time.monotonic()
         resources.mkdir(parents=True, exist_ok=True)
         out = resources / "demo_model.pt"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import math
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -50,7 +49,8 @@ from ssd_gui.widgets.image_strip import ImageStrip, StripEntry, draw_breakdown
 from ssd_gui.widgets.message_banner import MessageBanner
 from ssd_gui.widgets.plots import ThresholdPlot, save_widget_png, series_color
 from ssd_gui.widgets.pr_plot import PRPlot
-from ssd_gui.workers import EvaluationOutput, EvaluationRequest, EvaluationWorker, start_worker
+from ssd_gui.workers import (EvaluationOutput, EvaluationRequest, EvaluationWorker, ImageCache, Thumbnails,
+                             ThumbnailWorker, start_worker)
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
 DETECTIONS_FILTER = "Detections (*.json *.txt);;All files (*)"
@@ -122,7 +122,10 @@ class EvaluateView(QWidget):
         self._worker: EvaluationWorker | None = None
         self._cancel_requested = False
         self._rows: dict[int, list[_SortItem]] = {}
-        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._images = ImageCache(IMAGE_CACHE_SIZE)
+        self._strip_generation = 0
+        self._strip_worker: ThumbnailWorker | None = None
+        self._strip_text = ""
         self._colors: dict[int, tuple[int, int, int]] = {}
         self._strip_timer = QTimer(self)
         self._strip_timer.setSingleShot(True)
@@ -573,7 +576,7 @@ class EvaluateView(QWidget):
         self.pr_plot.set_curves([self.output.result.pr_curve(lab) for lab in labels], self._colors)
         self.pr_plot.set_threshold(self.threshold)
         self._update_operating_label()
-        self._strip_timer.start()
+        self._schedule_strip()
 
     @property
     def threshold(self) -> float:
@@ -624,7 +627,7 @@ class EvaluateView(QWidget):
         self.pr_plot.set_threshold(t)
         self.map_plot.set_threshold(t, stats.mAP)
         self._update_operating_label()
-        self._strip_timer.start()
+        self._schedule_strip()
 
     def _update_operating_label(self) -> None:
         stats = self.stats
@@ -648,25 +651,18 @@ class EvaluateView(QWidget):
         self.operating_label.setText("<br>".join(lines))
 
     # ================================================================== image strip
-    def _image(self, index: int) -> np.ndarray:
-        """Pixels of dataset record ``index`` (uint8 [H, W, 3] RGB), kept in a small LRU cache."""
-        img = self._images.get(index)
-        if img is not None:
-            self._images.move_to_end(index)
-            return img
-        from core.data.loader import read_image_rgb
-
-        assert self.output is not None
-        img = read_image_rgb(self.output.result.gt.records[index])
-        self._images[index] = img
-        while len(self._images) > IMAGE_CACHE_SIZE:
-            self._images.popitem(last=False)
-        return img
-
     def strip_label_for(self) -> int | None:
         """The class the strip shows: the first selected row's, or None (all classes)."""
         labels = self.selected_labels()
         return labels[0] if labels else None
+
+    def _schedule_strip(self) -> None:
+        """The strip is stale: drop any answer still being drawn, redraw once the input settles."""
+        self._strip_generation += 1
+        if self._strip_worker is not None:
+            self._strip_worker.cancel()
+            self._strip_worker = None
+        self._strip_timer.start()
 
     @Slot()
     def _update_strip(self) -> None:
@@ -682,23 +678,35 @@ class EvaluateView(QWidget):
         with_content = np.flatnonzero(tp + fp + missed > 0)
         order = with_content[np.lexsort((with_content, -tp[with_content], -(fp + missed)[with_content]))]
         shown = result.image_breakdown(label, t, images=order[:STRIP_MAX_IMAGES])
-        entries = []
-        try:
-            for bd in shown:
-                thumb = draw_breakdown(self._image(bd.image_index), bd, result.class_names,
-                                       height=self.strip.thumb_height, show_names=label is None)
-                entries.append(StripEntry(bd.image_id, thumb, len(bd.tp_scores), len(bd.fp_scores),
-                                          len(bd.missed_labels)))
-        except ValueError as exc:  # an image vanished or cannot be decoded: say so, keep the rest
-            self.show_error(f"image strip: {exc}")
-        self.strip.set_entries(entries)
         name = result.class_names[label] if label is not None else "all classes"
-        self.strip_label.setText(
+        self._strip_text = (
             f"Images for <b>{name}</b> at threshold {t:.3f}: {with_content.size} with detections or objects"
             + (f", the {len(shown)} with the most errors shown" if with_content.size > len(shown) else "")
             + " — <span style='color:#00aa3c'>■ true positive</span> "
               "<span style='color:#e11e1e'>■ false positive</span> "
               "<span style='color:#ff9600'>▢ missed (dashed)</span>")
+        # Decoding and drawing (tens of ms per image for large photos) run in a worker; a newer
+        # request cancels the older one, whose answer is then dropped.
+        if self._strip_worker is not None:
+            self._strip_worker.cancel()
+        self._strip_generation += 1
+        records = result.gt.records
+        worker = ThumbnailWorker(self._strip_generation, [(bd.image_index, records[bd.image_index], bd) for bd in shown],
+                                 result.class_names, self.strip.thumb_height, label is None, self._images)
+        worker.finished.connect(self._on_thumbnails)
+        worker.failed.connect(self.show_error)
+        self._strip_worker = worker
+        start_worker(worker, self)
+
+    @Slot(object)
+    def _on_thumbnails(self, thumbs: Thumbnails) -> None:
+        if thumbs.generation != self._strip_generation or self.output is None:
+            return  # superseded by a newer threshold or class, or the results were cleared
+        self._strip_worker = None
+        for err in thumbs.errors[:3]:
+            self.show_error(f"image strip: {err}")
+        self.strip.set_entries(thumbs.entries)
+        self.strip_label.setText(self._strip_text)
         self.strip_updated.emit()
 
     # ================================================================== export

@@ -302,3 +302,45 @@ def test_demo_model_on_a_small_synthetic_split(qtbot, view: EvaluateView) -> Non
     low = kept()
     view.set_threshold(0.9)
     assert kept() < low
+
+
+def test_strip_images_decode_off_the_gui_thread_and_a_vanished_one_is_named(qtbot, view: EvaluateView,  # type: ignore[no-untyped-def]
+                                                                            tmp_path: Path, monkeypatch) -> None:
+    """A COCO dataset on disk evaluated from a results file (no image is read for that), one image
+    deleted beforehand: the strip shows the others, drawn by a worker thread, and names the missing file."""
+    import threading
+
+    from core.data.synthetic import write_dataset
+    from core.evaluation.io import load_ground_truth
+    from ssd_gui.widgets import image_strip
+
+    ann = write_dataset(tmp_path / "coco", count=COUNT, seed=SEED, fmt="coco", size=(SIZE, SIZE))
+    gt = load_ground_truth(ann)
+    entries = [{"image_id": rec.image_id, "category_id": lab, "bbox": [x1, y1, x2 - x1, y2 - y1], "score": 0.9}
+               for rec in gt.records for (x1, y1, x2, y2), lab in zip(rec.boxes.tolist(), rec.labels.tolist())]
+    dets = tmp_path / "results.json"
+    dets.write_text(json.dumps(entries))
+    with_objects = [rec for rec in gt.records if len(rec.labels)]
+    assert len(with_objects) >= 2
+    gone = Path(with_objects[0].file)
+    gone.unlink()
+
+    drawn_on: list[str] = []
+    original = image_strip.draw_breakdown
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        drawn_on.append(threading.current_thread().name)  # records the thread; the real drawing still runs
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(image_strip, "draw_breakdown", spy)
+    view.set_detections(dets)
+    view.set_dataset("coco", ann)
+    _run(qtbot, view)
+    with qtbot.waitSignal(view.strip_updated, timeout=WAIT_MS):
+        view.table.clearSelection()  # no class selected: the strip shows every image with objects
+    assert view.strip_label_for() is None
+    assert drawn_on and threading.main_thread().name not in drawn_on
+    shown_ids = {e.image_id for e in view.strip.entries}
+    assert with_objects[0].image_id not in shown_ids
+    assert {rec.image_id for rec in with_objects[1:]} <= shown_ids
+    assert view.banner.isVisible() and gone.name in view.banner.text()
