@@ -206,6 +206,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--width", type=float, default=1.0, help="channel multiplier (default 1.0, the paper's net)")
     m.add_argument("--backbone", dest="backbone_weights", default=None,
                    help="ImageNet VGG16 weights (torchvision layout) to initialise the trunk")
+    m.add_argument("--init", dest="init_weights", default=None,
+                   help="detector weights (same architecture, width and classes) to fine-tune from")
     o = p.add_argument_group("optimisation")
     o.add_argument("--epochs", type=int, default=10)
     o.add_argument("--batch-size", type=int, default=16, help="images per step and process (default 16)")
@@ -242,7 +244,7 @@ def _run_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--milestones must be comma-separated fractions, got {args.milestones!r}") from None
     fields = {k: getattr(args, k) for k in (
         "data_format", "train_split", "synthetic_count", "synthetic_seed", "synthetic_size", "val_count",
-        "val_seed", "augment", "cache_images", "arch", "priors", "width", "backbone_weights", "epochs",
+        "val_seed", "augment", "cache_images", "arch", "priors", "width", "backbone_weights", "init_weights", "epochs",
         "batch_size", "optimizer", "lr", "momentum", "weight_decay", "warmup_iters", "gamma", "device", "amp",
         "num_workers", "num_threads", "seed", "checkpoint_every", "val_every_epochs", "resume", "max_iterations")}
     val_split = None if str(args.val_split).lower() == "none" else args.val_split

@@ -19,7 +19,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +29,9 @@ from core.config import BACKGROUND, SSDConfig, preset
 FORMAT = "ssd-desktop/1"
 TORCHVISION_COCO_FILE = "ssd300_vgg16_coco-b556d3b4.pth"
 TORCHVISION_COCO_SPEC = "torchvision:ssd300_vgg16_coco"
+TORCHVISION_MODELS_URL = "https://download.pytorch.org/models/"
+#: A base URL to fetch torchvision's weights from instead of download.pytorch.org (a mirror).
+MIRROR_ENV = "SSD_WEIGHTS_MIRROR"
 
 
 @dataclass
@@ -345,28 +348,102 @@ def torchvision_cache_path() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_COCO_FILE
 
 
-def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True) -> Path:
-    """The torchvision COCO SSD300 file: from the cache, or downloaded through torchvision's own weights API.
+class DownloadCancelled(RuntimeError):
+    """A download stopped by its ``should_stop`` callback; nothing was written."""
+
+
+def torchvision_coco_url() -> str:
+    """Where the COCO SSD300 file comes from: torchvision's server, or ``$SSD_WEIGHTS_MIRROR`` + its name."""
+    base = os.environ.get(MIRROR_ENV) or TORCHVISION_MODELS_URL
+    return base.rstrip("/") + "/" + TORCHVISION_COCO_FILE
+
+
+def download_file(url: str, dest: str | Path, sha256_prefix: str,
+                  on_progress: Callable[[int, int], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None, timeout_s: float = 20.0) -> Path:
+    """Download ``url`` to ``dest`` in 64 KiB chunks; the file appears only when complete and verified.
+
+    Args:
+        sha256_prefix: the expected start of the file's SHA-256 in hex (torchvision names its files
+            ``<name>-<first 8 hex digits>.pth``).
+        on_progress: called with (bytes so far, total bytes or 0 when the server does not say).
+        should_stop: polled between chunks; True abandons the download.
 
     Raises:
-        ValueError: offline (or ``allow_download=False``) and not cached; the message says where to put the file.
+        DownloadCancelled: ``should_stop`` said so. ValueError: the hash does not match (names the URL).
+        OSError (``urllib.error.URLError``, timeouts, HTTP errors): the transfer failed.
+        In every case no partial file is left behind.
+    """
+    import hashlib
+    import urllib.request
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as resp, open(part, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0)
+            done = 0
+            while True:
+                if should_stop is not None and should_stop():
+                    raise DownloadCancelled(f"download of {url} cancelled")
+                chunk = resp.read(1 << 16)
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if on_progress is not None:
+                    on_progress(done, total)
+        if not digest.hexdigest().startswith(sha256_prefix):
+            raise ValueError(f"the file downloaded from {url} has the wrong SHA-256 "
+                             f"({digest.hexdigest()[:8]}…, expected {sha256_prefix}…)")
+        part.replace(dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def _print_download_progress(done: int, total: int) -> None:
+    import sys
+
+    size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+    sys.stderr.write(f"\rdownloading {TORCHVISION_COCO_FILE}: {size}")
+    if total and done >= total:
+        sys.stderr.write("\n")
+
+
+def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True,
+                           on_progress: Callable[[int, int], None] | None = None,
+                           should_stop: Callable[[], bool] | None = None) -> Path:
+    """The torchvision COCO SSD300 file: from torchvision's cache (``torchvision_cache_path()``, shared with
+    torchvision's weights API), else downloaded there from :func:`torchvision_coco_url` and hash-checked.
+
+    Args:
+        progress: print a progress line on stderr (when ``on_progress`` is not given).
+        on_progress, should_stop: as in :func:`download_file`.
+
+    Raises:
+        ValueError: offline, failed or corrupt download, or ``allow_download=False`` and not cached;
+            the message says where to put the file. DownloadCancelled: ``should_stop`` said so.
     """
     dest = torchvision_cache_path()
     if dest.is_file():
         return dest
-    url = "https://download.pytorch.org/models/" + TORCHVISION_COCO_FILE
+    url = torchvision_coco_url()
     hint = (f"torchvision's COCO SSD300 weights are not on this machine. Download {url} elsewhere and put the file "
             f"at '{dest}' (or open it directly as a weights file).")
     if not allow_download:
         raise ValueError(hint)
+    prefix = TORCHVISION_COCO_FILE.rsplit("-", 1)[1].split(".")[0]
+    report = on_progress if on_progress is not None else (_print_download_progress if progress else None)
     try:
-        from torchvision.models.detection import SSD300_VGG16_Weights
-
-        SSD300_VGG16_Weights.COCO_V1.get_state_dict(progress=progress, check_hash=True)
-    except Exception as exc:  # network errors come in many types (URLError, socket, SSL, HTTP)
+        download_file(url, dest, prefix, report, should_stop)
+    except DownloadCancelled:
+        raise
+    except (OSError, ValueError) as exc:  # URLError, HTTPError, socket timeouts, SSL; or a bad hash
         raise ValueError(f"download failed ({type(exc).__name__}: {exc}). {hint}") from None
-    if not dest.is_file():
-        raise ValueError(hint)
     return dest
 
 

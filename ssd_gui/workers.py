@@ -194,46 +194,23 @@ class ModelLoadWorker(QObject):
     def cancel(self) -> None:
         self._cancel = True
 
+    # Subclasses override _load, never run: with PySide6 a slot overridden in a subclass is called
+    # on the sender's thread (the GUI thread) instead of the worker's (a test checks where it runs).
     @Slot()
     def run(self) -> None:
         try:
-            from core import load_detector
-
-            # optimize: a frozen graph on CPU fp32 (a no-op elsewhere), paid once here off the GUI thread.
-            self.finished.emit(load_detector(self.weights, device=self.device, precision=self.precision,
-                                             optimize=True))
+            self.finished.emit(self._load())
         except Exception as exc:  # noqa: BLE001 - shown in the window, the previous model keeps running
-            self.failed.emit(f"cannot load model '{self.weights}': {type(exc).__name__}: {exc}")
+            self.failed.emit(self._failure(exc))
 
+    def _load(self) -> Any:
+        from core import load_detector
 
-def _download_with_progress(url: str, dest: Path, on_progress: Callable[[int, int], None],
-                            should_stop: Callable[[], bool], sha256_prefix: str) -> None:
-    """Download ``url`` to ``dest`` in chunks, reporting bytes, checking torchvision's hash prefix."""
-    import hashlib
-    import urllib.request
+        # optimize: a frozen graph on CPU fp32 (a no-op elsewhere), paid once here off the GUI thread.
+        return load_detector(self.weights, device=self.device, precision=self.precision, optimize=True)
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=20) as resp, open(part, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
-            while True:
-                if should_stop():
-                    raise RuntimeError("download cancelled")
-                chunk = resp.read(1 << 16)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                on_progress(done, total)
-        if not digest.hexdigest().startswith(sha256_prefix):
-            raise ValueError(f"downloaded file from {url} has the wrong SHA-256 (expected a hash starting {sha256_prefix})")
-        part.replace(dest)
-    finally:
-        part.unlink(missing_ok=True)
+    def _failure(self, exc: Exception) -> str:
+        return f"cannot load model '{self.weights}': {type(exc).__name__}: {exc}"
 
 
 class CocoModelLoadWorker(ModelLoadWorker):
@@ -249,29 +226,17 @@ class CocoModelLoadWorker(ModelLoadWorker):
         self.weights = TORCHVISION_COCO_SPEC
         self.allow_download = allow_download
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            from core import load_detector
-            from core.weights import TORCHVISION_COCO_FILE, fetch_torchvision_coco, torchvision_cache_path
+    def _load(self) -> Any:
+        from core import load_detector
+        from core.weights import fetch_torchvision_coco
 
-            dest = torchvision_cache_path()
-            if not dest.is_file():
-                if not self.allow_download:
-                    fetch_torchvision_coco(allow_download=False)  # raises the "put the file here" message
-                url = "https://download.pytorch.org/models/" + TORCHVISION_COCO_FILE
-                # torchvision names its files <name>-<first 8 hex digits of the SHA-256>.pth
-                prefix = TORCHVISION_COCO_FILE.rsplit("-", 1)[1].split(".")[0]
-                try:
-                    _download_with_progress(url, dest, lambda d, t: self.progress.emit((d, t)),
-                                            lambda: self._cancel, prefix)
-                except OSError as exc:
-                    raise ValueError(
-                        f"cannot download {url} ({type(exc).__name__}: {exc}). Download it elsewhere and put the "
-                        f"file at '{dest}', or open it with Model > Open weights.") from None
-            self.finished.emit(load_detector(dest, device=self.device, precision=self.precision, optimize=True))
-        except Exception as exc:  # noqa: BLE001 - shown in the window, the previous model keeps running
-            self.failed.emit(f"cannot load torchvision COCO SSD300: {type(exc).__name__}: {exc}")
+        dest = fetch_torchvision_coco(allow_download=self.allow_download,
+                                      on_progress=lambda d, t: self.progress.emit((d, t)),
+                                      should_stop=lambda: self._cancel)
+        return load_detector(dest, device=self.device, precision=self.precision, optimize=True)
+
+    def _failure(self, exc: Exception) -> str:
+        return f"cannot load torchvision COCO SSD300: {type(exc).__name__}: {exc}"
 
 
 class ExportWorker(QObject):

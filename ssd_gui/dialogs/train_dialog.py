@@ -170,12 +170,16 @@ class TrainDialog(QDialog):
         self.width_spin = _dspin(0.0625, 4.0, 1.0, 4, 0.125)
         self.width_spin.setToolTip("channel multiplier: 1.0 is the paper's VGG16; 0.125 trains fast on a CPU")
         self.backbone = _PathEdit("file", "ImageNet VGG16 weights", WEIGHTS_FILTER, "optional: ImageNet VGG16 (.pth)")
+        self.init_weights = _PathEdit("file", "Detector weights to start from", WEIGHTS_FILTER,
+                                      "optional: a detector of this architecture, width and classes")
+        self.init_weights.setToolTip("fine-tune: start from these weights with a fresh optimizer and schedule")
         model_box = QGroupBox("Model")
         f = QFormLayout(model_box)
         f.addRow("Architecture", self.arch_combo)
         f.addRow("Default boxes", self.priors_combo)
         f.addRow("Width", self.width_spin)
         f.addRow("Backbone", self.backbone)
+        f.addRow("Start from", self.init_weights)
 
         # -- optimisation
         self.epochs = _spin(1, 100_000, 10)
@@ -267,6 +271,7 @@ class TrainDialog(QDialog):
         _select(self.priors_combo, cfg.priors)
         self.width_spin.setValue(cfg.width)
         self.backbone.setText(cfg.backbone_weights)
+        self.init_weights.setText(cfg.init_weights)
         self.epochs.setValue(cfg.epochs)
         self.batch_size.setValue(cfg.batch_size)
         self.max_iterations.setValue(cfg.max_iterations or 0)
@@ -314,7 +319,8 @@ class TrainDialog(QDialog):
             val_seed=self.val_seed.value(), augment=str(self.augment_combo.currentData()),
             cache_images=self.cache_check.isChecked(), arch=str(self.arch_combo.currentData()),
             priors=str(self.priors_combo.currentData()), width=self.width_spin.value(),
-            backbone_weights=self.backbone.text() or None, epochs=self.epochs.value(),
+            backbone_weights=self.backbone.text() or None, init_weights=self.init_weights.text() or None,
+            epochs=self.epochs.value(),
             batch_size=self.batch_size.value(), optimizer=str(self.optimizer_combo.currentData()), lr=lr,
             momentum=self.momentum.value(), weight_decay=self.weight_decay.value(), warmup_iters=self.warmup.value(),
             milestones=parse_milestones(self.milestones.text()), gamma=self.gamma.value(),

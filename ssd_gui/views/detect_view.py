@@ -543,7 +543,8 @@ class DetectView(QWidget):
             dlg.setWindowTitle("Download")
             dlg.setWindowModality(Qt.WindowModality.WindowModal)
             dlg.setMinimumDuration(0)
-            dlg.canceled.connect(worker.cancel)
+            # Direct: the worker's thread is busy downloading, a queued call would wait for the end.
+            dlg.canceled.connect(worker.cancel, Qt.ConnectionType.DirectConnection)
             self._download_dialog = dlg
             dlg.show()
         self._start_load(worker)

@@ -183,3 +183,21 @@ def test_trains_on_datasets_on_disk(tmp_path: Path, fmt: str) -> None:
     assert tuple(best["class_names"]) == SHAPE_CLASSES  # read from the files, not assumed
     assert 0.0 <= best["meta"]["val_map_voc07"] <= 1.0
     assert load_training_checkpoint(out / "last.pt")["iteration"] == 3  # ceil(5 / 2)
+
+
+def test_init_weights_fine_tunes_from_a_detector_file(tmp_path: Path) -> None:
+    first = train(tiny_config(tmp_path / "a", max_iterations=2))
+    start = read_file(first.checkpoint)["model"]
+    # one step at a vanishing learning rate: the weights are the file's, the schedule starts at 1
+    tuned = train(tiny_config(tmp_path / "b", init_weights=str(first.checkpoint), lr=1e-12, max_iterations=1))
+    assert load_training_checkpoint(tmp_path / "b" / "last.pt")["iteration"] == 1
+    after = read_file(tuned.checkpoint)["model"]
+    assert max(float((after[k] - v).abs().max()) for k, v in start.items() if v.is_floating_point()) < 1e-8
+    scratch = read_file(train(tiny_config(tmp_path / "c", lr=1e-12, max_iterations=1)).checkpoint)["model"]
+    assert max(float((scratch[k] - v).abs().max()) for k, v in start.items() if v.is_floating_point()) > 1e-3
+
+    # a file of another width (or class list) is refused, naming it
+    other = train(tiny_config(tmp_path / "d", width=0.1, max_iterations=1))
+    with pytest.raises(ValueError, match="does not match") as info:
+        train(tiny_config(tmp_path / "e", init_weights=str(other.checkpoint), max_iterations=1))
+    assert str(other.checkpoint) in str(info.value)

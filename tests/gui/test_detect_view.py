@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
 from core.config import ssd300
 from core.data.synthetic import render_video
@@ -331,6 +331,44 @@ def test_coco_model_offline_says_where_to_put_the_file(qtbot, view, assets, tmp_
     assert view.detector is good and str(expected) in view.banner.text()
 
 
+def test_coco_model_download_shows_progress_and_a_bad_or_cancelled_download_changes_nothing(  # type: ignore[no-untyped-def]
+        qtbot, view, assets, tmp_path, monkeypatch) -> None:
+    """The real download path against a loopback mirror: a file of the right name with the wrong bytes
+    is refused by its hash after the progress dialog counted it; Cancel in the dialog stops a download."""
+    from core.weights import MIRROR_ENV, TORCHVISION_COCO_FILE, torchvision_cache_path
+    from tests.local_http import serve_folder
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    served = tmp_path / "mirror"
+    served.mkdir()
+    (served / TORCHVISION_COCO_FILE).write_bytes(b"not torchvision's weights" * 40_000)  # ~1 MB, 16 chunks
+    _load(qtbot, view, assets["weights"])
+    good = view.detector
+    with serve_folder(served, chunk_delay_s=0.02) as base:
+        monkeypatch.setenv(MIRROR_ENV, base)
+        with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as blocker:
+            view.load_coco_model()
+            dialog = view._download_dialog
+            assert dialog is not None and dialog.isVisible()
+            qtbot.waitUntil(lambda: "MB" in dialog.labelText(), timeout=WAIT_MS)
+        assert "wrong SHA-256" in blocker.args[0] and view._download_dialog is None
+        assert view.detector is good and "wrong SHA-256" in view.banner.text()
+        assert not torchvision_cache_path().exists()
+
+    with serve_folder(served, chunk_delay_s=0.5) as base:
+        monkeypatch.setenv(MIRROR_ENV, base)
+        with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as blocker:
+            view.load_coco_model()
+            dialog = view._download_dialog
+            qtbot.waitUntil(lambda: "MB" in dialog.labelText(), timeout=WAIT_MS)
+            from PySide6.QtWidgets import QPushButton
+
+            cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
+            qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
+        assert "cancelled" in blocker.args[0] and view.detector is good
+    assert list(torchvision_cache_path().parent.glob("*")) == []
+
+
 def test_live_mailbox_drops_stale_frames_and_processes_the_newest(qtbot, assets) -> None:
     """Frames arriving faster than the model runs are dropped; the newest one is always processed."""
     from core import load_detector
@@ -384,3 +422,22 @@ def test_the_latest_model_request_wins(qtbot, view, assets) -> None:
     qtbot.wait(300)
     assert view.detector is before, "a replaced request's model must not be applied"
     assert "broken.pt" in view.banner.text()
+
+
+def test_no_worker_overrides_an_inherited_run_slot() -> None:
+    """PySide6 calls a slot that overrides a base-class slot on the sender's thread: a worker whose
+    ``run`` overrides its parent's would run on the GUI thread and freeze the window. Subclasses
+    override ``_load``-style hooks instead."""
+    import inspect
+
+    from PySide6.QtCore import QObject
+
+    from ssd_gui import workers
+
+    classes = [c for _, c in inspect.getmembers(workers, inspect.isclass)
+               if issubclass(c, QObject) and c.__module__ == workers.__name__]
+    assert workers.CocoModelLoadWorker in classes
+    for cls in classes:
+        if "run" in vars(cls):
+            inherited = [b for b in cls.__mro__[1:] if "run" in vars(b) and b.__module__ == workers.__name__]
+            assert not inherited, f"{cls.__name__}.run overrides {inherited[0].__name__}.run"

@@ -216,3 +216,17 @@ def test_dialog_rejects_bad_fields_and_formats_durations(qtbot) -> None:  # type
     assert dialog.isVisible() and "milestones" in dialog.error_label.text() and not view.is_busy()
     dialog.reject()
     assert (format_duration(65), format_duration(3725), format_duration(float("nan"))) == ("1:05", "1:02:05", "–")
+
+
+def test_dialog_start_from_field_sets_init_weights(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    view = TrainView()
+    qtbot.addWidget(view)
+    view.show()
+    dialog = view.open_dialog()
+    assert dialog is not None
+    start = tmp_path / "start.pt"
+    qtbot.keyClicks(dialog.init_weights.edit, str(start))
+    assert dialog.config().init_weights == str(start)
+    dialog.init_weights.edit.clear()
+    assert dialog.config().init_weights is None
+    dialog.reject()
