@@ -29,6 +29,43 @@ def _fast_precision(device: torch.device) -> str | None:
     return "bf16" if cpu_supports_bf16() else None
 
 
+def sgemm_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """This CPU's fp32 matrix-multiply throughput (GFLOP/s) at the current thread count: the
+    practical ceiling of a dense fp32 convolution (oneDNN runs convolutions at GEMM speed at best)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def network_gflop(det) -> float:  # type: ignore[no-untyped-def]
+    """Floating-point operations (GFLOP, multiply and add counted separately) of one forward pass."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    size = det.config.model.image_size
+    x = torch.zeros(1, 3, size, size)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        det.model(x)
+    return counter.get_total_flops() / 1e9
+
+
+def _fp32_floor(eager, t_ours: float, t_tv: float) -> Row:  # type: ignore[no-untyped-def]
+    """How close row 1 is to what dense fp32 arithmetic allows on this CPU."""
+    gflop = network_gflop(eager)
+    peak = sgemm_gflops()
+    achieved = gflop / t_ours  # whole detect() time, pre/post-processing included: a lower bound
+    needed = gflop / (0.60 * t_tv)  # even with free pre/post-processing
+    return Row("1d. fp32 arithmetic floor on this CPU", f"{achieved:.0f} GFLOP/s", f"{peak:.0f} GFLOP/s (sgemm)",
+               f"{achieved / peak:.0%} of peak", f"needs {needed:.0f} GFLOP/s", "info",
+               f"network {gflop:.1f} GFLOP per image; 0.60x torchvision leaves {0.60 * t_tv * 1e3:.0f} ms, "
+               f"i.e. {needed:.0f} GFLOP/s ({needed / peak:.0%} of this CPU's fp32 matrix-multiply peak of "
+               f"{peak:.0f} GFLOP/s at {torch.get_num_threads()} threads) with zero time for everything else")
+
+
 def run(quick: bool = False) -> list[Row]:
     repeats = 3 if quick else 7
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -82,6 +119,8 @@ def run(quick: bool = False) -> list[Row]:
         rows.append(Row("1c. detect, fp32, optimized, 1 thread", fmt_s(median(t1["ours"])), fmt_s(median(t1["tv"])),
                         f"{r1t:.2f}x", "<= 0.60x", status(r1t <= 0.60, equal_opt),
                         f"both with torch.set_num_threads(1) (row 1 used {threads})"))
+    if device.type == "cpu":
+        rows.append(_fp32_floor(eager, median(times["ours"]), t_tv))
     if fast is not None:
         r2 = median(times["fast"]) / t_tv
         rows.append(Row(f"2. fast mode ({precision}, channels-last)", fmt_s(median(times["fast"])), fmt_s(t_tv),

@@ -252,12 +252,17 @@ class Matcher:
                     best_prior[start:start + rows] = _first_max(iou, 1)[1]
                     r = 0
                     for k in range(i, j):
-                        if counts[k]:
-                            # Per prior, its image's best object (first on ties, as torchvision's max(dim=0)).
-                            best_iou, best = _first_max(iou[r:r + counts[k]], 0)
-                            idx = col[start + r:start + r + counts[k]][best]
-                            matched[k] = idx.masked_fill_(best_iou < self.iou_threshold, -1)
-                            r += counts[k]
+                        c = counts[k]
+                        if c:
+                            # Per prior, its image's best object if that reaches the threshold (first
+                            # on ties, as torchvision's max(dim=0)). One plain max over the image's rows
+                            # finds the few hundred priors that match at all; only those need the index.
+                            own = iou[r:r + c]
+                            hit = (own.amax(dim=0) >= self.iou_threshold).nonzero().squeeze(1)
+                            if hit.numel():
+                                best = _first_max(own[:, hit], 0)[1] if c > 1 else 0
+                                matched[k, hit] = col[start + r:start + r + c][best]
+                            r += c
                 start += rows
                 i = j
             # Force each object onto its best prior; with two objects sharing one, the later wins,

@@ -6,14 +6,15 @@ import torch
 
 from core.data.synthetic import SHAPE_CLASSES, render_scene, synthetic_index
 from core.detector import DEMO_VIDEO, DEMO_WEIGHTS, load_detector
-from core.engine.demo import DEMO_CONFIG, TEST_SEED
+from core.engine.demo import DEMO_CONFIG, STAGES, TEST_SEED
 from core.evaluation.evaluate import evaluate
 from core.weights import read_file
 
 
 def test_demo_recipe_measures_on_seeds_never_used_in_training() -> None:
-    assert len({DEMO_CONFIG.synthetic_seed, DEMO_CONFIG.val_seed, TEST_SEED}) == 3
-    assert DEMO_CONFIG.arch == "ssd300" and DEMO_CONFIG.width < 1.0
+    for _, cfg in STAGES:
+        assert len({cfg.synthetic_seed, cfg.val_seed, TEST_SEED}) == 3
+        assert cfg.arch == "ssd300" and cfg.width == DEMO_CONFIG.width < 1.0
 
 
 def test_demo_model_is_small_and_detects_held_out_scenes() -> None:
@@ -33,6 +34,7 @@ def test_demo_model_is_small_and_detects_held_out_scenes() -> None:
     m = evaluate(full, dets, detector_class_names=det.class_names).voc(use_07_metric=True).mAP
     # 40 fresh scenes agree with the figure recorded on 500 (sampling noise allowed for)
     recorded = raw["meta"]["held_out_map_voc07"]
+    assert recorded >= 0.90  # the bar, measured on 500 scenes by `python -m core.engine.demo export`
     assert m >= recorded - 0.15, (m, recorded)
 
 
