@@ -220,6 +220,36 @@ class Matcher:
         union.sub_(inter)
         return inter.div_(union)
 
+    def _match_by_threshold(self, iou: Tensor, counts: list[int], first_image: int, cols: Tensor,
+                            matched: Tensor) -> None:
+        """Per prior, its image's best object if that reaches the threshold (the first on ties, as
+        torchvision's ``max(dim=0)``), for a block of whole images.
+
+        Args:
+            iou: [rows, P], the objects of images ``first_image ...`` in order, ``counts`` per image.
+            cols: int64 [rows], each row's index in the padded target.
+            matched: int64 [B, P], written where a prior matches.
+        """
+        rows, p = iou.shape
+        n_img = len(counts)
+        dev = iou.device
+        count_t = torch.tensor(counts, device=dev)
+        starts = torch.cumsum(count_t, 0) - count_t
+        local = torch.repeat_interleave(torch.arange(n_img, device=dev), count_t)  # [rows]
+        # One plain max per image and prior finds the few hundred priors that match at all ...
+        best = iou.new_full((n_img, p), -1.0).scatter_reduce_(0, local[:, None].expand(rows, p), iou, "amax")
+        hit_img, hit_prior = (best >= self.iou_threshold).nonzero(as_tuple=True)
+        if hit_img.numel() == 0:
+            return
+        # ... and only those need the index: each hit's candidate rows side by side, padding at -1.
+        cmax = max(counts)
+        t = torch.arange(cmax, device=dev)
+        row = starts[hit_img, None] + t  # [H, cmax]
+        inside = t < count_t[hit_img, None]
+        vals = iou[row.clamp(max=rows - 1), hit_prior[:, None]].masked_fill_(~inside, -1.0)
+        first = _first_max(vals, 1)[1]
+        matched[first_image + hit_img, hit_prior] = cols[starts[hit_img] + first]
+
     def __call__(self, gt_boxes: Tensor, gt_labels: Tensor, priors_xyxy: Tensor) -> MatchResult:
         """Match a padded batch.
 
@@ -250,19 +280,7 @@ class Matcher:
                 if rows:
                     iou = self.pairwise_iou(gt[start:start + rows], priors_xyxy)  # [rows, P]
                     best_prior[start:start + rows] = _first_max(iou, 1)[1]
-                    r = 0
-                    for k in range(i, j):
-                        c = counts[k]
-                        if c:
-                            # Per prior, its image's best object if that reaches the threshold (first
-                            # on ties, as torchvision's max(dim=0)). One plain max over the image's rows
-                            # finds the few hundred priors that match at all; only those need the index.
-                            own = iou[r:r + c]
-                            hit = (own.amax(dim=0) >= self.iou_threshold).nonzero().squeeze(1)
-                            if hit.numel():
-                                best = _first_max(own[:, hit], 0)[1] if c > 1 else 0
-                                matched[k, hit] = col[start + r:start + r + c][best]
-                            r += c
+                    self._match_by_threshold(iou, counts[i:j], i, col[start:start + rows], matched)
                 start += rows
                 i = j
             # Force each object onto its best prior; with two objects sharing one, the later wins,
