@@ -46,8 +46,12 @@ def _set_check(qtbot, box, checked: bool) -> None:  # type: ignore[no-untyped-de
 
 
 def _new_run(qtbot, view: TrainView, out_dir: Path, *, epochs: int, validate: bool,  # type: ignore[no-untyped-def]
-             data_format: str = "synthetic", data_path: str = "") -> None:
-    """Click "New run…", fill the dialog for a tiny run and click "Start training"."""
+             data_format: str = "synthetic", data_path: str = "", fails: bool = False) -> str | None:
+    """Click "New run…", fill the dialog for a tiny run and click "Start training".
+
+    With ``fails`` the run is expected to fail at once (bad data): returns the failure message,
+    waited for around the click, since it can arrive before control returns here.
+    """
     qtbot.mouseClick(view.new_button, Qt.MouseButton.LeftButton)
     dialog = view.dialog
     assert dialog is not None and dialog.isVisible()
@@ -67,12 +71,17 @@ def _new_run(qtbot, view: TrainView, out_dir: Path, *, epochs: int, validate: bo
     dialog.augment_combo.setCurrentIndex(dialog.augment_combo.findData("none"))
     dialog.out_dir.edit.clear()
     qtbot.keyClicks(dialog.out_dir.edit, str(out_dir))
+    if fails:
+        with qtbot.waitSignal(view.run_failed, timeout=WAIT_MS) as blocker:
+            qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+        return str(blocker.args[0])
     with qtbot.waitSignal(view.run_started, timeout=5000):
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     cfg = view.config
     assert (cfg.data_format, cfg.synthetic_count, cfg.width, cfg.epochs, cfg.batch_size, cfg.out_dir) == \
         (data_format, 4, 0.125, epochs, 2, str(out_dir))
     assert view.is_busy() and view.stop_button.isEnabled() and not view.new_button.isEnabled()
+    return None
 
 
 def _answer_close_question(qtbot, view: TrainView, button: QMessageBox.StandardButton) -> None:  # type: ignore[no-untyped-def]
@@ -175,12 +184,11 @@ def test_finished_run_shows_validation_and_evaluates(qtbot, window: MainWindow, 
 def test_training_crash_is_a_message_and_the_app_keeps_running(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     view = window.train_view
     missing = tmp_path / "no_such_voc"
-    _new_run(qtbot, view, tmp_path / "run", epochs=1, validate=False, data_format="voc", data_path=str(missing))
-    with qtbot.waitSignal(view.run_failed, timeout=WAIT_MS) as blocker:
-        pass
-    assert "no_such_voc" in blocker.args[0]
+    message = _new_run(qtbot, view, tmp_path / "run", epochs=1, validate=False, data_format="voc",
+                       data_path=str(missing), fails=True)
+    assert message is not None and "no_such_voc" in message
     assert view.banner.isVisible() and view.banner.kind == "error" and "no_such_voc" in view.banner.text()
-    assert window.messages[-1] == ("error", blocker.args[0])
+    assert window.messages[-1] == ("error", message)
     assert not view.is_busy() and view.new_button.isEnabled() and not view.detect_button.isEnabled()
     # the window is still usable: a new dialog opens
     qtbot.mouseClick(view.new_button, Qt.MouseButton.LeftButton)
