@@ -194,21 +194,17 @@ class Matcher:
             self._work = w
         return w[0, : rows * p].view(rows, p), w[1, : rows * p].view(rows, p)
 
-    def pairwise_iou(self, gt: Tensor, priors_xyxy: Tensor, out: Tensor | None = None) -> Tensor:
+    def pairwise_iou(self, gt: Tensor, priors_xyxy: Tensor) -> Tensor:
         """IoU of objects (Tensor[N, 4] x1y1x2y2) with priors (Tensor[P, 4] x1y1x2y2) -> Tensor[N, P].
 
-        Equal, value for value, to ``torchvision.ops.box_iou(gt, priors_xyxy)``. ``out`` (Tensor[N, P])
-        receives the result when given; the returned tensor may share memory with this matcher's
-        workspace, so it is valid until the next call.
+        Equal, value for value, to ``torchvision.ops.box_iou(gt, priors_xyxy)``. The returned tensor
+        may share memory with this matcher's workspace, so it is valid until the next call.
         """
         levels, area_p = self._layout(priors_xyxy)
         n, p = gt.shape[0], priors_xyxy.shape[0]
         if levels is None or n == 0:
-            iou = batched_box_iou(gt[None], priors_xyxy)[0]
-            return out.copy_(iou) if out is not None else iou
+            return batched_box_iou(gt[None], priors_xyxy)[0]
         inter, union = self._workspace(n, p, gt)
-        if out is not None:
-            inter = out
         gx1, gy1, gx2, gy2 = (t[:, None, None] for t in gt.unbind(-1))  # [N, 1, 1]
         for lv in levels:
             w = torch.minimum(gx2, lv.x2).sub_(torch.maximum(gx1, lv.x1)).clamp_(min=0)  # [N, nx, A]
