@@ -656,12 +656,16 @@ class EvaluateView(QWidget):
         labels = self.selected_labels()
         return labels[0] if labels else None
 
-    def _schedule_strip(self) -> None:
-        """The strip is stale: drop any answer still being drawn, redraw once the input settles."""
+    def _drop_pending_strip(self) -> None:
+        """Cancel the thumbnails being drawn; their answer, if it still comes, is ignored."""
         self._strip_generation += 1
         if self._strip_worker is not None:
             self._strip_worker.cancel()
             self._strip_worker = None
+
+    def _schedule_strip(self) -> None:
+        """The strip is stale: drop any answer still being drawn, redraw once the input settles."""
+        self._drop_pending_strip()
         self._strip_timer.start()
 
     @Slot()
@@ -687,9 +691,7 @@ class EvaluateView(QWidget):
               "<span style='color:#ff9600'>▢ missed (dashed)</span>")
         # Decoding and drawing (tens of ms per image for large photos) run in a worker; a newer
         # request cancels the older one, whose answer is then dropped.
-        if self._strip_worker is not None:
-            self._strip_worker.cancel()
-        self._strip_generation += 1
+        self._drop_pending_strip()
         records = result.gt.records
         worker = ThumbnailWorker(self._strip_generation, [(bd.image_index, records[bd.image_index], bd) for bd in shown],
                                  result.class_names, self.strip.thumb_height, label is None, self._images)
