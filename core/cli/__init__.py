@@ -1,0 +1,39 @@
+"""`ssd` command line: thin argument parsing over core.
+
+One module per subcommand (detect, info, synth, train, eval), each with ``add(subparsers)`` and
+``run(args) -> int``; heavy imports happen inside the run functions so that ``ssd --help`` is
+instant.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from core.cli import detect, evaluate, info, synth, train
+from core.cli.progress import ProgressBar
+
+__all__ = ["ProgressBar", "build_parser", "main"]
+
+_COMMANDS = (detect, info, synth, train, evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ssd", description="SSD object detection: detect, train, evaluate.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in _COMMANDS:
+        command.add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `ssd` console script. Errors become one line on stderr and exit code 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+        print(f"ssd {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ssd {args.command}: interrupted", file=sys.stderr)
+        return 130
