@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -25,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from core.config import BACKGROUND, SSDConfig, preset
+from core.fileio import atomic_path
 
 FORMAT = "ssd-desktop/1"
 TORCHVISION_COCO_FILE = "ssd300_vgg16_coco-b556d3b4.pth"
@@ -58,20 +58,15 @@ class LoadedWeights:
 # ------------------------------------------------------------------------------------ saving
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """``torch.save`` to a temporary file in the same folder, then rename: a crash never leaves half a file.
+
+    A full disk raises ``OSError`` saying "no space left on device (the previous version is intact)".
+    """
+    with atomic_path(path, "checkpoint") as tmp:
+        with open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def checkpoint_dict(model: nn.Module, config: SSDConfig, class_names: tuple[str, ...] | list[str],

@@ -20,3 +20,51 @@ def _seed() -> None:
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+class FullDisk:
+    """A folder whose file system can be filled: ``fill()`` makes the next write fail with ENOSPC."""
+
+    def __init__(self, folder, real: bool, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+        self.folder, self.real, self._monkeypatch = folder, real, monkeypatch
+
+    def fill(self) -> None:
+        """Fill the tmpfs to the last byte; without a tmpfs, make ``core.fileio``'s fsync fail with ENOSPC."""
+        import errno
+
+        if not self.real:
+            import core.fileio
+
+            def no_space(fd: int) -> None:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            self._monkeypatch.setattr(core.fileio.os, "fsync", no_space)
+            return
+        fd = os.open(os.path.join(self.folder, ".filler"), os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+
+
+@pytest.fixture
+def full_disk(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A :class:`FullDisk` on a 256 KiB tmpfs, where the machine lets us mount one (root on Linux).
+    Elsewhere a plain folder where ``core.fileio``'s fsync raises ``OSError(ENOSPC)``, the error a
+    full disk gives at that call (``full_disk.real`` is then False).
+    """
+    import shutil
+    import subprocess
+
+    mnt = tmp_path / "small_disk"
+    mnt.mkdir()
+    mounted = shutil.which("mount") is not None and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode == 0
+    try:
+        yield FullDisk(mnt, mounted, monkeypatch)
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

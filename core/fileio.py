@@ -1,0 +1,176 @@
+"""Writing the user's files without ever losing one.
+
+Every file this project writes for a user (detections JSON, metrics, PR curves, datasets,
+checkpoints, exported models) goes through here:
+
+- :func:`check_output_file` / :func:`check_output_dir` run *before* the work, so a bad ``--out``
+  fails in a second instead of after an hour of frames;
+- :func:`atomic_write` / :func:`atomic_path` write to a temporary file in the same folder and
+  ``os.replace`` it over the target, so a crash, a kill or a full disk leaves the previous file
+  intact and never half a file;
+- :func:`dumps_json` refuses NaN and infinity (``json.dumps`` would write bare ``NaN``, which
+  is not JSON), naming where the bad number sits;
+- :func:`describe_os_error` turns ``ENOSPC`` and friends into a sentence that says what was
+  kept.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+TMP_SUFFIX = ".tmp"
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def check_output_file(path: str | Path, what: str = "output file", *, overwrite: bool = True) -> Path:
+    """Check that ``path`` can be written as a file, before any work is done.
+
+    The parent folder is created when missing. Raises ``ValueError`` when ``path`` is an existing
+    folder, or exists and ``overwrite`` is False; ``OSError`` (``PermissionError``) when the folder
+    cannot be written. Returns ``path`` as a ``Path``.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        raise ValueError(f"{what} {p} is a folder; give a file name")
+    if p.exists() and not overwrite:
+        raise ValueError(f"{what} {p} exists; choose another name or allow overwriting")
+    parent = p.parent if str(p.parent) else Path(".")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{what} {p}: {parent} is a file, not a folder") from None
+    except OSError as exc:
+        raise OSError(exc.errno, f"{what} {p}: cannot create folder {parent}: {describe_os_error(exc)}") from None
+    probe_fd, probe = _mkstemp(parent, p, what)
+    os.close(probe_fd)
+    os.unlink(probe)
+    return p
+
+
+def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
+    """Check that ``path`` is (or can be created as) a writable folder; create it. Returns the path."""
+    p = Path(path).expanduser()
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"{what} {p} is a file, not a folder")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{what} {p}: cannot create it: {describe_os_error(exc)}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, f"{what} {p} is not writable")
+    return p
+
+
+def _mkstemp(folder: Path, target: Path, what: str) -> tuple[int, str]:
+    try:
+        return tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=TMP_SUFFIX, dir=folder)
+    except OSError as exc:
+        raise OSError(exc.errno, f"{what} {target}: cannot write in {folder}: {describe_os_error(exc)}") from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short sentence for an ``OSError``: 'no space left on device', 'permission denied', ..."""
+    if exc.errno == errno.ENOSPC:
+        return "no space left on device"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.EROFS:
+        return "read-only file system"
+    if exc.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    return exc.strerror or str(exc)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, what: str = "file") -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success it is fsynced and renamed over ``path``.
+
+    On any exception (including ``KeyboardInterrupt``) the temporary file is removed and ``path``
+    is left as it was. An ``OSError`` from the write is re-raised with a message that names the
+    file and says that the previous version is intact.
+    """
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = _mkstemp(target.parent, target, what)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, target)
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        kept = "the previous version is intact" if target.exists() else "nothing was written"
+        raise OSError(exc.errno, f"could not write {what} {target}: {describe_os_error(exc)} ({kept})") from exc
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, data: str | bytes, what: str = "file") -> Path:
+    """Write ``data`` (text as UTF-8, or bytes) to ``path`` atomically. Returns the path."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with atomic_path(path, what) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(raw)
+            f.flush()
+    return Path(path)
+
+
+def _first_non_finite(obj: Any, where: str = "") -> str | None:
+    if isinstance(obj, float):
+        return None if math.isfinite(obj) else f"{where or '<top>'} = {obj}"
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            found = _first_non_finite(v, f"{where}.{k}" if where else str(k))
+            if found:
+                return found
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            found = _first_non_finite(v, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def dumps_json(obj: Any, what: str = "JSON", indent: int | None = 1) -> str:
+    """``json.dumps`` that refuses NaN and infinity with a ``ValueError`` naming the field."""
+    try:
+        return json.dumps(obj, indent=indent, allow_nan=False)
+    except ValueError:
+        found = _first_non_finite(obj)
+        raise ValueError(f"{what}: refusing to write a non-finite number ({found}); JSON has no NaN or "
+                         "infinity") from None
+
+
+def write_json(path: str | Path, obj: Any, what: str = "JSON file", indent: int | None = 1) -> Path:
+    """:func:`dumps_json` then :func:`atomic_write`: a valid JSON file or the previous one, never half."""
+    return atomic_write(path, dumps_json(obj, f"{what} {path}", indent) + "\n", what)
+
+
+def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
+    """Delete temporary files this module left behind in ``folder`` (after a kill mid-write).
+
+    With ``name``, only the temporaries of that target file. Returns the files removed.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f"{_tmp_prefix(Path(name))}*{TMP_SUFFIX}" if name else f".*{TMP_SUFFIX}"
+    removed = []
+    for p in folder.glob(pattern):
+        if p.is_file():
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
