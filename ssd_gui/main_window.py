@@ -1,50 +1,20 @@
-"""The main window: three views in tabs (Detect, Train, Evaluate), menus and a status bar.
+"""The main window: the three views in tabs (Detect, Train, Evaluate), the menus and the status bar.
 
-The Train and Evaluate views are built by :func:`_make_view` from
-``ssd_gui.views.train_view.TrainView`` and ``ssd_gui.views.evaluate_view.EvaluateView``
-when those modules exist; until then a placeholder stands in their tab. Each view class is
-constructed as ``View(parent: QWidget | None = None)`` and may offer:
-
-* a ``message = Signal(str, str)`` (text, "error"/"info") shown in the status bar,
-* ``menu_actions() -> list[QAction]``, listed in the window's menu named after the view,
-* ``shutdown()``, called when the window closes (join its threads there).
+All wiring between views happens here: a view only emits requests (``open_in_detect_requested``,
+``evaluate_requested``, ``message``) and offers methods; it never looks the window or another view up.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
+from ssd_gui.views.base import View
 from ssd_gui.views.detect_view import DetectView
-
-
-class PlaceholderView(QWidget):
-    """Stands in a tab whose view has not been written yet."""
-
-    def __init__(self, title: str, module: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        label = QLabel(f"The {title} view is not available in this build\n({module} is missing).", self)
-        label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        QVBoxLayout(self).addWidget(label)
-        self.title = title
-
-
-def _make_view(module: str, cls: str, title: str, parent: QWidget) -> QWidget:
-    """``module.cls(parent)``, or a :class:`PlaceholderView` when the module does not exist yet.
-
-    Only the module's own absence is tolerated: an import error inside it propagates, so a
-    broken view is a visible bug rather than a silent placeholder.
-    """
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return PlaceholderView(title, module, parent)
-    return getattr(mod, cls)(parent)
+from ssd_gui.views.evaluate_view import EvaluateView
+from ssd_gui.views.train_view import TrainView
 
 
 class MainWindow(QMainWindow):
@@ -64,16 +34,13 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
         self.detect_view = DetectView(self, device=device)
-        self.train_view = _make_view("ssd_gui.views.train_view", "TrainView", "Train", self)
-        self.evaluate_view = _make_view("ssd_gui.views.evaluate_view", "EvaluateView", "Evaluate", self)
+        self.train_view = TrainView(self)
+        self.evaluate_view = EvaluateView(self)
         self.tabs.addTab(self.detect_view, "Detect")
         self.tabs.addTab(self.train_view, "Train")
         self.tabs.addTab(self.evaluate_view, "Evaluate")
         self.setCentralWidget(self.tabs)
-        for view in self.views():
-            signal = getattr(view, "message", None)
-            if signal is not None:
-                signal.connect(self.show_message)
+        self._connect_views()
 
         self.status_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.status_label)
@@ -82,8 +49,30 @@ class MainWindow(QMainWindow):
         if start_demo:
             self.detect_view.start_demo()
 
-    def views(self) -> list[QWidget]:
+    def views(self) -> list[View]:
         return [self.detect_view, self.train_view, self.evaluate_view]
+
+    # ---------------------------------------------------------------- wiring
+    def _connect_views(self) -> None:
+        for view in self.views():
+            view.message.connect(self.show_message)
+        self.train_view.open_in_detect_requested.connect(self.open_in_detect)
+        self.train_view.evaluate_requested.connect(self.evaluate_weights)
+
+    @Slot(str)
+    def open_in_detect(self, weights: str) -> None:
+        """Load ``weights`` into the Detect view and show it."""
+        self.detect_view.load_model(weights)
+        self.tabs.setCurrentWidget(self.detect_view)
+
+    @Slot(str, object)
+    def evaluate_weights(self, weights: str, dataset: dict[str, Any]) -> None:
+        """Evaluate ``weights`` on ``dataset`` (``EvaluateView.set_dataset`` keywords) in the Evaluate view."""
+        view = self.evaluate_view
+        view.set_model(weights)
+        view.set_dataset(**dataset)
+        self.tabs.setCurrentWidget(view)
+        view.start()
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -105,11 +94,9 @@ class MainWindow(QMainWindow):
         model_menu.addMenu(dv.device_menu)
 
         for view, title in ((self.train_view, "&Train"), (self.evaluate_view, "&Evaluate")):
-            actions = getattr(view, "menu_actions", None)
-            if callable(actions):
-                menu = bar.addMenu(title)
-                for a in actions():
-                    menu.addAction(a)
+            menu = bar.addMenu(title)
+            for a in view.menu_actions():
+                menu.addAction(a)
 
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(QAction("&About", self, triggered=self._about))
@@ -126,8 +113,9 @@ class MainWindow(QMainWindow):
                           "and evaluation.\nThe engine is the `core` package; this window is `ssd_gui`.")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.train_view.confirm_stop():
+            event.ignore()
+            return
         for view in self.views():
-            shutdown: Any = getattr(view, "shutdown", None)
-            if callable(shutdown):
-                shutdown()
+            view.shutdown()
         super().closeEvent(event)

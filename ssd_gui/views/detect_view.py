@@ -1,7 +1,7 @@
 """The Detect view: open a video, camera, image or folder and watch the detector run on it.
 
-Threads: frames are decoded by :class:`ssd_gui.workers.FrameReader` and the model runs in
-:class:`ssd_gui.workers.DetectionWorker`, each in its own QThread. The GUI thread only
+Threads: frames are decoded by :class:`ssd_gui.live.FrameReader` and the model runs in
+:class:`ssd_gui.live.DetectionWorker`, each in its own QThread. The GUI thread only
 paints and filters: the model keeps every detection above ``RUN_SCORE_THRESH`` and the
 confidence slider and class filter choose, at once and without re-running the model, which
 of them the canvas draws.
@@ -9,6 +9,7 @@ of them the canvas draws.
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +41,13 @@ import core.detector  # noqa: F401
 import core.weights  # noqa: F401
 from core.types import Detections
 from core.video import IMAGE_EXTENSIONS, list_cameras
+from ssd_gui.jobs import Job
+from ssd_gui.live import LivePipeline
+from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult, Meter, SourceInfo
+from ssd_gui.tasks import ExportResult, export_source, load_coco_detector
+from ssd_gui.views.base import View
 from ssd_gui.widgets.class_filter import ClassFilter
 from ssd_gui.widgets.frame_canvas import FrameCanvas
-from ssd_gui.widgets.message_banner import MessageBanner
-from ssd_gui.workers import (
-    RUN_SCORE_THRESH,
-    CocoModelLoadWorker,
-    DetectionResult,
-    ExportResult,
-    ExportWorker,
-    LivePipeline,
-    ModelLoadWorker,
-    SourceInfo,
-    start_worker,
-)
 
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.mpg *.mpeg);;All files (*)"
 IMAGE_FILTER = "Images (" + " ".join(f"*{e}" for e in IMAGE_EXTENSIONS) + ");;All files (*)"
@@ -77,21 +71,7 @@ def available_devices() -> list[str]:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-class _Meter:
-    """Exponential moving average of a rate or a duration (smooths the on-screen numbers)."""
-
-    def __init__(self, alpha: float = 0.2) -> None:
-        self.alpha = alpha
-        self.value: float | None = None
-
-    def add(self, x: float) -> None:
-        self.value = x if self.value is None else (1 - self.alpha) * self.value + self.alpha * x
-
-    def reset(self) -> None:
-        self.value = None
-
-
-class DetectView(QWidget):
+class DetectView(View):
     """Sources, model, playback controls, live detections with filters, export.
 
     Public methods (used by the menus, the main window and tests): :meth:`open_source`,
@@ -105,16 +85,6 @@ class DetectView(QWidget):
     source_opened = Signal(object)   # SourceInfo
     source_failed = Signal(str)
     export_finished = Signal(object)  # ExportResult
-    message = Signal(str, str)       # text, kind ("error" or "info"): for the status bar
-
-    # Requests to the reader thread; queued because the reader lives there.
-    _req_open = Signal(object)
-    _req_play = Signal()
-    _req_pause = Signal()
-    _req_step = Signal()
-    _req_seek = Signal(int)
-    _req_loop = Signal(bool)
-    _req_realtime = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None, device: str | None = None) -> None:
         super().__init__(parent)
@@ -125,10 +95,11 @@ class DetectView(QWidget):
         self.loading_model = False
         self._devices = available_devices()
         self._device = device if device in self._devices else self._devices[0]
-        self._export_worker: ExportWorker | None = None
-        self._load_worker: ModelLoadWorker | None = None
+        self._export_job: Job | None = None
+        self._load_job: Job | None = None
+        self._load_what = ""
         self._download_dialog: QProgressDialog | None = None
-        self._source_rate, self._model_time, self._latency = _Meter(), _Meter(), _Meter()
+        self._source_rate, self._model_time, self._latency = Meter(), Meter(), Meter()
         self._last_frame_t: float | None = None
         self._stats_t = 0.0
         self._dropped = 0
@@ -140,13 +111,6 @@ class DetectView(QWidget):
 
         self.pipeline = LivePipeline(self)
         reader, detection = self.pipeline.reader, self.pipeline.detection
-        self._req_open.connect(reader.open)
-        self._req_play.connect(reader.play)
-        self._req_pause.connect(reader.pause)
-        self._req_step.connect(reader.step)
-        self._req_seek.connect(reader.seek)
-        self._req_loop.connect(reader.set_loop)
-        self._req_realtime.connect(reader.set_realtime)
         reader.opened.connect(self._on_source_opened)
         reader.failed.connect(self._on_source_failed)
         reader.ended.connect(self._on_source_ended)
@@ -155,15 +119,14 @@ class DetectView(QWidget):
         reader.progress.connect(self._on_frame_read)
         detection.progress.connect(self._on_result)
         detection.failed.connect(self._on_detection_failed)
-        self._req_loop.emit(self.loop_check.isChecked())
-        self._req_realtime.emit(self.realtime_check.isChecked())
+        self.pipeline.request_loop.emit(self.loop_check.isChecked())
+        self.pipeline.request_realtime.emit(self.realtime_check.isChecked())
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.toggle_play)
         QShortcut(QKeySequence(Qt.Key.Key_Right), self, self.step)
         self._update_controls()
 
     # ================================================================== construction
     def _build_ui(self) -> None:
-        self.banner = MessageBanner(self)
         self.canvas = FrameCanvas(self)
 
         # --- top bar: sources, model, device, export
@@ -218,13 +181,13 @@ class DetectView(QWidget):
         self.position_label.setMinimumWidth(110)
         self.loop_check = QCheckBox("Loop", self)
         self.loop_check.setChecked(True)
-        self.loop_check.toggled.connect(self._req_loop.emit)
+        self.loop_check.toggled.connect(lambda on: self.pipeline.request_loop.emit(on))
         self.realtime_check = QCheckBox("Real time", self)
         self.realtime_check.setChecked(True)
         self.realtime_check.setToolTip(
             "Play at the source's frame rate: the model takes the newest frame whenever it is free and the "
             "latest boxes are drawn on every frame. Off: the model sees every frame and playback slows to its pace.")
-        self.realtime_check.toggled.connect(self._req_realtime.emit)
+        self.realtime_check.toggled.connect(lambda on: self.pipeline.request_realtime.emit(on))
         transport = QHBoxLayout()
         transport.addWidget(self.play_button)
         transport.addWidget(self.step_button)
@@ -342,16 +305,16 @@ class DetectView(QWidget):
         self._source_rate.reset()
         self._last_frame_t = None
         self.banner.dismiss()
-        self._req_open.emit(spec if isinstance(spec, int) else str(spec))
+        self.pipeline.request_open.emit(spec if isinstance(spec, int) else str(spec))
 
     def play(self) -> None:
         if self.source_info is not None and self._is_seekable_stream():
-            self._req_play.emit()
+            self.pipeline.request_play.emit()
         elif self.source_info is not None and self.source_info.is_live:
-            self._req_play.emit()
+            self.pipeline.request_play.emit()
 
     def pause(self) -> None:
-        self._req_pause.emit()
+        self.pipeline.request_pause.emit()
 
     def toggle_play(self) -> None:
         self.pause() if self.playing else self.play()
@@ -359,12 +322,12 @@ class DetectView(QWidget):
     def step(self) -> None:
         """Pause and show the next frame of a file."""
         if self.source_info is not None and not self.source_info.is_live:
-            self._req_step.emit()
+            self.pipeline.request_step.emit(1)
 
     def seek(self, index: int) -> None:
         """Show frame ``index`` of a file (keeps playing if it was)."""
         if self.source_info is not None and not self.source_info.is_live:
-            self._req_seek.emit(int(index))
+            self.pipeline.request_seek.emit(int(index))
 
     def _is_seekable_stream(self) -> bool:
         info = self.source_info
@@ -387,7 +350,7 @@ class DetectView(QWidget):
         self.source_opened.emit(info)
         self.message.emit(f"Opened {info.name}", "info")
         if self._autoplay and (info.is_live or self._is_seekable_stream()):
-            self._req_play.emit()
+            self.pipeline.request_play.emit()
 
     @Slot(str)
     def _on_source_failed(self, text: str) -> None:
@@ -447,6 +410,8 @@ class DetectView(QWidget):
     # ================================================================== results
     @Slot(object)
     def _on_result(self, result: DetectionResult) -> None:
+        if self.source_info is None or result.generation != self.source_info.generation:
+            return  # an answer about a source that is no longer open
         self.result = result
         self._dropped = result.dropped
         if result.inference_s > 0:
@@ -521,8 +486,12 @@ class DetectView(QWidget):
 
     # ================================================================== models
     def load_model(self, weights: str | Path) -> None:
-        """Load ``weights`` in a worker; on failure the current model keeps running."""
-        self._start_load(ModelLoadWorker(str(weights), device=self._device, precision=self._precision))
+        """Load ``weights`` in a job; on failure the current model keeps running."""
+        from core.detector import load_detector
+
+        # optimize: a frozen graph on CPU fp32 (a no-op elsewhere), paid once in the job, off the GUI thread.
+        self._start_load(partial(load_detector, str(weights), device=self._device, precision=self._precision,
+                                 optimize=True), str(weights), f"cannot load model '{weights}'")
 
     def load_demo_model(self) -> None:
         from core.detector import DEMO_WEIGHTS
@@ -535,38 +504,38 @@ class DetectView(QWidget):
 
     def load_coco_model(self, allow_download: bool = True) -> None:
         """torchvision's COCO SSD300, downloaded with a progress dialog when not cached."""
-        from core.weights import torchvision_cache_path
+        from core.weights import TORCHVISION_COCO_SPEC, torchvision_cache_path
 
-        worker = CocoModelLoadWorker(device=self._device, precision=self._precision, allow_download=allow_download)
+        job = self._start_load(partial(load_coco_detector, device=self._device, precision=self._precision,
+                                       allow_download=allow_download),
+                               TORCHVISION_COCO_SPEC, "cannot load torchvision COCO SSD300")
         if allow_download and not torchvision_cache_path().is_file():
             dlg = QProgressDialog("Downloading torchvision's COCO SSD300 weights…", "Cancel", 0, 0, self)
             dlg.setWindowTitle("Download")
             dlg.setWindowModality(Qt.WindowModality.WindowModal)
             dlg.setMinimumDuration(0)
-            # Direct: the worker's thread is busy downloading, a queued call would wait for the end.
-            dlg.canceled.connect(worker.cancel, Qt.ConnectionType.DirectConnection)
+            # Direct: the job's thread is busy downloading, a queued call would wait for the end.
+            dlg.canceled.connect(job.cancel, Qt.ConnectionType.DirectConnection)
             self._download_dialog = dlg
             dlg.show()
-        self._start_load(worker)
 
-    def _start_load(self, worker: ModelLoadWorker) -> None:
-        """Start ``worker``; only the latest request's outcome is applied."""
-        if self._load_worker is not None:
-            self._load_worker.cancel()
+    def _start_load(self, fn: Any, what: str, label: str) -> Job:
+        """Run the load ``fn``; only the latest request's outcome is applied."""
+        if self._load_job is not None:
+            self._load_job.cancel()
         self.loading_model = True
-        self._load_worker = worker
-        self.model_label.setText(f"Loading {Path(str(worker.weights)).name} on {worker.device}…")
-        worker.finished.connect(self._on_model_loaded)
-        worker.failed.connect(self._on_model_failed)
-        worker.progress.connect(self._on_load_progress)
-        start_worker(worker, self)
+        self._load_what = what
+        self.model_label.setText(f"Loading {Path(what).name} on {self._device}…")
+        self._load_job = self.run_job(fn, label, finished=self._on_model_loaded, failed=self._on_model_failed,
+                                      progress=self._on_load_progress)
+        return self._load_job
 
     @Slot(object)
-    def _on_load_progress(self, done_total: tuple[int, int]) -> None:
+    def _on_load_progress(self, p: Any) -> None:
         dlg = self._download_dialog
         if dlg is None:
             return
-        done, total = done_total
+        done, total = p.done, p.total or 0
         if total > 0:
             dlg.setMaximum(1000)
             dlg.setValue(int(1000 * done / total))
@@ -581,14 +550,14 @@ class DetectView(QWidget):
     def _is_stale_load(self) -> bool:
         """True when the signal comes from a load that a later request replaced."""
         sender = self.sender()
-        return sender is not None and sender is not self._load_worker
+        return sender is not None and sender is not self._load_job
 
     @Slot(object)
     def _on_model_loaded(self, detector: Any) -> None:
         if self._is_stale_load():
             return
         self.loading_model = False
-        self._load_worker = None
+        self._load_job = None
         self._close_download_dialog()
         self.detector = detector
         self.banner.dismiss_topic("model")
@@ -608,7 +577,7 @@ class DetectView(QWidget):
         if self._is_stale_load():
             return
         self.loading_model = False
-        self._load_worker = None
+        self._load_job = None
         self._close_download_dialog()
         kept = f" Still using {self._model_name()}." if self.detector is not None else ""
         self.show_error(text + kept, topic="model")
@@ -677,27 +646,24 @@ class DetectView(QWidget):
         if info is None or info.is_live:
             self.show_error("Open a video, image or folder to export (live cameras are not exported).")
             return False
-        if self._export_worker is not None:
+        if self._export_job is not None:
             self.show_error("An export is already running.")
             return False
         self.pause()
-        worker = ExportWorker(info.spec, self.detector, video_path, json_path, self.min_score,
-                              self.class_filter.selected_labels(), info.fps)
-        worker.progress.connect(self._on_export_progress)
-        worker.finished.connect(self._on_export_finished)
-        worker.failed.connect(self._on_export_failed)
-        self._export_worker = worker
+        fn = partial(export_source, info.spec, self.detector, video_path, json_path, self.min_score,
+                     self.class_filter.selected_labels(), info.fps, RUN_SCORE_THRESH)
         self.export_progress.setRange(0, max(1, info.frame_count or 0))
         self.export_progress.setValue(0)
         self.export_progress.show()
         self.export_cancel.show()
+        self._export_job = self.run_job(fn, f"export of '{info.spec}'", finished=self._on_export_finished,
+                                        failed=self._on_export_failed, progress=self._on_export_progress)
         self._update_controls()
-        start_worker(worker, self)
         return True
 
     def cancel_export(self) -> None:
-        if self._export_worker is not None:
-            self._export_worker.cancel()
+        if self._export_job is not None:
+            self._export_job.cancel()
 
     def _ask_export(self) -> None:
         info = self.source_info
@@ -710,14 +676,13 @@ class DetectView(QWidget):
             self.export(p.with_suffix(".mp4"), p.with_suffix(".json"))
 
     @Slot(object)
-    def _on_export_progress(self, done_total: tuple[int, int | None]) -> None:
-        done, total = done_total
-        if total:
-            self.export_progress.setRange(0, total)
-        self.export_progress.setValue(done)
+    def _on_export_progress(self, p: Any) -> None:
+        if p.total:
+            self.export_progress.setRange(0, p.total)
+        self.export_progress.setValue(p.done)
 
     def _export_done(self) -> None:
-        self._export_worker = None
+        self._export_job = None
         self.export_progress.hide()
         self.export_cancel.hide()
         self._update_controls()
@@ -759,11 +724,6 @@ class DetectView(QWidget):
             self.load_model(path)
 
     # ================================================================== misc
-    def show_error(self, text: str, topic: str = "") -> None:
-        """Show ``text`` in the view's banner and (through ``message``) the status bar."""
-        self.banner.show_message(text, "error", topic)
-        self.message.emit(text, "error")
-
     def _update_controls(self) -> None:
         info = self.source_info
         seekable = self._is_seekable_stream()
@@ -773,7 +733,7 @@ class DetectView(QWidget):
         self.loop_check.setEnabled(seekable)
         self.realtime_check.setEnabled(seekable)
         can_export = self.detector is not None and info is not None and not info.is_live \
-            and self._export_worker is None
+            and self._export_job is None
         self.export_button.setEnabled(can_export)
         self.export_action.setEnabled(can_export)
 
@@ -795,14 +755,5 @@ class DetectView(QWidget):
 
     def shutdown(self) -> None:
         """Stop playback and export and join the threads (the main window calls this on close)."""
-        self.cancel_export()
-        if self._load_worker is not None:
-            self._load_worker.cancel()
         self.pipeline.shutdown()
-        from ssd_gui.workers import wait_for_workers
-
-        wait_for_workers()
-
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
-        self.shutdown()
-        super().closeEvent(event)
+        super().shutdown()

@@ -1,6 +1,6 @@
 """The Evaluate view: evaluate a model (or a detections file) on a dataset and explore the result.
 
-One evaluation = one matching pass in :class:`ssd_gui.workers.EvaluationWorker` (off the GUI
+One evaluation = one matching pass in a :class:`ssd_gui.jobs.Job` (off the GUI
 thread): the dataset is read, the model runs over it, detections are matched to the ground
 truth once, and the mAP-by-threshold curves are computed there too. Everything the view
 then shows for a confidence threshold (table columns, operating points on the PR curves,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,12 +46,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ssd_gui.widgets.image_strip import ImageStrip, StripEntry, draw_breakdown
-from ssd_gui.widgets.message_banner import MessageBanner
+from ssd_gui.jobs import Job
+from ssd_gui.tasks import EvaluationOutput, EvaluationRequest, evaluate
+from ssd_gui.views.base import View
+from ssd_gui.widgets.image_strip import ImageCache, ImageStrip, Thumbnails, draw_thumbnails
 from ssd_gui.widgets.plots import ThresholdPlot, save_widget_png, series_color
 from ssd_gui.widgets.pr_plot import PRPlot
-from ssd_gui.workers import (EvaluationOutput, EvaluationRequest, EvaluationWorker, ImageCache, Thumbnails,
-                             ThumbnailWorker, start_worker)
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
 DETECTIONS_FILTER = "Detections (*.json *.txt);;All files (*)"
@@ -100,7 +101,7 @@ class _SortItem(QTableWidgetItem):
         return a < b
 
 
-class EvaluateView(QWidget):
+class EvaluateView(View):
     """Choose a model or detections file and a dataset; evaluate; explore per class and threshold.
 
     Public API (menus, the Train view and tests): :meth:`set_model`, :meth:`set_detections`,
@@ -109,7 +110,6 @@ class EvaluateView(QWidget):
     :meth:`shutdown`. ``output`` holds the last :class:`EvaluationOutput`.
     """
 
-    message = Signal(str, str)              # text, "error"/"info": for the status bar
     evaluation_finished = Signal(object)    # EvaluationOutput
     evaluation_failed = Signal(str)
     threshold_changed = Signal(float)
@@ -119,12 +119,12 @@ class EvaluateView(QWidget):
         super().__init__(parent)
         self.output: EvaluationOutput | None = None
         self.stats: Any = None          # core.evaluation.ThresholdStats at the current threshold
-        self._worker: EvaluationWorker | None = None
+        self._job: Job | None = None
         self._cancel_requested = False
         self._rows: dict[int, list[_SortItem]] = {}
         self._images = ImageCache(IMAGE_CACHE_SIZE)
         self._strip_generation = 0
-        self._strip_worker: ThumbnailWorker | None = None
+        self._strip_job: Job | None = None
         self._strip_text = ""
         self._colors: dict[int, tuple[int, int, int]] = {}
         self._strip_timer = QTimer(self)
@@ -138,8 +138,6 @@ class EvaluateView(QWidget):
 
     # ================================================================== UI
     def _build_ui(self) -> None:
-        self.banner = MessageBanner(self)
-
         # -- inputs
         inputs = QGroupBox("Evaluate", self)
         grid = QGridLayout(inputs)
@@ -418,11 +416,11 @@ class EvaluateView(QWidget):
     # ================================================================== running
     def is_busy(self) -> bool:
         """True while an evaluation runs."""
-        return self._worker is not None
+        return self._job is not None
 
     def start(self) -> bool:
         """Start evaluating what the inputs describe; False (and a message) if they are incomplete."""
-        if self._worker is not None:
+        if self._job is not None:
             return False
         try:
             req = self.request()
@@ -431,50 +429,46 @@ class EvaluateView(QWidget):
             return False
         self.banner.dismiss()
         self._cancel_requested = False
-        worker = EvaluationWorker(req)
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._worker = worker
+        self._job = self.run_job(partial(evaluate, req), "evaluation", finished=self._on_finished,
+                                 failed=self._on_failed, progress=self._on_progress)
         self._set_running(True)
         self.progress.setRange(0, 0)
         self.progress_label.setText("starting…")
-        start_worker(worker, self)
         self.message.emit(f"Evaluating {Path(req.source).name}…", "info")
         return True
 
     def cancel(self) -> None:
         """Stop the running evaluation between batches (nothing is shown for a partial run)."""
-        if self._worker is not None:
+        if self._job is not None:
             self._cancel_requested = True
-            self._worker.cancel()
+            self._job.cancel()
             self.progress_label.setText("cancelling…")
 
     def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
         """Cancel a running evaluation and wait for its thread's work to end; True if it ended."""
-        worker = self._worker
-        if worker is None:
+        job = self._job
+        if job is None:
             return True
         self.cancel()
-        return worker.done.wait(timeout_ms / 1000.0)
+        return job.wait(timeout_ms / 1000.0)
 
     def shutdown(self) -> None:
         """Called by the main window on close."""
         self.stop_and_wait()
+        super().shutdown()
 
     @Slot(object)
-    def _on_progress(self, p: tuple[int, int, str]) -> None:
-        done, total, text = p
-        if total > 0:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
+    def _on_progress(self, p: Any) -> None:
+        if p.total:
+            self.progress.setRange(0, p.total)
+            self.progress.setValue(p.done)
         else:
             self.progress.setRange(0, 0)
-        self.progress_label.setText(text)
+        self.progress_label.setText(p.detail)
 
     @Slot(str)
     def _on_failed(self, text: str) -> None:
-        self._worker = None
+        self._job = None
         self._set_running(False)
         if self._cancel_requested:
             self.banner.show_message(text, "info")
@@ -485,7 +479,7 @@ class EvaluateView(QWidget):
 
     @Slot(object)
     def _on_finished(self, output: EvaluationOutput) -> None:
-        self._worker = None
+        self._job = None
         self._set_running(False)
         self.show_output(output)
         warnings = list(output.result.warnings) + list(output.result.gt.warnings)
@@ -494,11 +488,6 @@ class EvaluateView(QWidget):
                                      + (" …" if len(warnings) > 3 else ""), "info")
         self.message.emit(f"Evaluated {Path(output.request.source).name} on {output.result.gt.name}", "info")
         self.evaluation_finished.emit(output)
-
-    def show_error(self, text: str) -> None:
-        """Show ``text`` in the view's banner and (through ``message``) the status bar."""
-        self.banner.show_message(text, "error")
-        self.message.emit(text, "error")
 
     # ================================================================== results
     def show_output(self, output: EvaluationOutput) -> None:
@@ -659,9 +648,9 @@ class EvaluateView(QWidget):
     def _drop_pending_strip(self) -> None:
         """Cancel the thumbnails being drawn; their answer, if it still comes, is ignored."""
         self._strip_generation += 1
-        if self._strip_worker is not None:
-            self._strip_worker.cancel()
-            self._strip_worker = None
+        if self._strip_job is not None:
+            self._strip_job.cancel()
+            self._strip_job = None
 
     def _schedule_strip(self) -> None:
         """The strip is stale: drop any answer still being drawn, redraw once the input settles."""
@@ -693,18 +682,16 @@ class EvaluateView(QWidget):
         # request cancels the older one, whose answer is then dropped.
         self._drop_pending_strip()
         records = result.gt.records
-        worker = ThumbnailWorker(self._strip_generation, [(bd.image_index, records[bd.image_index], bd) for bd in shown],
-                                 result.class_names, self.strip.thumb_height, label is None, self._images)
-        worker.finished.connect(self._on_thumbnails)
-        worker.failed.connect(self.show_error)
-        self._strip_worker = worker
-        start_worker(worker, self)
+        fn = partial(draw_thumbnails, self._strip_generation,
+                     [(bd.image_index, records[bd.image_index], bd) for bd in shown],
+                     result.class_names, self.strip.thumb_height, label is None, self._images)
+        self._strip_job = self.run_job(fn, "image strip", finished=self._on_thumbnails, failed=self.show_error)
 
     @Slot(object)
     def _on_thumbnails(self, thumbs: Thumbnails) -> None:
         if thumbs.generation != self._strip_generation or self.output is None:
             return  # superseded by a newer threshold or class, or the results were cleared
-        self._strip_worker = None
+        self._strip_job = None
         for err in thumbs.errors[:3]:
             self.show_error(f"image strip: {err}")
         self.strip.set_entries(thumbs.entries)

@@ -1,23 +1,24 @@
 """The Train view: set up a run in a dialog, watch it train, stop it, use its checkpoint.
 
-The run itself is :func:`core.engine.train` in a :class:`ssd_gui.workers.TrainWorker` thread.
+The run itself is :func:`core.engine.train` in a :class:`ssd_gui.jobs.Job`.
 Every iteration's :class:`core.engine.TrainProgress` arrives here as a queued signal; the
 numbers are appended to the plots' buffers at once and drawn by a 10 Hz timer, so a fast
 loop never makes the GUI redraw once per iteration.
 
 Stop asks the engine to stop after the current iteration; it saves ``last.pt`` first.
-Closing the window while a run is going asks first, then stops the run cleanly (the view
-watches its top-level window's close event, so the main window needs no special code).
+Closing the window while a run is going asks first (:meth:`TrainView.confirm_stop`, called by
+the main window), then stops the run cleanly.
 """
 from __future__ import annotations
 
 import csv
 import math
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QGridLayout,
@@ -32,10 +33,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.engine import train
 from ssd_gui.dialogs.train_dialog import TrainDialog, default_config
-from ssd_gui.widgets.message_banner import MessageBanner
+from ssd_gui.jobs import Job
+from ssd_gui.views.base import View
 from ssd_gui.widgets.plots import SeriesPlot
-from ssd_gui.workers import TrainWorker, start_worker
 
 PLOT_REFRESH_MS = 100
 
@@ -69,7 +71,7 @@ def read_metrics_csv(path: str | Path) -> list[dict[str, float | None]]:
     return rows
 
 
-class TrainView(QWidget):
+class TrainView(View):
     """Training runs with live plots.
 
     Public API (menus, the main window and tests): :meth:`open_dialog`, :meth:`start`,
@@ -78,13 +80,12 @@ class TrainView(QWidget):
     ``result`` is the last :class:`core.engine.TrainResult`, ``config`` the last run's config.
     """
 
-    message = Signal(str, str)             # text, "error"/"info": for the status bar
     run_started = Signal(object)           # core.engine.TrainConfig
     progress_shown = Signal(object)        # core.engine.TrainProgress, after the labels show it
     run_finished = Signal(object)          # core.engine.TrainResult
     run_failed = Signal(str)
     open_in_detect_requested = Signal(str)  # a checkpoint path
-    evaluate_requested = Signal(str)        # a checkpoint path
+    evaluate_requested = Signal(str, object)  # a checkpoint path, EvaluateView.set_dataset keywords
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -93,8 +94,7 @@ class TrainView(QWidget):
         self.last_progress: Any = None
         self.dialog: TrainDialog | None = None   # the set-up dialog while it is open
         self._dialog: TrainDialog | None = None
-        self._worker: TrainWorker | None = None
-        self._watched_window: QObject | None = None
+        self._worker: Job | None = None
         self.close_question: QMessageBox | None = None  # the "stop and close?" box while it is open
         self._build_ui()
         self._build_actions()
@@ -105,7 +105,6 @@ class TrainView(QWidget):
 
     # ================================================================== UI
     def _build_ui(self) -> None:
-        self.banner = MessageBanner(self)
         self.new_button = QPushButton("New run…", self)
         self.new_button.clicked.connect(self.open_dialog)
         self.stop_button = QPushButton("Stop", self)
@@ -274,13 +273,8 @@ class TrainView(QWidget):
                 f"{config.optimizer} lr {config.lr:g}, device {config.device}, output {config.out_dir}"
                 + (f", resuming {config.resume}" if config.resume else ""))
         self._log(f"Starting: {what}")
-        worker = TrainWorker(config)
-        worker.progress.connect(self._on_progress)
-        worker.finished.connect(self._on_finished)
-        worker.failed.connect(self._on_failed)
-        self._worker = worker
-        self._watch_window()
-        start_worker(worker, self)
+        self._worker = self.run_job(partial(train, config), "training", finished=self._on_finished,
+                                    failed=self._on_failed, progress=self._on_progress)
         self._plot_timer.start()
         self._update_controls()
         self.message.emit(f"Training started: output in {config.out_dir}", "info")
@@ -303,7 +297,7 @@ class TrainView(QWidget):
         if worker is None:
             return True
         self.stop()
-        return worker.done.wait(timeout_ms / 1000.0)
+        return worker.wait(timeout_ms / 1000.0)
 
     def shutdown(self) -> None:
         """Called by the main window on close: stop a run cleanly (a checkpoint is saved).
@@ -314,13 +308,15 @@ class TrainView(QWidget):
         worker = self._worker
         self.stop_and_wait()
         if worker is not None:
-            for signal in (worker.progress, worker.finished, worker.failed):
+            for signal, slot in ((worker.progress, self._on_progress), (worker.finished, self._on_finished),
+                                 (worker.failed, self._on_failed)):
                 try:
-                    signal.disconnect()
+                    signal.disconnect(slot)
                 except (RuntimeError, TypeError):  # already disconnected
                     pass
             self._end_run()
         self._plot_timer.stop()
+        super().shutdown()
 
     def confirm_stop(self) -> bool:
         """When a run is going, ask whether to stop it; True when nothing runs or the person agreed
@@ -339,22 +335,6 @@ class TrainView(QWidget):
             return False
         self.stop_and_wait()
         return True
-
-    def _watch_window(self) -> None:
-        win = self.window()
-        if win is not self and win is not self._watched_window:
-            if self._watched_window is not None:
-                self._watched_window.removeEventFilter(self)
-            win.installEventFilter(self)
-            self._watched_window = win
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt's name
-        """Ask before the top-level window closes while a run is going."""
-        if obj is self._watched_window and event.type() == QEvent.Type.Close and self.is_busy():
-            if not self.confirm_stop():
-                event.ignore()
-                return True
-        return super().eventFilter(obj, event)
 
     # ================================================================== progress
     @Slot(object)
@@ -417,9 +397,6 @@ class TrainView(QWidget):
         self._worker = None
         self._plot_timer.stop()
         self._flush_plots()
-        if self._watched_window is not None:
-            self._watched_window.removeEventFilter(self)
-            self._watched_window = None
         self._update_controls()
 
     @Slot(object)
@@ -449,26 +426,11 @@ class TrainView(QWidget):
         self.run_failed.emit(text)
 
     # ================================================================== using the result
-    def _main_window_part(self, name: str) -> Any:
-        return getattr(self.window(), name, None)
-
-    def _show_tab(self, widget: QWidget) -> None:
-        tabs = self._main_window_part("tabs")
-        if tabs is not None:
-            tabs.setCurrentWidget(widget)
-
     def open_in_detect(self) -> bool:
-        """Load the last run's weights into the Detect view and show it; False if there is none."""
+        """Ask for the last run's weights in the Detect view (the window connects the request)."""
         if self.result is None:
             return False
-        path = str(self.result.checkpoint)
-        self.open_in_detect_requested.emit(path)
-        detect = self._main_window_part("detect_view")
-        if detect is None or not callable(getattr(detect, "load_model", None)):
-            self.message.emit(f"No Detect view to load {path} into", "info")
-            return False
-        detect.load_model(path)
-        self._show_tab(detect)
+        self.open_in_detect_requested.emit(str(self.result.checkpoint))
         return True
 
     def evaluation_dataset(self) -> dict[str, Any]:
@@ -482,16 +444,8 @@ class TrainView(QWidget):
         return {"kind": "coco", "path": cfg.val_split or cfg.data_path}
 
     def evaluate_result(self) -> bool:
-        """Evaluate the last run's weights on its validation data in the Evaluate view."""
+        """Ask for the last run's weights to be evaluated on its validation data (the window connects it)."""
         if self.result is None or self.config is None:
             return False
-        path = str(self.result.checkpoint)
-        self.evaluate_requested.emit(path)
-        view = self._main_window_part("evaluate_view")
-        if view is None or not callable(getattr(view, "set_model", None)):
-            self.message.emit(f"No Evaluate view to evaluate {path} in", "info")
-            return False
-        view.set_model(path)
-        view.set_dataset(**self.evaluation_dataset())
-        self._show_tab(view)
-        return bool(view.start())
+        self.evaluate_requested.emit(str(self.result.checkpoint), self.evaluation_dataset())
+        return True

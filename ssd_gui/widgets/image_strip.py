@@ -6,8 +6,10 @@ score), missed objects as dashed orange boxes. :class:`ImageStrip` lists such th
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -131,3 +133,76 @@ class ImageStrip(QListWidget):
                             f"{e.num_missed} missed object(s)")
             item.setForeground(QColor(30, 30, 30))
             self.addItem(item)
+
+
+class ImageCache:
+    """A small thread-safe LRU of decoded dataset images (uint8 [H, W, 3] RGB) keyed by record index."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._images: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def get(self, index: int, record: Any) -> np.ndarray:
+        """The pixels of ``record`` (a :class:`core.types.ImageRecord`), decoded on first use.
+
+        Raises:
+            ValueError: the image is missing or cannot be decoded (names the file).
+        """
+        with self._lock:
+            img = self._images.get(index)
+            if img is not None:
+                self._images.move_to_end(index)
+                return img
+        from core.data.loader import read_image_rgb
+
+        img = read_image_rgb(record)
+        with self._lock:
+            self._images[index] = img
+            while len(self._images) > self.size:
+                self._images.popitem(last=False)
+        return img
+
+    def clear(self) -> None:
+        with self._lock:
+            self._images.clear()
+
+    def __len__(self) -> int:
+        return len(self._images)
+
+
+@dataclass(frozen=True)
+class Thumbnails:
+    """What :func:`draw_thumbnails` made.
+
+    Attributes:
+        generation: the request number it answers (older answers are dropped by the view).
+        entries: a :class:`StripEntry` per image that could be drawn, in request order.
+        errors: one message per image that could not be read (the others are still shown).
+    """
+
+    generation: int
+    entries: list[StripEntry]
+    errors: list[str]
+
+
+def draw_thumbnails(generation: int, jobs: Sequence[tuple[int, Any, ImageBreakdown]], class_names: Sequence[str],
+                    height: int, show_names: bool, cache: ImageCache,
+                    should_stop: Callable[[], bool] | None = None) -> Thumbnails:
+    """Decode dataset images and draw their threshold breakdowns (run in a job, off the GUI thread).
+
+    ``jobs`` are ``(record_index, record, breakdown)`` triples; ``should_stop`` is polled between
+    images (a newer request supersedes this one and its answer is dropped anyway).
+    """
+    entries: list[StripEntry] = []
+    errors: list[str] = []
+    for index, record, bd in jobs:
+        if should_stop is not None and should_stop():
+            break
+        try:
+            thumb = draw_breakdown(cache.get(index, record), bd, class_names, height=height, show_names=show_names)
+        except ValueError as exc:  # an image vanished or cannot be decoded: say so, keep the rest
+            errors.append(str(exc))
+            continue
+        entries.append(StripEntry(bd.image_id, thumb, len(bd.tp_scores), len(bd.fp_scores), len(bd.missed_labels)))
+    return Thumbnails(generation, entries, errors)

@@ -23,7 +23,7 @@ from core.video import VideoFileSource, open_source
 from core.weights import save_checkpoint
 from ssd_gui.main_window import MainWindow
 from ssd_gui.views.detect_view import DetectView
-from ssd_gui.workers import DetectionResult
+from ssd_gui.state.detect import DetectionResult
 
 CLASS_NAMES = ("__background__", "circle", "square", "triangle")
 N_FRAMES = 20
@@ -372,7 +372,7 @@ def test_coco_model_download_shows_progress_and_a_bad_or_cancelled_download_chan
 def test_live_mailbox_drops_stale_frames_and_processes_the_newest(qtbot, assets) -> None:
     """Frames arriving faster than the model runs are dropped; the newest one is always processed."""
     from core import load_detector
-    from ssd_gui.workers import LivePipeline
+    from ssd_gui.live import LivePipeline
 
     pipeline = LivePipeline()
     try:
@@ -426,18 +426,27 @@ def test_the_latest_model_request_wins(qtbot, view, assets) -> None:
 
 def test_no_worker_overrides_an_inherited_run_slot() -> None:
     """PySide6 calls a slot that overrides a base-class slot on the sender's thread: a worker whose
-    ``run`` overrides its parent's would run on the GUI thread and freeze the window. Subclasses
-    override ``_load``-style hooks instead."""
+    ``run`` overrides its parent's would run on the GUI thread and freeze the window. The one-shot
+    worker (``Job``) is given a function instead of being subclassed; no QObject class of ssd_gui
+    overrides a ``run`` it inherits from another."""
+    import importlib
     import inspect
+    import pkgutil
 
     from PySide6.QtCore import QObject
 
-    from ssd_gui import workers
+    import ssd_gui
+    from ssd_gui.jobs import Job
 
-    classes = [c for _, c in inspect.getmembers(workers, inspect.isclass)
-               if issubclass(c, QObject) and c.__module__ == workers.__name__]
-    assert workers.CocoModelLoadWorker in classes
+    classes = []
+    for info in pkgutil.walk_packages(ssd_gui.__path__, "ssd_gui."):
+        if info.name in ("ssd_gui.screenshots",):
+            continue
+        module = importlib.import_module(info.name)
+        classes += [c for _, c in inspect.getmembers(module, inspect.isclass)
+                    if issubclass(c, QObject) and c.__module__ == module.__name__]
+    assert Job in classes and len(classes) > 10
     for cls in classes:
         if "run" in vars(cls):
-            inherited = [b for b in cls.__mro__[1:] if "run" in vars(b) and b.__module__ == workers.__name__]
+            inherited = [b for b in cls.__mro__[1:] if "run" in vars(b) and b.__module__.startswith("ssd_gui")]
             assert not inherited, f"{cls.__name__}.run overrides {inherited[0].__name__}.run"

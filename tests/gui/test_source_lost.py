@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import ssd_gui.workers as workers
+import ssd_gui.live as live
 from core.config import ssd300
 from core.data.synthetic import render_video
 from core.model import build_model
@@ -45,8 +45,8 @@ def test_camera_unplugged_mid_stream_is_a_message(qtbot, tmp_path: Path, monkeyp
     cfg = ssd300(num_classes=3, priors="voc", width=0.125)
     weights = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg.model), cfg, ("__background__", "a", "b"))
     video = render_video(tmp_path / "clip.mp4", seconds=3, fps=10, seed=2, size=(160, 120))
-    real_open = workers.open_source
-    monkeypatch.setattr(workers, "open_source",
+    real_open = live.open_source
+    monkeypatch.setattr(live, "open_source",
                         lambda spec: UnpluggedCamera(video) if spec == "camera:0" else real_open(spec))
 
     view = DetectView()

@@ -1,0 +1,242 @@
+"""The Detect tab's state, without Qt: the open source, the frame shown, playback options, the
+model, the display filters and the performance counters.
+
+Widgets change it through its setters and redraw from its events; none of them reads another
+widget back to know what is shown. Everything here runs on the GUI thread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from core.types import Detections
+from core.video import Frame
+from ssd_gui.state.events import Events
+
+# The model runs at this low threshold; the confidence control filters the kept detections on
+# the GUI thread, so moving it never re-runs the model.
+RUN_SCORE_THRESH = 0.05
+MAX_MIN_SCORE = 0.99
+DEFAULT_MIN_SCORE = 0.4
+
+
+class DetectorLike(Protocol):
+    """What the GUI needs from :class:`core.detector.Detector`."""
+
+    class_names: tuple[str, ...]
+    device: Any
+    weights_path: Any
+
+    def detect(self, images: list, score_thresh: float | None = None) -> list[Detections]: ...
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A newly opened source, as the reader thread announces it.
+
+    Attributes:
+        spec: what was opened (a path, or ``camera:N``).
+        name: a short name for labels.
+        fps: frames per second of a video, else None.
+        frame_count: frames (images of a folder) in the source; None for a camera. Lowered when a
+            video turns out to end early (a truncated file).
+        is_live: a camera.
+        generation: the reader's count of opened sources; results carry it, so an answer about
+            the previous source is recognised and dropped.
+    """
+
+    spec: str
+    name: str
+    fps: float | None
+    frame_count: int | None
+    is_live: bool
+    generation: int = 0
+
+    @property
+    def kind(self) -> str:
+        """"camera", "video", "images" (a folder) or "image"."""
+        if self.is_live:
+            return "camera"
+        if self.fps:
+            return "video"
+        return "images" if (self.frame_count or 1) > 1 else "image"
+
+    @property
+    def seekable(self) -> bool:
+        """A file source with more than one frame."""
+        return not self.is_live and (self.frame_count or 2) > 1
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """One frame and the model's detections on it.
+
+    Attributes:
+        frame: the decoded frame (image uint8 [H, W, 3] RGB).
+        detections: boxes x1, y1, x2, y2 in pixels of ``frame.image``, kept at
+            ``RUN_SCORE_THRESH``; empty when no model is loaded.
+        class_names: the names the labels index (("__background__",) without a model).
+        inference_s: seconds spent in ``Detector.detect`` (0 without a model).
+        latency_s: seconds from the frame being decoded to the detections being ready.
+        dropped: frames of this source dropped so far by the mailbox because the model was busy.
+        generation: the source it belongs to (see :attr:`SourceInfo.generation`).
+    """
+
+    frame: Frame
+    detections: Detections
+    class_names: tuple[str, ...]
+    inference_s: float
+    latency_s: float
+    dropped: int
+    generation: int = 0
+
+
+class Meter:
+    """Exponential moving average of a rate or a duration (smooths the on-screen numbers)."""
+
+    def __init__(self, alpha: float = 0.2) -> None:
+        self.alpha = alpha
+        self.value: float | None = None
+
+    def add(self, x: float) -> None:
+        self.value = x if self.value is None else (1 - self.alpha) * self.value + self.alpha * x
+
+    def reset(self) -> None:
+        self.value = None
+
+
+class DetectState:
+    """What the Detect tab shows.
+
+    Events (``state.events.<name>.connect(callback)``):
+        source(SourceInfo | None): a source opened, was lost, or its frame count was corrected.
+        position(int, str | None): the frame shown changed (index, its file for images).
+        playing(bool), options(): real time or loop changed.
+        filters(): the confidence threshold or the shown classes changed.
+        model(detector | None), loading(str): a model was applied; a load started ("" when none runs).
+        device(): the device or precision changed.
+        result(DetectionResult): new detections to show.
+        stats(): the performance counters changed.
+    """
+
+    def __init__(self, devices: list[str] | None = None) -> None:
+        self.events = Events("source", "position", "playing", "options", "filters", "model", "loading",
+                             "device", "result", "stats")
+        self.source: SourceInfo | None = None
+        self.position = 0
+        self.position_file: str | None = None
+        self.playing = False
+        self.realtime = True
+        self.loop = True
+        self.min_score = DEFAULT_MIN_SCORE
+        self.shown_labels: frozenset[int] | None = None   # None: every class
+        self.detector: DetectorLike | None = None
+        self.loading = ""
+        self.devices = list(devices or ["cpu"])
+        self.device = self.devices[0]
+        self.precision = "fp32"
+        self.result: DetectionResult | None = None
+        self.source_rate, self.model_time, self.latency = Meter(), Meter(), Meter()
+        self.dropped = 0
+
+    # ---------------------------------------------------------------- source and position
+    def set_source(self, info: SourceInfo | None) -> None:
+        """A new source (or none): position, result and counters start afresh."""
+        self.source = info
+        self.result = None
+        self.position, self.position_file = 0, None
+        self.reset_counters()
+        self.events.source.emit(info)
+
+    def correct_frame_count(self, count: int) -> None:
+        """The video ended after ``count`` frames although its header promised more."""
+        if self.source is not None and self.source.frame_count != count:
+            self.source = replace(self.source, frame_count=count)
+            self.events.source.emit(self.source)
+
+    def set_position(self, index: int, file: str | None = None) -> None:
+        if (index, file) != (self.position, self.position_file):
+            self.position, self.position_file = int(index), file
+            self.events.position.emit(self.position, file)
+
+    def set_playing(self, playing: bool) -> None:
+        if playing != self.playing:
+            self.playing = playing
+            self.events.playing.emit(playing)
+
+    def set_realtime(self, on: bool) -> None:
+        if on != self.realtime:
+            self.realtime = bool(on)
+            self.events.options.emit()
+
+    def set_loop(self, on: bool) -> None:
+        if on != self.loop:
+            self.loop = bool(on)
+            self.events.options.emit()
+
+    @property
+    def shows_every_frame(self) -> bool:
+        """Playing in real time: every decoded frame is drawn with the newest boxes."""
+        return self.playing and self.realtime
+
+    # ---------------------------------------------------------------- filters
+    def set_min_score(self, score: float) -> None:
+        """Show detections with ``score >= min_score`` (clamped to what the model keeps)."""
+        score = round(min(MAX_MIN_SCORE, max(RUN_SCORE_THRESH, float(score))), 2)
+        if score != self.min_score:
+            self.min_score = score
+            self.events.filters.emit()
+
+    def set_shown_labels(self, labels: set[int] | frozenset[int] | None) -> None:
+        """Show only these labels (None: all classes)."""
+        value = None if labels is None else frozenset(int(v) for v in labels)
+        if value != self.shown_labels:
+            self.shown_labels = value
+            self.events.filters.emit()
+
+    def visible(self, result: DetectionResult | None = None) -> Detections:
+        """The detections of ``result`` (default: the current one) that pass the filters."""
+        result = result if result is not None else self.result
+        if result is None:
+            return Detections.empty()
+        return result.detections.filter(self.min_score, None if self.shown_labels is None else set(self.shown_labels))
+
+    # ---------------------------------------------------------------- model
+    def set_loading(self, what: str) -> None:
+        if what != self.loading:
+            self.loading = what
+            self.events.loading.emit(what)
+
+    def set_detector(self, detector: DetectorLike | None) -> None:
+        """Apply a loaded model; the class filter starts over when its classes differ."""
+        old = tuple(self.detector.class_names) if self.detector is not None else None
+        self.detector = detector
+        if detector is None or tuple(detector.class_names) != old:
+            self.shown_labels = None
+        self.model_time.reset()
+        self.events.model.emit(detector)
+
+    def set_device(self, device: str, precision: str) -> None:
+        if (device, precision) != (self.device, self.precision):
+            self.device, self.precision = device, precision
+            self.events.device.emit()
+
+    # ---------------------------------------------------------------- results and counters
+    def accepts(self, generation: int) -> bool:
+        """True when a result of source ``generation`` belongs to the source open now."""
+        return self.source is not None and generation == self.source.generation
+
+    def set_result(self, result: DetectionResult) -> None:
+        self.result = result
+        self.dropped = result.dropped
+        if result.inference_s > 0:
+            self.model_time.add(result.inference_s)
+        self.latency.add(result.latency_s)
+        self.events.result.emit(result)
+        self.set_position(result.frame.index, result.frame.file)
+
+    def reset_counters(self) -> None:
+        for meter in (self.source_rate, self.model_time, self.latency):
+            meter.reset()
+        self.dropped = 0
+        self.events.stats.emit()
