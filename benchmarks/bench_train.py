@@ -19,7 +19,7 @@ from benchmarks._common import Row, print_table, status
 
 def run(quick: bool = False, device: str = "auto", batch: int | None = None, width: float | None = None,
         workers: int = 2) -> list[Row]:
-    from core.engine.train import TrainConfig, train
+    from core.engine import EventKind, TrainConfig, train
 
     cuda = torch.cuda.is_available() and device in ("auto", "cuda")
     batch = batch or (32 if cuda else 8)
@@ -32,7 +32,7 @@ def run(quick: bool = False, device: str = "auto", batch: int | None = None, wid
                           device="cuda" if cuda else "cpu", amp=cuda, num_workers=workers, out_dir=tmp,
                           checkpoint_every=0, val_every_epochs=0, warmup_iters=5)
         train(cfg, on_progress=events.append)
-    steady = [e for e in events if e.iteration > 2 and not e.message] or events
+    steady = [e for e in events if e.iteration > 2 and e.kind == EventKind.STEP] or events
     last = steady[-1]
     where = f"{'CUDA ' + torch.cuda.get_device_name(0) + ', AMP' if cuda else 'CPU, fp32'}"
     return [Row(f"7. training, batch {batch}, width {width}", f"{last.images_per_s:.1f} img/s", "-", "-",

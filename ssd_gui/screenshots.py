@@ -46,7 +46,7 @@ def _fallback_assets(folder: Path) -> tuple[Path, Path]:
 
 def _fill_train_view(app: "object", window: "object", folder: Path, timeout_s: float) -> None:
     """A short real training run (tiny SSD300 on synthetic scenes, with validation), so the plots have curves."""
-    from core.engine.train import TrainConfig
+    from core.engine import TrainConfig
 
     view = window.train_view  # type: ignore[attr-defined]
     finished: list[object] = []
@@ -62,12 +62,14 @@ def _fill_train_view(app: "object", window: "object", folder: Path, timeout_s: f
 
 def _fill_evaluate_view(app: "object", window: "object", weights: Path, timeout_s: float) -> None:
     """Evaluate the shown model on held-out synthetic scenes, select three classes, set a threshold."""
+    from core.engine.config import TEST_SEED
+
     view = window.evaluate_view  # type: ignore[attr-defined]
     done: list[object] = []
     view.evaluation_finished.connect(done.append)
     view.evaluation_failed.connect(done.append)
     view.set_model(weights)
-    view.set_dataset("synthetic", count=60, seed=2024, size=300)
+    view.set_dataset("synthetic", count=60, seed=TEST_SEED, size=300)
     if view.start() and _wait_until(app, lambda: bool(done), max(timeout_s, 300.0)):
         view.select_classes([1, 3, 4])
         view.set_threshold(0.4)

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from core.engine.config import VAL_SEED
 from core.jobs import Cancelled, check_stop, report
 
 ProgressFn = Callable[[Any], None]
@@ -106,7 +107,7 @@ class EvaluationRequest:
     dataset_path: str | None = None
     split: str = "test"
     synthetic_count: int = 20
-    synthetic_seed: int = 1_000_003
+    synthetic_seed: int = VAL_SEED
     synthetic_size: int = 300
     weights: str | None = None
     detections: str | None = None

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.engine import TrainConfig
+from core.engine import VAL_SEED, TrainConfig
 
 DATA_FORMATS: tuple[tuple[str, str], ...] = (
     ("synthetic", "Synthetic shapes"), ("voc", "VOC folder"), ("coco", "COCO JSON"))
@@ -145,7 +145,7 @@ class TrainDialog(QDialog):
         self.synthetic_seed = _spin(0, 2_000_000_000, 1)
         self.synthetic_size = _spin(32, 2048, 300)
         self.val_count = _spin(1, 1_000_000, 200)
-        self.val_seed = _spin(0, 2_000_000_000, 1_000_003)
+        self.val_seed = _spin(0, 2_000_000_000, VAL_SEED)
         self.augment_combo = _combo((("ssd", "SSD (photometric, expand, crop, flip)"),
                                      ("light", "Light (photometric, flip)"), ("none", "None (resize only)")))
         self.cache_check = QCheckBox("Keep decoded images in memory")

@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.engine.config import VAL_SEED
 from ssd_gui.jobs import Job
 from ssd_gui.tasks import EvaluationOutput, EvaluationRequest, evaluate
 from ssd_gui.views.base import View
@@ -184,7 +185,7 @@ class EvaluateView(View):
         self.count_spin.setPrefix("images ")
         self.seed_spin = QSpinBox(inputs)
         self.seed_spin.setRange(0, 2_000_000_000)
-        self.seed_spin.setValue(1_000_003)  # the training engine's held-out synthetic seed
+        self.seed_spin.setValue(VAL_SEED)  # the training engine's held-out synthetic seed
         self.seed_spin.setPrefix("seed ")
         self.size_spin = QSpinBox(inputs)
         self.size_spin.setRange(16, 2048)

@@ -11,7 +11,6 @@ the main window), then stops the run cleanly.
 """
 from __future__ import annotations
 
-import csv
 import math
 import time
 from functools import partial
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.engine import train
+from core.engine.metrics import read_metrics_csv
 from ssd_gui.dialogs.train_dialog import TrainDialog, default_config
 from ssd_gui.jobs import Job
 from ssd_gui.views.base import View
@@ -50,25 +50,6 @@ def format_duration(seconds: float) -> str:
     h, rem = divmod(s, 3600)
     m, s = divmod(rem, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
-
-
-def read_metrics_csv(path: str | Path) -> list[dict[str, float | None]]:
-    """Rows of a run's ``metrics.csv`` as numbers (None for empty cells); [] if there is none.
-
-    Raises:
-        ValueError: a cell is not a number (names the file and the row).
-    """
-    p = Path(path)
-    if not p.is_file():
-        return []
-    rows = []
-    with p.open(newline="") as fh:
-        for i, row in enumerate(csv.DictReader(fh), start=2):
-            try:
-                rows.append({k: (float(v) if v not in ("", None) else None) for k, v in row.items()})
-            except ValueError as exc:
-                raise ValueError(f"{p}: line {i} is not numeric ({exc})") from None
-    return rows
 
 
 class TrainView(View):

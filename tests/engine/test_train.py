@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from core.detector import load_detector
-from core.engine import NonFiniteLossError, TrainConfig, TrainProgress, train
+from core.engine import EventKind, NonFiniteLossError, TrainConfig, TrainProgress, train
 from core.engine.checkpoint import capture_rng_state, load_training_checkpoint, restore_rng_state
 from core.engine.sampler import EpochSampler, SeededSamples
-from core.engine.train import lr_factor
+from core.engine.trainer import lr_factor
 from core.weights import read_file
 
 from tests.engine.helpers import tiny_config
@@ -25,6 +25,10 @@ def test_loss_goes_down_on_a_tiny_run(tmp_path: Path) -> None:
     result = train(cfg, on_progress=events.append)
 
     assert result.iterations == 10 and not result.stopped
+    kinds = [e.kind for e in events]
+    assert kinds[0] == EventKind.STARTED and kinds[-1] == EventKind.FINISHED and events[-1].path == result.checkpoint
+    assert all(math.isnan(e.loss) for e in events if e.kind != EventKind.STEP)
+    events = [e for e in events if e.kind == EventKind.STEP]
     losses = [e.loss for e in events]
     assert all(math.isfinite(v) for v in losses)
     assert np.mean(losses[-3:]) < 0.6 * np.mean(losses[:3]), losses
@@ -61,6 +65,7 @@ def test_validation_map_and_best_checkpoint(tmp_path: Path) -> None:
                       checkpoint_every=0)
     result = train(cfg, on_progress=events.append)
     vals = [e.val_map for e in events if e.val_map is not None]
+    assert [e.kind for e in events if e.val_map is not None] == [EventKind.VALIDATED] * 2
     assert len(vals) == 2 and all(0.0 <= v <= 1.0 for v in vals)
     assert result.val_map == vals[-1]
     best = read_file(tmp_path / "run" / "best.pt")
@@ -73,12 +78,16 @@ def test_should_stop_saves_then_returns(tmp_path: Path) -> None:
     seen: list[int] = []
 
     def on_progress(p: TrainProgress) -> None:
-        seen.append(p.iteration)
+        if p.kind == EventKind.STEP:
+            seen.append(p.iteration)
 
+    stopped: list[TrainProgress] = []
     result = train(tiny_config(tmp_path / "run", epochs=5, checkpoint_every=100),
-                   on_progress=on_progress, should_stop=lambda: len(seen) >= 2)
+                   on_progress=lambda p: (on_progress(p), p.kind == EventKind.STOPPED and stopped.append(p)),
+                   should_stop=lambda: len(seen) >= 2)
     assert result.stopped and result.iterations == 3  # polled after each step: after steps 1, 2, 3
     assert load_training_checkpoint(tmp_path / "run" / "last.pt")["iteration"] == 3
+    assert stopped and stopped[0].path == tmp_path / "run" / "last.pt" and "--resume" in stopped[0].message
 
 
 def test_non_finite_loss_names_iteration_and_keeps_last_checkpoint(tmp_path: Path) -> None:

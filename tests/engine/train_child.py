@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import torch  # noqa: E402
 
-from core.engine import Trainer  # noqa: E402
+from core.engine import EventKind, Trainer  # noqa: E402
 from tests.engine.helpers import tiny_config  # noqa: E402
 
 
@@ -29,6 +29,8 @@ def main() -> None:
                           resume=str(out / "last.pt"))
 
     def on_progress(p) -> None:
+        if p.kind not in (EventKind.STEP, EventKind.RESUMED):
+            return
         print(f"ITER {p.iteration} {p.loss!r} {p.message}", flush=True)
         if mode == "hang-after-5" and p.iteration == 5:
             time.sleep(600)  # the parent SIGKILLs us here, between checkpoints

@@ -15,7 +15,7 @@ from PySide6.QtCore import QTimer
 
 from core.config import ssd300
 from core.data.synthetic import render_video
-from core.engine.train import TrainConfig
+from core.engine import TrainConfig
 from core.model import build_model
 from core.weights import save_checkpoint
 from ssd_gui.app import freeze_startup_objects

@@ -21,10 +21,9 @@ written, so the last checkpoint on disk stays the last good one.
 """
 from __future__ import annotations
 
-import csv
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -33,189 +32,15 @@ import torch
 from torch import nn
 
 from core.config import SSDConfig, preset
+from core.engine.config import TrainConfig
+from core.engine.events import (EventKind, NonFiniteLossError, ProgressFn, StopFn, TrainProgress,
+                                TrainResult)
+from core.engine.metrics import CSV_COLUMNS, Ema, MetricsCSV
 from core.engine.checkpoint import load_training_checkpoint, restore_rng_state, save_training_checkpoint
 from core.engine.distributed import (DistInfo, all_reduce_mean, any_rank, barrier, cleanup_distributed,
                                      init_distributed, rank_device)
 from core.engine.sampler import EpochSampler, SeededSamples
 from core.types import DatasetIndex
-
-CSV_COLUMNS: tuple[str, ...] = ("iteration", "epoch", "loss", "loc_loss", "conf_loss", "lr", "images_per_s",
-                                "data_wait_fraction", "val_map", "elapsed_s")
-FORMATS: tuple[str, ...] = ("voc", "coco", "synthetic")
-OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
-AUGMENTATIONS: tuple[str, ...] = ("ssd", "light", "none")
-
-
-class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the iteration and the last good checkpoint."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a training run needs; every field is settable from ``ssd train`` and the GUI.
-
-    Data:
-        data_format: "voc", "coco" or "synthetic".
-        data_path: VOC root (or several, comma-separated), COCO instances JSON; unused
-            for synthetic scenes.
-        train_split, val_split: VOC image sets (e.g. "trainval", "test"); for COCO ``val_split``
-            is the validation instances JSON (or None); None disables validation.
-        synthetic_count, synthetic_seed, synthetic_size: training scenes (count, seed, square side px).
-        val_count, val_seed: held-out synthetic scenes; ``val_seed`` must differ from ``synthetic_seed``.
-        augment: "ssd" (the paper's photometric + expand + crop + flip chain), "light" (photometric
-            + flip) or "none" (resize only).
-        cache_images: keep decoded/rendered training images in memory (each loader process).
-    Model:
-        arch: "ssd300" or "ssd512"; priors: "voc" or "coco"; width: channel multiplier;
-        backbone_weights: an ImageNet VGG16 file (torchvision layout) to initialise the trunk.
-        init_weights: a detector weights file (any format ``core.weights.load_weights`` reads) of the
-            same architecture, width and classes to start from (fine-tuning); the optimizer and the
-            schedule start fresh. Ignored when resuming.
-    Optimisation:
-        epochs, batch_size (per process), optimizer ("sgd" | "adam"), lr, momentum, weight_decay,
-        warmup_iters, milestones (fractions of the total iterations), gamma, max_iterations
-        (cap on total iterations; None = epochs * iterations per epoch), amp (fp16 autocast, CUDA only).
-    Run:
-        device ("cpu", "cuda", "cuda:N", "auto"), num_workers, num_threads (torch intra-op threads of this
-        process; None leaves torch's default; 1 is much faster on a CPU shared with other busy
-        processes, where a 2-thread op waits for a descheduled partner), seed, out_dir, checkpoint_every
-        (iterations; 0 = epoch ends only), val_every_epochs (0 = only at the end), resume (a
-        ``last.pt`` to continue from), val_batch_size.
-    """
-
-    data_format: str = "synthetic"
-    data_path: str | None = None
-    train_split: str = "trainval"
-    val_split: str | None = "test"
-    synthetic_count: int = 2000
-    synthetic_seed: int = 1
-    synthetic_size: int = 300
-    val_count: int = 200
-    val_seed: int = 1_000_003
-    augment: str = "ssd"
-    cache_images: bool = False
-    arch: str = "ssd300"
-    priors: str = "voc"
-    width: float = 1.0
-    backbone_weights: str | None = None
-    init_weights: str | None = None
-    epochs: int = 10
-    batch_size: int = 16
-    optimizer: str = "sgd"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    warmup_iters: int = 500
-    milestones: tuple[float, ...] = (2 / 3, 5 / 6)
-    gamma: float = 0.1
-    device: str = "cpu"
-    amp: bool = False
-    num_workers: int = 0
-    seed: int = 0
-    out_dir: str = "runs/train"
-    checkpoint_every: int = 500
-    val_every_epochs: int = 1
-    resume: str | None = None
-    max_iterations: int | None = None
-    val_batch_size: int = 16
-    num_threads: int | None = None
-
-    def __post_init__(self) -> None:
-        def bad(name: str, why: str) -> ValueError:
-            return ValueError(f"TrainConfig.{name}={getattr(self, name)!r}: {why}")
-
-        if self.data_format not in FORMATS:
-            raise bad("data_format", f"choose one of {FORMATS}")
-        if self.data_format != "synthetic" and not self.data_path:
-            raise bad("data_path", f"a {self.data_format} dataset needs a path")
-        if self.optimizer not in OPTIMIZERS:
-            raise bad("optimizer", f"choose one of {OPTIMIZERS}")
-        if self.augment not in AUGMENTATIONS:
-            raise bad("augment", f"choose one of {AUGMENTATIONS}")
-        for name in ("epochs", "batch_size", "synthetic_count", "val_count", "val_batch_size"):
-            if getattr(self, name) < 1:
-                raise bad(name, "must be >= 1")
-        for name in ("warmup_iters", "num_workers", "checkpoint_every", "val_every_epochs"):
-            if getattr(self, name) < 0:
-                raise bad(name, "must be >= 0")
-        if self.num_threads is not None and self.num_threads < 1:
-            raise bad("num_threads", "must be >= 1 (or None)")
-        if self.max_iterations is not None and self.max_iterations < 1:
-            raise bad("max_iterations", "must be >= 1 (or None)")
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise bad("lr", "must be a positive finite number")
-        if self.weight_decay < 0 or not (0 <= self.momentum < 1) or not (0 < self.gamma <= 1):
-            raise ValueError(f"TrainConfig: weight_decay={self.weight_decay} must be >= 0, momentum={self.momentum} "
-                             f"in [0, 1), gamma={self.gamma} in (0, 1]")
-        if any(not (0 < m < 1) for m in self.milestones) or list(self.milestones) != sorted(self.milestones):
-            raise bad("milestones", "must be increasing fractions of the run in (0, 1)")
-        if self.data_format == "synthetic" and self.val_split is not None and self.val_seed == self.synthetic_seed:
-            raise bad("val_seed", "the held-out synthetic scenes must use a seed never used in training")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (lists, numbers, strings, None) for checkpoints."""
-        d = asdict(self)
-        d["milestones"] = list(self.milestones)
-        return d
-
-    @staticmethod
-    def from_dict(d: dict[str, Any], source: str = "<dict>") -> "TrainConfig":
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown TrainConfig fields {unknown}")
-        d = dict(d)
-        if "milestones" in d:
-            d["milestones"] = tuple(float(m) for m in d["milestones"])
-        return TrainConfig(**d)
-
-
-@dataclass(frozen=True)
-class TrainProgress:
-    """One progress event (plain numbers; safe to send across threads).
-
-    Attributes:
-        iteration: optimizer steps done so far (1-based after the first step).
-        total_iterations: steps the run will do.
-        epoch: 1-based epoch the iteration belongs to.
-        loss, loc_loss, conf_loss: the batch's loss terms (averaged over ranks).
-        lr: learning rate used for this step.
-        images_per_s: recent throughput over all ranks.
-        eta_s: estimated seconds to the end (excluding validation).
-        val_map: VOC07 mAP@0.5 of a validation that just finished, else None.
-        data_wait_fraction: recent share of the time spent waiting for the data loader.
-        message: a human-readable note (resume, validation, checkpoint, stop).
-    """
-
-    iteration: int
-    total_iterations: int
-    epoch: int
-    loss: float
-    loc_loss: float
-    conf_loss: float
-    lr: float
-    images_per_s: float
-    eta_s: float
-    val_map: float | None
-    data_wait_fraction: float
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished (or stopped) run left behind."""
-
-    run_dir: Path
-    checkpoint: Path
-    iterations: int
-    stopped: bool
-    val_map: float | None
-    metrics_csv: Path
-
-
-ProgressFn = Callable[[TrainProgress], None]
-StopFn = Callable[[], bool]
-
 
 # ------------------------------------------------------------------------------------ data
 
@@ -350,43 +175,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total: i
         optimizer, lambda it: lr_factor(it, total, cfg.warmup_iters, tuple(cfg.milestones), cfg.gamma))
 
 
-# ------------------------------------------------------------------------------------- metrics
-
-class MetricsCSV:
-    """``metrics.csv`` next to the checkpoints; on resume, rows past the resumed iteration are dropped."""
-
-    def __init__(self, path: Path, resume_iteration: int | None) -> None:
-        self.path = path
-        rows: list[dict[str, str]] = []
-        if resume_iteration is not None and path.exists():
-            with path.open(newline="") as f:
-                rows = [r for r in csv.DictReader(f) if r.get("iteration", "").isdigit()
-                        and int(r["iteration"]) <= resume_iteration]
-        self._f = path.open("w", newline="")
-        self._w = csv.DictWriter(self._f, fieldnames=list(CSV_COLUMNS), extrasaction="ignore")
-        self._w.writeheader()
-        self._w.writerows(rows)
-        self._f.flush()
-
-    def write(self, row: dict[str, Any]) -> None:
-        self._w.writerow({k: ("" if row.get(k) is None else row[k]) for k in CSV_COLUMNS})
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.close()
-
-
-class _Rate:
-    """Exponential moving average used for images/s, data-wait share and seconds per iteration."""
-
-    def __init__(self, alpha: float = 0.1) -> None:
-        self.alpha, self.value = alpha, None
-
-    def update(self, x: float) -> float:
-        self.value = x if self.value is None else (1 - self.alpha) * self.value + self.alpha * x
-        return self.value
-
-
 # ----------------------------------------------------------------------------------- trainer
 
 def _resolve_device(device: str) -> torch.device:
@@ -407,9 +195,17 @@ class Trainer:
         self.model: nn.Module | None = None
 
     # -- helpers
-    def _emit(self, **kw: Any) -> None:
-        if self.on_progress is not None and self.dist.is_main:
-            self.on_progress(TrainProgress(**kw))
+    def _emit(self, kind: EventKind, iteration: int, message: str = "", **kw: Any) -> None:
+        """Send one event; fields not given are the run's latest (NaN losses, no mAP)."""
+        if self.on_progress is None or not self.dist.is_main:
+            return
+        values: dict[str, Any] = dict(
+            total_iterations=self.total, epoch=min(iteration // self.iters_per_epoch + 1, self.epochs),
+            loss=math.nan, loc_loss=math.nan, conf_loss=math.nan, lr=self.optimizer.param_groups[0]["lr"],
+            images_per_s=self._rate.value or 0.0, eta_s=math.nan, val_map=None,
+            data_wait_fraction=self._wait.value or 0.0)
+        values.update(kw)
+        self.on_progress(TrainProgress(iteration=iteration, message=message, kind=kind, **values))
 
     def _check_finite_weights(self, iteration: int) -> None:
         module = self._module
@@ -560,16 +356,20 @@ class Trainer:
             self._last_saved_iteration = iteration
         csv_log = MetricsCSV(self.run_dir / "metrics.csv", iteration if ckpt is not None else None) \
             if info.is_main else None
+        self.total, self.iters_per_epoch = total, iters_per_epoch
+        self.epochs = -(-total // iters_per_epoch)
+        rate, wait, step_time = Ema(), Ema(), Ema()
+        self._rate, self._wait = rate, wait
         if ckpt is not None:
-            self._emit(iteration=iteration, total_iterations=total, epoch=iteration // iters_per_epoch + 1,
-                       loss=math.nan, loc_loss=math.nan, conf_loss=math.nan, lr=self.scheduler.get_last_lr()[0],
-                       images_per_s=0.0, eta_s=math.nan, val_map=None, data_wait_fraction=0.0,
-                       message=f"resumed from '{cfg.resume}' at iteration {iteration}")
+            self._emit(EventKind.RESUMED, iteration, f"resumed from '{cfg.resume}' at iteration {iteration}",
+                       path=Path(cfg.resume))
+        else:
+            self._emit(EventKind.STARTED, iteration, f"training on {len(dataset)} images of {self.dataset_name}: "
+                       f"{total} iterations of {cfg.batch_size * info.world_size} images")
 
         matcher, coder, criterion = Matcher(self.ssd_config.matcher), BoxCoder(self.ssd_config.model.variances), \
             MultiBoxLoss(self.ssd_config.loss)
         priors = model.priors(device)
-        rate, wait, step_time = _Rate(), _Rate(), _Rate()
         last_val: float | None = None
         stopped = False
         val_every = cfg.val_every_epochs
@@ -625,15 +425,18 @@ class Trainer:
                     if csv_log is not None:
                         csv_log.write(row)
                     stop_now = any_rank(bool(self.should_stop()) if info.is_main else False, device, info)
-                    message = f"validation VOC07 mAP@0.5 = {val_now:.4f}" if val_now is not None else ""
+                    saved = None
                     if (cfg.checkpoint_every and iteration % cfg.checkpoint_every == 0) or epoch_done or stop_now:
-                        self._save(iteration, epoch + (1 if epoch_done else 0))
-                    if stop_now:
-                        stopped = True
-                        message = (message + "; " if message else "") + f"stopped at iteration {iteration}"
-                    self._emit(iteration=iteration, total_iterations=total, epoch=epoch + 1, loss=loss_v,
-                               loc_loss=loc_v, conf_loss=conf_v, lr=lr, images_per_s=ips, eta_s=eta, val_map=val_now,
-                               data_wait_fraction=wfrac, message=message)
+                        saved = self._save(iteration, epoch + (1 if epoch_done else 0))
+                    stopped = stop_now
+                    self._emit(EventKind.STEP, iteration, epoch=epoch + 1, loss=loss_v, loc_loss=loc_v,
+                               conf_loss=conf_v, lr=lr, images_per_s=ips, eta_s=eta, data_wait_fraction=wfrac)
+                    if val_now is not None:
+                        self._emit(EventKind.VALIDATED, iteration, f"validation VOC07 mAP@0.5 = {val_now:.4f}",
+                                   epoch=epoch + 1, val_map=val_now, lr=lr, eta_s=eta)
+                    if saved is not None:
+                        self._emit(EventKind.CHECKPOINT_SAVED, iteration, f"checkpoint saved: {saved}",
+                                   epoch=epoch + 1, path=saved, lr=lr, eta_s=eta)
                     if stopped or iteration >= total or epoch_done:
                         break
                     t_wait = time.monotonic()
@@ -645,6 +448,13 @@ class Trainer:
         if not stopped and self.cfg.val_split is None and self.dist.is_main:
             self._export("best.pt", iteration)
         barrier(info)
+        if stopped:
+            last = self.run_dir / "last.pt"
+            self._emit(EventKind.STOPPED, iteration, f"stopped at iteration {iteration}; resume with --resume "
+                       f"'{last}'", path=last)
+        else:
+            self._emit(EventKind.FINISHED, iteration, f"finished after {iteration} iterations; model -> {final}",
+                       path=final)
         return TrainResult(run_dir=self.run_dir, checkpoint=final, iterations=iteration, stopped=stopped,
                            val_map=last_val, metrics_csv=self.run_dir / "metrics.csv")
 
