@@ -1,4 +1,5 @@
 """`python -m core.cli` runs the `ssd` command line."""
 from core.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing the module (the no-Qt test imports every core module) runs nothing
+    raise SystemExit(main())
