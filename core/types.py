@@ -58,6 +58,9 @@ class ImageRecord:
         labels: int64 [N], indices into the dataset's ``class_names`` (>= 1).
         difficult: bool [N], VOC ``difficult`` flag (False for COCO).
         iscrowd: bool [N], COCO ``iscrowd`` flag (False for VOC).
+        area: float64 [N], the object's area as the dataset states it (COCO ``area``: the
+            segmentation's, which COCO's small/medium/large ranges use); empty when the dataset
+            states none (VOC, synthetic scenes: the box area is used).
     """
 
     image_id: str | int
@@ -68,6 +71,7 @@ class ImageRecord:
     labels: np.ndarray
     difficult: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
     iscrowd: np.ndarray = field(default_factory=lambda: np.zeros((0,), bool))
+    area: np.ndarray = field(default_factory=lambda: np.zeros((0,), np.float64))
 
 
 @dataclass

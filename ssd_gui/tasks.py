@@ -182,7 +182,7 @@ def evaluate(request: EvaluationRequest, on_progress: ProgressFn | None = None,
         report(on_progress, 0, len(gt.records), "model", f"loading model {Path(req.weights).name}")
         detector = load_detector(req.weights, device=req.device)
         dets = run_detector(detector, gt, batch_size=req.batch_size, score_thresh=req.score_thresh,
-                            on_progress=lambda d, t: report(on_progress, d, t, "detect", f"detecting {d}/{t} images"),
+                            on_progress=on_progress,  # run_detector reports Progress(done, total, "detect")
                             should_stop=should_stop)
         result = evaluate_dataset(gt, dets, detector_class_names=detector.class_names,
                                   iou_threshold=req.iou_threshold, source=str(req.weights))

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.config import ModelConfig
-from core.data.synthetic import parse_synthetic_path, render_scene, synthetic_index
+from core.data.synthetic import parse_synthetic_path, render_scene
 from core.data.transforms import Compose, build_transforms
 from core.types import DatasetIndex, ImageRecord
 
@@ -131,34 +131,23 @@ def collate(batch: Sequence[tuple]) -> Batch:
     return Batch(images, boxes, labels)
 
 
-def build_dataset(kind: str, path: str | Path | Sequence[str | Path] | None, split: str, model_cfg: ModelConfig,
-                  train: bool, *, count: int = 1000, seed: int = 0, size: tuple[int, int] = (320, 320),
-                  image_dir: str | Path | None = None, keep_difficult: bool = False,
-                  class_names: Sequence[str] | None = None) -> DetectionDataset:
-    """One obvious builder for every source.
+def build_dataset(kind: str, path: str | Path | Sequence[str | Path] | None, split: str | None,
+                  model_cfg: ModelConfig, train: bool, *, count: int | None = None, seed: int | None = None,
+                  size: int | tuple[int, int] = (320, 320), image_dir: str | Path | None = None,
+                  keep_difficult: bool = False, class_names: Sequence[str] | None = None) -> DetectionDataset:
+    """:func:`core.data.index.build_index` with pixels and the SSD transforms.
 
     Args:
-        kind: "voc" (``path`` = VOC root(s), ``split`` e.g. "trainval"), "coco" (``path`` = the
-            instances JSON, ``image_dir`` optional; ``split`` unused) or "synthetic" (``path``
-            unused; ``count`` scenes of ``seed`` at ``size`` = (width, height)).
+        kind, path, split, count, seed, size, image_dir, class_names: see
+            :func:`~core.data.index.build_index`.
         model_cfg: network size and mean for the transforms.
         train: training augmentation or the evaluation chain.
+        keep_difficult: keep difficult (VOC) and crowd (COCO) objects in the targets.
     """
-    from core.data.coco import load_coco  # noqa: PLC0415  (keeps pycocotools off the synthetic path)
-    from core.data.voc import load_voc  # noqa: PLC0415
+    from core.data.index import build_index  # noqa: PLC0415
 
-    if kind == "voc":
-        if path is None:
-            raise ValueError("build_dataset: kind='voc' needs a VOC root path")
-        index = load_voc(path, split, class_names)
-    elif kind == "coco":
-        if path is None or not isinstance(path, (str, Path)):
-            raise ValueError(f"build_dataset: kind='coco' needs the annotation JSON path, got {path!r}")
-        index = load_coco(path, image_dir)
-    elif kind == "synthetic":
-        index = synthetic_index(count, seed, size)
-    else:
-        raise ValueError(f"build_dataset: unknown dataset kind {kind!r} (choose 'voc', 'coco' or 'synthetic')")
+    index = build_index(kind, path, split, count=count, seed=seed, size=size, image_dir=image_dir,
+                        class_names=class_names)
     return DetectionDataset(index, build_transforms(model_cfg, train), keep_difficult=keep_difficult)
 
 

@@ -15,13 +15,16 @@ Boxes: VOC stores 1-based inclusive pixel indices, converted to continuous pixel
 their flag: the evaluation ignores them, the training loader drops them.
 
 Bad input policy (each warning names its file and lands in ``DatasetIndex.warnings``):
-    * missing or empty split file, malformed XML, all records dropped -> ValueError;
+    * missing, empty or non-UTF-8 split file, malformed XML, a ``<size>`` that is not a
+      positive whole number of pixels (``inf``, ``nan``, ``-3``), an input that is not a
+      regular file (a FIFO would hang), all records dropped -> ValueError;
     * annotation XML missing, image missing -> the record is dropped with a warning;
     * unknown class name, degenerate box or box outside the image -> the object is dropped
       with a warning; a box overshooting the border by more than 1 px is clipped with a warning.
 """
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Sequence
@@ -29,7 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from core.config import BACKGROUND
-from core.data._checks import check_box
+from core.data._checks import check_box, check_input_file, read_text_file
 from core.types import DatasetIndex, ImageRecord
 
 VOC_CLASSES: tuple[str, ...] = (
@@ -63,13 +66,75 @@ def find_voc_roots(root: str | Path) -> list[Path]:
                      f"folder holding VOC2007/VOC2012)")
 
 
+# The image set an evaluation reads when none is named: the held-out one that exists.
+DEFAULT_SPLIT_ORDER: tuple[str, ...] = ("test", "val", "trainval")
+
+
+def _split_names(voc_dir: Path) -> set[str]:
+    """Image-set names in one ``ImageSets/Main``, without the devkit's per-class lists.
+
+    VOC ships ``<class>_<split>.txt`` next to ``<split>.txt``; a stem ``a_b`` whose ``b`` is
+    itself a split is such a per-class list.
+    """
+    stems = {p.stem for p in (voc_dir / "ImageSets" / "Main").glob("*.txt") if p.is_file()}
+    return {s for s in stems if not ("_" in s and s.rsplit("_", 1)[1] in stems)}
+
+
+def voc_splits(roots: Sequence[str | Path] | str | Path) -> tuple[str, ...]:
+    """The image sets (``ImageSets/Main/<split>.txt``) that every given VOC root has.
+
+    Args:
+        roots: as for :func:`load_voc` (a ``VOC20xx`` or ``VOCdevkit`` folder, a list of them,
+            or one string of comma-separated folders).
+
+    Returns:
+        Split names, the ones of :data:`DEFAULT_SPLIT_ORDER` first (in that order), then the
+        others sorted; empty when the roots share none.
+
+    Raises:
+        ValueError: a root is not a VOC folder (see :func:`find_voc_roots`).
+    """
+    voc_dirs = [d for r in split_roots(roots) for d in find_voc_roots(r)]
+    common = set.intersection(*(_split_names(d) for d in voc_dirs)) if voc_dirs else set()
+    first = [s for s in DEFAULT_SPLIT_ORDER if s in common]
+    return tuple(first + sorted(common - set(first)))
+
+
+def default_voc_split(roots: Sequence[str | Path] | str | Path) -> str:
+    """The split to evaluate on when none is named: ``test``, else ``val``, else ``trainval``,
+    else the only one there is.
+
+    Raises:
+        ValueError: no split file, or several splits and none of those three (names them).
+    """
+    splits = voc_splits(roots)
+    if splits and splits[0] in DEFAULT_SPLIT_ORDER:
+        return splits[0]
+    if len(splits) == 1:
+        return splits[0]
+    where = ", ".join(str(r) for r in split_roots(roots))
+    if not splits:
+        raise ValueError(f"{where}: no image set in ImageSets/Main (expected e.g. test.txt)")
+    raise ValueError(f"{where}: none of {', '.join(DEFAULT_SPLIT_ORDER)} among the image sets "
+                     f"{', '.join(splits)}; name one with the split")
+
+
+def split_roots(roots: Sequence[str | Path] | str | Path) -> list[Path]:
+    """One root, a list of roots, or one string of comma-separated roots -> a list of paths."""
+    if isinstance(roots, Path):
+        return [roots]
+    if isinstance(roots, str):
+        return [Path(r.strip()) for r in roots.split(",") if r.strip()]
+    return [Path(r) for r in roots]
+
+
 def read_class_list(path: str | Path) -> tuple[str, ...]:
     """Read a class list (one name per line, blank lines and ``#`` comments ignored).
 
     ``"__background__"`` is prepended unless the file already starts with it.
     """
     path = Path(path)
-    names = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    names = [ln.strip() for ln in read_text_file(path, "class list").splitlines()]
     names = [n for n in names if n and not n.startswith("#")]
     if not names:
         raise ValueError(f"{path}: class list is empty")
@@ -110,6 +175,17 @@ def _number(elem: ET.Element, tag: str, xml_path: Path) -> float:
         raise ValueError(f"{xml_path}: <{tag}> is not a number: {s!r}") from None
 
 
+def _side(size: ET.Element, tag: str, xml_path: Path) -> int:
+    s = _text(size, tag, xml_path)
+    try:
+        v = float(s)
+    except ValueError:
+        v = float("nan")
+    if not (math.isfinite(v) and v > 0 and v == int(v)):
+        raise ValueError(f"{xml_path}: <size><{tag}> must be a positive whole number of pixels, got {s!r}")
+    return int(v)
+
+
 def _find_image(voc_dir: Path, image_id: str, filename: str | None) -> Path | None:
     images = voc_dir / "JPEGImages"
     if filename:
@@ -139,7 +215,7 @@ def parse_voc_xml(xml_path: str | Path, class_to_label: dict[str, int], warnings
     Raises:
         ValueError: the XML is not well-formed or lacks ``<size>`` (names the file and line).
     """
-    xml_path = Path(xml_path)
+    xml_path = check_input_file(xml_path, "annotation file")
     try:
         root = ET.parse(xml_path).getroot()
     except ET.ParseError as exc:
@@ -148,9 +224,7 @@ def parse_voc_xml(xml_path: str | Path, class_to_label: dict[str, int], warnings
     size = root.find("size")
     if size is None:
         raise ValueError(f"{xml_path}: missing <size>")
-    width, height = int(_number(size, "width", xml_path)), int(_number(size, "height", xml_path))
-    if width <= 0 or height <= 0:
-        raise ValueError(f"{xml_path}: non-positive image size {width}x{height}")
+    width, height = _side(size, "width", xml_path), _side(size, "height", xml_path)
     fn = root.find("filename")
     filename = fn.text.strip() if fn is not None and fn.text else None
 
@@ -191,7 +265,8 @@ def load_voc(roots: Sequence[str | Path] | str | Path, split: str = "trainval",
     """Read one or more Pascal VOC folders into a :class:`DatasetIndex`.
 
     Args:
-        roots: a ``VOC20xx`` folder, a ``VOCdevkit`` folder, or a list of them (joined in order).
+        roots: a ``VOC20xx`` folder, a ``VOCdevkit`` folder, or a list of them (joined in order);
+            a string may name several, comma-separated.
         split: the ``ImageSets/Main/<split>.txt`` list to read, e.g. "trainval" or "test".
         class_names: entry 0 must be ``"__background__"``; default: a ``labels.txt`` next to the
             data, else :data:`VOC_CLASSES` (see module docstring).
@@ -205,7 +280,7 @@ def load_voc(roots: Sequence[str | Path] | str | Path, split: str = "trainval",
     Raises:
         ValueError: missing/empty split file, malformed XML, or no record left.
     """
-    root_list = [roots] if isinstance(roots, (str, Path)) else list(roots)
+    root_list = split_roots(roots)
     if not root_list:
         raise ValueError("load_voc: no root folder given")
     voc_dirs = [d for r in root_list for d in find_voc_roots(r)]
@@ -218,14 +293,15 @@ def load_voc(roots: Sequence[str | Path] | str | Path, split: str = "trainval",
     warnings: list[str] = []
     for voc_dir in voc_dirs:
         split_file = voc_dir / "ImageSets" / "Main" / f"{split}.txt"
-        if not split_file.is_file():
-            raise ValueError(f"{split_file}: split file not found")
-        ids = [ln.split()[0] for ln in split_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        if not split_file.exists():
+            have = ", ".join(sorted(_split_names(voc_dir))) or "none"
+            raise ValueError(f"{split_file}: split file not found (image sets there: {have})")
+        ids = [ln.split()[0] for ln in read_text_file(split_file, "split file").splitlines() if ln.strip()]
         if not ids:
             raise ValueError(f"{split_file}: split file is empty")
         for image_id in ids:
             xml_path = voc_dir / "Annotations" / f"{image_id}.xml"
-            if not xml_path.is_file():
+            if not xml_path.exists():
                 warnings.append(f"{xml_path}: annotation file missing (listed in {split_file}); image dropped")
                 continue
             w, h, filename, boxes, labels, difficult = parse_voc_xml(xml_path, class_to_label, warnings)

@@ -1,18 +1,24 @@
 """COCO metrics through pycocotools' ``COCOeval``: every number is pycocotools' own.
 
-When the ground truth was read from a COCO annotation JSON, pycocotools reads that same file
-(so crowd regions, areas and images are exactly as published). Otherwise an in-memory COCO
-object is built from the :class:`~core.types.DatasetIndex`: images get ids 1..N in dataset
-order, categories are the dataset labels (or ``category_ids``), the area is the box area,
-and VOC ``difficult`` objects become ``iscrowd=1`` — COCO's only way of saying "ignore
-detections on this object" (note that crowd IoU divides by the detection's area).
+pycocotools is handed the *validated* ground truth, the :class:`~core.types.DatasetIndex` a
+reader built, never the raw annotation file: annotations the reader dropped (NaN, negative
+width, a bbox of three numbers, an unknown image) are not scored, and images it dropped are not
+evaluated. Images keep their COCO ids (so pycocotools breaks score ties in the same order as on
+the published file) or get ids 1..N in dataset order; categories are ``category_ids`` or the
+dataset labels; an object's area is the one the file states (``ImageRecord.area``, COCO's
+segmentation area, which the small/medium/large ranges use), else its box area. VOC
+``difficult`` objects become ``iscrowd=1``, COCO's only way of saying "ignore detections on
+this object" (note that crowd IoU divides by the detection's area). Boxes are the reader's
+(float32, clipped to the image where an annotation overshot it).
+
+A ground truth without any object to count has no COCO metrics (pycocotools would print -1):
+:func:`coco_metrics` says so.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -59,72 +65,76 @@ def _category_ids(gt: DatasetIndex) -> list[int]:
     return list(range(len(gt.class_names)))
 
 
-def _in_memory_gt(gt: DatasetIndex) -> tuple[Any, list[Any]]:
+def _image_ids(gt: DatasetIndex) -> list[int]:
+    ids = [r.image_id for r in gt.records]
+    if all(isinstance(i, int) and not isinstance(i, bool) for i in ids) and len(set(ids)) == len(ids):
+        return [int(i) for i in ids]
+    return list(range(1, len(ids) + 1))
+
+
+def _flags(rec: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ignored bool [n], area float64 [n]) of one record's objects."""
+    diff = np.asarray(rec.difficult, bool).reshape(-1)
+    crowd = np.asarray(rec.iscrowd, bool).reshape(-1)
+    ignored = np.zeros(n, bool)
+    for flag in (diff, crowd):
+        if flag.shape[0] == n:
+            ignored |= flag
+    area = np.asarray(getattr(rec, "area", ()), np.float64).reshape(-1)
+    if area.shape[0] != n:
+        b = np.asarray(rec.boxes, np.float64).reshape(-1, 4)
+        area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return ignored, area
+
+
+def _in_memory_gt(gt: DatasetIndex) -> tuple[Any, list[int]]:
+    """A pycocotools ``COCO`` object of the validated ground truth, and the image ids used."""
     from pycocotools.coco import COCO
 
     cats = _category_ids(gt)
+    image_ids = _image_ids(gt)
     images, anns = [], []
-    for i, rec in enumerate(gt.records):
-        images.append({"id": i + 1, "width": int(rec.width), "height": int(rec.height),
+    for image_id, rec in zip(image_ids, gt.records):
+        images.append({"id": image_id, "width": int(rec.width), "height": int(rec.height),
                        "file_name": str(rec.file)})
-        n = int(np.asarray(rec.labels).shape[0])
-        diff = np.asarray(rec.difficult, bool).reshape(-1)
-        crowd = np.asarray(rec.iscrowd, bool).reshape(-1)
-        diff = diff if diff.shape[0] == n else np.zeros(n, bool)
-        crowd = crowd if crowd.shape[0] == n else np.zeros(n, bool)
-        for box, label, d, c in zip(_xywh(rec.boxes), np.asarray(rec.labels).reshape(-1), diff, crowd):
-            anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": cats[int(label)],
-                         "bbox": [float(v) for v in box], "area": float(box[2] * box[3]),
-                         "iscrowd": int(bool(d) or bool(c))})
+        labels = np.asarray(rec.labels).reshape(-1)
+        ignored, area = _flags(rec, labels.shape[0])
+        for box, label, ig, a in zip(_xywh(rec.boxes), labels, ignored, area):
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": cats[int(label)],
+                         "bbox": [float(v) for v in box], "area": float(a), "iscrowd": int(bool(ig))})
+    if not any(a["iscrowd"] == 0 for a in anns):
+        raise ValueError(f"{gt.source}: the ground truth has no object to evaluate on "
+                         f"({len(gt.records)} image(s), {len(anns)} ignored object(s)); nothing to evaluate")
     coco = COCO()
     coco.dataset = {"images": images, "annotations": anns,
                     "categories": [{"id": cats[l], "name": gt.class_names[l]} for l in range(1, len(cats))]}
     with contextlib.redirect_stdout(io.StringIO()):
         coco.createIndex()
-    return coco, [i + 1 for i in range(len(gt.records))]
+    return coco, image_ids
 
 
-def _gt_json(gt: DatasetIndex, gt_json: str | Path | None) -> Path | None:
-    if gt_json is not None:
-        return Path(gt_json)
-    src = Path(gt.source)
-    if gt.category_ids is not None and src.suffix.lower() == ".json" and src.is_file():
-        return src
-    return None
-
-
-def coco_metrics(gt: DatasetIndex, detections: Sequence[Detections], gt_json: str | Path | None = None
-                 ) -> COCOMetrics:
-    """Evaluate with pycocotools' COCOeval (bbox).
+def coco_metrics(gt: DatasetIndex, detections: Sequence[Detections]) -> COCOMetrics:
+    """Evaluate with pycocotools' COCOeval (bbox) against the validated ground truth.
 
     Args:
-        gt: the dataset.
+        gt: the dataset (see the module docstring for how it becomes a COCO object).
         detections: one per record of ``gt``, labels already dataset labels; boxes x1, y1, x2, y2.
-        gt_json: the annotation JSON to give pycocotools; by default ``gt.source`` when the
-            dataset was read from a COCO JSON, else an in-memory COCO object is built.
 
     Returns:
         :class:`COCOMetrics`.
+
+    Raises:
+        ValueError: ``detections`` does not have one entry per record, or the ground truth has
+            no object that is not ignored (nothing to evaluate).
     """
-    from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
     if len(detections) != len(gt.records):
         raise ValueError(f"{gt.source}: got detections for {len(detections)} images, the dataset has "
                          f"{len(gt.records)}")
     cats = _category_ids(gt)
-    path = _gt_json(gt, gt_json)
     sink = io.StringIO()
-    if path is not None:
-        with contextlib.redirect_stdout(sink):
-            coco_gt = COCO(str(path))
-        known = set(coco_gt.getImgIds())
-        image_ids = [r.image_id for r in gt.records]
-        missing = [i for i in image_ids if i not in known]
-        if missing:
-            raise ValueError(f"{path}: image ids {missing[:5]} of the dataset are not in this annotation file")
-    else:
-        coco_gt, image_ids = _in_memory_gt(gt)
+    coco_gt, image_ids = _in_memory_gt(gt)
 
     results = []
     for image_id, det in zip(image_ids, detections):
@@ -136,14 +146,13 @@ def coco_metrics(gt: DatasetIndex, detections: Sequence[Detections], gt_json: st
         if results:
             coco_dt = coco_gt.loadRes(results)
         else:  # loadRes cannot take an empty list; an empty result set is still a valid evaluation
+            from pycocotools.coco import COCO
+
             coco_dt = COCO()
             coco_dt.dataset = {"images": list(coco_gt.dataset["images"]), "annotations": [],
                                "categories": list(coco_gt.dataset.get("categories", []))}
             coco_dt.createIndex()
         ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
-        # Only the dataset's images: a reader may have dropped some (e.g. missing image files),
-        # and their objects must not count as misses.
-        ev.params.imgIds = sorted(image_ids)
         ev.evaluate()
         ev.accumulate()
     summary = io.StringIO()

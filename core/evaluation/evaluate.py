@@ -204,9 +204,9 @@ class EvaluationResult:
         return VOCMetrics(use_07_metric=use_07_metric, class_names=self.class_names, ap=stats.ap,
                           num_gt=self.sweep.num_gt.copy(), num_det=self.sweep.num_det.copy(), mAP=stats.mAP)
 
-    def coco(self, gt_json: str | None = None) -> COCOMetrics:
-        """pycocotools' COCO metrics (see :func:`core.evaluation.coco.coco_metrics`)."""
-        return coco_metrics(self.gt, self.detections_per_image(), gt_json)
+    def coco(self) -> COCOMetrics:
+        """pycocotools' COCO metrics on the validated ground truth (see :func:`core.evaluation.coco.coco_metrics`)."""
+        return coco_metrics(self.gt, self.detections_per_image())
 
     def detections_per_image(self) -> list[Detections]:
         """What was evaluated: one ``Detections`` per record, dataset labels, boxes float64."""

@@ -124,5 +124,5 @@ def test_build_dataset_from_voc_and_coco_files(tmp_path: Path) -> None:
 def test_build_dataset_bad_kind() -> None:
     with pytest.raises(ValueError, match="'kitti'"):
         build_dataset("kitti", None, "train", CFG, train=False)
-    with pytest.raises(ValueError, match="needs a VOC root"):
+    with pytest.raises(ValueError, match="VOC dataset needs a path"):
         build_dataset("voc", None, "train", CFG, train=False)

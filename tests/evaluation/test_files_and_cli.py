@@ -222,7 +222,7 @@ def test_empty_detection_files_are_errors(voc_dir: Path, tmp_path: Path) -> None
     with pytest.raises(ValueError, match="empty"):
         read_detections(tmp_path / "r.json", gt)
     (tmp_path / "empty.json").write_text("")
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(ValueError, match="malformed JSON"):
         read_detections(tmp_path / "empty.json", gt)
     folder = tmp_path / "comp4"
     write_comp4(folder, gt, {})
@@ -274,12 +274,12 @@ def test_eval_with_weights_runs_the_model(voc_dir: Path, tmp_path: Path, capsys:
 
     small = DatasetIndex("first five", gt.source, gt.class_names, gt.records[:5])
     seen: list[tuple[int, int]] = []
-    dets = run_detector(detector, small, batch_size=2, on_progress=lambda d, t: seen.append((d, t)))
+    dets = run_detector(detector, small, batch_size=2, on_progress=lambda p: seen.append((p.done, p.total)))
     assert seen == [(2, 5), (4, 5), (5, 5)] and list(dets) == [r.image_id for r in small.records]
     seen.clear()
     with pytest.raises(EvaluationCancelled, match="after 2 of 5"):
         run_detector(detector, small, batch_size=2, should_stop=lambda: len(seen) >= 1,
-                     on_progress=lambda d, t: seen.append((d, t)))
+                     on_progress=lambda p: seen.append((p.done, p.total)))
 
 
 def test_ssd_detect_json_is_read_by_file_name_and_class_name(voc_dir: Path, tmp_path: Path) -> None:
