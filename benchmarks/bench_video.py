@@ -76,7 +76,7 @@ def run(quick: bool = False) -> list[Row]:
 
     gap = max((b - a for a, b in zip(ticks, ticks[1:])), default=float("nan"))
     read_fps, shown_fps = rate(reads), rate(shown)
-    model_s = float(view._model_time.value) if hasattr(view._model_time, "value") else float("nan")
+    model_s = float(view.state.model_time.value or float("nan"))
     return [
         Row("6. video 720p: frames read per s", f"{read_fps:.1f} fps", f"{FPS} fps (source)",
             f"{read_fps / FPS:.2f}x", ">= 0.95x", status(read_fps >= 0.95 * FPS),

@@ -159,7 +159,8 @@ class FrameReader(QObject):
         # Files tick at their frame rate; cameras block in read() until a frame arrives.
         interval = 0 if src.is_live else int(round(1000.0 / (src.fps or 10.0)))
         self._timer.setInterval(max(0, interval))
-        self.opened.emit(SourceInfo(str(spec), src.name, src.fps, src.frame_count, src.is_live, self._generation))
+        self.opened.emit(SourceInfo(str(spec), src.name, src.fps, src.frame_count, src.is_live, self._generation,
+                                    tuple(getattr(src, "warnings", ()))))
         self._read_one()  # show the first frame at once
 
     @Slot()

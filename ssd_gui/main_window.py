@@ -78,9 +78,9 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         dv = self.detect_view
         file_menu = bar.addMenu("&File")
-        for a in (dv.open_video_action, dv.open_image_action, dv.open_folder_action):
+        for a in dv.sources.actions_for_menu():
             file_menu.addAction(a)
-        file_menu.addMenu(dv.camera_menu)
+        file_menu.addMenu(dv.sources.camera_menu)
         file_menu.addSeparator()
         file_menu.addAction(dv.export_action)
         file_menu.addSeparator()
@@ -89,9 +89,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         model_menu = bar.addMenu("&Model")
-        for a in (dv.demo_model_action, dv.open_weights_action, dv.coco_model_action):
+        for a in dv.models.actions_for_menu():
             model_menu.addAction(a)
-        model_menu.addMenu(dv.device_menu)
+        model_menu.addMenu(dv.models.device_menu)
 
         for view, title in ((self.train_view, "&Train"), (self.evaluate_view, "&Evaluate")):
             menu = bar.addMenu(title)

@@ -43,6 +43,7 @@ class SourceInfo:
         is_live: a camera.
         generation: the reader's count of opened sources; results carry it, so an answer about
             the previous source is recognised and dropped.
+        warnings: what the source found wrong when it opened (a truncated video, skipped images).
     """
 
     spec: str
@@ -51,6 +52,7 @@ class SourceInfo:
     frame_count: int | None
     is_live: bool
     generation: int = 0
+    warnings: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:

@@ -204,7 +204,7 @@ class EvaluateView(View):
         grid.addLayout(box, 2, 5, 1, 3)
 
         self.device_combo = QComboBox(inputs)
-        from ssd_gui.views.detect_view import available_devices
+        from ssd_gui.widgets.model_picker import available_devices
 
         self.device_combo.addItems(available_devices())
         self.evaluate_button = QPushButton("Evaluate", inputs)

@@ -29,7 +29,9 @@ class ClassFilter(QWidget):
         self.search.setClearButtonEnabled(True)
         self.list = QListWidget(self)
         self.all_button = QPushButton("All", self)
+        self.all_button.setToolTip("Show every class the search lists")
         self.none_button = QPushButton("None", self)
+        self.none_button.setToolTip("Hide every class the search lists")
         buttons = QHBoxLayout()
         buttons.setContentsMargins(0, 0, 0, 0)
         buttons.addWidget(self.all_button)
@@ -81,9 +83,11 @@ class ClassFilter(QWidget):
         self.item_for(name).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
 
     def set_all(self, checked: bool) -> None:
+        """Check (or uncheck) the classes the search shows; hidden ones keep their state."""
         self.list.blockSignals(True)
         for item in self.items():
-            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            if not item.isHidden():
+                item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         self.list.blockSignals(False)
         self._emit()
 

@@ -1,8 +1,7 @@
 """The Detect view driven as a person would: real widgets, a real (tiny) model, real video decoding.
 
-The model is an untrained SSD300 at width 0.125 whose classification head is set by hand
-(see :func:`_spread_scores`) so that its scores spread over 0.1-0.95 and its labels over all
-three classes whatever the random seed: its detections are meaningless but real model output,
+The model is the untrained tiny SSD300 of ``tests/gui/conftest.py`` whose scores are spread by
+hand over 0.1-0.95 and all three classes: its detections are meaningless but real model output,
 which is all the view needs to show that it draws, filters and plays them.
 """
 from __future__ import annotations
@@ -13,54 +12,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from core.config import ssd300
-from core.data.synthetic import render_video
-from core.model import build_model
 from core.video import VideoFileSource, open_source
-from core.weights import save_checkpoint
 from ssd_gui.main_window import MainWindow
-from ssd_gui.views.detect_view import DetectView
 from ssd_gui.state.detect import DetectionResult
+from ssd_gui.views.detect_view import DetectView
 
-CLASS_NAMES = ("__background__", "circle", "square", "triangle")
-N_FRAMES = 20
+from tests.gui.assets import CLASS_NAMES, N_FRAMES
+
 WAIT_MS = 20_000
 
 
-def _spread_scores(model: torch.nn.Module, boxes_per_location: tuple[int, ...], num_classes: int) -> None:
-    """Zero the classifier's weights and give each (feature map, default box) group one class
-    and one logit, so scores are image-independent levels between about 0.1 and 0.95."""
-    convs = list(model.head.classification_head.module_list)
-    assert len(convs) == len(boxes_per_location)
-    groups = [(m, a) for m, n in enumerate(boxes_per_location) for a in range(n)]
-    logits = np.linspace(-2.2, 2.9, len(groups))
-    with torch.no_grad():
-        for (m, a), t in zip(groups, logits):
-            conv = convs[m]
-            conv.weight.zero_()
-            c = 1 + (m + a) % (num_classes - 1)
-            bias = conv.bias.view(boxes_per_location[m], num_classes)
-            bias[a] = -10.0
-            bias[a, 0] = 0.0
-            bias[a, c] = float(t)
-
-
 @pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("detect_view")
-    cfg = ssd300(num_classes=len(CLASS_NAMES), priors="voc", width=0.125)
-    model = build_model(cfg.model)
-    _spread_scores(model, cfg.model.priors.boxes_per_location, len(CLASS_NAMES))
-    weights = save_checkpoint(folder / "tiny.pt", model, cfg, CLASS_NAMES)
-    video = render_video(folder / "clip.mp4", seconds=N_FRAMES / 10, fps=10, seed=3, size=(160, 120))
-    bad_video = folder / "notes.mp4"
-    bad_video.write_text("this is a text file, not a video\n")
-    bad_weights = folder / "broken.pt"
-    bad_weights.write_bytes(b"not a torch file at all")
-    return {"weights": Path(weights), "video": Path(video), "bad_video": bad_video, "bad_weights": bad_weights}
+def assets(detect_assets: dict[str, Path]) -> dict[str, Path]:
+    return detect_assets
 
 
 @pytest.fixture()
@@ -116,7 +82,7 @@ def test_video_detections_drawn_and_confidence_slider_filters_without_rerunning(
     expected = int((scores >= cut).sum())
     assert 0 < expected < len(scores)
     assert _painted_boxes(view) == expected
-    assert view.count_label.text() == f"{expected} of {len(scores)} boxes"
+    assert view.stats.count_label.text() == f"{expected} of {len(scores)} boxes"
 
     view.set_min_score(0.99)
     assert _painted_boxes(view) == int((scores >= 0.99).sum()) < expected
@@ -147,11 +113,11 @@ def test_pause_step_seek_and_play(qtbot, view, assets) -> None:
     _load(qtbot, view, assets["weights"])
     first = _open_paused(qtbot, view, assets["video"])
     assert first.frame.index == 0 and not view.playing
-    assert view.step_button.isEnabled() and view.seek_slider.maximum() == N_FRAMES - 1
+    assert view.transport.step_button.isEnabled() and view.transport.seek_slider.maximum() == N_FRAMES - 1
 
-    stepped = _wait_result(qtbot, view, lambda: qtbot.mouseClick(view.step_button, _left()), index=1)
+    stepped = _wait_result(qtbot, view, lambda: qtbot.mouseClick(view.transport.step_button, _left()), index=1)
     seeked = _wait_result(qtbot, view, lambda: view.seek(13), index=13)
-    assert view.seek_slider.value() == 13
+    assert view.transport.seek_slider.value() == 13
     with VideoFileSource(assets["video"]) as src:
         src.seek(13)
         truth = src.read()
@@ -160,13 +126,13 @@ def test_pause_step_seek_and_play(qtbot, view, assets) -> None:
 
     indices: list[int] = []
     view.result_shown.connect(lambda r: indices.append(r.frame.index))
-    view.realtime_check.setChecked(False)  # every frame through the model (real time may drop some)
-    qtbot.mouseClick(view.play_button, _left())
+    view.transport.realtime_check.setChecked(False)  # every frame through the model (real time may drop some)
+    qtbot.mouseClick(view.transport.play_button, _left())
     qtbot.waitUntil(lambda: len(indices) >= 3, timeout=WAIT_MS)
-    assert view.playing and view.play_button.text() == "Pause"
-    qtbot.mouseClick(view.play_button, _left())
+    assert view.playing and view.transport.play_button.text() == "Pause"
+    qtbot.mouseClick(view.transport.play_button, _left())
     qtbot.waitUntil(lambda: not view.playing, timeout=WAIT_MS)
-    assert view.play_button.text() == "Play"
+    assert view.transport.play_button.text() == "Play"
     # Files never drop frames: playback continues from the seek position, frame after frame.
     assert indices[:3] == [14, 15, 16]
 
@@ -206,7 +172,7 @@ def test_bad_weights_keep_the_previous_model(qtbot, view, assets) -> None:
     assert "broken.pt" in blocker.args[0]
     assert view.detector is good
     assert "broken.pt" in view.banner.text() and "Still using tiny.pt" in view.banner.text()
-    assert view.model_label.text().startswith("tiny.pt")
+    assert view.models.model_label.text().startswith("tiny.pt")
     stepped = _wait_result(qtbot, view, view.step, index=1)
     assert len(stepped.detections) > 0 and stepped.class_names == CLASS_NAMES
 
@@ -222,7 +188,7 @@ def test_image_and_folder_sources(qtbot, view, assets, tmp_path) -> None:
             cv2.imwrite(str(folder / f"f{k}.png"), cv2.cvtColor(frame.image, cv2.COLOR_RGB2BGR))
     result = _open_paused(qtbot, view, folder / "f1.png")
     assert result.frame.file == str(folder / "f1.png") and len(result.detections) > 0
-    assert not view.play_button.isEnabled()
+    assert not view.transport.play_button.isEnabled()
     result = _open_paused(qtbot, view, folder)
     assert Path(result.frame.file).name == "f0.png"
     result = _wait_result(qtbot, view, view.step, index=1)
@@ -234,8 +200,8 @@ def test_camera_menu_says_when_there_is_none(view) -> None:
 
     if list_cameras():
         pytest.skip("this machine has a camera")
-    view._fill_camera_menu()
-    actions = view.camera_menu.actions()
+    view.sources.fill_camera_menu()
+    actions = view.sources.camera_menu.actions()
     assert [a.text() for a in actions] == ["No camera found"] and not actions[0].isEnabled()
 
 
@@ -349,10 +315,10 @@ def test_coco_model_download_shows_progress_and_a_bad_or_cancelled_download_chan
         monkeypatch.setenv(MIRROR_ENV, base)
         with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as blocker:
             view.load_coco_model()
-            dialog = view._download_dialog
+            dialog = view.models.download_dialog
             assert dialog is not None and dialog.isVisible()
             qtbot.waitUntil(lambda: "MB" in dialog.labelText(), timeout=WAIT_MS)
-        assert "wrong SHA-256" in blocker.args[0] and view._download_dialog is None
+        assert "wrong SHA-256" in blocker.args[0] and view.models.download_dialog is None
         assert view.detector is good and "wrong SHA-256" in view.banner.text()
         assert not torchvision_cache_path().exists()
 
@@ -360,7 +326,7 @@ def test_coco_model_download_shows_progress_and_a_bad_or_cancelled_download_chan
         monkeypatch.setenv(MIRROR_ENV, base)
         with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as blocker:
             view.load_coco_model()
-            dialog = view._download_dialog
+            dialog = view.models.download_dialog
             qtbot.waitUntil(lambda: "MB" in dialog.labelText(), timeout=WAIT_MS)
             from PySide6.QtWidgets import QPushButton
 

@@ -42,7 +42,7 @@ def _play_until(qtbot, view: DetectView, n_results: int) -> list:  # type: ignor
 
 def test_real_time_keeps_the_source_rate_and_drops_stale_frames(qtbot, setup) -> None:  # type: ignore[no-untyped-def]
     view, video = setup
-    assert view.realtime_check.isChecked()  # the default
+    assert view.transport.realtime_check.isChecked()  # the default
     with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS):
         view.open_source(video, play=False)
     results = _play_until(qtbot, view, 4)
@@ -54,7 +54,7 @@ def test_real_time_keeps_the_source_rate_and_drops_stale_frames(qtbot, setup) ->
 
 def test_without_real_time_every_frame_is_detected_in_order(qtbot, setup) -> None:  # type: ignore[no-untyped-def]
     view, video = setup
-    view.realtime_check.setChecked(False)
+    view.transport.realtime_check.setChecked(False)
     with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS):
         view.open_source(video, play=False)
     results = _play_until(qtbot, view, 4)

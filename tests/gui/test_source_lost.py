@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 
 import ssd_gui.live as live
 from core.config import ssd300

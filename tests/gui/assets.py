@@ -1,0 +1,69 @@
+"""Files the Detect tests share: a tiny real model with hand-spread scores, clips, broken files."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from core.config import ssd300
+from core.data.synthetic import render_video
+from core.model import build_model
+from core.weights import save_checkpoint
+
+CLASS_NAMES = ("__background__", "circle", "square", "triangle")
+N_FRAMES = 20
+
+
+def spread_scores(model: torch.nn.Module, boxes_per_location: tuple[int, ...], num_classes: int) -> None:
+    """Zero the classifier's weights and give each (feature map, default box) group one class
+    and one logit, so scores are image-independent levels between about 0.1 and 0.95 and the
+    labels cover every class whatever the random seed."""
+    convs = list(model.head.classification_head.module_list)
+    assert len(convs) == len(boxes_per_location)
+    groups = [(m, a) for m, n in enumerate(boxes_per_location) for a in range(n)]
+    logits = np.linspace(-2.2, 2.9, len(groups))
+    with torch.no_grad():
+        for (m, a), t in zip(groups, logits):
+            conv = convs[m]
+            conv.weight.zero_()
+            c = 1 + (m + a) % (num_classes - 1)
+            bias = conv.bias.view(boxes_per_location[m], num_classes)
+            bias[a] = -10.0
+            bias[a, 0] = 0.0
+            bias[a, c] = float(t)
+
+
+def truncated_video(path: Path, frames: int = 40, keep: float = 0.5) -> tuple[Path, int]:
+    """An MJPG AVI of ``frames`` frames cut to its first ``keep`` share of bytes, as a copy that was
+    interrupted: the header still announces every frame. Returns the path and how many frames decode."""
+    full = path.with_name(path.stem + "_full.avi")
+    writer = cv2.VideoWriter(str(full), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for i in range(frames):
+        img = np.full((120, 160, 3), 40 + 4 * i, np.uint8)
+        cv2.putText(img, str(i), (20, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.5, (255, 255, 255), 3)
+        writer.write(img)
+    writer.release()
+    data = full.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    cap = cv2.VideoCapture(str(path))
+    decodable = 0
+    while cap.read()[0]:
+        decodable += 1
+    cap.release()
+    assert 0 < decodable < frames, (decodable, frames)
+    return path, decodable
+
+
+def make_detect_assets(folder: Path) -> dict[str, Path]:
+    cfg = ssd300(num_classes=len(CLASS_NAMES), priors="voc", width=0.125)
+    model = build_model(cfg.model)
+    spread_scores(model, cfg.model.priors.boxes_per_location, len(CLASS_NAMES))
+    weights = save_checkpoint(folder / "tiny.pt", model, cfg, CLASS_NAMES)
+    video = render_video(folder / "clip.mp4", seconds=N_FRAMES / 10, fps=10, seed=3, size=(160, 120))
+    bad_video = folder / "notes.mp4"
+    bad_video.write_text("this is a text file, not a video\n")
+    bad_weights = folder / "broken.pt"
+    bad_weights.write_bytes(b"not a torch file at all")
+    return {"weights": Path(weights), "video": Path(video), "bad_video": bad_video, "bad_weights": bad_weights}

@@ -1,0 +1,26 @@
+"""GUI tests never read or write the user's settings: each test gets its own settings folder."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Point QSettings' user scope at a fresh folder for the test; yields the settings file's path."""
+    from PySide6.QtCore import QSettings
+
+    from ssd_gui import settings
+
+    folder = tmp_path_factory.mktemp("settings")
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    path = settings.store().fileName()
+    assert path.startswith(str(folder)), path
+    yield path
+
+
+@pytest.fixture(scope="session")
+def detect_assets(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The tiny model with spread scores, a 20-frame 160x120 clip, a text file named .mp4, broken weights."""
+    from tests.gui.assets import make_detect_assets
+
+    return make_detect_assets(tmp_path_factory.mktemp("detect_assets"))
