@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any, Callable
 
 from core.cli.progress import ProgressBar
 
@@ -15,7 +16,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                "  ssd synth --video resources/demo.mp4 --seconds 20 --fps 25 --seed 0",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--out", metavar="DIR", help="write a dataset into DIR")
+    what.add_argument("--out", metavar="DIR",
+                      help="write a dataset into DIR, a new or empty folder (see --overwrite)")
     what.add_argument("--video", metavar="FILE", help="write an mp4 (mp4v) video of moving shapes to FILE")
     p.add_argument("--count", type=int, default=1000, metavar="N", help="number of images (dataset; default 1000)")
     p.add_argument("--format", choices=("voc", "coco"), default="voc",
@@ -25,33 +27,45 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="image size in pixels (default 320 320 for datasets, 640 360 for videos)")
     p.add_argument("--seconds", type=float, default=20.0, help="video length in seconds (default 20)")
     p.add_argument("--fps", type=int, default=25, help="video frame rate (default 25)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --out: replace the dataset already in DIR as a whole (never mixed; a folder "
+                        "holding anything but a dataset is not replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
 
+def _bar(label: str, total: int, quiet: bool) -> tuple[ProgressBar, Callable[[Any], None]]:
+    bar = ProgressBar(label, total, enabled=not quiet)
+    return bar, lambda p: bar.update(p.done - bar.n)
+
+
 def run(args: argparse.Namespace) -> int:
-    from core.data.synthetic import render_video, write_dataset
+    from core.data.synthetic_files import DatasetExistsError, check_dataset_target, render_video, write_dataset
 
     if args.out is not None:
         if args.count <= 0:
             raise ValueError(f"--count must be positive, got {args.count}")
+        try:
+            check_dataset_target(args.out, args.overwrite)  # before the first image, not after the last
+        except DatasetExistsError as exc:
+            raise ValueError(f"{exc}. Write it elsewhere with --out NEW_FOLDER"
+                             + ("" if "not a dataset" in str(exc) else ", or replace that dataset with --overwrite")
+                             ) from None
         size = tuple(args.size) if args.size else (320, 320)
-        bar = ProgressBar("synth", args.count, enabled=not args.quiet)
+        bar, on_progress = _bar("synth", args.count, args.quiet)
         try:
             result = write_dataset(args.out, args.count, args.seed, args.format, size,  # type: ignore[arg-type]
-                                   progress=lambda i, n: bar.update(1))
+                                   overwrite=args.overwrite, on_progress=on_progress)
         finally:
             bar.close()
-        hint = "load_voc" if args.format == "voc" else "load_coco"
-        print(f"wrote {args.count} images ({args.format}, {size[0]}x{size[1]}, seed {args.seed}): {result} "
-              f"(read it with core.data.{args.format}.{hint})")
+        print(f"wrote {args.count} images ({args.format}, {size[0]}x{size[1]}, seed {args.seed}): {result}")
         return 0
     size = tuple(args.size) if args.size else (640, 360)
     total = max(1, int(round(args.seconds * args.fps)))
-    bar = ProgressBar("video", total, enabled=not args.quiet)
+    bar, on_progress = _bar("video", total, args.quiet)
     try:
         path = render_video(args.video, args.seconds, args.fps, args.seed, size,  # type: ignore[arg-type]
-                            progress=lambda i, n: bar.update(1))
+                            on_progress=on_progress)
     finally:
         bar.close()
     print(f"wrote {path} ({total} frames, {size[0]}x{size[1]} at {args.fps} fps, seed {args.seed})")

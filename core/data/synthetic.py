@@ -14,19 +14,16 @@ shapes are painted over it and after the image border cuts it); a shape that is 
 :data:`MIN_VISIBLE` visible, or whose visible box is under :data:`MIN_BOX_PX` on a side, is
 left unlabelled (it still shows, as real partly hidden objects do).
 
-On disk (:func:`write_dataset`): VOC trees hold high-quality JPEGs (quality 95) so that any VOC
-tool reads them; COCO trees hold the same JPEGs under ``images/``. Boxes have integer pixel
-edges, so the VOC 1-based inclusive form and the COCO ``[x, y, w, h]`` form both store them
-exactly.
+Datasets and videos on disk are written by :mod:`core.data.synthetic_files`
+(``write_dataset``, ``render_video``; importable from here too).
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -423,193 +420,11 @@ def synthetic_index(count: int, seed: int, size: tuple[int, int] = (320, 320), *
                         class_names=SHAPE_CLASSES, records=records)
 
 
-# --------------------------------------------------------------------------- writers
+def __getattr__(name: str) -> object:
+    # The writers live in core.data.synthetic_files (which imports this module); they stay
+    # importable from here, where callers have always found them.
+    if name in ("write_dataset", "render_video", "MovingScene"):
+        from core.data import synthetic_files
 
-def _voc_xml(image_id: str, filename: str, width: int, height: int, boxes: np.ndarray, labels: np.ndarray) -> str:
-    objs = []
-    for (x1, y1, x2, y2), lab in zip(boxes.tolist(), labels.tolist()):
-        objs.append(
-            f"  <object>\n    <name>{SHAPE_CLASSES[lab]}</name>\n    <pose>Unspecified</pose>\n"
-            f"    <truncated>0</truncated>\n    <difficult>0</difficult>\n    <bndbox>\n"
-            f"      <xmin>{int(x1) + 1}</xmin>\n      <ymin>{int(y1) + 1}</ymin>\n"
-            f"      <xmax>{int(x2)}</xmax>\n      <ymax>{int(y2)}</ymax>\n    </bndbox>\n  </object>\n")
-    return (f"<annotation>\n  <folder>synthetic</folder>\n  <filename>{filename}</filename>\n"
-            f"  <source><database>ssd-desktop synthetic shapes</database></source>\n"
-            f"  <size>\n    <width>{width}</width>\n    <height>{height}</height>\n    <depth>3</depth>\n  </size>\n"
-            f"  <segmented>0</segmented>\n{''.join(objs)}</annotation>\n")
-
-
-def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", size: tuple[int, int] = (320, 320),
-                  *, progress: ProgressFn | None = None) -> Path:
-    """Write ``count`` scenes of ``seed`` as a real dataset.
-
-    Layouts:
-        ``fmt="voc"``: ``out_dir/{Annotations, JPEGImages, ImageSets/Main/{trainval,train,val}.txt, labels.txt}``
-        (the last tenth, at least one image, is ``val``); returns ``out_dir`` (pass it to ``load_voc``).
-        ``fmt="coco"``: ``out_dir/{images/, annotations.json}``; returns the JSON path (pass it to
-        ``load_coco``).
-
-    Returns:
-        The path to hand to the matching reader.
-    """
-    if fmt not in ("voc", "coco"):
-        raise ValueError(f"synthetic dataset format must be 'voc' or 'coco', got {fmt!r}")
-    if count <= 0:
-        raise ValueError(f"synthetic dataset count must be positive, got {count}")
-    out = Path(out_dir)
-    width, height = int(size[0]), int(size[1])
-    img_dir = out / ("JPEGImages" if fmt == "voc" else "images")
-    img_dir.mkdir(parents=True, exist_ok=True)
-    if fmt == "voc":
-        (out / "Annotations").mkdir(exist_ok=True)
-        (out / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
-    params = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
-    ids: list[str] = []
-    coco_images: list[dict] = []
-    coco_anns: list[dict] = []
-    for i in range(count):
-        image, boxes, labels = render_scene(seed, i, (width, height))
-        image_id = f"{i:06d}"
-        filename = f"{image_id}.jpg"
-        if not cv2.imwrite(str(img_dir / filename), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params):
-            raise OSError(f"{img_dir / filename}: could not write image")
-        if fmt == "voc":
-            (out / "Annotations" / f"{image_id}.xml").write_text(
-                _voc_xml(image_id, filename, width, height, boxes, labels), encoding="utf-8")
-        else:
-            coco_images.append({"id": i + 1, "file_name": filename, "width": width, "height": height})
-            for (x1, y1, x2, y2), lab in zip(boxes.tolist(), labels.tolist()):
-                w, h = x2 - x1, y2 - y1
-                coco_anns.append({"id": len(coco_anns) + 1, "image_id": i + 1, "category_id": int(lab),
-                                  "bbox": [x1, y1, w, h], "area": w * h, "iscrowd": 0})
-        ids.append(image_id)
-        if progress:
-            progress(i + 1, count)
-    if fmt == "voc":
-        main = out / "ImageSets" / "Main"
-        (main / "trainval.txt").write_text("".join(f"{i}\n" for i in ids))
-        # The last tenth (at least one image) is "val"; a one-image set uses it for both.
-        n_val = max(1, len(ids) // 10)
-        train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if len(ids) > 1 else (ids, ids)
-        (main / "train.txt").write_text("".join(f"{i}\n" for i in train_ids))
-        (main / "val.txt").write_text("".join(f"{i}\n" for i in val_ids))
-        (out / "labels.txt").write_text("".join(f"{n}\n" for n in SHAPE_CLASSES[1:]))
-        return out
-    categories = [{"id": k, "name": n, "supercategory": "shape"} for k, n in enumerate(SHAPE_CLASSES) if k > 0]
-    path = out / "annotations.json"
-    path.write_text(json.dumps({
-        "info": {"description": f"ssd-desktop synthetic shapes, seed {seed}"},
-        "images": coco_images, "annotations": coco_anns, "categories": categories}), encoding="utf-8")
-    return path
-
-
-# --------------------------------------------------------------------------- video
-
-@dataclass
-class _Mover:
-    spec: ShapeSpec
-    vx: float
-    vy: float
-    spin: float
-    base_radius: float
-    pulse_amp: float
-    pulse_freq: float
-    phase: float
-    bounce: bool
-
-
-class MovingScene:
-    """Shapes moving over a fixed background, one frame per call of :meth:`step`.
-
-    Most shapes drift smoothly and bounce off the borders; some fly straight through and leave,
-    to be replaced by newcomers entering from outside. Radii pulse slowly (changing scale).
-    """
-
-    def __init__(self, seed: int, size: tuple[int, int] = (640, 360), fps: int = 25, num_objects: int = 9) -> None:
-        self.width, self.height = int(size[0]), int(size[1])
-        self.fps = fps
-        self.rng = np.random.default_rng((seed, 1 << 30))
-        self.background = render_background(self.rng, self.width, self.height)
-        self.t = 0.0
-        # The first movers cycle through the classes so that every shape shows in a demo.
-        self.movers = [self._spawn(inside=True, label=1 + k % (len(SHAPE_CLASSES) - 1)) for k in range(num_objects)]
-
-    def _spawn(self, inside: bool, label: int | None = None) -> _Mover:
-        rng, w, h = self.rng, self.width, self.height
-        spec = _random_shape(rng, self.background, w, h)
-        if label is not None:
-            spec = ShapeSpec(**{**spec.__dict__, "label": label})
-        r = float(np.clip(spec.radius, 10.0, 0.28 * min(w, h)))
-        speed = rng.uniform(30, 140)  # px per second
-        heading = rng.uniform(0, 2 * math.pi)
-        bounce = bool(rng.random() < 0.7)
-        if not inside:  # start just outside a random border, heading inwards
-            side = int(rng.integers(0, 4))
-            cx = (-r, w + r, rng.uniform(0, w), rng.uniform(0, w))[side]
-            cy = (rng.uniform(0, h), rng.uniform(0, h), -r, h + r)[side]
-            heading = math.atan2(h / 2 - cy, w / 2 - cx) + rng.uniform(-0.5, 0.5)
-            bounce = False
-        else:
-            cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
-        spec = ShapeSpec(**{**spec.__dict__, "cx": cx, "cy": cy, "radius": r})
-        return _Mover(spec=spec, vx=speed * math.cos(heading), vy=speed * math.sin(heading),
-                      spin=rng.uniform(-1.5, 1.5), base_radius=r, pulse_amp=rng.uniform(0.0, 0.35),
-                      pulse_freq=rng.uniform(0.05, 0.3), phase=rng.uniform(0, 2 * math.pi), bounce=bounce)
-
-    def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Advance one frame. Returns (image uint8 [H, W, 3] RGB, boxes float32 [N, 4], labels int64 [N])."""
-        dt = 1.0 / self.fps
-        shapes = []
-        for k, m in enumerate(self.movers):
-            s = m.spec
-            r = m.base_radius * (1.0 + m.pulse_amp * math.sin(2 * math.pi * m.pulse_freq * self.t + m.phase))
-            cx, cy = s.cx + m.vx * dt, s.cy + m.vy * dt
-            if m.bounce:
-                if (cx < r and m.vx < 0) or (cx > self.width - r and m.vx > 0):
-                    m.vx = -m.vx
-                if (cy < r and m.vy < 0) or (cy > self.height - r and m.vy > 0):
-                    m.vy = -m.vy
-            elif not (-2 * r <= cx <= self.width + 2 * r and -2 * r <= cy <= self.height + 2 * r):
-                self.movers[k] = m = self._spawn(inside=False)
-                s, cx, cy, r = m.spec, m.spec.cx, m.spec.cy, m.base_radius
-            m.spec = ShapeSpec(**{**s.__dict__, "cx": cx, "cy": cy, "radius": r, "angle": s.angle + m.spin * dt})
-            shapes.append(m.spec)
-        self.t += dt
-        # Large under small (by the fixed base radius, so the stacking never flickers).
-        order = sorted(range(len(shapes)), key=lambda k: -self.movers[k].base_radius)
-        img, boxes, labels = compose(self.background, [shapes[k] for k in order])
-        return np.clip(np.rint(img), 0, 255).astype(np.uint8), boxes, labels
-
-    def frames(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        for _ in range(count):
-            yield self.step()
-
-
-def render_video(path: str | Path, seconds: float = 20, fps: int = 25, seed: int = 0,
-                 size: tuple[int, int] = (640, 360), *, progress: ProgressFn | None = None) -> Path:
-    """Write a demo video of moving shapes (mp4, fourcc ``mp4v``) and return its path.
-
-    Args:
-        path: output file; its folder is created.
-        seconds, fps: duration and frame rate.
-        seed: the video is a pure function of (seed, size, fps, frame number).
-        size: (width, height) in pixels.
-    """
-    if seconds <= 0 or fps <= 0:
-        raise ValueError(f"video needs positive seconds and fps, got seconds={seconds} fps={fps}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = int(size[0]), int(size[1])
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-    if not writer.isOpened():
-        raise OSError(f"{path}: cv2.VideoWriter could not open an mp4v writer")
-    total = max(1, int(round(seconds * fps)))
-    scene = MovingScene(seed, (width, height), fps)
-    try:
-        for i, (frame, _, _) in enumerate(scene.frames(total)):
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-            if progress:
-                progress(i + 1, total)
-    finally:
-        writer.release()
-    return path
+        return getattr(synthetic_files, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -41,3 +41,81 @@ def test_synth_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "--count must be positive" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["synth", "--count", "3"])  # neither --out nor --video
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_synth_refuses_a_folder_that_holds_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "shapes"
+    assert main(["synth", "--out", str(out), "--count", "4", "--seed", "1", "--size", "48", "48", "--quiet"]) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    for fmt in ("voc", "coco"):
+        assert main(["synth", "--out", str(out), "--count", "2", "--seed", "2", "--format", fmt, "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert f"{out} is not empty" in err and "--out NEW_FOLDER" in err and "--overwrite" in err
+        assert len(err.strip().splitlines()) == 1
+    assert snapshot(out) == before  # not one file written, changed or left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes"]
+
+
+def test_synth_overwrite_replaces_the_dataset_as_a_whole(tmp_path: Path) -> None:
+    out = tmp_path / "shapes"
+    assert main(["synth", "--out", str(out), "--count", "5", "--seed", "1", "--size", "48", "48", "--quiet"]) == 0
+    assert main(["synth", "--out", str(out), "--count", "2", "--seed", "2", "--size", "48", "48", "--quiet",
+                 "--overwrite"]) == 0
+    assert sorted(p.name for p in (out / "JPEGImages").iterdir()) == ["000000.jpg", "000001.jpg"]
+    assert sorted(p.name for p in (out / "Annotations").iterdir()) == ["000000.xml", "000001.xml"]
+    ds = load_voc(out, "trainval")
+    for i, rec in enumerate(ds.records):
+        np.testing.assert_array_equal(rec.boxes, render_scene(2, i, (48, 48))[1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shapes"]  # no partial or old folder left
+
+
+def test_synth_never_replaces_a_folder_that_is_not_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    notes = tmp_path / "work" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("mine")
+    assert main(["synth", "--out", str(notes.parent), "--count", "2", "--quiet", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "not a dataset" in err and "--out NEW_FOLDER" in err
+    assert notes.read_text() == "mine" and [p.name for p in notes.parent.iterdir()] == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["synth", "--out", str(empty), "--count", "2", "--size", "32", "32", "--quiet"]) == 0
+    assert len(load_voc(empty, "trainval")) == 2
+
+
+def test_synth_prints_no_developer_hints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for fmt in ("voc", "coco"):
+        out = tmp_path / fmt
+        assert main(["synth", "--out", str(out), "--count", "2", "--format", fmt, "--size", "32", "32", "--quiet"]) == 0
+        printed = capsys.readouterr().out
+        assert printed.startswith("wrote 2 images") and str(out) in printed
+        assert "core." not in printed and "load_" not in printed
+
+
+def test_synth_on_a_full_disk_keeps_nothing(full_disk, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    if not full_disk.real:
+        pytest.skip("needs a real tmpfs to fill (mount needs root)")
+    out = Path(full_disk.folder) / "shapes"
+    full_disk.fill()
+    assert main(["synth", "--out", str(out), "--count", "3", "--size", "64", "64", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no space left on device" in err and "nothing was kept" in err
+    assert sorted(p.name for p in Path(full_disk.folder).iterdir()) == [".filler"]
+
+
+def test_cancelled_dataset_leaves_the_old_one(tmp_path: Path) -> None:
+    from core.data.synthetic_files import write_dataset
+    from core.jobs import Cancelled
+
+    out = write_dataset(tmp_path / "ds", 3, seed=1, fmt="coco", size=(32, 32)).parent
+    before = snapshot(out)
+    seen = []
+    with pytest.raises(Cancelled, match="stopped after 2 of 6 images"):
+        write_dataset(out, 6, seed=2, fmt="coco", size=(32, 32), overwrite=True, on_progress=seen.append,
+                      should_stop=lambda: len(seen) >= 2)
+    assert snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
