@@ -55,6 +55,19 @@ def cpu_supports_bf16() -> bool:
         return False
 
 
+def available_devices() -> list[str]:
+    """Devices worth offering: ``"cpu"``, plus ``"cuda"`` when torch sees a GPU."""
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def precisions_for(device: str) -> list[str]:
+    """Precisions worth offering on ``device``, fastest-exact first: fp16 needs CUDA; bf16 is
+    native on CUDA and on CPUs with AVX512-BF16/AMX (elsewhere it is emulated and slower than fp32)."""
+    if str(device).startswith("cuda"):
+        return ["fp32", "fp16", "bf16"]
+    return ["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"]
+
+
 class Detector:
     """A model ready to detect: weights on a device, preprocessing and postprocessing.
 
@@ -221,21 +234,3 @@ def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp
     """
     path = resolve_weights_spec(weights, allow_download=allow_download)
     return detector_from_weights(load_weights(path, priors=priors), device, precision, optimize)
-
-
-def detections_json_entry(dets: Detections, class_names: Sequence[str], file: str, width: int, height: int,
-                          frame: int | None = None) -> dict[str, Any]:
-    """One entry of the ``images`` list of the detections JSON (schema of ``ssd detect``)."""
-    entry: dict[str, Any] = {"file": file}
-    if frame is not None:
-        entry["frame"] = int(frame)
-    entry.update(width=int(width), height=int(height), detections=[
-        {"box": [round(float(v), 3) for v in box], "score": round(float(s), 6), "label": int(lab),
-         "name": class_names[int(lab)] if 0 <= int(lab) < len(class_names) else str(int(lab))}
-        for box, s, lab in zip(dets.boxes, dets.scores, dets.labels)])
-    return entry
-
-
-def detections_json(weights: str | Path | None, class_names: Sequence[str], entries: list[dict[str, Any]]) -> dict[str, Any]:
-    """The whole detections JSON document: ``{"weights", "class_names", "images"}``."""
-    return {"weights": None if weights is None else str(weights), "class_names": list(class_names), "images": entries}

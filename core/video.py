@@ -1,5 +1,4 @@
-"""Frame sources (video file, camera, image folder, single image), a video writer and
-detection drawing.
+"""Frame sources: video file, camera, image folder, single image.
 
 Every source yields :class:`Frame` objects whose ``image`` is an ``H x W x 3`` uint8 RGB
 array (OpenCV decodes BGR; the conversion happens here, once). Sources are iterators and
@@ -14,23 +13,24 @@ camera, a folder is a folder of images, a file with an image extension is one im
 anything else is tried as a video. Problems found when opening (missing path, not a video,
 empty folder, unreadable image) raise ``ValueError`` naming the path and what is wrong.
 A camera that stops delivering frames mid-stream raises :class:`SourceReadError`.
+Writing videos is :mod:`core.video_writer`; drawing is :mod:`core.drawing`.
 """
 from __future__ import annotations
 
-import colorsys
 import os
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import cv2
 import numpy as np
 
-from core.types import Detections
+from core.images import IMAGE_EXTENSIONS, is_image_file, read_image
 
-IMAGE_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+__all__ = ["IMAGE_EXTENSIONS", "CameraSource", "Frame", "FrameSource", "ImageFolderSource", "SingleImageSource",
+           "SourceReadError", "VideoFileSource", "list_cameras", "open_source", "parse_camera_spec", "read_image"]
 
 
 class SourceReadError(RuntimeError):
@@ -64,12 +64,17 @@ class FrameSource:
         frame_count: number of frames when known (files, folders), None for cameras.
         is_live: True for cameras: no seeking, frames may be dropped by the consumer.
         name: a short human-readable description (file name or "camera 0").
+        warnings: what went wrong without stopping the source, one sentence each, naming the
+            file (an undecodable image skipped, a video that ended early); grows while reading.
     """
 
     fps: float | None = None
     frame_count: int | None = None
     is_live: bool = False
     name: str = ""
+
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
 
     def read(self) -> Frame | None:
         """The next frame, or None at the end of the source."""
@@ -121,32 +126,11 @@ def _clamp_index(index: int, count: int | None) -> int:
 
 # ----------------------------------------------------------------------------------- images
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 [H, W, 3] RGB.
-
-    Raises:
-        ValueError: the file is missing, cannot be decoded, or has zero width or height.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"cannot read image '{p}': no such file")
-    # np.fromfile + imdecode instead of imread: imread fails silently on non-ASCII paths.
-    try:
-        data = np.fromfile(str(p), dtype=np.uint8)
-    except OSError as exc:
-        raise ValueError(f"cannot read image '{p}': {exc}") from exc
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
-    if bgr is None:
-        raise ValueError(f"cannot read image '{p}': not an image or unsupported format")
-    if bgr.ndim != 3 or bgr.shape[0] == 0 or bgr.shape[1] == 0:
-        raise ValueError(f"cannot read image '{p}': empty image of shape {bgr.shape}")
-    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-
-
 class SingleImageSource(FrameSource):
     """One image file as a one-frame source; decoded (and validated) when opened."""
 
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = Path(path)
         self._image = read_image(self.path)
         self.name = self.path.name
@@ -179,18 +163,18 @@ class ImageFolderSource(FrameSource):
     """
 
     def __init__(self, folder: str | Path) -> None:
+        super().__init__()
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise ValueError(f"cannot open image folder '{self.folder}': not a folder")
         self.files: list[Path] = sorted(
-            p for p in self.folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            p for p in self.folder.iterdir() if p.is_file() and is_image_file(p))
         if not self.files:
             raise ValueError(
                 f"cannot open image folder '{self.folder}': it holds no images "
                 f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
         self.name = self.folder.name or str(self.folder)
         self.frame_count = len(self.files)
-        self.warnings: list[str] = []
         self._pos = 0
         self._closed = False
 
@@ -224,15 +208,30 @@ class VideoFileSource(FrameSource):
 
     The first frame is decoded when the source is opened, so that a file OpenCV "opens" but
     cannot decode is reported at once rather than as an empty video.
+
+    Truncated files (a download or copy cut short: the header announces more frames than the
+    data holds) are found when the source is opened, by seeking to the last announced frame;
+    when it does not decode, a binary search of seeks finds the last frame that does (a few
+    dozen decoded frames). ``frame_count`` is then the number of frames that decode,
+    ``header_frame_count`` what the header announced, and ``warnings`` says so. Should reading
+    still end earlier than that, ``frame_count`` is lowered again when the end is met.
+
+    Frame numbers are never guessed: after a seek the frame's own timestamp says which frame
+    OpenCV decoded, and the frame is labelled with that number. A seek past the last frame that
+    decodes lands on that last frame (as a seek past the end of any video does), labelled with
+    its true index.
+
+    Attributes:
+        frame_count: frames that decode (the header's count until the source learns better).
+        header_frame_count: the count the file's header announces (None when it has none).
     """
 
     def __init__(self, path: str | Path) -> None:
+        super().__init__()
         self.path = Path(path)
         if not self.path.is_file():
             raise ValueError(f"cannot open video '{self.path}': no such file")
-        self._cap = cv2.VideoCapture(str(self.path))
-        if not self._cap.isOpened():
-            raise ValueError(f"cannot open video '{self.path}': not a video or unsupported codec")
+        self._cap = self._open()
         ok, bgr = self._cap.read()
         if not ok or bgr is None or bgr.size == 0:
             self._cap.release()
@@ -241,9 +240,62 @@ class VideoFileSource(FrameSource):
         self.name = self.path.name
         self.fps = _capture_fps(self._cap)
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        self.frame_count = count if count > 0 else None
+        self.header_frame_count: int | None = count if count > 0 else None
+        self.frame_count = self.header_frame_count
         self._pos = 0
+        self._check_pts = False
         self._closed = False
+        if self.header_frame_count is not None and self.header_frame_count > 1:
+            self._find_decodable_end(self.header_frame_count)
+
+    def _open(self) -> "cv2.VideoCapture":
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise ValueError(f"cannot open video '{self.path}': not a video or unsupported codec")
+        return cap
+
+    @property
+    def truncated(self) -> bool:
+        """True when fewer frames decode than the header announces."""
+        return (self.header_frame_count is not None and self.frame_count is not None
+                and self.frame_count < self.header_frame_count)
+
+    def _true_index(self) -> int | None:
+        """Index of the frame just decoded, from its timestamp (None without a frame rate)."""
+        if not self.fps:
+            return None
+        return int(round(float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) * self.fps / 1000.0))
+
+    def _decodes(self, index: int) -> bool:
+        """Whether seeking to frame ``index`` yields that very frame (moves the capture)."""
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
+        if not self._cap.grab():
+            return False
+        true = self._true_index()
+        return true is None or true == index
+
+    def _find_decodable_end(self, announced: int) -> None:
+        """Check that the last announced frame decodes; else find the last one that does."""
+        if not self._decodes(announced - 1):
+            lo, hi = 0, announced - 1  # frame lo decodes (frame 0 did), frame hi does not
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if self._decodes(mid) else (lo, mid)
+            self._ended_early(lo + 1)
+        # Start again from a fresh capture: sequential reading after seeks is what codecs get wrong.
+        self._cap.release()
+        self._cap = self._open()
+        self._pending = None
+
+    def _ended_early(self, count: int) -> None:
+        if self.frame_count is not None and count >= self.frame_count:
+            return
+        self.frame_count = count
+        announced = self.header_frame_count
+        self.warnings.append(
+            f"{self.path}: the video ended early: {count} of the {announced} frames its header announces "
+            f"could be decoded (the file is probably truncated)")
 
     @property
     def position(self) -> int:
@@ -257,19 +309,35 @@ class VideoFileSource(FrameSource):
         else:
             ok, bgr = self._cap.read()
             if not ok or bgr is None:
+                if self._check_pts:  # a seek found nothing there: the end, whose exact place is unknown
+                    self._check_pts = False
+                elif self.frame_count is not None and self._pos < self.frame_count:
+                    self._ended_early(self._pos)  # read on from frame _pos - 1, which decoded
                 return None
         index = self._pos
-        self._pos += 1
+        if self._check_pts:
+            self._check_pts = False
+            true = self._true_index()
+            index = index if true is None else true
+        self._pos = index + 1
+        if self.frame_count is not None and self._pos > self.frame_count:
+            self.frame_count = self._pos  # decoded beyond an end that seeking had suggested
         t = index / self.fps if self.fps else float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
         return Frame(index, np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)), t, str(self.path))
 
     def seek(self, index: int) -> None:
+        """Make the next :meth:`read` return frame ``index``, clamped to the frames that decode.
+
+        Where the codec lands elsewhere, the frame read is labelled with its own index (from its
+        timestamp), never with ``index``.
+        """
         if self._closed:
             return
         index = _clamp_index(index, self.frame_count)
         self._pending = None
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, float(index))
         self._pos = index
+        self._check_pts = True
 
     def close(self) -> None:
         if not self._closed:
@@ -284,6 +352,7 @@ class CameraSource(FrameSource):
     is_live = True
 
     def __init__(self, index: int) -> None:
+        super().__init__()
         self.index = int(index)
         self.name = f"camera {self.index}"
         self._cap = cv2.VideoCapture(self.index)
@@ -346,7 +415,7 @@ def open_source(spec: str | Path | int) -> FrameSource:
         raise ValueError(f"cannot open source '{path}': no such file or folder")
     if path.is_dir():
         return ImageFolderSource(path)
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
+    if is_image_file(path):
         return SingleImageSource(path)
     return VideoFileSource(path)
 
@@ -365,109 +434,3 @@ def list_cameras(max_index: int = 4) -> list[int]:
         finally:
             cap.release()
     return found
-
-
-# ------------------------------------------------------------------------------------ writing
-
-class VideoWriter:
-    """Writes RGB frames of one size to an mp4 file (``mp4v`` codec).
-
-    Args:
-        path: output file; its folder is created when missing.
-        fps: frames per second (> 0).
-        size: (width, height) of every frame in pixels.
-    """
-
-    def __init__(self, path: str | Path, fps: float, size: tuple[int, int]) -> None:
-        self.path = Path(path)
-        w, h = int(size[0]), int(size[1])
-        if w <= 0 or h <= 0:
-            raise ValueError(f"cannot write video '{self.path}': bad frame size {size}")
-        if not (fps > 0 and np.isfinite(fps)):
-            raise ValueError(f"cannot write video '{self.path}': bad fps {fps}")
-        self.size = (w, h)
-        self.fps = float(fps)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
-        if not self._writer.isOpened():
-            raise ValueError(f"cannot write video '{self.path}': OpenCV could not open an mp4v writer")
-        self.frames_written = 0
-        self._closed = False
-
-    def write(self, rgb: np.ndarray) -> None:
-        """Append one frame: uint8 [H, W, 3] RGB with (W, H) equal to ``size``."""
-        if self._closed:
-            raise ValueError(f"cannot write to '{self.path}': the writer is closed")
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or (rgb.shape[1], rgb.shape[0]) != self.size:
-            raise ValueError(
-                f"cannot write frame of shape {rgb.shape} dtype {rgb.dtype} to '{self.path}': "
-                f"expected uint8 [{self.size[1]}, {self.size[0]}, 3]")
-        self._writer.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-        self.frames_written += 1
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._writer.release()
-
-    def __enter__(self) -> "VideoWriter":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-# ------------------------------------------------------------------------------------ drawing
-
-_GOLDEN = 0.618033988749895
-
-
-def class_color(label: int) -> tuple[int, int, int]:
-    """A stable RGB colour for ``label``.
-
-    Hues step by the golden ratio so that neighbouring labels get far-apart hues; saturation
-    and value alternate between two levels so that labels whose hues wrap close stay apart.
-    """
-    h = (0.1 + label * _GOLDEN) % 1.0
-    s = 0.85 if label % 2 == 0 else 0.65
-    v = 0.95 if (label // 2) % 2 == 0 else 0.80
-    r, g, b = colorsys.hsv_to_rgb(h, s, v)
-    return int(round(r * 255)), int(round(g * 255)), int(round(b * 255))
-
-
-def label_text(label: int, score: float, class_names: Sequence[str]) -> str:
-    """``"name 0.87"``; an index beyond ``class_names`` shows as ``"class <label>"``."""
-    name = class_names[label] if 0 <= label < len(class_names) else f"class {label}"
-    return f"{name} {score:.2f}"
-
-
-def draw_detections(image_rgb: np.ndarray, detections: Detections, class_names: Sequence[str],
-                    min_score: float = 0.0, labels: set[int] | None = None) -> np.ndarray:
-    """A copy of ``image_rgb`` (uint8 [H, W, 3]) with boxes, class names and scores drawn.
-
-    Args:
-        detections: boxes x1, y1, x2, y2 in pixels of ``image_rgb``.
-        class_names: index 0 is the background; label l is drawn as ``class_names[l]``.
-        min_score: detections below it are not drawn.
-        labels: if given, only these labels are drawn.
-    """
-    out = np.ascontiguousarray(image_rgb.copy())
-    dets = detections.filter(min_score, labels)
-    h, w = out.shape[:2]
-    thick = max(1, int(round(min(h, w) / 300)))
-    font_scale = max(0.35, min(h, w) / 900)
-    # Lowest scores first so that the most confident box ends on top.
-    for i in np.argsort(dets.scores, kind="stable"):
-        x1, y1, x2, y2 = (int(round(float(v))) for v in dets.boxes[i])
-        x1, x2 = max(0, min(x1, w - 1)), max(0, min(x2, w - 1))
-        y1, y2 = max(0, min(y1, h - 1)), max(0, min(y2, h - 1))
-        color = class_color(int(dets.labels[i]))
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
-        text = label_text(int(dets.labels[i]), float(dets.scores[i]), class_names)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        ty = y1 - th - base - 2 if y1 - th - base - 2 >= 0 else y1
-        cv2.rectangle(out, (x1, ty), (min(w - 1, x1 + tw + 4), ty + th + base + 2), color, -1)
-        luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
-        ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
-        cv2.putText(out, text, (x1 + 2, ty + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink, 1, cv2.LINE_AA)
-    return out

@@ -33,58 +33,35 @@ def load_coco_detector(device: str = "cpu", precision: str = "fp32", allow_downl
 
 @dataclass(frozen=True)
 class ExportResult:
-    """Files written by :func:`export_source` and the number of frames processed."""
+    """Files written by :func:`export_source`, the frames processed, the video codec and the warnings."""
 
     video_path: str | None
     json_path: str | None
     frames: int
     cancelled: bool
+    video_codec: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def export_source(spec: str, detector: Any, video_path: str | Path | None, json_path: str | Path | None,
                   min_score: float, labels: set[int] | None, fps: float | None = None,
                   run_score_thresh: float = 0.05, on_progress: ProgressFn | None = None,
                   should_stop: StopFn | None = None) -> ExportResult:
-    """Run ``detector`` over the file source ``spec``; write the annotated video and/or the JSON
-    (schema of ``ssd detect``) with the detections of ``score >= min_score`` and a label in ``labels``.
+    """:func:`core.inference.run_inference` (the function of ``ssd detect``) over the file source
+    ``spec``, keeping the detections of ``score >= min_score`` and a label in ``labels``.
     Cancelling keeps what was done so far (``cancelled=True``)."""
-    from core.detector import detections_json, detections_json_entry
-    from core.video import VideoFileSource, VideoWriter, draw_detections, open_source
+    from core.inference import run_inference
+    from core.video import open_source
 
-    names = tuple(detector.class_names)
-    entries: list[dict[str, Any]] = []
-    writer = None
-    done, cancelled = 0, False
-    try:
-        with open_source(spec) as src:
-            if src.is_live:
-                raise ValueError(f"cannot export '{spec}': live sources are not exported")
-            is_video = isinstance(src, VideoFileSource)
-            for frame in src:
-                if should_stop is not None and should_stop():
-                    cancelled = True
-                    break
-                dets = detector.detect([frame.image], score_thresh=run_score_thresh)[0].filter(min_score, labels)
-                h, w = frame.image.shape[:2]
-                if video_path is not None:
-                    if writer is None:
-                        writer = VideoWriter(Path(video_path), fps or src.fps or 10.0, (w, h))
-                    if (w, h) == writer.size:
-                        writer.write(draw_detections(frame.image, dets, names))
-                if json_path is not None:
-                    entries.append(detections_json_entry(dets, names, frame.file or spec, w, h,
-                                                         frame=frame.index if is_video else None))
-                done += 1
-                report(on_progress, done, src.frame_count, "export")
-    finally:
-        if writer is not None:
-            writer.close()
-    if json_path is not None:
-        from core.fileio import write_json
-
-        write_json(Path(json_path), detections_json(getattr(detector, "weights_path", None), names, entries))
-    return ExportResult(str(video_path) if video_path else None, str(json_path) if json_path else None,
-                        done, cancelled)
+    with open_source(spec) as src:
+        if src.is_live:
+            raise ValueError(f"cannot export '{spec}': live sources are not exported")
+        result = run_inference(detector, src, json_path=json_path, video_path=video_path,
+                               score_thresh=max(min_score, run_score_thresh), labels=labels, video_fps=fps,
+                               on_progress=on_progress, should_stop=should_stop)
+    return ExportResult(None if result.video_path is None else str(result.video_path),
+                        None if result.json_path is None else str(result.json_path),
+                        result.frames_done, result.partial, result.video_codec, result.warnings)
 
 
 @dataclass(frozen=True)

@@ -1,72 +1,104 @@
-"""`ssd detect`: run a detector over an image, a folder of images or a video."""
+"""`ssd detect`: run a detector over an image, a folder of images, a video or a camera
+(core.inference.run_inference, the same function as the Detect view's export)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
-from pathlib import Path
-
-from core.cli.progress import ProgressBar
+from typing import Any, Sequence
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("detect", help="run a detector on an image, a folder of images or a video",
-                       description="Run a detector on SOURCE (an image, a folder of images or a video file) and "
-                                   "write the detections as JSON.")
-    p.add_argument("source", metavar="SOURCE", help="image file, folder of images, or video file")
+    p = sub.add_parser("detect", help="run a detector on an image, a folder of images, a video or a camera",
+                       description="Run a detector on SOURCE and write the detections as JSON and/or an annotated "
+                                   "video. Ctrl-C keeps the frames done so far (the JSON then says \"partial\": true).")
+    p.add_argument("source", metavar="SOURCE", help="image file, folder of images, video file, or camera:N")
     p.add_argument("--weights", required=True,
-                   help="weights file (this project's checkpoint, torchvision ssd300_vgg16, ssd.pytorch) or "
-                        "'torchvision:ssd300_vgg16_coco'")
-    p.add_argument("--out", required=True, help="path of the JSON file to write")
+                   help="weights file (this project's checkpoint, torchvision ssd300_vgg16, ssd.pytorch), "
+                        "'demo' (the bundled demo model) or 'torchvision:ssd300_vgg16_coco'")
+    p.add_argument("--out", default=None, help="path of the detections JSON to write")
+    p.add_argument("--save-video", metavar="PATH", default=None,
+                   help="also write the frames with their detections drawn, as an MP4 (H.264 where this OpenCV "
+                        "build can write it, else MPEG-4 Part 2; the message says which)")
     p.add_argument("--score-thresh", type=float, default=None,
                    help="keep detections with a score above this (default: the model's, 0.01)")
+    p.add_argument("--classes", default=None, metavar="NAMES",
+                   help="keep only these classes: comma-separated names or indices (default: all)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                    help="fp32 (exact), bf16 (CPU/CUDA) or fp16 (CUDA)")
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: 1)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (e.g. for a camera)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="run the eager network instead of the frozen CPU fp32 graph (which costs a few "
                         "seconds at load and then runs faster; its outputs are the same)")
     p.set_defaults(run=run)
 
 
+def parse_classes(spec: str | None, class_names: Sequence[str]) -> set[int] | None:
+    """``"cat,dog"`` or ``"1,3"`` -> the class indices; ValueError naming an unknown class."""
+    if spec is None:
+        return None
+    labels = set()
+    for part in (s.strip() for s in spec.split(",")):
+        if not part:
+            continue
+        if part.isdigit() and 0 < int(part) < len(class_names):
+            labels.add(int(part))
+        elif part in class_names[1:]:
+            labels.add(class_names.index(part))
+        else:
+            raise ValueError(f"--classes: unknown class {part!r}; the model's classes are "
+                             f"{', '.join(class_names[1:])}")
+    if not labels:
+        raise ValueError(f"--classes: no class given in {spec!r}")
+    return labels
+
+
+def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a kill is handled as Ctrl-C: the frames done are saved first
+
+
 def run(args: argparse.Namespace) -> int:
-    import json
+    from core.cli.progress import ProgressBar
+    from core.detector import load_detector
+    from core.inference import InferenceInterrupted, check_outputs, run_inference
+    from core.video import open_source
 
-    from core.detector import detections_json, detections_json_entry, load_detector
-    from core.video import VideoFileSource, open_source
-
-    if args.score_thresh is not None and not (0.0 <= args.score_thresh <= 1.0):
-        raise ValueError(f"--score-thresh must be in [0, 1], got {args.score_thresh}")
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.out is None and args.save_video is None:
+        raise ValueError("give --out (detections JSON), --save-video, or both")
+    # Bad output paths and options fail here, in a second, not after the model has loaded.
+    check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames)
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
-    detector = load_detector(args.weights, device=args.device, precision=args.precision, optimize=args.optimize)
-    is_video = isinstance(source, VideoFileSource)
-    entries: list[dict] = []
-    bar = ProgressBar("detect", source.frame_count, enabled=source.frame_count != 1)
     with source:
-        pending: list = []
-
-        def flush() -> None:
-            dets = detector.detect([f.image for f in pending], score_thresh=args.score_thresh)
-            for frame, d in zip(pending, dets):
-                h, w = frame.image.shape[:2]
-                entries.append(detections_json_entry(
-                    d, detector.class_names, frame.file or str(args.source), w, h,
-                    frame=frame.index if is_video else None))
-                bar.update(1)
-            pending.clear()
-
-        for frame in source:
-            pending.append(frame)
-            if len(pending) >= args.batch_size:
-                flush()
-        if pending:
-            flush()
-    bar.close()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(detections_json(args.weights, detector.class_names, entries), indent=1))
-    n = sum(len(e["detections"]) for e in entries)
-    print(f"{len(entries)} image(s), {n} detection(s) -> {out}", file=sys.stderr)
+        detector = load_detector(args.weights, device=args.device, precision=args.precision, optimize=args.optimize)
+        labels = parse_classes(args.classes, detector.class_names)
+        bar = ProgressBar("detect", source.frame_count, enabled=source.frame_count != 1)
+        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+        try:
+            result = run_inference(detector, source, json_path=args.out, video_path=args.save_video,
+                                   score_thresh=args.score_thresh, labels=labels, batch_size=args.batch_size,
+                                   max_frames=args.max_frames, weights=args.weights,
+                                   on_progress=lambda p: bar.update(p.done - bar.n))
+        except InferenceInterrupted as exc:
+            bar.close()
+            _summary(exc.result, "interrupted")
+            return 130
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        bar.close()
+    _summary(result, None)
     return 0
+
+
+def _summary(result: Any, stopped: str | None) -> None:
+    """What was written, on stderr: warnings first (each skipped file, a video that ended early)."""
+    for w in result.warnings:
+        print(f"ssd detect: warning: {w}", file=sys.stderr)
+    written = [str(p) for p in (result.json_path, result.video_path) if p is not None]
+    of = f" of {result.frames_total}" if result.frames_total is not None else ""
+    codec = f" (video codec {result.video_codec})" if result.video_codec else ""
+    head = f"ssd detect: {stopped}: kept the first " if stopped else ""
+    tail = " (partial)" if result.partial else ""
+    print(f"{head}{result.frames_done}{of} image(s), {result.detections} detection(s) -> "
+          f"{', '.join(written)}{codec}{tail}", file=sys.stderr)

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -23,6 +22,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from core.config import ModelConfig
 from core.data.synthetic import parse_synthetic_path, render_scene
 from core.data.transforms import Compose, build_transforms
+from core.images import read_image
 from core.types import DatasetIndex, ImageRecord
 
 
@@ -36,13 +36,10 @@ def read_image_rgb(record: ImageRecord) -> np.ndarray:
     if key is not None:
         image, _, _ = render_scene(key[0], key[1], (record.width, record.height))
         return image
-    path = Path(record.file)
-    if not path.is_file():
-        raise ValueError(f"{path}: image file not found (image id {record.image_id!r})")
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError(f"{path}: could not decode image (image id {record.image_id!r})")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    try:
+        return read_image(record.file)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (image id {record.image_id!r})") from None
 
 
 class DetectionDataset(Dataset):

@@ -129,7 +129,7 @@ class TrainDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New training run")
         self.result_config: TrainConfig | None = None
-        from ssd_gui.widgets.model_picker import available_devices
+        from core.detector import available_devices
 
         # -- dataset
         self.format_combo = _combo(DATA_FORMATS)

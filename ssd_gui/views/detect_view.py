@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QSplitter, QV
 # modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
 import core.detector  # noqa: F401
 import core.weights  # noqa: F401
+from core.detector import available_devices
 from core.video import Frame
 from ssd_gui import settings
 from ssd_gui.live import LivePipeline
@@ -34,7 +35,7 @@ from ssd_gui.widgets.class_filter import ClassFilter
 from ssd_gui.widgets.confidence import ConfidenceControl
 from ssd_gui.widgets.export_panel import ExportPanel
 from ssd_gui.widgets.frame_canvas import FrameCanvas
-from ssd_gui.widgets.model_picker import ModelPicker, available_devices, model_name
+from ssd_gui.widgets.model_picker import ModelPicker, model_name
 from ssd_gui.widgets.source_picker import SourcePicker
 from ssd_gui.widgets.stats_panel import StatsPanel
 from ssd_gui.widgets.transport_bar import TransportBar

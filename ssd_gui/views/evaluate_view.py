@@ -46,12 +46,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.drawing import class_color
 from core.engine.config import VAL_SEED
 from ssd_gui.jobs import Job
 from ssd_gui.tasks import EvaluationOutput, EvaluationRequest, evaluate
 from ssd_gui.views.base import View
 from ssd_gui.widgets.image_strip import ImageCache, ImageStrip, Thumbnails, draw_thumbnails
-from ssd_gui.widgets.plots import ThresholdPlot, save_widget_png, series_color
+from ssd_gui.widgets.plots import ThresholdPlot, save_widget_png
 from ssd_gui.widgets.pr_plot import PRPlot
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
@@ -204,7 +205,7 @@ class EvaluateView(View):
         grid.addLayout(box, 2, 5, 1, 3)
 
         self.device_combo = QComboBox(inputs)
-        from ssd_gui.widgets.model_picker import available_devices
+        from core.detector import available_devices
 
         self.device_combo.addItems(available_devices())
         self.evaluate_button = QPushButton("Evaluate", inputs)
@@ -497,7 +498,7 @@ class EvaluateView(View):
         self._images.clear()
         result = output.result
         names = result.class_names
-        self._colors = {label: series_color(label - 1) for label in range(1, len(names))}
+        self._colors = {label: class_color(label) for label in range(1, len(names))}
         voc07, voc12 = result.voc(True), result.voc(False)
         coco = output.coco
         self.table.setSortingEnabled(False)

@@ -9,7 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.types import Detections
-from core.video import class_color, label_text
+from core.drawing import class_color, ink_for, label_text
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -157,5 +157,5 @@ class FrameCanvas(QWidget):
             ty = y1 - th if y1 - th >= target.top() else y1
             tag = QRectF(x1, ty, fm.horizontalAdvance(text) + 6, th)
             p.fillRect(tag, QColor(r, g, b))
-            p.setPen(QColor(0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 140 else QColor(255, 255, 255))
+            p.setPen(QColor(*ink_for((r, g, b))))
             p.drawText(tag.adjusted(3, 0, 0, 0), _TAG_ALIGN, text)

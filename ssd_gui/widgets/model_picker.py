@@ -14,29 +14,13 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QProgressDialog, QToolButton, QWidget
 
+from core.detector import precisions_for
 from ssd_gui import settings
 from ssd_gui.jobs import Job
 from ssd_gui.state.detect import DetectState
 from ssd_gui.tasks import load_coco_detector
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
-
-
-def precisions_for(device: str) -> list[str]:
-    """Precisions worth offering on ``device``: fp16 needs CUDA; bf16 is native on CUDA and on
-    CPUs with AVX512-BF16/AMX (elsewhere it is emulated and slower than fp32)."""
-    from core.detector import cpu_supports_bf16
-
-    if device.startswith("cuda"):
-        return ["fp32", "fp16", "bf16"]
-    return ["fp32", "bf16"] if cpu_supports_bf16() else ["fp32"]
-
-
-def available_devices() -> list[str]:
-    """"cpu", plus "cuda" when torch sees a GPU."""
-    import torch
-
-    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def model_name(detector: Any) -> str:

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Signal
 from PySide6.QtWidgets import QWidget
 
-from ssd_gui.widgets.plots import series_color
+from core.drawing import class_color
 
 pg.setConfigOptions(antialias=True)
 
@@ -98,7 +98,7 @@ class PRPlot(pg.PlotWidget):
         self._lines = []
         self._curves = list(curves)
         for c in self._curves:
-            color = (colors or {}).get(c.label, series_color(c.label - 1))
+            color = (colors or {}).get(c.label, class_color(c.label))
             recall = np.nan_to_num(np.asarray(c.recall, np.float64))
             # Start at recall 0 with the first point's precision so a one-point curve is visible.
             x = np.concatenate([[0.0], recall]) if recall.size else recall

@@ -13,7 +13,7 @@ import cv2
 from core.cli import main
 from core.config import ssd300
 from core.model import build_model
-from core.video import VideoWriter
+from core.video_writer import VideoWriter
 from core.weights import save_checkpoint
 
 
@@ -28,9 +28,10 @@ def _image(h: int, w: int, seed: int) -> np.ndarray:
 
 
 def _check_schema(doc: dict, n_images: int) -> None:
-    assert set(doc) == {"weights", "class_names", "images"}
+    assert set(doc) == {"schema", "weights", "class_names", "source", "score_thresh", "class_filter", "partial",
+                        "frames_done", "frames_total", "video", "warnings", "images"}
     assert doc["class_names"] == ["__background__", "circle", "square"]
-    assert len(doc["images"]) == n_images
+    assert len(doc["images"]) == n_images == doc["frames_done"] and doc["partial"] is False
     for entry in doc["images"]:
         assert {"file", "width", "height", "detections"} <= set(entry)
         for d in entry["detections"]:
@@ -96,3 +97,97 @@ def test_info_and_console_script(weights: Path, capsys) -> None:
     res = subprocess.run([sys.executable, "-m", "core.cli", "--help"], capture_output=True, text=True, check=True)
     for cmd in ("detect", "info", "synth", "train", "eval"):
         assert cmd in res.stdout
+
+
+def _ssd(*args: str, **kw) -> subprocess.Popen:  # type: ignore[no-untyped-def]
+    """``python -m core.cli ARGS`` in a real process, with this checkout first on the path."""
+    import os
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    return subprocess.Popen([sys.executable, "-m", "core.cli", *args], env=env, stderr=subprocess.PIPE,
+                            stdout=subprocess.PIPE, **kw)
+
+
+def _wait_for(proc: subprocess.Popen, text: bytes, timeout_s: float = 120.0) -> bytes:
+    """Read the process's stderr until ``text`` appears (the progress bar has no newlines)."""
+    import os
+    import select
+    import time
+
+    seen = b""
+    end = time.monotonic() + timeout_s
+    while text not in seen:
+        assert time.monotonic() < end and proc.poll() is None, f"never saw {text!r}: {seen[-500:]!r}"
+        if select.select([proc.stderr], [], [], 0.5)[0]:
+            seen += os.read(proc.stderr.fileno(), 4096)
+    return seen
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_interrupted_detect_keeps_the_frames_done(tmp_path: Path, weights: Path, signame: str) -> None:
+    import signal
+
+    from tests.core.videos import write_video
+
+    video = write_video(tmp_path / "long.mp4", 3000, size=(48, 32))
+    out = tmp_path / "d.json"
+    proc = _ssd("detect", str(video), "--weights", str(weights), "--out", str(out), "--no-optimize")
+    seen = _wait_for(proc, b"detect [")
+    proc.send_signal(getattr(signal, signame))
+    rest = proc.communicate(timeout=120)[1]
+    err = (seen + rest).decode()
+    assert proc.returncode == 130, err
+    doc = json.loads(out.read_text())
+    assert doc["partial"] is True and 0 < doc["frames_done"] < 3000 and doc["frames_total"] == 3000
+    assert [e["frame"] for e in doc["images"]] == list(range(doc["frames_done"]))
+    assert f"interrupted: kept the first {doc['frames_done']} of 3000" in err and str(out) in err
+
+
+def test_detect_save_video_names_its_codec(tmp_path: Path, weights: Path, capsys) -> None:
+    from core.video_writer import writable_codecs
+    from tests.core.videos import decodable_frames, write_video
+
+    video = write_video(tmp_path / "clip.mp4", 5)
+    saved = tmp_path / "annotated.mp4"
+    assert main(["detect", str(video), "--weights", str(weights), "--save-video", str(saved), "--no-optimize"]) == 0
+    assert decodable_frames(saved) == 5
+    assert f"video codec {writable_codecs('.mp4')[0]}" in capsys.readouterr().err
+    assert main(["detect", str(video), "--weights", str(weights), "--no-optimize"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_detect_names_each_skipped_image_and_fails_when_none_reads(tmp_path: Path, weights: Path, capsys) -> None:
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "good.png"), _image(30, 40, 0))
+    for name in ("bad1.jpg", "bad2.png", "bad3.bmp"):
+        (folder / name).write_bytes(b"not an image")
+    out = tmp_path / "d.json"
+    assert main(["detect", str(folder), "--weights", str(weights), "--out", str(out), "--no-optimize"]) == 0
+    err = capsys.readouterr().err
+    for name in ("bad1.jpg", "bad2.png", "bad3.bmp"):
+        assert f"warning: {folder / name}: could not decode image" in err
+    doc = json.loads(out.read_text())
+    assert doc["frames_done"] == 1 and len(doc["warnings"]) == 3
+
+    (folder / "good.png").write_bytes(b"broken too")
+    out2 = tmp_path / "none.json"
+    assert main(["detect", str(folder), "--weights", str(weights), "--out", str(out2), "--no-optimize"]) == 2
+    err = capsys.readouterr().err
+    assert "nothing could be read" in err and all(n in err for n in ("good.png", "bad1.jpg", "bad3.bmp"))
+    assert not out2.exists()
+
+
+def test_detect_says_a_truncated_video_ended_early(tmp_path: Path, weights: Path, capsys) -> None:
+    from tests.core.videos import decodable_frames, truncated_mp4, write_video
+
+    cut = truncated_mp4(write_video(tmp_path / "full.mp4", 60), tmp_path / "cut.mp4", keep_frames=29)
+    n = decodable_frames(cut)
+    assert n == 29
+    out = tmp_path / "d.json"
+    assert main(["detect", str(cut), "--weights", str(weights), "--out", str(out), "--no-optimize"]) == 0
+    err = capsys.readouterr().err
+    assert f"the video ended early: {n} of the 60 frames its header announces" in err
+    doc = json.loads(out.read_text())
+    assert doc["frames_done"] == doc["frames_total"] == n and "ended early" in doc["warnings"][0]
+    assert f"{n} of {n} image(s)" in err

@@ -14,13 +14,12 @@ from core.video import (
     ImageFolderSource,
     SingleImageSource,
     VideoFileSource,
-    VideoWriter,
-    class_color,
-    draw_detections,
     list_cameras,
     open_source,
     read_image,
 )
+from core.drawing import class_color, draw_detections
+from core.video_writer import VideoWriter
 
 W, H, N, FPS = 64, 48, 12, 10.0
 
@@ -126,7 +125,7 @@ def test_single_image_and_bad_images(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xd8 not really a jpeg")
     with pytest.raises(ValueError, match="broken.jpg"):
         open_source(bad)
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(ValueError, match="missing.png: image file not found"):
         read_image(tmp_path / "missing.png")
 
 
@@ -179,3 +178,24 @@ def test_draw_detections_respects_score_and_labels() -> None:
     assert has_color(both, left_edge, cat_color) and has_color(both, right_edge, dog_color)
     assert has_color(high, left_edge, cat_color) and not has_color(high, right_edge, dog_color)
     assert not has_color(only_dog, left_edge, cat_color) and has_color(only_dog, right_edge, dog_color)
+
+
+def test_truncated_video_corrects_its_count_and_never_mislabels_a_frame(tmp_path: Path) -> None:
+    from tests.core.videos import decodable_frames, frame_number, truncated_mp4, write_video
+
+    cut = truncated_mp4(write_video(tmp_path / "full.mp4", 60), tmp_path / "cut.mp4", keep_frames=29)
+    n = decodable_frames(cut)
+    assert n == 29 and cv2.VideoCapture(str(cut)).get(cv2.CAP_PROP_FRAME_COUNT) == 60
+    with open_source(cut) as src:
+        assert isinstance(src, VideoFileSource)
+        assert (src.header_frame_count, src.frame_count, src.truncated) == (60, n, True)
+        assert len(src.warnings) == 1 and f"ended early: {n} of the 60 frames" in src.warnings[0]
+        frames = list(src)
+        assert [f.index for f in frames] == list(range(n))
+        assert all(frame_number(f.image) == f.index for f in frames)
+        for target in (45, 1000, n - 1, 3):  # past the decodable end: the last frame, with its own number
+            src.seek(target)
+            f = src.read()
+            assert f is not None and f.index == frame_number(f.image) == min(target, n - 1)
+    with open_source(tmp_path / "full.mp4") as whole:
+        assert (whole.frame_count, whole.truncated, whole.warnings) == (60, False, [])

@@ -134,3 +134,17 @@ def test_torchvision_coco_offline_says_where_to_put_the_file(tmp_path: Path, mon
     torch.save(torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None).state_dict(), dest)
     det = load_detector("torchvision:ssd300_vgg16_coco", allow_download=False)
     assert isinstance(det, Detector) and det.class_names[1] == "person"
+
+
+def test_devices_and_precisions_offered_are_the_ones_that_load(tmp_path: Path) -> None:
+    from core.detector import available_devices, precisions_for
+
+    cfg = ssd300(num_classes=3, priors="voc", width=0.125)
+    path = save_checkpoint(tmp_path / "w.pt", build_model(cfg.model), cfg, ("__background__", "a", "b"))
+    assert available_devices()[0] == "cpu" and ("cuda" in available_devices()) == torch.cuda.is_available()
+    assert "fp16" not in precisions_for("cpu") and precisions_for("cuda")[:2] == ["fp32", "fp16"]
+    img = np.zeros((40, 50, 3), np.uint8)
+    for device in available_devices():
+        for precision in precisions_for(device):
+            [dets] = load_detector(path, device=device, precision=precision).detect([img])
+            assert dets.boxes.shape[1] == 4

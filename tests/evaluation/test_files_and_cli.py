@@ -283,7 +283,7 @@ def test_eval_with_weights_runs_the_model(voc_dir: Path, tmp_path: Path, capsys:
 
 
 def test_ssd_detect_json_is_read_by_file_name_and_class_name(voc_dir: Path, tmp_path: Path) -> None:
-    from core.detector import detections_json, detections_json_entry
+    from core.inference import detections_json, detections_json_entry
 
     gt = load_voc(voc_dir, split="trainval")
     dets = noisy_detections(gt, 4)
