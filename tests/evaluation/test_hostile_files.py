@@ -16,7 +16,7 @@ import pytest
 from core.cli import main
 from core.data.synthetic import write_dataset
 from core.data.voc import load_voc
-from core.detector import detections_json, detections_json_entry
+from core.inference import detections_json, detections_json_entry
 from core.types import DatasetIndex, Detections
 
 REPO = Path(__file__).resolve().parents[2]
