@@ -58,6 +58,13 @@ class MainWindow(QMainWindow):
             view.message.connect(self.show_message)
         self.train_view.open_in_detect_requested.connect(self.open_in_detect)
         self.train_view.evaluate_requested.connect(self.evaluate_weights)
+        self.evaluate_view.open_in_detect_requested.connect(self.open_image_in_detect)
+
+    @Slot(str)
+    def open_image_in_detect(self, path: str) -> None:
+        """Show the image ``path`` with the Detect view's model."""
+        self.detect_view.open_source(path, play=False)
+        self.tabs.setCurrentWidget(self.detect_view)
 
     @Slot(str)
     def open_in_detect(self, weights: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
@@ -94,23 +94,27 @@ def rgb_to_pixmap(image: np.ndarray) -> QPixmap:
 
 @dataclass(frozen=True)
 class StripEntry:
-    """One thumbnail of the strip."""
+    """One thumbnail of the strip (``index``: the record's position in the dataset, -1 when unknown)."""
 
     image_id: str | int
     thumbnail: np.ndarray   # uint8 [h, w, 3] RGB
     num_tp: int
     num_fp: int
     num_missed: int
+    index: int = -1
 
     def caption(self) -> str:
         return f"{self.image_id}\nTP {self.num_tp}  FP {self.num_fp}  missed {self.num_missed}"
 
 
 class ImageStrip(QListWidget):
-    """A single row of thumbnails, scrolled sideways."""
+    """A single row of thumbnails, scrolled sideways; a double click emits ``opened(StripEntry)``."""
+
+    opened = Signal(object)
 
     def __init__(self, thumb_height: int = 150, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.itemDoubleClicked.connect(lambda item: self.opened.emit(self.entries[self.row(item)]))
         self.thumb_height = thumb_height
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setFlow(QListView.Flow.LeftToRight)
@@ -130,7 +134,7 @@ class ImageStrip(QListWidget):
         for e in self.entries:
             item = QListWidgetItem(QIcon(rgb_to_pixmap(e.thumbnail)), e.caption())
             item.setToolTip(f"image {e.image_id}: {e.num_tp} true positive(s), {e.num_fp} false positive(s), "
-                            f"{e.num_missed} missed object(s)")
+                            f"{e.num_missed} missed object(s). Double-click: full size")
             item.setForeground(QColor(30, 30, 30))
             self.addItem(item)
 
@@ -204,5 +208,7 @@ def draw_thumbnails(generation: int, jobs: Sequence[tuple[int, Any, ImageBreakdo
         except ValueError as exc:  # an image vanished or cannot be decoded: say so, keep the rest
             errors.append(str(exc))
             continue
-        entries.append(StripEntry(bd.image_id, thumb, len(bd.tp_scores), len(bd.fp_scores), len(bd.missed_labels)))
+        entries.append(StripEntry(bd.image_id, thumb, len(bd.tp_scores), len(bd.fp_scores), len(bd.missed_labels),
+                                  index))
     return Thumbnails(generation, entries, errors)
+

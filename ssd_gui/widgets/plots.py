@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
 pg.setConfigOptions(antialias=True, background="w", foreground="k")
@@ -28,16 +29,30 @@ def series_color(index: int) -> tuple[int, int, int]:
     return PALETTE[index % len(PALETTE)]
 
 
-def save_widget_png(widget: QWidget, path: str | Path) -> Path:
-    """Render ``widget`` as it is on screen into a PNG file.
+EXPORT_SIZE: tuple[int, int] = (1200, 900)
+
+
+def render_png(widget: QWidget, path: str | Path, size: tuple[int, int] = EXPORT_SIZE) -> Path:
+    """Render ``widget`` (made for the purpose, never shown on screen) at ``size`` into a PNG, atomically.
+
+    The export does not depend on how large the window happens to be, nor on the mouse. ``widget`` is
+    closed and scheduled for deletion afterwards.
 
     Raises:
         OSError: the file could not be written (names it).
     """
+    from core.fileio import atomic_path
+
+    widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
+    widget.show()
+    widget.resize(*size)
+    image = widget.grab()
+    widget.close()
+    widget.deleteLater()
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    if not widget.grab().save(str(p), "PNG"):
-        raise OSError(f"{p}: could not write the PNG")
+    with atomic_path(p, "PNG file") as tmp:
+        if not image.save(str(tmp), "PNG"):
+            raise OSError(f"{p}: could not write the PNG")
     return p
 
 

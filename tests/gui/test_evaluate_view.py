@@ -71,17 +71,17 @@ def _type(qtbot, edit, text: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _choose_synthetic(qtbot, view: EvaluateView) -> None:  # type: ignore[no-untyped-def]
-    view.dataset_combo.setCurrentIndex(view.dataset_combo.findData("synthetic"))
-    for spin, value in ((view.count_spin, COUNT), (view.seed_spin, SEED), (view.size_spin, SIZE)):
+    view.inputs.dataset_combo.setCurrentIndex(view.inputs.dataset_combo.findData("synthetic"))
+    for spin, value in ((view.inputs.count_spin, COUNT), (view.inputs.seed_spin, SEED), (view.inputs.size_spin, SIZE)):
         spin.lineEdit().selectAll()
         qtbot.keyClicks(spin.lineEdit(), str(value))
-    assert (view.count_spin.value(), view.seed_spin.value(), view.size_spin.value()) == (COUNT, SEED, SIZE)
+    assert (view.inputs.count_spin.value(), view.inputs.seed_spin.value(), view.inputs.size_spin.value()) == (COUNT, SEED, SIZE)
 
 
 def _run(qtbot, view: EvaluateView):  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(view.evaluation_finished, timeout=WAIT_MS) as blocker:
-        qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
-        assert view.is_busy() and not view.evaluate_button.isEnabled()
+        qtbot.mouseClick(view.inputs.evaluate_button, Qt.MouseButton.LeftButton)
+        assert view.is_busy() and not view.inputs.evaluate_button.isEnabled()
     assert not view.is_busy()
     return blocker.args[0]
 
@@ -91,7 +91,7 @@ def _column(view: EvaluateView, key: str) -> dict[str, str]:
 
 
 def test_model_on_synthetic_split_fills_table_and_pr_curve(qtbot, view: EvaluateView, assets) -> None:  # type: ignore[no-untyped-def]
-    _type(qtbot, view.model_edit, str(assets["weights"]))
+    _type(qtbot, view.inputs.model_edit, str(assets["weights"]))
     _choose_synthetic(qtbot, view)
     out = _run(qtbot, view)
     assert out.request.weights == str(assets["weights"]) and len(out.result.gt.records) == COUNT
@@ -120,13 +120,13 @@ def test_model_on_synthetic_split_fills_table_and_pr_curve(qtbot, view: Evaluate
 
     # moving the slider below every score keeps every counted detection
     view.set_threshold(0.0)
-    row = view._rows[label]
+    row = view.table.rows[label]
     assert int(row[COLUMN["t_tp"]].text()) + int(row[COLUMN["t_fp"]].text()) == curve.confidence.size
 
 
 def test_threshold_slider_updates_figures_from_a_detections_file(qtbot, view: EvaluateView, assets) -> None:  # type: ignore[no-untyped-def]
-    qtbot.mouseClick(view.dets_radio, Qt.MouseButton.LeftButton)
-    _type(qtbot, view.dets_edit, str(assets["dets"]))
+    qtbot.mouseClick(view.inputs.dets_radio, Qt.MouseButton.LeftButton)
+    _type(qtbot, view.inputs.dets_edit, str(assets["dets"]))
     _choose_synthetic(qtbot, view)
     out = _run(qtbot, view)
     gt = out.result.gt
@@ -139,25 +139,25 @@ def test_threshold_slider_updates_figures_from_a_detections_file(qtbot, view: Ev
         assert values and all(abs(float(v) - 1.0) < 1e-6 for v in values), (key, values)
 
     # slider at 0.5: the 0.3 false positives are dropped
-    view.threshold_slider.setFocus()
+    view.threshold_panel.slider.setFocus()
     view.set_threshold(0.5)
-    assert view.threshold_label.text() == "0.500"
+    assert view.threshold_panel.value_label.text() == "0.500"
     assert sum(int(v) for v in _column(view, "t_fp").values()) == 0
     assert sum(int(v) for v in _column(view, "t_tp").values()) == n_gt
     assert view.stats.mAP == pytest.approx(1.0)
-    text_at_05 = view.operating_label.text()
+    text_at_05 = view.threshold_panel.operating_label.text()
     assert "FP 0" in text_at_05
 
     # the person moves the slider down with the keyboard (Page Down = 0.05) below 0.3
     for _ in range(6):
-        qtbot.keyClick(view.threshold_slider, Qt.Key.Key_PageDown)
+        qtbot.keyClick(view.threshold_panel.slider, Qt.Key.Key_PageDown)
     assert view.threshold == pytest.approx(0.2)
     fp = {k: int(v) for k, v in _column(view, "t_fp").items()}
     assert fp == {SHAPE_CLASSES[k]: int(fp_per_class[k]) for k in range(1, len(SHAPE_CLASSES))}
-    assert view.operating_label.text() != text_at_05
+    assert view.threshold_panel.operating_label.text() != text_at_05
     label = view.selected_labels()[0]
     expected_p = out.result.sweep.num_gt[label] / (out.result.sweep.num_gt[label] + fp_per_class[label])
-    assert float(view._rows[label][COLUMN["t_precision"]].text()) == pytest.approx(expected_p, abs=1e-3)
+    assert float(view.table.rows[label][COLUMN["t_precision"]].text()) == pytest.approx(expected_p, abs=1e-3)
 
     # the operating point on the curve is the last point kept: recall 1 at the FP's precision
     op = view.pr_plot.operating_points()[label]
@@ -250,23 +250,23 @@ def test_several_classes_hover_sorting_strip_and_export(qtbot, view: EvaluateVie
 
 def test_errors_are_shown_and_the_view_keeps_working(qtbot, view: EvaluateView, assets) -> None:  # type: ignore[no-untyped-def]
     # no model chosen: a message, nothing starts
-    qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.inputs.evaluate_button, Qt.MouseButton.LeftButton)
     assert not view.is_busy() and view.banner.isVisible() and "choose a model" in view.banner.text()
 
     # an empty dataset (VOC split file without images): the worker fails, the window says why
     view.set_model(assets["weights"])
     view.set_dataset("voc", assets["empty_voc"], split="test")
     with qtbot.waitSignal(view.evaluation_failed, timeout=WAIT_MS) as blocker:
-        qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(view.inputs.evaluate_button, Qt.MouseButton.LeftButton)
     assert "empty" in blocker.args[0] and "test.txt" in blocker.args[0]
     assert view.banner.kind == "error" and "test.txt" in view.banner.text()
-    assert not view.is_busy() and view.evaluate_button.isEnabled()
+    assert not view.is_busy() and view.inputs.evaluate_button.isEnabled()
 
     # a missing model file: named in the message
     view.set_model(assets["folder"] / "missing.pt")
     view.set_dataset("synthetic", count=2, seed=SEED, size=SIZE)
     with qtbot.waitSignal(view.evaluation_failed, timeout=WAIT_MS) as blocker:
-        qtbot.mouseClick(view.evaluate_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(view.inputs.evaluate_button, Qt.MouseButton.LeftButton)
     assert "missing.pt" in blocker.args[0]
 
     # and a good run still works afterwards
@@ -281,10 +281,10 @@ def test_demo_model_on_a_small_synthetic_split(qtbot, view: EvaluateView) -> Non
     and figures that move with the threshold slider."""
     from core.detector import DEMO_WEIGHTS
 
-    qtbot.mouseClick(view.demo_button, Qt.MouseButton.LeftButton)
-    assert view.model_edit.text() == str(DEMO_WEIGHTS) and view.model_radio.isChecked()
-    view.dataset_combo.setCurrentIndex(view.dataset_combo.findData("synthetic"))
-    for spin, value in ((view.count_spin, 12), (view.seed_spin, 2024), (view.size_spin, 300)):
+    qtbot.mouseClick(view.inputs.demo_button, Qt.MouseButton.LeftButton)
+    assert view.inputs.model_edit.text() == str(DEMO_WEIGHTS) and view.inputs.model_radio.isChecked()
+    view.inputs.dataset_combo.setCurrentIndex(view.inputs.dataset_combo.findData("synthetic"))
+    for spin, value in ((view.inputs.count_spin, 12), (view.inputs.seed_spin, 2024), (view.inputs.size_spin, 300)):
         spin.lineEdit().selectAll()
         qtbot.keyClicks(spin.lineEdit(), str(value))
     out = _run(qtbot, view)

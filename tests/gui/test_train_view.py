@@ -173,8 +173,8 @@ def test_finished_run_shows_validation_and_evaluates(qtbot, window: MainWindow, 
         assert window.tabs.currentWidget() is ev
     out = done.args[0]
     assert out.request.weights == str(result.checkpoint)
-    assert (out.request.dataset_kind, out.request.synthetic_count, out.request.synthetic_seed) == \
-        ("synthetic", view.config.val_count, view.config.val_seed)
+    gt = out.request.ground_truth
+    assert (gt.kind, gt.count, gt.seed) == ("synthetic", view.config.val_count, view.config.val_seed)
     # the engine's validation and the Evaluate view agree on the VOC07 mAP of the same scenes
     assert out.result.voc(True).mAP == pytest.approx(result.val_map, abs=1e-9) or \
         (math.isnan(out.result.voc(True).mAP) and result.val_map == 0.0)

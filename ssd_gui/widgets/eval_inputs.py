@@ -1,0 +1,233 @@
+"""The Evaluate view's form: model or detections file, dataset, device; Evaluate and Cancel; progress."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QToolButton,
+    QWidget,
+)
+
+from ssd_gui import settings
+from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
+
+WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
+DETECTIONS_FILTER = "Detections (*.json *.txt);;All files (*)"
+
+
+def _browse_button(parent: QWidget) -> QToolButton:
+    b = QToolButton(parent)
+    b.setText("…")
+    return b
+
+
+def _spin(parent: QWidget, lo: int, hi: int, prefix: str, suffix: str = "") -> QSpinBox:
+    s = QSpinBox(parent)
+    s.setRange(lo, hi)
+    s.setPrefix(prefix)
+    s.setSuffix(suffix)
+    return s
+
+
+class EvalInputsPanel(QGroupBox):
+    """Bound to an :class:`EvaluateState`: edits go to ``state.set_inputs``, the state's values come back.
+
+    Signals:
+        start_requested(), cancel_requested(), demo_requested().
+    """
+
+    start_requested = Signal()
+    cancel_requested = Signal()
+    demo_requested = Signal()
+
+    def __init__(self, state: EvaluateState, devices: list[str], parent: QWidget | None = None) -> None:
+        super().__init__("Evaluate", parent)
+        self.state = state
+        self.model_radio = QRadioButton("Model file", self)
+        self.dets_radio = QRadioButton("Detections file", self)
+        self._source_group = QButtonGroup(self)
+        self._source_group.addButton(self.model_radio)
+        self._source_group.addButton(self.dets_radio)
+        self.model_edit = QLineEdit(self)
+        self.model_edit.setPlaceholderText("weights file (.pt): own checkpoint, torchvision or ssd.pytorch")
+        self.model_browse = _browse_button(self)
+        self.demo_button = QPushButton("Demo model", self)
+        self.dets_edit = QLineEdit(self)
+        self.dets_edit.setPlaceholderText("COCO results JSON, comp4_det_*.txt folder/file, or ssd detect JSON")
+        self.dets_browse = _browse_button(self)
+        self.dataset_combo = QComboBox(self)
+        for key, text in DATASET_KINDS:
+            self.dataset_combo.addItem(text, key)
+        self.dataset_edit = QLineEdit(self)
+        self.dataset_browse = _browse_button(self)
+        self.split_combo = QComboBox(self)
+        self.split_combo.setEditable(True)
+        self.split_combo.setMinimumWidth(90)
+        self.split_combo.setToolTip("VOC image set (ImageSets/Main/<split>.txt): the ones the folder has are listed")
+        self.count_spin = _spin(self, 1, 100_000, "images ")
+        self.seed_spin = _spin(self, 0, 2_000_000_000, "seed ")
+        self.size_spin = _spin(self, 16, 2048, "size ", " px")
+        self.device_combo = QComboBox(self)
+        self.device_combo.addItems(devices)
+        self.evaluate_button = QPushButton("Evaluate", self)
+        self.evaluate_button.setDefault(True)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.progress = QProgressBar(self)
+        self.progress.setTextVisible(True)
+        self.progress_label = QLabel("", self)
+        self._lay_out()
+        self._connect()
+        self.show_inputs()
+        self.show_running(False)
+
+    def _lay_out(self) -> None:
+        grid = QGridLayout(self)
+        grid.setVerticalSpacing(2)
+        grid.addWidget(self.model_radio, 0, 0)
+        grid.addWidget(self.model_edit, 0, 1, 1, 2)
+        grid.addWidget(self.model_browse, 0, 3)
+        grid.addWidget(self.demo_button, 0, 4)
+        grid.addWidget(self.dets_radio, 0, 5)
+        grid.addWidget(self.dets_edit, 0, 6, 1, 2)
+        grid.addWidget(self.dets_browse, 0, 8)
+        grid.addWidget(QLabel("Dataset", self), 1, 0)
+        grid.addWidget(self.dataset_combo, 1, 1)
+        grid.addWidget(self.dataset_edit, 1, 2)
+        grid.addWidget(self.dataset_browse, 1, 3)
+        grid.addWidget(self.split_combo, 1, 4)
+        box = QHBoxLayout()
+        for w in (self.count_spin, self.seed_spin, self.size_spin):
+            box.addWidget(w)
+        grid.addLayout(box, 1, 5, 1, 2)
+        grid.addWidget(QLabel("Device", self), 1, 7)
+        grid.addWidget(self.device_combo, 1, 8)
+        row = QHBoxLayout()
+        row.addWidget(self.progress, 1)
+        row.addWidget(self.progress_label, 1)
+        row.addWidget(self.evaluate_button)
+        row.addWidget(self.cancel_button)
+        grid.addLayout(row, 2, 0, 1, 9)
+        grid.setColumnStretch(2, 1)
+        grid.setColumnStretch(6, 1)
+
+    def _connect(self) -> None:
+        s = self.state
+        self.model_radio.toggled.connect(lambda on: s.set_inputs(use_model=on))
+        self.model_edit.textChanged.connect(lambda t: s.set_inputs(weights=t))
+        self.dets_edit.textChanged.connect(lambda t: s.set_inputs(detections=t))
+        self.dataset_combo.currentIndexChanged.connect(lambda _: s.set_inputs(kind=str(self.dataset_combo.currentData())))
+        self.dataset_edit.editingFinished.connect(lambda: s.set_inputs(path=self.dataset_edit.text().strip()))
+        self.split_combo.currentTextChanged.connect(lambda t: s.set_inputs(split=t.strip()))
+        self.count_spin.valueChanged.connect(lambda v: s.set_inputs(count=v))
+        self.seed_spin.valueChanged.connect(lambda v: s.set_inputs(seed=v))
+        self.size_spin.valueChanged.connect(lambda v: s.set_inputs(size=v))
+        self.device_combo.currentTextChanged.connect(lambda d: s.set_inputs(device=d))
+        self.model_browse.clicked.connect(self._ask_model)
+        self.dets_browse.clicked.connect(self._ask_detections)
+        self.dataset_browse.clicked.connect(self._ask_dataset)
+        self.demo_button.clicked.connect(self.demo_requested)
+        self.evaluate_button.clicked.connect(self.start_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        s.events.inputs.connect(self.show_inputs)
+        s.events.running.connect(self.show_running)
+        s.events.progress.connect(self.progress_label.setText)
+
+    # ---------------------------------------------------------------- from the state
+    def show_inputs(self) -> None:
+        """Put the state's values in the fields (signals blocked: they are not edits)."""
+        v = self.state.inputs
+        widgets = (self.model_radio, self.dets_radio, self.model_edit, self.dets_edit, self.dataset_combo,
+                   self.dataset_edit, self.count_spin, self.seed_spin, self.size_spin, self.device_combo)
+        for w in widgets:
+            w.blockSignals(True)
+        (self.model_radio if v.use_model else self.dets_radio).setChecked(True)
+        for edit, text in ((self.model_edit, v.weights), (self.dets_edit, v.detections), (self.dataset_edit, v.path)):
+            if edit.text() != text:
+                edit.setText(text)
+        self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(v.kind)))
+        for spin, value in ((self.count_spin, v.count), (self.seed_spin, v.seed), (self.size_spin, v.size)):
+            spin.setValue(value)
+        self.device_combo.setCurrentText(v.device)
+        for w in widgets:
+            w.blockSignals(False)
+        self._show_kind(v.kind)
+        self._list_splits()
+
+    def _show_kind(self, kind: str) -> None:
+        synthetic = kind == "synthetic"
+        for w in (self.count_spin, self.seed_spin, self.size_spin):
+            w.setVisible(synthetic)
+        for w in (self.dataset_edit, self.dataset_browse):
+            w.setVisible(not synthetic)
+        self.split_combo.setVisible(kind == "voc")
+        self.dataset_edit.setPlaceholderText("VOC20xx or VOCdevkit folder(s), joined with ','" if kind == "voc"
+                                             else "COCO instances JSON")
+
+    def _list_splits(self) -> None:
+        """The VOC folder's image sets in the split box, the default one chosen when none is."""
+        v = self.state.inputs
+        splits: tuple[str, ...] = ()
+        default = ""
+        if v.kind == "voc" and v.path:
+            from core.data.voc import default_voc_split, voc_splits
+
+            try:
+                splits = voc_splits(v.path)
+                default = default_voc_split(v.path)
+            except ValueError:  # not (yet) a VOC folder: the evaluation will say why
+                pass
+        current = [self.split_combo.itemText(i) for i in range(self.split_combo.count())]
+        self.split_combo.blockSignals(True)
+        if current != list(splits):
+            self.split_combo.clear()
+            self.split_combo.addItems(list(splits))
+        self.split_combo.setCurrentText(v.split or default)
+        self.split_combo.blockSignals(False)
+        if not v.split and default:
+            self.state.set_inputs(split=default)
+
+    def show_running(self, running: bool) -> None:
+        self.evaluate_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.progress.setVisible(running)
+        if running:
+            self.progress.setRange(0, 0)
+            self.progress_label.setText("starting…")
+        else:
+            self.progress_label.setText("")
+
+    def show_progress(self, done: int, total: int | None) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        else:
+            self.progress.setRange(0, 0)
+
+    # ---------------------------------------------------------------- file dialogs
+    def _ask_model(self) -> None:
+        path = settings.ask_open_file(self, "Model to evaluate", "weights", WEIGHTS_FILTER)
+        if path:
+            self.state.set_inputs(weights=path, use_model=True)
+
+    def _ask_detections(self) -> None:
+        path = settings.ask_open_file(self, "Detections to evaluate", "detections", DETECTIONS_FILTER)
+        if path:
+            self.state.set_inputs(detections=path, use_model=False)
+
+    def _ask_dataset(self) -> None:
+        if self.state.inputs.kind == "voc":
+            path = settings.ask_folder(self, "VOC folder (VOC20xx or VOCdevkit)", "dataset")
+        else:
+            path = settings.ask_open_file(self, "COCO annotation JSON", "dataset", "JSON (*.json);;All files (*)")
+        if path:
+            self.state.set_inputs(path=path, split="")
