@@ -29,7 +29,7 @@ from core.video import Frame
 from ssd_gui import settings
 from ssd_gui.live import LivePipeline
 from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult, DetectState, SourceInfo
-from ssd_gui.tasks import ExportResult, export_source
+from core import inference
 from ssd_gui.views.base import View
 from ssd_gui.widgets.class_filter import ClassFilter
 from ssd_gui.widgets.confidence import ConfidenceControl
@@ -59,7 +59,7 @@ class DetectView(View):
     model_failed = Signal(str)
     source_opened = Signal(object)   # SourceInfo
     source_failed = Signal(str)
-    export_finished = Signal(object)  # ExportResult
+    export_finished = Signal(object)  # core.inference.InferenceResult
 
     def __init__(self, parent: QWidget | None = None, device: str | None = None,
                  state: DetectState | None = None) -> None:
@@ -347,8 +347,9 @@ class DetectView(View):
             return False
         self.pause()
         labels = None if self.state.shown_labels is None else set(self.state.shown_labels)
-        fn = partial(export_source, info.spec, self.detector, video_path, json_path, self.min_score,
-                     labels, info.fps, RUN_SCORE_THRESH)
+        # The function of `ssd detect`, with what the view shows: its threshold and its classes.
+        fn = partial(inference.run_inference, self.detector, info.spec, json_path=json_path, video_path=video_path,
+                     score_thresh=max(self.min_score, RUN_SCORE_THRESH), labels=labels, video_fps=info.fps)
         self.export_panel.run(fn, f"export of '{info.spec}'", info.frame_count)
         self._update_export_controls()
         return True
@@ -367,13 +368,15 @@ class DetectView(View):
             self.export(p.with_suffix(".mp4"), p.with_suffix(".json"))
 
     @Slot(object)
-    def _on_export_finished(self, result: ExportResult) -> None:
+    def _on_export_finished(self, result: Any) -> None:
         self._update_export_controls()
-        files = " and ".join(p for p in (result.video_path, result.json_path) if p)
-        verb = "Export cancelled after" if result.cancelled else "Exported"
-        text = f"{verb} {result.frames} frames to {files}"
-        self.export_panel.finish(text + ".", Path(result.json_path or result.video_path or ".").parent)
-        self.show_info(text)
+        files = " and ".join(str(p) for p in (result.video_path, result.json_path) if p)
+        verb = "Export stopped after" if result.partial else "Exported"
+        codec = {"avc1": " (H.264)", "mp4v": " (MPEG-4 Part 2: H.264 is not available in this OpenCV)"}
+        text = (f"{verb} {result.frames_done} frames to {files}"
+                + (codec.get(result.video_codec or "", f" ({result.video_codec})") if result.video_path else ""))
+        self.export_panel.finish(text + ".", Path(result.json_path or result.video_path).parent)
+        self.show_info(text + "".join(f"\n{w}" for w in result.warnings[:3]))
         self.export_finished.emit(result)
 
     @Slot(str)

@@ -18,9 +18,22 @@ from core.detector import precisions_for
 from ssd_gui import settings
 from ssd_gui.jobs import Job
 from ssd_gui.state.detect import DetectState
-from ssd_gui.tasks import load_coco_detector
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
+
+
+def load_coco_detector(device: str = "cpu", precision: str = "fp32", allow_download: bool = True,
+                       on_progress: Callable[[Any], None] | None = None,
+                       should_stop: Callable[[], bool] | None = None) -> Any:
+    """torchvision's COCO SSD300 from torchvision's cache, else downloaded (progress in bytes, stage "download")."""
+    from core.detector import load_detector
+    from core.jobs import report
+    from core.weights import fetch_torchvision_coco
+
+    dest = fetch_torchvision_coco(allow_download=allow_download,
+                                  on_progress=lambda done, total: report(on_progress, done, total, "download"),
+                                  should_stop=should_stop)
+    return load_detector(dest, device=device, precision=precision, optimize=True)
 
 
 def model_name(detector: Any) -> str:

@@ -67,3 +67,17 @@ def make_detect_assets(folder: Path) -> dict[str, Path]:
     bad_weights = folder / "broken.pt"
     bad_weights.write_bytes(b"not a torch file at all")
     return {"weights": Path(weights), "video": Path(video), "bad_video": bad_video, "bad_weights": bad_weights}
+
+
+def coco_results_from(gt: object, fp_score: float = 0.3) -> list[dict]:
+    """A COCO results list for the ground truth ``gt`` (a DatasetIndex): every object detected exactly at
+    score 0.9, plus per image a 4x4 box in the top-left corner (no object there: a false positive of the
+    image's first class) at ``fp_score``. The figures at a threshold are then known by hand."""
+    entries = []
+    for rec in gt.records:  # type: ignore[attr-defined]
+        for (x1, y1, x2, y2), lab in zip(rec.boxes.tolist(), rec.labels.tolist()):
+            entries.append({"image_id": rec.image_id, "category_id": lab, "bbox": [x1, y1, x2 - x1, y2 - y1],
+                            "score": 0.9})
+        entries.append({"image_id": rec.image_id, "category_id": int(rec.labels[0]) if len(rec.labels) else 1,
+                        "bbox": [0, 0, 4, 4], "score": fp_score})
+    return entries

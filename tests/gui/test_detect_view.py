@@ -209,13 +209,16 @@ def test_export_writes_annotated_video_and_json(qtbot, view, assets, tmp_path) -
     _load(qtbot, view, assets["weights"])
     _open_paused(qtbot, view, assets["video"])
     view.set_min_score(0.7)
+    view.class_filter.set_checked("square", False)
     out_video, out_json = tmp_path / "out" / "annotated.mp4", tmp_path / "out" / "annotated.json"
     with qtbot.waitSignal(view.export_finished, timeout=60_000) as blocker:
         assert view.export(out_video, out_json)
     res = blocker.args[0]
-    assert res.frames == N_FRAMES and not res.cancelled
+    assert res.frames_done == N_FRAMES and not res.partial
     doc = json.loads(out_json.read_text())
     assert doc["class_names"] == list(CLASS_NAMES)
+    assert doc["score_thresh"] == pytest.approx(0.7) and doc["class_filter"] == [1, 3]  # what the view showed
+    assert all(d["label"] != 2 for e in doc["images"] for d in e["detections"])
     assert doc["weights"].endswith("tiny.pt")
     assert [e["frame"] for e in doc["images"]] == list(range(N_FRAMES))
     first = doc["images"][0]

@@ -19,6 +19,7 @@ from core.data.synthetic import write_dataset
 from core.drawing import class_color
 from ssd_gui.main_window import MainWindow
 from ssd_gui.views.evaluate_view import EvaluateView
+from tests.gui.assets import coco_results_from
 
 WAIT_MS = 60_000
 
@@ -29,14 +30,7 @@ def coco(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("eval_layout")
     ann = write_dataset(folder / "coco", count=6, seed=21, fmt="coco", size=(200, 160))
-    gt = load_ground_truth(ann)
-    entries = []
-    for rec in gt.records:
-        for (x1, y1, x2, y2), lab in zip(rec.boxes.tolist(), rec.labels.tolist()):
-            entries.append({"image_id": rec.image_id, "category_id": lab, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                            "score": 0.9})
-        entries.append({"image_id": rec.image_id, "category_id": int(rec.labels[0]), "bbox": [0, 0, 4, 4],
-                        "score": 0.3})
+    entries = coco_results_from(load_ground_truth(ann))
     dets = folder / "results.json"
     dets.write_text(json.dumps(entries))
     other = folder / "other_results.json"

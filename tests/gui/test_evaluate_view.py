@@ -25,6 +25,7 @@ from core.model import build_model
 from core.weights import save_checkpoint
 from ssd_gui.views.evaluate_view import COLUMN, EvaluateView
 from ssd_gui.widgets.image_strip import FP_COLOR, MISSED_COLOR
+from tests.gui.assets import coco_results_from
 
 WAIT_MS = 90_000
 COUNT, SEED, SIZE = 4, 11, 300
@@ -36,15 +37,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cfg = ssd300(num_classes=len(SHAPE_CLASSES), priors="voc", width=0.125)
     torch.manual_seed(0)  # the same untrained weights whichever tests ran before
     weights = save_checkpoint(folder / "tiny.pt", build_model(cfg.model), cfg, SHAPE_CLASSES)
-    gt = synthetic_index(COUNT, SEED, (SIZE, SIZE))
-    entries = []
-    for rec in gt.records:
-        for (x1, y1, x2, y2), lab in zip(rec.boxes.tolist(), rec.labels.tolist()):
-            entries.append({"image_id": rec.image_id, "category_id": lab, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                            "score": 0.9})
-        # a 4x4 box in the top-left corner overlaps no object: a false positive of the image's first class
-        entries.append({"image_id": rec.image_id, "category_id": int(rec.labels[0]), "bbox": [0, 0, 4, 4],
-                        "score": 0.3})
+    entries = coco_results_from(synthetic_index(COUNT, SEED, (SIZE, SIZE)))
     dets = folder / "results.json"
     dets.write_text(json.dumps(entries))
     empty_voc = folder / "empty_voc"
