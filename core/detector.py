@@ -80,6 +80,9 @@ class Detector:
         device, precision ("fp32", "bf16" or "fp16"), weights_path, weights_format.
     """
 
+    #: What runs the network: "torch" here, "openvino" in core.runtime.network.NetworkDetector.
+    runtime = "torch"
+
     def __init__(self, model: SSD, config: SSDConfig, class_names: Sequence[str], device: str | torch.device = "cpu",
                  precision: str = "fp32", weights_path: Path | None = None, weights_format: str = "own",
                  meta: dict[str, Any] | None = None, optimize: bool = False) -> None:
@@ -219,7 +222,9 @@ def detector_from_weights(lw: LoadedWeights, device: str | torch.device = "cpu",
 
 
 def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp32", *,
-                  priors: str | None = None, allow_download: bool = True, optimize: bool = False) -> Detector:
+                  priors: str | None = None, allow_download: bool = True, optimize: bool = False,
+                  runtime: str = "torch", calibration: Any = None, calibration_fallback: Any = None,
+                  cache_dir: str | Path | None = None, on_progress: Any = None, should_stop: Any = None) -> Detector:
     """Load any recognised weights file (see core.weights) as a ready Detector.
 
     ``weights`` may also be ``"torchvision:ssd300_vgg16_coco"`` (fetched through torchvision's
@@ -229,8 +234,22 @@ def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp
     faster detection; same detections as eager mode to 1e-3 px). The GUI and CLI use it; tests
     that load many small models leave it off.
 
+    ``runtime="openvino"`` runs the network compiled by OpenVINO for this CPU (precision "fp32" or
+    "int8"; ``calibration``: HxWx3 uint8 RGB images or a path to an image folder, a video or a
+    dataset, default the model's training data, else ``calibration_fallback``); exported ONNX, IR
+    and TorchScript files load here too. Converted networks are cached in ``cache_dir``. See
+    core.runtime; ``on_progress`` / ``should_stop`` as in core.jobs.
+
     Raises:
         FileNotFoundError, or ValueError naming the file and the problem.
     """
     path = resolve_weights_spec(weights, allow_download=allow_download)
+    from core.runtime.formats import exported_kind
+
+    if runtime != "torch" or precision == "int8" or exported_kind(path) is not None:
+        from core.runtime import load_runtime_detector
+
+        return load_runtime_detector(path, device, precision, runtime=runtime, calibration=calibration,
+                                     calibration_fallback=calibration_fallback, priors=priors, optimize=optimize,
+                                     cache_dir=cache_dir, on_progress=on_progress, should_stop=should_stop)
     return detector_from_weights(load_weights(path, priors=priors), device, precision, optimize)

@@ -10,6 +10,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _runtime_cache(tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
+    """Networks converted for OpenVINO during the tests are cached in a temporary folder, not ~/.cache."""
+    os.environ["SSD_CACHE_DIR"] = str(tmp_path_factory.mktemp("ssd_cache"))
+
+
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     import random

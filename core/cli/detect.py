@@ -7,6 +7,8 @@ import signal
 import sys
 from typing import Any, Sequence
 
+from core.cli.runtime_options import add_runtime_options, load_cli_detector
+
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="run a detector on an image, a folder of images, a video or a camera",
@@ -25,8 +27,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", default=None, metavar="NAMES",
                    help="keep only these classes: comma-separated names or indices (default: all)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
-                   help="fp32 (exact), bf16 (CPU/CUDA) or fp16 (CUDA)")
+    add_runtime_options(p)
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (e.g. for a camera)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
@@ -61,7 +62,6 @@ def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.cli.progress import ProgressBar
-    from core.detector import load_detector
     from core.inference import InferenceInterrupted, check_outputs, run_inference
     from core.video import open_source
 
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames)
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
     with source:
-        detector = load_detector(args.weights, device=args.device, precision=args.precision, optimize=args.optimize)
+        detector = load_cli_detector(args, args.weights, args.source, optimize=args.optimize)
         labels = parse_classes(args.classes, detector.class_names)
         bar = ProgressBar("detect", source.frame_count, enabled=source.frame_count != 1)
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)

@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from core.cli.progress import ProgressBar
+from core.cli.runtime_options import add_runtime_options, chosen_runtime, show_load_progress
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-thresh", type=float, default=None,
                    help="with --weights: the model's score threshold (default: the model's, 0.01)")
     p.add_argument("--device", default="cpu", help="with --weights: cpu, cuda, cuda:N or auto (default: cpu)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="with --weights")
+    add_runtime_options(p, "with --weights: ")
     p.add_argument("--batch-size", type=int, default=8, help="with --weights: images per forward pass (default: 8)")
     p.add_argument("--no-plots", action="store_true", help="skip the PR-curve PNGs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -64,7 +65,8 @@ def request_from_args(args: argparse.Namespace) -> Any:
 
     return EvaluationRequest(DatasetSpec("auto", args.gt, args.split), weights=args.weights, detections=args.dets,
                              metric=args.metric, score_thresh=args.score_thresh, device=args.device,
-                             precision=args.precision, batch_size=args.batch_size)
+                             precision=args.precision, batch_size=args.batch_size,
+                             runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_progress(p: Any) -> None:
         nonlocal bar
+        show_load_progress(p)
         if p.stage == "detect":
             if bar is None:
                 bar = ProgressBar("eval", p.total, enabled=not args.quiet)

@@ -26,7 +26,7 @@ from core.evaluation.evaluate import METRICS, EvaluationResult, evaluate
 from core.jobs import Cancelled, ProgressFn, StopFn, report
 from core.types import DatasetIndex, Detections
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "int8")
 
 
 class EvaluationCancelled(Cancelled):
@@ -61,6 +61,8 @@ class EvaluationRequest:
         iou_threshold: the VOC overlap criterion (0.5).
         score_thresh: the model's score threshold (None: the model's own, 0.01 for VOC work).
         device, precision, batch_size: how the model runs.
+        runtime, calibration: see :func:`core.detector.load_detector` ("torch" or "openvino"; int8
+            calibration images, by default the model's training data, else the ground truth's images).
         threshold_steps: points of the mAP-by-confidence-threshold curves, 0..1 (0: none).
     """
 
@@ -75,6 +77,8 @@ class EvaluationRequest:
     precision: str = "fp32"
     batch_size: int = 8
     threshold_steps: int = 101
+    runtime: str = "torch"
+    calibration: Any = None
 
     def __post_init__(self) -> None:
         if (self.weights is None) == (self.detections is None):
@@ -210,7 +214,9 @@ def detections_from_model(request: EvaluationRequest, gt: DatasetIndex, on_progr
     from core.detector import load_detector
 
     report(on_progress, 0, len(gt.records), "model", f"loading model {Path(str(request.weights)).name}")
-    detector = load_detector(str(request.weights), device=request.device, precision=request.precision)
+    detector = load_detector(str(request.weights), device=request.device, precision=request.precision,
+                             runtime=request.runtime, calibration=request.calibration, calibration_fallback=gt,
+                             on_progress=on_progress, should_stop=should_stop)
     dets = run_detector(detector, gt, batch_size=request.batch_size, score_thresh=request.score_thresh,
                         on_progress=on_progress, should_stop=should_stop)
     return dets, tuple(detector.class_names), []

@@ -1,0 +1,77 @@
+"""Runtimes for a detector's network: PyTorch (the exact reference) and OpenVINO (fast on CPUs).
+
+What the CLI and the GUI ask::
+
+    from core.runtime import available_runtimes, runtime_precisions, choose_runtime, runtime_label
+    available_runtimes()               # ("torch", "openvino") when OpenVINO is installed
+    runtime_precisions("openvino")     # ("fp32", "int8")
+    det = core.load_detector(w, runtime="openvino", precision="int8", calibration="clip.mp4",
+                             on_progress=print)   # Progress(done, total, stage, detail)
+    det.runtime, det.precision, runtime_label(det)   # "openvino", "int8", "OpenVINO int8 (CPU)"
+
+The OpenVINO runtime runs only the network; preprocessing and postprocessing are
+core.detector's. Converted and quantized networks are cached on disk (core.runtime.cache).
+Exported files (``ssd export``: ONNX, OpenVINO IR, TorchScript) load through the same
+``core.load_detector``; ONNX and IR always run on OpenVINO.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from core.runtime.openvino import openvino_available
+
+RUNTIMES = ("torch", "openvino")
+_PRECISIONS = {"torch": ("fp32", "bf16", "fp16"), "openvino": ("fp32", "int8")}
+
+__all__ = ["RUNTIMES", "available_runtimes", "choose_runtime", "load_runtime_detector", "openvino_available",
+           "runtime_label", "runtime_precisions"]
+
+
+def available_runtimes() -> tuple[str, ...]:
+    """The runtimes this installation can run: "torch" always, "openvino" when it is installed."""
+    return RUNTIMES if openvino_available() else ("torch",)
+
+
+def runtime_precisions(runtime: str) -> tuple[str, ...]:
+    """Precisions a runtime offers (torch: fp32, bf16, fp16 (CUDA); openvino: fp32, int8 on the CPU)."""
+    if runtime not in _PRECISIONS:
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
+    return _PRECISIONS[runtime]
+
+
+def choose_runtime(requested: str | None, device: str = "cpu", precision: str = "fp32") -> tuple[str, str | None]:
+    """The runtime to use and, when it is not the one a user would expect, a sentence saying why.
+
+    ``requested`` None or "auto": OpenVINO for fp32/int8 on the CPU when it is installed, else PyTorch
+    (a note says so when OpenVINO is missing). An explicit "openvino" that is not installed raises.
+    """
+    if requested not in (None, "auto", *RUNTIMES):
+        raise ValueError(f"unknown runtime {requested!r}; choose one of {('auto',) + RUNTIMES}")
+    if requested in RUNTIMES:
+        if requested == "openvino" and not openvino_available():
+            raise ValueError("runtime 'openvino' asked for, but OpenVINO is not installed (pip install openvino nncf)")
+        return requested, None
+    if str(device) not in ("cpu", "auto") or precision not in _PRECISIONS["openvino"]:
+        return "torch", None
+    if not openvino_available():
+        if precision == "int8":
+            raise ValueError("int8 needs OpenVINO, which is not installed (pip install openvino nncf)")
+        return "torch", "OpenVINO is not installed: running the network with PyTorch (pip install openvino nncf)"
+    return "openvino", None
+
+
+def runtime_label(detector: Any) -> str:
+    """What runs a detector, for display: "OpenVINO int8 (CPU)", "PyTorch fp32 (cpu, frozen graph)", ..."""
+    runtime = getattr(detector, "runtime", "torch")
+    if runtime == "openvino":
+        return f"OpenVINO {detector.precision} (CPU)"
+    what = "TorchScript file" if getattr(detector, "weights_format", "") == "torchscript" else (
+        "frozen graph" if getattr(detector, "optimized", False) else "eager")
+    return f"PyTorch {detector.precision} ({detector.device}, {what})"
+
+
+def load_runtime_detector(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`core.runtime.load.load_runtime_detector` (imported on first use: it pulls in torch models)."""
+    from core.runtime.load import load_runtime_detector as load
+
+    return load(*args, **kwargs)

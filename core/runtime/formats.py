@@ -1,0 +1,243 @@
+"""Writing and reading the network of a detector as ONNX, OpenVINO IR or TorchScript.
+
+Every writer stores the :class:`~core.runtime.metadata.NetworkMeta` with the file and writes through
+a temporary file (an IR's .xml and .bin are both renamed into place, the .bin first); every reader
+names the file in a ValueError for anything it cannot use: a truncated or corrupt file, an IR
+without its .bin, a model of another network (no metadata, or outputs that do not fit it).
+"""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from core.fileio import atomic_path, atomic_write, describe_os_error
+from core.runtime.metadata import INPUT_NAME, META_KEY, OUTPUT_NAMES, NetworkMeta
+
+ONNX_OPSET = 17
+ONNX_SUFFIXES = (".onnx",)
+IR_SUFFIXES = (".xml", ".bin")
+TORCHSCRIPT_EXTRA = f"{META_KEY}.json"
+
+
+def exported_kind(path: str | Path) -> str | None:
+    """"onnx", "openvino" (IR .xml or .bin) or "torchscript" for an exported network file, else None.
+
+    ONNX and IR are told by their suffix; TorchScript by its content (a zip archive holding
+    TorchScript code), since it is often saved as ``.pt`` like a checkpoint.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in ONNX_SUFFIXES:
+        return "onnx"
+    if suffix in IR_SUFFIXES:
+        return "openvino"
+    if p.is_file() and zipfile.is_zipfile(p):
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError):
+            return None
+        if any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names):
+            return "torchscript"
+    return None
+
+
+def _example(meta: NetworkMeta) -> torch.Tensor:
+    s = meta.config.model.image_size
+    return torch.zeros((meta.batch or 1, 3, s, s))
+
+
+# ----------------------------------------------------------------------------------------- ONNX
+
+def onnx_bytes(model: nn.Module, meta: NetworkMeta) -> bytes:
+    """The network as an ONNX model (opset :data:`ONNX_OPSET`) with ``meta`` in its metadata_props.
+
+    The input is ``images`` [N, 3, S, S] (N = ``meta.batch``, or dynamic when None); outputs
+    ``cls_logits`` [N, P, C] and ``bbox_regression`` [N, P, 4]. VGG's ceil_mode pool3 is an ONNX
+    MaxPool with ``ceil_mode=1`` (opset >= 10), which OpenVINO reads as such.
+    """
+    import onnx
+
+    dynamic = None if meta.batch else {n: {0: "N"} for n in (INPUT_NAME, *OUTPUT_NAMES)}
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        # The TorchScript-based exporter is deprecated in favour of the dynamo one, which needs the
+        # onnxscript package and a torch.export trace; this plain convolutional network needs neither.
+        warnings.simplefilter("ignore")
+        with torch.no_grad():
+            torch.onnx.export(model.eval(), (_example(meta),), buf, opset_version=ONNX_OPSET, dynamo=False,
+                              input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
+                              do_constant_folding=True)
+    proto = onnx.load_from_string(buf.getvalue())
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = META_KEY, meta.to_json()
+    proto.producer_name = "ssd-desktop"
+    return proto.SerializeToString()
+
+
+def write_onnx(model: nn.Module, meta: NetworkMeta, path: str | Path) -> Path:
+    """Write :func:`onnx_bytes` to ``path`` atomically."""
+    return atomic_write(path, onnx_bytes(model, meta), "ONNX model")
+
+
+def read_onnx_meta(path: str | Path) -> NetworkMeta:
+    """The metadata of an ONNX file written by :func:`write_onnx`, checked against its graph."""
+    import onnx
+
+    p = _existing(path, "ONNX model")
+    try:
+        proto = onnx.load(str(p), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError, onnx's own errors: all mean a corrupt or cut file
+        raise ValueError(f"'{p}' is not a readable ONNX model: truncated or corrupt ({_first_line(exc)})") from None
+    props = {e.key: e.value for e in proto.metadata_props}
+    if META_KEY not in props:
+        raise ValueError(f"'{p}' is an ONNX model of another network (producer {proto.producer_name or 'unknown'!r}, "
+                         f"no {META_KEY} metadata): only detectors exported by `ssd export` can be loaded")
+    meta = NetworkMeta.from_json(props[META_KEY], p)
+    outputs = {o.name: [d.dim_value or -1 for d in o.type.tensor_type.shape.dim] for o in proto.graph.output}
+    check_io(meta, [i.name for i in proto.graph.input[:1]], outputs, p)
+    return meta
+
+
+# ------------------------------------------------------------------------------------ OpenVINO IR
+
+def ir_paths(path: str | Path) -> tuple[Path, Path]:
+    """(.xml, .bin) of an IR given either file."""
+    p = Path(path)
+    return p.with_suffix(".xml"), p.with_suffix(".bin")
+
+
+def write_ir(ov_model: Any, meta: NetworkMeta, path: str | Path) -> Path:
+    """Save an ``openvino.Model`` as IR (.xml + .bin, weights kept in fp32) with ``meta`` in its rt_info.
+
+    Both files are written to temporaries in the target folder and renamed into place, the .bin
+    first: a reader never finds a new .xml with an old or half-written .bin.
+    """
+    import openvino as ov
+
+    xml, bin_ = ir_paths(path)
+    ov_model.set_rt_info(meta.to_json(), [META_KEY])
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    # OpenVINO insists on the .xml suffix, so the temporaries live in a hidden folder beside the target.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{xml.stem}.", suffix=".tmp", dir=xml.parent))
+    try:
+        # compress_to_fp16 defaults to True: it would round every weight to fp16.
+        ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=False)
+        os.replace(tmp / "model.bin", bin_)
+        os.replace(tmp / "model.xml", xml)
+    except OSError as exc:
+        raise OSError(exc.errno, f"OpenVINO IR {xml}: cannot write it: {describe_os_error(exc)}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return xml
+
+
+def read_ir(path: str | Path) -> tuple[Any, NetworkMeta]:
+    """(``openvino.Model``, metadata) of an IR written by :func:`write_ir`."""
+    from core.runtime.openvino import ov_core
+
+    xml, bin_ = ir_paths(path)
+    _existing(xml, "OpenVINO IR (.xml)")
+    if not bin_.is_file():
+        raise ValueError(f"'{xml}': its weights file '{bin_.name}' is missing (an OpenVINO IR is a .xml and a "
+                         f".bin of the same name in the same folder)")
+    try:
+        model = ov_core().read_model(str(xml), str(bin_))
+    except Exception as exc:  # OpenVINO raises RuntimeError with a long C++ trace
+        raise ValueError(f"'{xml}' (with '{bin_.name}') is not a readable OpenVINO IR: truncated or corrupt "
+                         f"({_first_line(exc)})") from None
+    if not model.has_rt_info([META_KEY]):
+        raise ValueError(f"'{xml}' is an OpenVINO model of another network (no {META_KEY} metadata): only "
+                         f"detectors exported by `ssd export` can be loaded")
+    meta = NetworkMeta.from_json(str(model.get_rt_info([META_KEY]).astype(str)), xml)
+    check_model_io(model, meta, xml)
+    return model, meta
+
+
+def check_model_io(model: Any, meta: NetworkMeta, source: str | Path) -> None:
+    """An ``openvino.Model``'s input and outputs against its metadata (ValueError naming ``source``)."""
+    outputs = {}
+    for i, out in enumerate(model.outputs):
+        names = out.get_names()
+        name = next((n for n in OUTPUT_NAMES if n in names), f"output {i}")
+        shape = out.get_partial_shape()
+        outputs[name] = [d.get_length() if d.is_static else -1 for d in shape] if shape.rank.is_static else []
+    check_io(meta, [next(iter(model.inputs[0].get_names()), "")], outputs, source)
+
+
+def check_io(meta: NetworkMeta, inputs: list[str], outputs: dict[str, list[int]], source: str | Path) -> None:
+    """The network's outputs must be the logits and offsets of ``meta``'s P default boxes and C classes."""
+    m = meta.config.model
+    want = {OUTPUT_NAMES[0]: m.num_classes, OUTPUT_NAMES[1]: 4}
+    for name, last in want.items():
+        shape = outputs.get(name)
+        if shape is None:
+            raise ValueError(f"'{source}': the network has no output {name!r} (outputs {sorted(outputs)}): not a "
+                             f"detector exported by `ssd export`")
+        if len(shape) != 3 or shape[1] not in (-1, m.priors.num_priors) or shape[2] not in (-1, last):
+            raise ValueError(f"'{source}': output {name!r} has shape {shape}, but its metadata describes "
+                             f"[N, {m.priors.num_priors}, {last}]")
+    if inputs and inputs[0] and inputs[0] != INPUT_NAME:
+        raise ValueError(f"'{source}': the network's input is {inputs[0]!r}, expected {INPUT_NAME!r}")
+
+
+# ------------------------------------------------------------------------------------ TorchScript
+
+def write_torchscript(model: nn.Module, meta: NetworkMeta, path: str | Path) -> Path:
+    """Trace the network at [N, 3, S, S] and save it with ``meta`` as an extra file of the archive."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still the format asked for
+        with torch.no_grad():
+            traced = torch.jit.trace(model.eval(), _example(meta), check_trace=False)
+        with atomic_path(path, "TorchScript model") as tmp:
+            torch.jit.save(traced, str(tmp), _extra_files={TORCHSCRIPT_EXTRA: meta.to_json()})
+    return Path(path)
+
+
+def read_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, NetworkMeta]:
+    """(the traced network on the CPU, metadata) of a file written by :func:`write_torchscript`."""
+    p = _existing(path, "TorchScript model")
+    extra = {TORCHSCRIPT_EXTRA: ""}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            module = torch.jit.load(str(p), map_location="cpu", _extra_files=extra)
+    except Exception as exc:
+        raise ValueError(f"'{p}' is not a readable TorchScript model: truncated or corrupt "
+                         f"({_first_line(exc)})") from None
+    if not extra[TORCHSCRIPT_EXTRA]:
+        raise ValueError(f"'{p}' is a TorchScript model of another network (no {TORCHSCRIPT_EXTRA} inside): only "
+                         f"detectors exported by `ssd export` can be loaded")
+    raw = extra[TORCHSCRIPT_EXTRA]
+    meta = NetworkMeta.from_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw, p)
+    return module.eval(), meta
+
+
+# -------------------------------------------------------------------------------------- helpers
+
+def _existing(path: str | Path, what: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{what} not found: '{p}'")
+    if p.is_dir():
+        raise ValueError(f"'{p}' is a folder, not a {what} file")
+    if p.stat().st_size == 0:
+        raise ValueError(f"'{p}' is empty, not a {what} file")
+    return p
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    # OpenVINO's messages start with "Exception from src/...": the useful sentence comes later.
+    useful = [ln for ln in lines if not ln.startswith(("Exception from", "Check '"))] or lines
+    return (useful[0][:200] if useful else type(exc).__name__)

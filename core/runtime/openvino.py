@@ -1,0 +1,175 @@
+"""The network compiled by OpenVINO for this CPU, and its int8 quantization by NNCF.
+
+Only the network (backbone + heads) runs here; preprocessing and postprocessing stay this
+project's own code (core.detector), so a detection is computed the same way on every runtime.
+
+fp32 compiles with ``INFERENCE_PRECISION_HINT=f32``: on CPUs with bf16 units OpenVINO's default
+would otherwise run "fp32" models in bf16 (outputs off by ~1e-2 instead of ~1e-5).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from core.jobs import ProgressFn, StopFn, check_stop, report
+from core.runtime.metadata import OUTPUT_NAMES, NetworkMeta
+
+#: OpenVINO's CPU plugin options per precision of this project.
+_COMPILE_OPTIONS = {
+    "fp32": {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
+    # The quantized layers run in int8 whatever the hint; the hint keeps the others in f32.
+    "int8": {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
+}
+
+
+def openvino_available() -> bool:
+    """True when the ``openvino`` package can be imported."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def openvino_version() -> str:
+    import openvino as ov
+
+    return str(ov.get_version())
+
+
+@lru_cache(maxsize=1)
+def ov_core() -> Any:
+    """The process's ``openvino.Core`` (one per process, as OpenVINO recommends)."""
+    import openvino as ov
+
+    return ov.Core()
+
+
+def torch_to_openvino(model: nn.Module, meta: NetworkMeta) -> Any:
+    """Convert a torch network to an ``openvino.Model`` through this project's ONNX export.
+
+    The same exporter as ``ssd export --format onnx``, read by OpenVINO's ONNX frontend: one
+    conversion path to test, and no use of the ``ovc`` converter (which reports usage statistics).
+    """
+    from core.runtime.formats import onnx_bytes
+
+    data = onnx_bytes(model, meta)
+    import openvino as ov
+
+    # ONNX read from memory: the weights are inside the protobuf, no second file.
+    return ov_core().read_model(data, ov.Tensor(np.empty(0, np.uint8)))
+
+
+def compile_model(model: Any, precision: str, cache_dir: Path | None = None) -> Any:
+    """Compile an ``openvino.Model`` (or a model file path) for the CPU.
+
+    ``cache_dir``: where OpenVINO may keep the compiled blob (``CACHE_DIR``) so a later start skips
+    the compilation; None when the cache folder is not writable.
+    """
+    options = dict(_COMPILE_OPTIONS["int8" if precision == "int8" else "fp32"])
+    if cache_dir is not None:
+        options["CACHE_DIR"] = str(cache_dir)
+    try:
+        return ov_core().compile_model(model if not isinstance(model, Path) else str(model), "CPU", options)
+    except RuntimeError as exc:
+        from core.runtime.formats import _first_line
+
+        raise ValueError(f"OpenVINO could not compile the network for this CPU ({_first_line(exc)})") from None
+
+
+class OpenVINONetwork:
+    """A compiled network as a callable: ``images`` Tensor[N, 3, S, S] float32 ->
+    (cls_logits Tensor[N, P, C], bbox_regression Tensor[N, P, 4]) float32 on the CPU.
+
+    A network compiled for a fixed batch B runs larger inputs in chunks of B (the last one padded).
+    Calls are serialised (one infer request, reused: its buffers are allocated once).
+    """
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self._request = compiled.create_infer_request()
+        self._lock = threading.Lock()
+        shape = compiled.inputs[0].get_partial_shape()
+        self.batch: int | None = shape[0].get_length() if shape[0].is_static else None
+        self._outputs = []
+        for name in OUTPUT_NAMES:
+            match = [o for o in compiled.outputs if name in o.get_names()]
+            self._outputs.append(match[0] if match else compiled.outputs[len(self._outputs)])
+
+    def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        b = self.batch or arr.shape[0]
+        parts: list[list[np.ndarray]] = [[], []]
+        with self._lock:
+            for start in range(0, arr.shape[0], b):
+                chunk = arr[start:start + b]
+                n = chunk.shape[0]
+                if n < b:
+                    chunk = np.concatenate([chunk, np.zeros((b - n, *chunk.shape[1:]), np.float32)])
+                self._request.infer({0: chunk})
+                for i, out in enumerate(self._outputs):
+                    parts[i].append(self._request.get_tensor(out).data[:n].copy())
+        logits, deltas = (torch.from_numpy(np.concatenate(p)) for p in parts)
+        return logits, deltas
+
+
+def _quiet_nncf() -> Any:
+    """Import NNCF without its usage reporting and INFO logging.
+
+    A desktop app sends nothing anywhere; NNCF itself swaps in this stub in CI and under pytest.
+    """
+    # NNCF imports torch.utils.cpp_extension, which logs a warning when there is no CUDA toolkit.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    import nncf
+    import nncf.telemetry.decorator as decorator
+    import nncf.telemetry.wrapper as wrapper
+
+    stub = wrapper.NNCFTelemetryStub()
+    wrapper.telemetry = stub
+    decorator.telemetry = stub
+    from nncf.common.logging.logger import set_log_level
+
+    set_log_level(logging.WARNING)
+    return nncf
+
+
+def quantize_int8(model: Any, batches: Sequence[np.ndarray], on_progress: ProgressFn | None = None,
+                  should_stop: StopFn | None = None) -> Any:
+    """NNCF post-training quantization of an ``openvino.Model`` to int8.
+
+    Args:
+        model: the fp32 network.
+        batches: calibration inputs, each float32 [B, 3, S, S] preprocessed exactly as for detection.
+        on_progress: Progress(done, total, "quantize") per calibration batch seen.
+        should_stop: polled per batch; True raises core.jobs.Cancelled.
+
+    Returns:
+        the quantized ``openvino.Model`` (weights and activations of convolutions in int8).
+    """
+    if not batches:
+        raise ValueError("int8 quantization needs at least one calibration image")
+    nncf = _quiet_nncf()
+    total = len(batches)
+    seen = [0]
+
+    def feed(item: np.ndarray) -> np.ndarray:
+        check_stop(should_stop, "quantization cancelled")
+        seen[0] += 1
+        report(on_progress, min(seen[0], total), total, "quantize", "collecting activation statistics")
+        return item
+
+    # NNCF draws rich progress bars on stdout; ours go through on_progress instead.
+    with contextlib.redirect_stdout(io.StringIO()):
+        quantized = nncf.quantize(model, nncf.Dataset(list(batches), feed), subset_size=total,
+                                  fast_bias_correction=True)
+    report(on_progress, total, total, "quantize", "done")
+    return quantized
