@@ -60,23 +60,25 @@ def test_reduced_precision_detection(device: str, precision: str) -> None:
 @pytest.mark.parametrize("device", DEVICES)
 def test_training_on_device_then_resume_on_cpu(device: str, tmp_path: Path) -> None:
     """A few iterations (AMP fp16 on CUDA), finite losses, and the checkpoint continues on the CPU."""
-    from core.engine import train
+    from core.engine import EventKind, train
     from tests.engine.helpers import tiny_config
 
-    events = []
-    cfg = tiny_config(tmp_path / "run", device=device, amp=device == "cuda", synthetic_count=6, epochs=2, max_iterations=5,
-                      checkpoint_every=0, augment="none")
+    cfg = tiny_config(tmp_path / "run", device=device, amp=device == "cuda", synthetic_count=6, epochs=2,
+                      max_iterations=5, checkpoint_every=0, augment="none")
     # asked to stop after step 2, it stops after step 3 (the flag is read one step late) and writes last.pt
-    result = train(cfg, on_progress=events.append, should_stop=lambda: bool(events) and events[-1].iteration >= 2)
+    steps = []
+    result = train(cfg, on_progress=lambda e: steps.append(e) if e.kind == EventKind.STEP else None,
+                   should_stop=lambda: len(steps) >= 2)
     assert result.stopped and result.iterations == 3
-    assert sorted({e.iteration for e in events}) == [1, 2, 3] and all(math.isfinite(e.loss) for e in events)
-    resumed_events = []
-    resumed = train(tiny_config(tmp_path / "run", device="cpu", synthetic_count=6, epochs=2, max_iterations=5,
-                                checkpoint_every=0, augment="none", resume=str(tmp_path / "run" / "last.pt")),
-                    on_progress=resumed_events.append)
-    assert resumed.iterations == 5 and not resumed.stopped
-    steps = [e for e in resumed_events if not e.message.startswith("resumed")]  # that event has no loss
-    assert [e.iteration for e in steps] == [4, 5] and all(math.isfinite(e.loss) for e in steps)
+    assert [e.iteration for e in steps] == [1, 2, 3] and all(math.isfinite(e.loss) for e in steps)
+    resumed: list = []
+    done = train(tiny_config(tmp_path / "run", device="cpu", synthetic_count=6, epochs=2, max_iterations=5,
+                             checkpoint_every=0, augment="none", resume=str(tmp_path / "run" / "last.pt")),
+                 on_progress=resumed.append)
+    assert done.iterations == 5 and not done.stopped
+    assert resumed[0].kind == EventKind.RESUMED and resumed[0].iteration == 3
+    more = [e for e in resumed if e.kind == EventKind.STEP]
+    assert [e.iteration for e in more] == [4, 5] and all(math.isfinite(e.loss) for e in more)
 
 
 @pytest.mark.parametrize("device", DEVICES)
