@@ -46,7 +46,7 @@ def test_cli_writes_exactly_what_run_evaluation_returns(shapes: Path, tiny_weigh
                                                         metric: str) -> None:
     out = tmp_path / "cli"
     assert main(["eval", "--gt", str(shapes), "--weights", str(tiny_weights), "--metric", metric,
-                 "--out", str(out), "--quiet", "--no-plots", "--batch-size", "3"]) == 0
+                 "--out", str(out), "--quiet", "--no-plots", "--batch-size", "3", "--runtime", "torch"]) == 0
     written = json.loads((out / "metrics.json").read_text())
 
     request = EvaluationRequest(DatasetSpec("voc", str(shapes)), weights=str(tiny_weights), metric=metric,

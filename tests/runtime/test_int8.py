@@ -89,3 +89,19 @@ def test_int8_export_to_ir_runs_as_int8(tmp_path: Path) -> None:
     assert det.runtime_info["calibration"]["count"] == 3
     dets = det.detect(scenes(1))
     assert len(dets[0]) > 0 and np.all(np.diff(dets[0].scores) <= 0)
+
+
+def test_cli_eval_int8_calibrates_on_the_ground_truth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.cli import main
+    from core.data.synthetic import write_dataset
+
+    monkeypatch.setenv("SSD_CACHE_DIR", str(tmp_path / "cache"))
+    data = write_dataset(tmp_path / "voc", 4, 3, "voc", (96, 96))
+    weights = tiny_checkpoint(tmp_path / "m.pt")  # records no training data
+    out = tmp_path / "eval"
+    assert main(["eval", "--gt", str(data), "--split", "trainval", "--weights", str(weights), "--metric", "voc07",
+                 "--precision", "int8", "--out", str(out), "--no-plots", "--quiet"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["mAP"] is not None
+    [record] = [json.loads(p.read_text()) for p in (tmp_path / "cache").glob("*/*-int8-*/record.json")]
+    assert record["precision"] == "int8"
+    assert record["calibration"]["kind"] == "dataset" and record["calibration"]["count"] == 4
