@@ -2,8 +2,9 @@
 
 What the CLI and the GUI ask::
 
-    from core.runtime import available_runtimes, runtime_precisions, choose_runtime, runtime_label
+    from core.runtime import available_runtimes, runtime_choices, choose_runtime, runtime_label
     available_runtimes()               # ("torch", "openvino") when OpenVINO is installed
+    runtime_choices("cpu")             # [("openvino", "fp32"), ("openvino", "int8"), ("torch", "fp32"), ...]
     runtime_precisions("openvino")     # ("fp32", "int8")
     det = core.load_detector(w, runtime="openvino", precision="int8", calibration="clip.mp4",
                              on_progress=print)   # Progress(done, total, stage, detail)
@@ -24,7 +25,7 @@ RUNTIMES = ("torch", "openvino")
 _PRECISIONS = {"torch": ("fp32", "bf16", "fp16"), "openvino": ("fp32", "int8")}
 
 __all__ = ["RUNTIMES", "available_runtimes", "choose_runtime", "load_runtime_detector", "openvino_available",
-           "runtime_label", "runtime_precisions"]
+           "runtime_choices", "runtime_label", "runtime_precisions"]
 
 
 def available_runtimes() -> tuple[str, ...]:
@@ -37,6 +38,16 @@ def runtime_precisions(runtime: str) -> tuple[str, ...]:
     if runtime not in _PRECISIONS:
         raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
     return _PRECISIONS[runtime]
+
+
+def runtime_choices(device: str = "cpu") -> list[tuple[str, str]]:
+    """(runtime, precision) pairs worth offering on ``device``, the default first: OpenVINO fp32 and
+    int8 on the CPU when installed, then PyTorch's :func:`core.detector.precisions_for` (its fp32 is
+    the exact reference)."""
+    from core.detector import precisions_for
+
+    ov = [("openvino", p) for p in _PRECISIONS["openvino"]] if str(device) == "cpu" and openvino_available() else []
+    return ov + [("torch", p) for p in precisions_for(device)]
 
 
 def choose_runtime(requested: str | None, device: str = "cpu", precision: str = "fp32") -> tuple[str, str | None]:

@@ -11,7 +11,9 @@ import pytest
 pytest.importorskip("openvino")
 
 from core import load_detector  # noqa: E402
-from core.runtime import available_runtimes, choose_runtime, runtime_label, runtime_precisions  # noqa: E402
+from core.detector import precisions_for  # noqa: E402
+from core.runtime import (available_runtimes, choose_runtime, runtime_choices, runtime_label,  # noqa: E402
+                          runtime_precisions)
 from tests.runtime.helpers import ARCHS, assert_same_detections, scenes, tiny_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,6 +69,9 @@ def test_runtime_choices() -> None:
     assert available_runtimes() == ("torch", "openvino")
     assert runtime_precisions("openvino") == ("fp32", "int8")
     assert "bf16" in runtime_precisions("torch")
+    assert runtime_choices("cpu") == [("openvino", "fp32"), ("openvino", "int8")] + [
+        ("torch", p) for p in precisions_for("cpu")]
+    assert runtime_choices("cuda") == [("torch", p) for p in precisions_for("cuda")]
     assert choose_runtime("auto", "cpu", "fp32") == ("openvino", None)
     assert choose_runtime(None, "cpu", "int8") == ("openvino", None)
     assert choose_runtime("auto", "cpu", "bf16") == ("torch", None)
