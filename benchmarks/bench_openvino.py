@@ -99,8 +99,8 @@ def _demo_rows(quick: bool, cache: str) -> list[Row]:
             f"quantized in {quant_s:.0f} s (once: cached after)"),
         Row("9b. demo model: OpenVINO fp32 mAP - PyTorch mAP", f"{maps['openvino fp32']:.4f}",
             f"{maps['torch']:.4f}", f"{d_fp32:+.5f}", "|diff| <= 1e-4", status(abs(d_fp32) <= 1e-4), where),
-        Row("9c. demo model: frames per second, batch 1", f"{fps['openvino fp32']:.0f} / {fps['openvino int8']:.0f} fps",
-            f"{fps['torch']:.0f} fps", f"{fps['openvino fp32'] / fps['torch']:.1f}x / "
+        Row("9c. demo model: frames per second, batch 1", f"{fps['openvino fp32']:.1f} / {fps['openvino int8']:.1f} fps",
+            f"{fps['torch']:.1f} fps", f"{fps['openvino fp32'] / fps['torch']:.1f}x / "
             f"{fps['openvino int8'] / fps['torch']:.1f}x", "(info)", "info",
             "OpenVINO fp32 / int8 against PyTorch (frozen fp32 graph); whole detect() on 300x300 scenes, "
             "median of interleaved runs"),
