@@ -64,9 +64,34 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
     """
     with atomic_path(path, "checkpoint") as tmp:
         with open(tmp, "wb") as f:
-            torch.save(obj, f)
+            sink = _WriteErrors(f)
+            try:
+                torch.save(obj, sink)
+            except RuntimeError:
+                # torch's zip writer turns a failed write into "enforce fail at inline_container.cc";
+                # the OSError behind it (ENOSPC, EIO) is the one to report.
+                if sink.error is not None:
+                    raise sink.error from None
+                raise
             f.flush()
     return Path(path)
+
+
+class _WriteErrors:
+    """A binary file for ``torch.save`` that keeps the ``OSError`` of a failed write in ``error``."""
+
+    def __init__(self, f: Any) -> None:
+        self._f, self.error = f, None
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self._f.flush()
 
 
 def checkpoint_dict(model: nn.Module, config: SSDConfig, class_names: tuple[str, ...] | list[str],

@@ -2,38 +2,61 @@
 from __future__ import annotations
 
 import sys
+import time
 
 
 class ProgressBar:
-    """A plain text progress bar on stderr (no dependency); ``total`` None shows a counter."""
+    """A plain text progress bar on stderr (no dependency); ``total`` None shows a counter.
 
-    def __init__(self, label: str, total: int | None, enabled: bool = True, width: int = 30) -> None:
-        import time
+    The rate (and the ETA from it) is measured from the first :meth:`update` on: the work before
+    it (loading a model, building a dataset, the first step's warm-up) and the units already done
+    when the bar starts (``start``, e.g. a resumed run's iterations) would make the first lines'
+    rate meaningless, so no rate is shown until a second update.
+    """
 
+    def __init__(self, label: str, total: int | None, enabled: bool = True, width: int = 30, start: int = 0) -> None:
         self.label, self.total, self.enabled, self.width = label, total, enabled, width
-        self.n, self._t0, self._last = 0, time.monotonic(), 0.0
+        self.n = start
+        self._first: tuple[float, int] | None = None  # (time, n) of the first update
+        self._last = 0.0
+
+    @property
+    def started(self) -> bool:
+        """True once :meth:`update` has been called (a line is on the screen)."""
+        return self._first is not None
+
+    def rate(self, now: float | None = None) -> float | None:
+        """Units per second since the first update, or None before there is an interval to measure."""
+        if self._first is None:
+            return None
+        t0, n0 = self._first
+        now = time.monotonic() if now is None else now
+        if self.n <= n0 or now <= t0:
+            return None
+        return (self.n - n0) / (now - t0)
 
     def update(self, k: int = 1, suffix: str = "") -> None:
-        import time
-
         self.n += k
         now = time.monotonic()
-        if not self.enabled or (now - self._last < 0.1 and self.n != self.total):
+        if self._first is None:
+            self._first = (now, self.n)
+        if not self.enabled or (now - self._last < 0.1 and self.n != self.total and self._last):
             return
         self._last = now
-        rate = self.n / max(now - self._t0, 1e-9)
+        rate = self.rate(now)
+        speed = "–/s" if rate is None else f"{rate:.1f}/s"
         if self.total:
             frac = min(1.0, self.n / self.total)
             fill = int(frac * self.width)
-            eta = (self.total - self.n) / rate if rate > 0 else 0.0
+            eta = "–" if rate is None else f"{(self.total - self.n) / rate:.0f}s"
             line = (f"\r{self.label} [{'#' * fill}{'.' * (self.width - fill)}] {self.n}/{self.total} "
-                    f"{rate:.1f}/s eta {eta:.0f}s {suffix}")
+                    f"{speed} eta {eta} {suffix}")
         else:
-            line = f"\r{self.label} {self.n} {rate:.1f}/s {suffix}"
+            line = f"\r{self.label} {self.n} {speed} {suffix}"
         sys.stderr.write(line)
         sys.stderr.flush()
 
     def close(self) -> None:
-        if self.enabled and self.n:
+        if self.enabled and self._first is not None:
             sys.stderr.write("\n")
             sys.stderr.flush()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -54,15 +55,54 @@ def add(sub: argparse._SubParsersAction) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The run the options describe: TrainConfig's defaults, overridden by every option given.
 
-    A new run needs ``--out``; with ``--resume`` the output folder defaults to the checkpoint's.
+    A new run needs ``--out``. ``--resume RUN/last.pt`` starts from the settings that run was saved
+    with (so the repeated command, or ``--resume`` alone, continues it) and writes into its folder.
     """
     given = {spec.name: getattr(args, spec.name) for spec in train_fields() if hasattr(args, spec.name)}
     resume = given.get("resume")
-    if "out_dir" not in given:
-        if resume is None:
-            raise ValueError("give --out (a new run folder), or --resume RUN/last.pt to continue a run")
-        given["out_dir"] = str(Path(resume).parent)
-    return replace(TrainConfig(), **given)
+    base = TrainConfig()
+    if resume is not None:
+        from core.engine.checkpoint import saved_train_config
+
+        saved = saved_train_config(resume)
+        saved.update(resume=None, overwrite=False)
+        base = TrainConfig.from_dict(saved, source=str(resume)) if saved else base
+        given.setdefault("out_dir", str(Path(resume).parent))
+    elif "out_dir" not in given:
+        raise ValueError("give --out (a new run folder), or --resume RUN/last.pt to continue a run")
+    return replace(base, **given)
+
+
+class StopOnSignal:
+    """SIGINT and SIGTERM ask the run to stop after the current step, which saves a checkpoint first;
+    a second SIGINT interrupts at once (the last checkpoint on disk stays whole: writes are atomic).
+
+    Use as ``should_stop`` inside a ``with`` block (handlers are put back on exit).
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopOnSignal":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.received = signum
+        sys.stderr.write(f"\n{signal.Signals(signum).name}: stopping after this iteration and saving a checkpoint "
+                         "(Ctrl-C again quits at once)\n")
+        sys.stderr.flush()
+
+    def __call__(self) -> bool:
+        return self.received is not None
 
 
 def _show_progress() -> tuple[Callable[[Any], None], Callable[[], None]]:
@@ -74,13 +114,15 @@ def _show_progress() -> tuple[Callable[[Any], None], Callable[[], None]]:
     def show(p: Any) -> None:
         nonlocal bar
         if bar is None:
-            bar = ProgressBar("train", p.total_iterations)
-            bar.n = p.iteration
+            bar = ProgressBar("train", p.total_iterations, start=p.iteration)
         if p.kind == EventKind.STEP:
             bar.update(p.iteration - bar.n, suffix=f"loss {p.loss:.3f} (loc {p.loc_loss:.3f} "
                                                    f"conf {p.conf_loss:.3f}) lr {p.lr:.2e}")
-        elif p.kind not in (EventKind.CHECKPOINT_SAVED, EventKind.FINISHED):
-            sys.stderr.write(f"\n{p.message}\n" if bar.n else f"{p.message}\n")
+            return
+        if p.kind in (EventKind.CHECKPOINT_SAVED, EventKind.FINISHED, EventKind.STOPPED):
+            return  # said once at the end
+        prefix = "warning: " if p.kind == EventKind.WARNING else ""
+        sys.stderr.write(("\n" if bar.started else "") + f"{prefix}{p.message}\n")
 
     def close() -> None:
         if bar is not None:
@@ -94,12 +136,18 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)
     show, close = _show_progress()
-    try:
-        result = train(cfg, on_progress=show)
-    finally:
-        close()
+    with StopOnSignal() as stop:
+        try:
+            result = train(cfg, on_progress=show, should_stop=stop)
+        finally:
+            close()
     vm = "" if result.val_map is None else f", validation VOC07 mAP@0.5 {result.val_map:.4f}"
-    state = "stopped" if result.stopped else "finished"
-    print(f"{state} after {result.iterations} iterations{vm}; model -> {result.checkpoint}, "
-          f"metrics -> {result.metrics_csv}", file=sys.stderr)
-    return 0
+    last = result.run_dir / "last.pt"
+    if not result.stopped:
+        print(f"finished after {result.iterations} iterations{vm}; model -> {result.checkpoint}, "
+              f"metrics -> {result.metrics_csv}", file=sys.stderr)
+        return 0
+    why = f" ({signal.Signals(stop.received).name})" if stop.received is not None else ""
+    print(f"stopped{why} after {result.iterations} iterations{vm}; checkpoint saved: {last}\n"
+          f"resume with: ssd train --resume {last}", file=sys.stderr)
+    return 128 + stop.received if stop.received is not None else 0

@@ -11,6 +11,7 @@ the loader's ``seed``), which is what the transforms draw from (see core.data.tr
 from __future__ import annotations
 
 import random
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -149,7 +150,13 @@ def build_dataset(kind: str, path: str | Path | Sequence[str | Path] | None, spl
 
 
 def seed_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: seed NumPy and ``random`` from torch's per-worker seed."""
+    """DataLoader ``worker_init_fn``: seed NumPy and ``random`` from torch's per-worker seed.
+
+    Workers ignore SIGINT: Ctrl-C in a terminal reaches the whole process group, and the main
+    process decides what it means (``ssd train`` saves a checkpoint first); a worker that died of
+    it would fail the very batch the checkpoint waits for. The main process ends its workers.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     s = torch.initial_seed() % 2**32
     np.random.seed(s)
     random.seed(s)

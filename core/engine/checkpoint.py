@@ -4,7 +4,9 @@ A training checkpoint is the project's own weights dict (``format``, ``config``,
 ``model``, ``meta``; loadable by :func:`core.load_detector`) with extra plain entries:
 
     ``iteration`` (int, optimizer steps done), ``epoch`` (int), ``optimizer``, ``scheduler`` and
-    ``scaler`` state dicts, ``rng`` (see :func:`capture_rng_state`) and ``train_config`` (dict).
+    ``scaler`` state dicts, ``rng`` (see :func:`capture_rng_state`), ``train_config`` (dict) and
+    ``schedule`` (``{"milestone_iters": [int, ...], "total_iterations": int}``: the learning-rate decays
+    fixed when the run started, see core.engine.schedule).
 
 Everything in it is a tensor, number, string, list or dict, so ``torch.load(weights_only=True)``
 reads it back; that is why the RNG states are converted to tensors and lists here.
@@ -65,7 +67,8 @@ def restore_rng_state(state: Mapping[str, Any], source: str = "<checkpoint>") ->
 def save_training_checkpoint(path: str | Path, model: nn.Module, config: SSDConfig,
                              class_names: tuple[str, ...] | list[str], *, iteration: int, epoch: int,
                              optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any | None,
-                             train_config: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> Path:
+                             train_config: Mapping[str, Any], meta: Mapping[str, Any] | None = None,
+                             schedule: Mapping[str, Any] | None = None) -> Path:
     """Write a resumable checkpoint atomically (temp file, fsync, rename) and return its path.
 
     ``model`` may be wrapped in DistributedDataParallel; the unwrapped module's weights are stored.
@@ -81,6 +84,8 @@ def save_training_checkpoint(path: str | Path, model: nn.Module, config: SSDConf
     }
     if scaler is not None:
         extra["scaler"] = scaler.state_dict()
+    if schedule is not None:
+        extra["schedule"] = dict(schedule)
     return save_checkpoint(path, module, config, class_names, meta=meta, **extra)
 
 
@@ -100,3 +105,13 @@ def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"'{p}' has no training state ({', '.join(missing)} missing): resume from 'last.pt' "
                          f"of a run folder, not from an exported model")
     return obj
+
+
+def saved_train_config(path: str | Path) -> dict[str, Any]:
+    """The ``train_config`` a resumable checkpoint was written with (``{}`` when it has none).
+
+    Raises:
+        FileNotFoundError / ValueError as :func:`load_training_checkpoint`.
+    """
+    cfg = load_training_checkpoint(path).get("train_config")
+    return dict(cfg) if isinstance(cfg, Mapping) else {}

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,15 +11,9 @@ import torch
 from core.engine.checkpoint import load_training_checkpoint
 from core.weights import read_file
 
-ROOT = Path(__file__).resolve().parents[2]
-CHILD = Path(__file__).with_name("train_child.py")
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    env.pop("RANK", None)
-    env.pop("WORLD_SIZE", None)
-    return env
+from tests.engine.helpers import CHILD, ROOT
+from tests.engine.helpers import child_env as _env
+from tests.engine.helpers import kill_child_at
 
 
 def _losses(run: Path) -> list[tuple[int, float]]:
@@ -33,21 +25,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(tmp_path: Path) -> Non
     full_dir, killed_dir = tmp_path / "full", tmp_path / "killed"
     full = subprocess.Popen([sys.executable, str(CHILD), str(full_dir), "full"], env=_env(), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    child = subprocess.Popen([sys.executable, str(CHILD), str(killed_dir), "hang-after-5"], env=_env(), cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    seen = []
-    try:
-        assert child.stdout is not None
-        for line in child.stdout:
-            seen.append(line)
-            if line.startswith("ITER 5 "):
-                break
-        assert seen and seen[-1].startswith("ITER 5 "), "".join(seen)
-        child.send_signal(signal.SIGKILL)
-        assert child.wait(timeout=60) == -signal.SIGKILL
-    finally:
-        if child.poll() is None:
-            child.kill()
+    kill_child_at(killed_dir, "hang-after-5", "ITER 5 ")
     # the kill landed after step 5, so the last checkpoint is that of step 4 (mid-epoch 2)
     assert load_training_checkpoint(killed_dir / "last.pt")["iteration"] == 4
     assert not (killed_dir / "model.pt").exists()

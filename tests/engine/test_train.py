@@ -13,7 +13,7 @@ from core.detector import load_detector
 from core.engine import EventKind, NonFiniteLossError, TrainConfig, TrainProgress, train
 from core.engine.checkpoint import capture_rng_state, load_training_checkpoint, restore_rng_state
 from core.engine.sampler import EpochSampler, SeededSamples
-from core.engine.trainer import lr_factor
+from core.engine.schedule import lr_factor, milestone_iterations
 from core.weights import read_file
 
 from tests.engine.helpers import tiny_config
@@ -54,7 +54,7 @@ def test_loss_goes_down_on_a_tiny_run(tmp_path: Path) -> None:
 
 def test_warmup_and_multistep_schedule() -> None:
     total, ms = 120, (2 / 3, 5 / 6)
-    f = [lr_factor(i, total, 10, ms, 0.1) for i in range(total)]
+    f = [lr_factor(i, 10, milestone_iterations(ms, total), 0.1) for i in range(total)]
     assert f[0] == pytest.approx(0.1) and f[4] == pytest.approx(0.5) and f[9] == pytest.approx(1.0)
     assert f[79] == pytest.approx(1.0) and f[80] == pytest.approx(0.1) and f[100] == pytest.approx(0.01)
 
@@ -87,7 +87,7 @@ def test_should_stop_saves_then_returns(tmp_path: Path) -> None:
                    should_stop=lambda: len(seen) >= 2)
     assert result.stopped and result.iterations == 3  # polled after each step: after steps 1, 2, 3
     assert load_training_checkpoint(tmp_path / "run" / "last.pt")["iteration"] == 3
-    assert stopped and stopped[0].path == tmp_path / "run" / "last.pt" and "--resume" in stopped[0].message
+    assert stopped and stopped[0].path == tmp_path / "run" / "last.pt" and "resume from" in stopped[0].message
 
 
 def test_non_finite_loss_names_iteration_and_keeps_last_checkpoint(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """Child process for the resume and torchrun tests (run as a script, not collected by pytest).
 
-    python tests/engine/train_child.py OUT_DIR MODE   MODE: full | hang-after-5 | resume | ddp
+    python tests/engine/train_child.py OUT_DIR MODE   MODE: full | hang-after-5 | resume | ddp | hang-in-save
+
+hang-in-save: the checkpoint of iteration 2 writes a few bytes, prints WRITING and hangs (the parent kills it).
 """
 from __future__ import annotations
 
@@ -24,6 +26,19 @@ def main() -> None:
     if mode == "ddp":  # validation on rank 0 while rank 1 waits: no deadlock at the barrier
         cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light",
                           val_split="test", val_count=2, val_seed=99)
+    if mode == "hang-in-save":
+        cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=1)
+        real_save = torch.save
+
+        def save(obj, f, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if isinstance(obj, dict) and obj.get("iteration") == 2:
+                f.write(b"the first bytes of a checkpoint")
+                f.flush()
+                print("WRITING", flush=True)
+                time.sleep(600)
+            return real_save(obj, f, *args, **kwargs)
+
+        torch.save = save
     if mode == "resume":
         cfg = tiny_config(out, synthetic_count=6, epochs=2, checkpoint_every=2, augment="light",
                           resume=str(out / "last.pt"))

@@ -1,0 +1,173 @@
+"""What a run trains and validates on: datasets of a :class:`TrainConfig`, their checks, validation mAP,
+and the weights a run starts from.
+
+The dataset readers (core.data) record what they dropped or clipped in ``DatasetIndex.warnings``;
+:func:`dataset_warnings` turns them into the lines a run reports (``ssd train`` prints them, the
+Train view shows them). :func:`check_has_objects` refuses a training set without a single object:
+it would train at loss 0 and report success.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from core.config import SSDConfig
+from core.engine.config import TrainConfig
+from core.types import DatasetIndex
+
+#: Dataset warnings reported one by one; the rest are counted in one more line.
+MAX_WARNINGS_SHOWN = 20
+
+
+class CachedImages(torch.utils.data.Dataset):
+    """A core.data DetectionDataset whose source images are decoded/rendered once per process.
+
+    ``self[i]`` is ``dataset[i]``: the transform still runs on every call (so augmentation
+    varies); only the pixels of the record are kept (uint8 [H, W, 3] RGB).
+    """
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self._images: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, i: int) -> tuple:
+        from core.data.loader import read_image_rgb
+
+        image = self._images.get(i)
+        if image is None:
+            image = self._images[i] = read_image_rgb(self.dataset.index.records[i])
+        boxes, labels = self.dataset.targets(i)
+        return self.dataset.transform(image, boxes.copy(), labels.copy())
+
+
+def build_train_transforms(model_cfg: Any, augment: str) -> Any:
+    """The training chain: "ssd" is core.data's paper chain; "light" photometric + flip; "none" resize."""
+    from core.data import transforms as T
+
+    if augment == "ssd":
+        return T.build_transforms(model_cfg, train=True)
+    steps: list[Any] = [T.ToFloat()]
+    if augment == "light":
+        steps += [T.PhotometricDistort(), T.RandomHorizontalFlip()]
+    steps += [T.Resize(model_cfg.image_size), T.ToNetworkInput(model_cfg.image_mean)]
+    return T.Compose(steps)
+
+
+def _voc_roots(path: str | None) -> Any:
+    return [p for p in path.split(",") if p] if path and "," in path else path
+
+
+def build_train_dataset(cfg: TrainConfig, model_cfg: Any) -> Any:
+    """The training DetectionDataset of ``cfg`` with its transforms (see :func:`build_train_transforms`)."""
+    from core.data.loader import build_dataset
+
+    path = _voc_roots(cfg.data_path) if cfg.data_format == "voc" else cfg.data_path
+    size = (cfg.synthetic_size, cfg.synthetic_size)
+    ds = build_dataset(cfg.data_format, path, cfg.train_split, model_cfg, train=True,
+                       count=cfg.synthetic_count, seed=cfg.synthetic_seed, size=size)
+    ds.transform = build_train_transforms(model_cfg, cfg.augment)
+    return ds
+
+
+def build_val_index(cfg: TrainConfig, class_names: tuple[str, ...]) -> DatasetIndex | None:
+    """The validation ground truth of ``cfg``, or None when validation is off."""
+    if cfg.val_split is None:
+        return None
+    if cfg.data_format == "synthetic":
+        from core.data.synthetic import synthetic_index
+
+        return synthetic_index(cfg.val_count, cfg.val_seed, (cfg.synthetic_size, cfg.synthetic_size))
+    if cfg.data_format == "voc":
+        from core.data.voc import load_voc
+
+        return load_voc(_voc_roots(cfg.data_path), cfg.val_split, list(class_names))
+    from core.data.coco import load_coco
+
+    return load_coco(cfg.val_split)
+
+
+def dataset_warnings(index: DatasetIndex, role: str) -> list[str]:
+    """The reader's warnings of ``index`` as report lines ("training data: <file>: ..."), at most
+    :data:`MAX_WARNINGS_SHOWN` of them plus one line counting the rest."""
+    lines = [f"{role} data: {w}" for w in index.warnings[:MAX_WARNINGS_SHOWN]]
+    rest = len(index.warnings) - MAX_WARNINGS_SHOWN
+    if rest > 0:
+        lines.append(f"{role} data: {rest} more problem(s) in {index.source} not shown")
+    return lines
+
+
+def check_has_objects(dataset: Any) -> int:
+    """Number of objects the training set teaches (difficult/crowd objects left out as in training).
+
+    Raises:
+        ValueError: not one object in the whole set (names the source and what the reader dropped).
+    """
+    n = sum(len(dataset.targets(i)[1]) for i in range(len(dataset)))
+    if n == 0:
+        index = dataset.index
+        dropped = f"; the reader dropped: {index.warnings[0]}" if index.warnings else ""
+        raise ValueError(f"{index.source}: the training set ({len(dataset)} images) holds no object to learn from "
+                         f"(no annotated box that is not difficult or crowd){dropped}. Nothing was trained.")
+    return n
+
+
+def validate(model: nn.Module, config: SSDConfig, class_names: tuple[str, ...], gt: DatasetIndex,
+             device: torch.device, batch_size: int = 16) -> float:
+    """VOC07 11-point mAP@0.5 of ``model`` on ``gt`` (detections through core.detector's pipeline).
+
+    Leaves ``model`` in eval mode on ``device``; the caller switches it back to training.
+    """
+    from core.data.loader import read_image_rgb
+    from core.detector import Detector
+    from core.evaluation.evaluate import evaluate
+
+    detector = Detector(model, config, class_names, device=device)
+    dets = {}
+    records = gt.records
+    for s in range(0, len(records), batch_size):
+        chunk = records[s:s + batch_size]
+        for r, d in zip(chunk, detector.detect([read_image_rgb(r) for r in chunk])):
+            dets[r.image_id] = d
+    m = evaluate(gt, dets, detector_class_names=class_names, source="validation").voc(use_07_metric=True).mAP
+    return float(m)
+
+
+def first_non_finite(state: Mapping[str, Any]) -> str | None:
+    """Name of the first floating-point tensor of ``state`` holding NaN or infinity, else None."""
+    for name, t in state.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            return name
+    return None
+
+
+def check_finite_state(state: Mapping[str, Any], path: str | Path, what: str) -> None:
+    """Refuse weights with NaN or infinity before training from them, naming the file and the tensor."""
+    bad = first_non_finite(state)
+    if bad is not None:
+        raise ValueError(f"'{path}': tensor {bad} holds non-finite values (NaN or infinity); cannot {what} from "
+                         "these weights. Use another weights file (or train from scratch).")
+
+
+def init_from_detector(model: nn.Module, config: SSDConfig, class_names: Sequence[str], path: str | Path) -> None:
+    """Load a detector's weights into ``model`` (fine-tuning start).
+
+    Raises:
+        ValueError, naming ``path``, when the file's architecture, width, default boxes or class list
+        differ from this run's, or when a tensor holds NaN or infinity (named).
+    """
+    from core.weights import load_state_into, load_weights
+
+    lw = load_weights(path)
+    if lw.config.model != config.model or tuple(lw.class_names) != tuple(class_names):
+        raise ValueError(f"'{path}': its model ({lw.config.model.arch}, width {lw.config.model.width}, "
+                         f"{len(lw.class_names)} classes) does not match this run's ({config.model.arch}, "
+                         f"width {config.model.width}, {len(class_names)} classes)")
+    check_finite_state(lw.state_dict, path, "fine-tune")
+    load_state_into(model, lw.state_dict, path)
