@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from core.config import SSDConfig
+from core.data.index import DatasetSpec, build_index
 from core.engine.config import TrainConfig
 from core.types import DatasetIndex
 
@@ -60,37 +61,39 @@ def build_train_transforms(model_cfg: Any, augment: str) -> Any:
     return T.Compose(steps)
 
 
-def _voc_roots(path: str | None) -> Any:
-    return [p for p in path.split(",") if p] if path and "," in path else path
+def train_spec(cfg: TrainConfig) -> DatasetSpec:
+    """The training data of ``cfg`` as a core.data DatasetSpec (``DatasetSpec.index()`` reads it)."""
+    if cfg.data_format == "synthetic":
+        return DatasetSpec("synthetic", count=cfg.synthetic_count, seed=cfg.synthetic_seed, size=cfg.synthetic_size)
+    return DatasetSpec(cfg.data_format, cfg.data_path, cfg.train_split if cfg.data_format == "voc" else None)
+
+
+def val_spec(cfg: TrainConfig) -> DatasetSpec | None:
+    """The validation data of ``cfg`` (None when validation is off): held-out synthetic scenes, the VOC
+    image set ``val_split`` of the same folders, or the COCO instances JSON ``val_split``."""
+    if cfg.val_split is None:
+        return None
+    if cfg.data_format == "synthetic":
+        return DatasetSpec("synthetic", count=cfg.val_count, seed=cfg.val_seed, size=cfg.synthetic_size)
+    if cfg.data_format == "voc":
+        return DatasetSpec("voc", cfg.data_path, cfg.val_split)
+    return DatasetSpec("coco", cfg.val_split)
 
 
 def build_train_dataset(cfg: TrainConfig, model_cfg: Any) -> Any:
     """The training DetectionDataset of ``cfg`` with its transforms (see :func:`build_train_transforms`)."""
-    from core.data.loader import build_dataset
+    from core.data.loader import DetectionDataset
 
-    path = _voc_roots(cfg.data_path) if cfg.data_format == "voc" else cfg.data_path
-    size = (cfg.synthetic_size, cfg.synthetic_size)
-    ds = build_dataset(cfg.data_format, path, cfg.train_split, model_cfg, train=True,
-                       count=cfg.synthetic_count, seed=cfg.synthetic_seed, size=size)
-    ds.transform = build_train_transforms(model_cfg, cfg.augment)
-    return ds
+    return DetectionDataset(train_spec(cfg).index(), build_train_transforms(model_cfg, cfg.augment))
 
 
 def build_val_index(cfg: TrainConfig, class_names: tuple[str, ...]) -> DatasetIndex | None:
-    """The validation ground truth of ``cfg``, or None when validation is off."""
-    if cfg.val_split is None:
+    """The validation ground truth of ``cfg`` (VOC read with the training class list), or None."""
+    spec = val_spec(cfg)
+    if spec is None:
         return None
-    if cfg.data_format == "synthetic":
-        from core.data.synthetic import synthetic_index
-
-        return synthetic_index(cfg.val_count, cfg.val_seed, (cfg.synthetic_size, cfg.synthetic_size))
-    if cfg.data_format == "voc":
-        from core.data.voc import load_voc
-
-        return load_voc(_voc_roots(cfg.data_path), cfg.val_split, list(class_names))
-    from core.data.coco import load_coco
-
-    return load_coco(cfg.val_split)
+    return build_index(spec.kind, spec.path, spec.split, count=spec.count, seed=spec.seed, size=spec.size,
+                       class_names=list(class_names) if spec.kind == "voc" else None)
 
 
 def dataset_warnings(index: DatasetIndex, role: str) -> list[str]:

@@ -148,8 +148,7 @@ def test_dataset_warnings_reach_ssd_train_and_the_progress_events(tmp_path: Path
     err = capsys.readouterr().err
     assert rc == 0, err
     warnings = [ln for ln in err.splitlines() if ln.startswith("warning: training data: ")]
-    assert any("non-positive bbox size" in w for w in warnings) and any("unknown category id 999" in w
-                                                                        for w in warnings), err
+    assert any("bbox" in w and "w=0" in w for w in warnings) and any("999" in w for w in warnings), err
     assert all(str(data) in w for w in warnings)
     events: list[TrainProgress] = []
     cfg = tiny_config(tmp_path / "api", data_format="coco", data_path=str(data), max_iterations=1)
