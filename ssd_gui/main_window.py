@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
+from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressDialog, QTabWidget
 
 from ssd_gui.views.base import View
 from ssd_gui.views.detect_view import DetectView
@@ -30,6 +30,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("SSD Detector")
         self.resize(1200, 760)
         self.messages: list[tuple[str, str]] = []
+        self.stopping_notice: QProgressDialog | None = None  # shown while a run stops before the window closes
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -120,9 +121,33 @@ class MainWindow(QMainWindow):
                           "and evaluation.\nThe engine is the `core` package; this window is `ssd_gui`.")
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if not self.train_view.confirm_stop():
+        train = self.train_view
+        if train.is_busy():
+            # A run saves its checkpoint before it stops: the window says so and closes when it has.
+            if self.stopping_notice is None and train.confirm_stop():
+                self._show_stopping()
             event.ignore()
             return
         for view in self.views():
             view.shutdown()
         super().closeEvent(event)
+
+    def _show_stopping(self) -> None:
+        notice = QProgressDialog("Stopping the training run: it finishes its iteration and saves a checkpoint "
+                                 "(last.pt) to resume from, then the window closes…", "", 0, 0, self)
+        notice.setWindowTitle("Stopping training")
+        notice.setCancelButton(None)
+        notice.setMinimumDuration(0)
+        notice.setWindowModality(Qt.WindowModality.WindowModal)
+        self.stopping_notice = notice
+        self.show_message("Stopping the training run before closing…")
+        for signal in (self.train_view.run_finished, self.train_view.run_failed):
+            signal.connect(self._close_after_stop)
+        notice.show()
+
+    @Slot()
+    def _close_after_stop(self, *_: object) -> None:
+        if self.stopping_notice is not None:
+            self.stopping_notice.close()
+            self.stopping_notice = None
+            self.close()

@@ -1,8 +1,7 @@
 """pyqtgraph plots for the Train and Evaluate views.
 
-* :class:`SeriesPlot` - named series that grow point by point (training losses, learning
-  rate, validation mAP). Points are buffered and drawn by :meth:`SeriesPlot.flush`, so a
-  fast training loop does not redraw the plot once per iteration.
+* :class:`SeriesPlot` - named series against the iteration (training losses, learning rate,
+  validation mAP), with whole-number iteration ticks and readable logarithmic labels.
 * :class:`ThresholdPlot` - a y-by-threshold curve (mAP against the confidence threshold)
   with a vertical line and a marker at the current threshold.
 """
@@ -56,53 +55,79 @@ def render_png(widget: QWidget, path: str | Path, size: tuple[int, int] = EXPORT
     return p
 
 
+class IterationAxis(pg.AxisItem):
+    """An axis of whole numbers (iterations): no tick between two integers, labels without decimals."""
+
+    def tickSpacing(self, minVal: float, maxVal: float, size: float) -> list[tuple[float, float]]:  # noqa: N802
+        levels = []
+        for spacing, offset in super().tickSpacing(minVal, maxVal, size):
+            spacing = max(1.0, float(round(spacing)))
+            if all(spacing != s for s, _ in levels):
+                levels.append((spacing, offset))
+        return levels
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        return [str(int(round(v * scale))) for v in values]
+
+
+class LogAxis(pg.AxisItem):
+    """A logarithmic axis labelled at 1, 2 and 5 times a power of ten only, written "2e-4": the
+    default labels every minor tick and they run into each other over a decade of learning rates."""
+
+    def logTickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:  # noqa: N802
+        out = []
+        for v in values:
+            x = 10.0 ** float(v) * scale
+            exponent = int(np.floor(np.log10(x) + 1e-9))
+            mantissa = x / 10.0 ** exponent
+            m = int(round(mantissa))
+            shown = abs(mantissa - m) < 0.05 and m in (1, 2, 5)
+            out.append((f"{m}e{exponent}" if exponent < -2 or exponent > 3 else f"{m * 10.0 ** exponent:g}")
+                       if shown else "")
+        return out
+
+
 class SeriesPlot(pg.PlotWidget):
-    """A plot of named (x, y) series appended one point at a time.
+    """Named (x, y) series against the iteration, replaced as a whole by :meth:`set_data`.
 
     Non-finite y values are kept in the data but not drawn (``connect="finite"``), so a gap
-    shows where a value was missing.
+    shows where a value was missing. The x axis has whole-number ticks.
 
     Args:
         title: shown above the plot.
-        y_label, x_label: axis names.
+        y_label: the y axis' name.
         series: (name, colour) of each line; the colour may be None for the palette's next one.
-        log_y: logarithmic y axis (for the learning rate).
+        log_y: logarithmic y axis labelled at 1, 2, 5 x 10^k (for the learning rate).
         symbols: draw a marker at each point (for sparse series such as validation mAP).
+        legend: show the series names (pointless for a single series).
     """
 
     def __init__(self, title: str, y_label: str, series: Sequence[tuple[str, tuple[int, int, int] | None]],
-                 x_label: str = "iteration", log_y: bool = False, symbols: bool = False,
+                 log_y: bool = False, symbols: bool = False, legend: bool = True,
                  parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        axes = {"bottom": IterationAxis("bottom")}
+        if log_y:
+            axes["left"] = LogAxis("left")
+        super().__init__(parent, axisItems=axes)
         self.setTitle(title)
         self.setLabel("left", y_label)
-        self.setLabel("bottom", x_label)
+        self.setLabel("bottom", "iteration")
+        self.getAxis("left").enableAutoSIPrefix(False)  # 0.001, not "1 (x0.001)"
         self.showGrid(x=True, y=True, alpha=0.25)
         self.setLogMode(y=log_y)
-        self.addLegend(offset=(-10, 10))
-        self._x: dict[str, list[float]] = {}
-        self._y: dict[str, list[float]] = {}
-        self._dirty: set[str] = set()
+        if legend:
+            self.addLegend(offset=(-10, 10))
         self.curves: dict[str, pg.PlotDataItem] = {}
         for i, (name, color) in enumerate(series):
             pen = pg.mkPen(color if color is not None else series_color(i), width=2)
             kw = dict(symbol="o", symbolSize=6, symbolBrush=pen.color(), symbolPen=None) if symbols else {}
             self.curves[name] = self.plot([], [], name=name, pen=pen, connect="finite", **kw)
-            self._x[name], self._y[name] = [], []
 
-    def append(self, name: str, x: float, y: float) -> None:
-        """Add one point to series ``name``; it is drawn at the next :meth:`flush`."""
+    def set_data(self, name: str, x: Sequence[float], y: Sequence[float]) -> None:
+        """Draw series ``name`` as the points ``x``, ``y``."""
         if name not in self.curves:
             raise ValueError(f"unknown series {name!r}; this plot has {list(self.curves)}")
-        self._x[name].append(float(x))
-        self._y[name].append(float(y))
-        self._dirty.add(name)
-
-    def flush(self) -> None:
-        """Draw the points appended since the last flush."""
-        for name in self._dirty:
-            self.curves[name].setData(np.asarray(self._x[name]), np.asarray(self._y[name]))
-        self._dirty.clear()
+        self.curves[name].setData(np.asarray(x, np.float64), np.asarray(y, np.float64))
 
     def points(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) float64 [N] arrays drawn for ``name`` (what the person sees)."""
@@ -112,11 +137,10 @@ class SeriesPlot(pg.PlotWidget):
         return np.asarray(x, np.float64), np.asarray(y, np.float64)
 
     def clear_data(self) -> None:
-        for name in self.curves:
-            self._x[name].clear()
-            self._y[name].clear()
-            self.curves[name].setData([], [])
-        self._dirty.clear()
+        """No points, and the axes fit the next data again (nothing of an earlier run's range stays)."""
+        for curve in self.curves.values():
+            curve.setData([], [])
+        self.getPlotItem().enableAutoRange()
 
 
 class ThresholdPlot(pg.PlotWidget):

@@ -5,13 +5,15 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def isolated_settings(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """Point QSettings' user scope at a fresh folder for the test; yields the settings file's path."""
+def isolated_settings(tmp_path_factory: pytest.TempPathFactory, monkeypatch):  # type: ignore[no-untyped-def]
+    """Point QSettings' user scope at a fresh folder for the test, and the user's data folder (where new
+    training runs go) at another; yields the settings file's path."""
     from PySide6.QtCore import QSettings
 
     from ssd_gui import settings
 
     folder = tmp_path_factory.mktemp("settings")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data_home")))
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
     path = settings.store().fileName()
     assert path.startswith(str(folder)), path

@@ -15,7 +15,8 @@ from PySide6.QtCore import QTimer, Qt
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from ssd_gui.main_window import MainWindow
-from ssd_gui.views.train_view import TrainView, format_duration, read_metrics_csv
+from core.engine import read_metrics_csv
+from ssd_gui.views.train_view import TrainView, format_duration
 
 WAIT_MS = 120_000
 
@@ -32,17 +33,16 @@ def window(qtbot):  # type: ignore[no-untyped-def]
     win.close()
 
 
-def _set_spin(qtbot, spin, value) -> None:  # type: ignore[no-untyped-def]
-    spin.lineEdit().selectAll()
-    qtbot.keyClicks(spin.lineEdit(), str(value))
-    spin.interpretText()
-    assert spin.value() == pytest.approx(value), (spin, spin.value(), value)
+def _set(qtbot, widget, value) -> None:  # type: ignore[no-untyped-def]
+    """Type ``value`` into a spin box or a line edit as a person would."""
+    from PySide6.QtWidgets import QLineEdit
 
-
-def _set_check(qtbot, box, checked: bool) -> None:  # type: ignore[no-untyped-def]
-    if box.isChecked() != checked:
-        qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=box.rect().center())
-    assert box.isChecked() == checked
+    edit = widget if isinstance(widget, QLineEdit) else widget.lineEdit()
+    edit.selectAll()
+    qtbot.keyClicks(edit, str(value))
+    if not isinstance(widget, QLineEdit):
+        widget.interpretText()
+        assert widget.value() == pytest.approx(value), (widget, widget.value(), value)
 
 
 def _new_run(qtbot, view: TrainView, out_dir: Path, *, epochs: int, validate: bool,  # type: ignore[no-untyped-def]
@@ -55,22 +55,23 @@ def _new_run(qtbot, view: TrainView, out_dir: Path, *, epochs: int, validate: bo
     qtbot.mouseClick(view.new_button, Qt.MouseButton.LeftButton)
     dialog = view.dialog
     assert dialog is not None and dialog.isVisible()
+    field = dialog.widget
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(data_format))
     if data_path:
-        qtbot.keyClicks(dialog.data_path.edit, data_path)
-    _set_spin(qtbot, dialog.synthetic_count, 4)
-    _set_spin(qtbot, dialog.synthetic_size, 300)
-    _set_check(qtbot, dialog.validate_check, validate)
-    if validate:
-        _set_spin(qtbot, dialog.val_count, 2)
-    _set_spin(qtbot, dialog.width_spin, 0.125)
-    _set_spin(qtbot, dialog.epochs, epochs)
-    _set_spin(qtbot, dialog.batch_size, 2)
-    _set_spin(qtbot, dialog.warmup, 0)
-    _set_spin(qtbot, dialog.checkpoint_every, 0)
-    dialog.augment_combo.setCurrentIndex(dialog.augment_combo.findData("none"))
-    dialog.out_dir.edit.clear()
-    qtbot.keyClicks(dialog.out_dir.edit, str(out_dir))
+        _set(qtbot, field("data_path"), data_path)
+    if data_format == "synthetic":
+        _set(qtbot, field("synthetic_count"), 4)
+        _set(qtbot, field("synthetic_size"), 300)
+        if validate:
+            _set(qtbot, field("val_count"), 2)
+    _set(qtbot, field("val_split"), "val" if validate else "none")
+    _set(qtbot, field("width"), 0.125)
+    _set(qtbot, field("epochs"), epochs)
+    _set(qtbot, field("batch_size"), 2)
+    _set(qtbot, field("warmup_iters"), 0)
+    _set(qtbot, field("checkpoint_every"), 0)
+    field("augment").setCurrentIndex(field("augment").findData("none"))
+    _set(qtbot, field("out_dir"), str(out_dir))
     if fails:
         with qtbot.waitSignal(view.run_failed, timeout=WAIT_MS) as blocker:
             qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
@@ -102,8 +103,8 @@ def test_run_shows_loss_points_close_asks_stop_saves_and_detect_loads(qtbot, win
     _new_run(qtbot, view, run_dir, epochs=20, validate=False)  # 40 iterations: it will be stopped first
 
     qtbot.waitUntil(lambda: view.loss_plot.points("total")[0].size >= 1, timeout=WAIT_MS)
-    assert view.progress.maximum() == 40 and view.progress.value() >= 1
-    assert "images/s" in view.speed_label.text() and view.eta_label.text() != "ETA –"
+    assert view.status.progress.maximum() == 40 and view.status.progress.value() >= 1
+    assert "images/s" in view.status.speed_label.text() and view.status.eta_label.text() != "ETA –"
 
     # closing the window mid-run asks; "No" keeps the window and the run
     _answer_close_question(qtbot, view, QMessageBox.StandardButton.No)
@@ -116,7 +117,7 @@ def test_run_shows_loss_points_close_asks_stop_saves_and_detect_loads(qtbot, win
     result = blocker.args[0]
     assert result.stopped and 2 <= result.iterations < 40
     assert (run_dir / "last.pt").is_file() and Path(result.checkpoint).is_file()
-    assert not view.is_busy() and view.new_button.isEnabled() and "stopped" in view.status_label.text()
+    assert not view.is_busy() and view.new_button.isEnabled() and "stopped" in view.status.status_label.text()
 
     # one point per iteration on each loss curve, the numbers the engine logged in metrics.csv
     rows = read_metrics_csv(result.metrics_csv)
@@ -138,11 +139,10 @@ def test_run_shows_loss_points_close_asks_stop_saves_and_detect_loads(qtbot, win
     stopped_at = result.iterations
     qtbot.mouseClick(view.new_button, Qt.MouseButton.LeftButton)
     dialog = view.dialog
-    assert dialog.width_spin.value() == 0.125 and dialog.out_dir.text() != str(run_dir)  # last settings, new folder
-    dialog.out_dir.edit.clear()
-    qtbot.keyClicks(dialog.out_dir.edit, str(run_dir))
-    qtbot.keyClicks(dialog.resume.edit, str(run_dir / "last.pt"))
-    _set_spin(qtbot, dialog.max_iterations, stopped_at + 1)
+    assert dialog.widget("width").text() == "0.125" and dialog.widget("out_dir").text() != str(run_dir)  # last settings, new folder
+    _set(qtbot, dialog.widget("out_dir"), str(run_dir))
+    _set(qtbot, dialog.widget("resume"), str(run_dir / "last.pt"))
+    _set(qtbot, dialog.widget("max_iterations"), stopped_at + 1)
     with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS) as blocker:
         qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     resumed = blocker.args[0]
@@ -163,7 +163,7 @@ def test_finished_run_shows_validation_and_evaluates(qtbot, window: MainWindow, 
     assert view.loss_plot.points("total")[0].size == 2
     x, y = view.map_plot.points("val mAP")
     assert x.tolist() == [2.0] and y[0] == pytest.approx(result.val_map)
-    assert view.progress.value() == view.progress.maximum() == 2
+    assert view.status.progress.value() == view.status.progress.maximum() == 2
     assert view.detect_button.isEnabled() and view.evaluate_button.isEnabled()
 
     # one click evaluates the weights on the run's held-out scenes in the Evaluate view
@@ -202,10 +202,14 @@ def test_closing_the_window_mid_run_stops_it_cleanly(qtbot, window: MainWindow, 
     run_dir = tmp_path / "run"
     _new_run(qtbot, view, run_dir, epochs=20, validate=False)
     qtbot.waitUntil(lambda: view.last_progress is not None, timeout=WAIT_MS)
-    worker = view._worker
+    worker = view._job
     _answer_close_question(qtbot, view, QMessageBox.StandardButton.Yes)
     window.close()
-    assert not window.isVisible()
+    # the window stays up and says that the run is stopping until the run has saved its checkpoint
+    notice = window.stopping_notice
+    assert notice is not None and notice.isVisible() and "Stopping the training run" in notice.labelText()
+    assert window.messages[-1] == ("info", "Stopping the training run before closing…")
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
     assert worker is not None and worker.done.is_set() and worker.stop_requested
     assert (run_dir / "last.pt").is_file() and (run_dir / "model.pt").is_file()
 
@@ -216,10 +220,10 @@ def test_dialog_rejects_bad_fields_and_formats_durations(qtbot) -> None:  # type
     view.show()
     dialog = view.open_dialog()
     assert dialog is not None
-    dialog.milestones.setText("0.5, soon")
+    dialog.widget("milestones").setText("0.5, soon")
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and "soon" in dialog.error_label.text() and not view.is_busy()
-    dialog.milestones.setText("0.9, 0.5")
+    dialog.widget("milestones").setText("0.9, 0.5")
     qtbot.mouseClick(dialog.buttons.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and "milestones" in dialog.error_label.text() and not view.is_busy()
     dialog.reject()
@@ -233,8 +237,8 @@ def test_dialog_start_from_field_sets_init_weights(qtbot, tmp_path: Path) -> Non
     dialog = view.open_dialog()
     assert dialog is not None
     start = tmp_path / "start.pt"
-    qtbot.keyClicks(dialog.init_weights.edit, str(start))
+    qtbot.keyClicks(dialog.widget("init_weights"), str(start))
     assert dialog.config().init_weights == str(start)
-    dialog.init_weights.edit.clear()
+    dialog.widget("init_weights").clear()
     assert dialog.config().init_weights is None
     dialog.reject()

@@ -1,0 +1,135 @@
+"""What a new user meets in the Train view: a dialog made from TrainConfig's own field descriptions,
+defaults that fit this machine, settings that are remembered, Resume after Stop continuing the same
+run in the same folder, and plots with readable axes that start clean for each run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QStandardPaths, Qt
+
+from core.engine import TrainConfig, read_metrics_csv, train_fields
+from ssd_gui.dialogs.train_dialog import HIDDEN_FIELDS, TrainDialog
+from ssd_gui.main_window import MainWindow
+from ssd_gui.views.train_view import TrainView
+from ssd_gui.widgets.plots import IterationAxis, LogAxis
+
+WAIT_MS = 120_000
+TINY = dict(data_format="synthetic", synthetic_count=4, synthetic_size=300, val_split=None, width=0.125,
+            batch_size=2, warmup_iters=0, augment="none", checkpoint_every=0, num_workers=0)
+
+
+def test_the_dialog_is_made_from_the_config_field_specs(qtbot) -> None:  # type: ignore[no-untyped-def]
+    dialog = TrainDialog(devices=["cpu"])
+    qtbot.addWidget(dialog)
+    shown = set(dialog.editors)
+    assert shown == {s.name for s in train_fields()} - HIDDEN_FIELDS
+    for spec in train_fields():
+        if spec.name in shown:
+            assert spec.help[:20].lower() in dialog.editors[spec.name].widget.toolTip().lower(), spec.name
+    for cfg in (TrainConfig(), TrainConfig(**TINY, epochs=3, lr=3e-4, milestones=(0.5,), max_iterations=7,
+                                           num_threads=2, out_dir="/tmp/x", seed=5)):
+        dialog.set_config(cfg)
+        assert dialog.config() == cfg  # every value goes into a field and comes back unchanged
+    dialog.widget("batch_size").setValue(0)  # below the spec's minimum: the spin box refuses it
+    assert dialog.widget("batch_size").value() == 1
+    dialog.widget("lr").setText("-1")
+    with pytest.raises(ValueError, match="Learning rate"):
+        dialog.config()
+
+
+def test_a_first_run_fits_this_machine_and_goes_to_the_data_folder(qtbot) -> None:  # type: ignore[no-untyped-def]
+    view = TrainView()
+    qtbot.addWidget(view)
+    dialog = view.open_dialog()
+    cfg = dialog.config()
+    out = Path(cfg.out_dir)
+    data_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    assert out.is_absolute() and out.parent == data_dir.resolve() / "runs" and not out.exists()
+    assert not out.is_relative_to(Path.cwd()) or Path.cwd() == Path("/")
+    import torch
+
+    if not torch.cuda.is_available():  # on a CPU: the light model and a run of a few hundred steps
+        iterations = cfg.epochs * -(-cfg.synthetic_count // cfg.batch_size)
+        assert cfg.width <= 0.125 and cfg.device == "cpu" and iterations <= 200
+    dialog.reject()
+
+
+def test_the_dialog_remembers_the_last_settings(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    view = TrainView()
+    qtbot.addWidget(view)
+    dialog = view.open_dialog()
+    dialog.widget("lr").setText("0.0003")
+    dialog.widget("epochs").setValue(7)
+    dialog.widget("data_format").setCurrentIndex(dialog.widget("data_format").findData("voc"))
+    dialog.widget("data_path").setText(str(tmp_path / "no_such_voc"))
+    with qtbot.waitSignal(view.run_failed, timeout=WAIT_MS):
+        dialog.accept()
+    again = TrainView()  # a new session: nothing in memory, only the settings file
+    qtbot.addWidget(again)
+    cfg = again.open_dialog().config()
+    assert (cfg.lr, cfg.epochs, cfg.data_format, cfg.data_path) == (3e-4, 7, "voc", str(tmp_path / "no_such_voc"))
+    assert cfg.out_dir != view.config.out_dir and cfg.resume is None
+
+
+def test_resume_after_stop_continues_the_run_in_its_folder(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    win = MainWindow(start_demo=False)
+    qtbot.addWidget(win)
+    view = win.train_view
+    train_menu = next(a.menu() for a in win.menuBar().actions() if a.text() == "&Train")
+    assert view.resume_action in train_menu.actions() and not view.resume_action.isEnabled()
+    run_dir = tmp_path / "run"
+    try:
+        assert view.start(TrainConfig(**TINY, epochs=5, out_dir=str(run_dir)))  # 10 iterations
+        qtbot.waitUntil(lambda: view.loss_plot.points("total")[0].size >= 2 or len(view.state.points["total"][0]) >= 2,
+                        timeout=WAIT_MS)
+        with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS) as stopped:
+            qtbot.mouseClick(view.stop_button, Qt.MouseButton.LeftButton)
+        first = stopped.args[0]
+        assert first.stopped and first.iterations < 10
+        before = view.loss_plot.points("total")
+        assert view.resume_button.isEnabled() and view.resume_action.isEnabled()
+        with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS) as done:
+            qtbot.mouseClick(view.resume_button, Qt.MouseButton.LeftButton)
+            assert view.config.out_dir == str(run_dir) and view.config.resume == str(run_dir / "last.pt")
+        result = done.args[0]
+        assert not result.stopped and result.iterations == 10 and Path(result.run_dir) == run_dir
+        x, y = view.loss_plot.points("total")
+        np.testing.assert_array_equal(x, np.arange(1, 11))  # the curve carries on from the earlier points
+        np.testing.assert_allclose(y[:first.iterations], before[1][:first.iterations], rtol=1e-6)
+        rows = read_metrics_csv(run_dir / "metrics.csv")
+        assert [r["iteration"] for r in rows] == list(range(1, 11))
+        assert not view.resume_button.isEnabled()  # finished: nothing to resume
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no second folder
+    finally:
+        view.stop_and_wait()
+        win.close()
+
+
+def test_plots_have_readable_axes_shared_iterations_and_start_clean(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    view = TrainView()
+    qtbot.addWidget(view)
+    view.resize(1000, 700)
+    view.show()
+    # the learning-rate axis labels only 1, 2 and 5 times a power of ten, never every minor tick
+    lr_axis = view.lr_plot.getAxis("left")
+    assert isinstance(lr_axis, LogAxis)
+    labels = lr_axis.logTickStrings(list(np.log10([1e-4, 1.5e-4, 2e-4, 3e-4, 5e-4, 7e-4, 1e-3])), 1.0, 1.0)
+    assert labels == ["1e-4", "", "2e-4", "", "5e-4", "", "1e-3"]
+    # iteration ticks are whole numbers, even over two iterations
+    axis = view.loss_plot.getAxis("bottom")
+    assert isinstance(axis, IterationAxis)
+    ticks = [v for _, values in axis.tickValues(0.0, 2.0, 600) for v in values]
+    assert ticks and all(float(v).is_integer() for v in ticks)
+    # the validation and learning-rate plots follow the loss plot's iteration axis
+    loss_vb = view.loss_plot.getViewBox()
+    assert view.map_plot.getViewBox().linkedView(0) is loss_vb and view.lr_plot.getViewBox().linkedView(0) is loss_vb
+
+    for epochs, iterations in ((5, 10), (1, 2)):
+        with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS):
+            assert view.start(TrainConfig(**TINY, epochs=epochs, out_dir=str(tmp_path / f"run{epochs}")))
+        qtbot.wait(150)
+        (x0, x1), _ = loss_vb.viewRange()
+        assert view.loss_plot.points("total")[0].size == iterations
+        assert x1 < iterations + 1.5, f"the x axis still spans the previous run ({x0}, {x1})"
