@@ -54,3 +54,31 @@ def same_detections(ours: list, ref: list[dict[str, torch.Tensor]], box_atol: fl
     ok = worst_box <= box_atol and worst_score <= score_atol
     n = sum(len(d) for d in ours)
     return ok, f"{n} detections, same labels, max |box diff| {worst_box:.1e} px, max |score diff| {worst_score:.1e}"
+
+
+def torchvision_ssdlite(seed: int = 1234, images: list[np.ndarray] | None = None
+                        ) -> torchvision.models.detection.SSD:
+    """torchvision's ``ssdlite320_mobilenet_v3_large`` (91 classes) with random weights from ``seed``, eval mode.
+
+    With its N(0, 0.03) initialisation and fresh BatchNorm statistics the activations vanish layer after
+    layer and every score is ~1/91: ties everywhere. So the BatchNorm statistics are measured on
+    ``images`` (uint8 [H, W, 3]; default: four synthetic scenes), after which each layer passes
+    unit-variance activations on for images like those, and the classifiers' last convolutions are
+    scaled by 3, which spreads the scores as a trained model's are spread.
+    """
+    torch.manual_seed(seed)
+    model = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # a plain average over the calibration batch
+    model.train()
+    with torch.no_grad():
+        images = images if images is not None else [scene_image(320, 320, i) for i in range(4)]
+        x, _ = model.transform([tv_input(im) for im in images])
+        model.head(list(model.backbone(x.tensors).values()))
+        for bn in norms:
+            bn.momentum = 0.03
+        for block in model.head.classification_head.module_list:
+            block[1].weight.mul_(3.0)
+    return model.eval()

@@ -19,7 +19,7 @@ import torch  # noqa: E402
 
 from benchmarks._common import Row, machine, print_table  # noqa: E402
 
-BENCHES = ("detect", "openvino", "postprocess", "matching", "evaluation", "video", "train")
+BENCHES = ("detect", "openvino", "postprocess", "matching", "evaluation", "video", "train", "family")
 
 
 def _run_one(name: str, quick: bool) -> list[Row]:

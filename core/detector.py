@@ -4,7 +4,8 @@
     [dets] = detector.detect([rgb])   # rgb: np.ndarray HxWx3 uint8
 
 Preprocessing matches torchvision's SSD transform (bilinear resize to S x S without
-antialiasing, then ``(x / 255 - mean) / (1 / 255)``); postprocessing is core.postprocess.
+antialiasing, then ``(x / 255 - mean) / std``, mean and std from the model's config: the Caffe means
+and 1/255 for VGG, 0.5 and 0.5 for SSDlite, ...); postprocessing is core.postprocess.
 """
 from __future__ import annotations
 
@@ -102,8 +103,8 @@ class Detector:
         if precision != "fp32":
             # channels-last feeds oneDNN / cuDNN their fastest convolution layout for reduced precision.
             self.model = self.model.to(memory_format=torch.channels_last)
-        self._mean = (torch.tensor(config.model.image_mean, dtype=torch.float64) / 255.0).float().view(1, 3, 1, 1).to(self.device)
-        self._std = torch.full((1, 3, 1, 1), 1.0 / 255.0, device=self.device)
+        self._mean = _per_channel(config.model.image_mean, self.device)
+        self._std = _per_channel(config.model.image_std, self.device)
         self._priors = model.priors(self.device)
         # The graph that forward() runs; replaced by a frozen one when optimize=True (CPU fp32).
         self._runner: Any = self.model
@@ -170,12 +171,14 @@ class Detector:
                 logits, deltas = self.model(x)
             return logits.float(), deltas.float()
 
-    def detect(self, images: Sequence[np.ndarray], score_thresh: float | None = None) -> list[Detections]:
+    def detect(self, images: Sequence[np.ndarray], score_thresh: float | None = None,
+               nms: str | None = None) -> list[Detections]:
         """Detect objects.
 
         Args:
             images: list of np.ndarray HxWx3 uint8 RGB, any sizes.
             score_thresh: overrides ``config.postprocess.score_thresh`` (0.01).
+            nms: "hard", "soft-linear" or "soft-gaussian"; overrides ``config.postprocess.nms`` ("hard").
 
         Returns:
             One Detections per image: boxes float32 [N, 4] x1y1x2y2 in pixels of that image,
@@ -188,7 +191,7 @@ class Detector:
         x = self.preprocess(images)
         logits, deltas = self.forward(x)
         with torch.inference_mode():
-            results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh)
+            results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh, nms)
         out = []
         for (boxes, scores, labels), (w, h) in zip(results, sizes):
             scale = torch.tensor([w, h, w, h], dtype=boxes.dtype, device=boxes.device)
@@ -197,6 +200,11 @@ class Detector:
                 scores=scores.cpu().numpy().astype(np.float32, copy=False),
                 labels=labels.cpu().numpy().astype(np.int64, copy=False)))
         return out
+
+
+def _per_channel(values_255: Sequence[float], device: torch.device) -> Tensor:
+    """RGB values on the 0-255 scale as a float32 [1, 3, 1, 1] tensor on the 0-1 scale (rounded once, from float64)."""
+    return (torch.tensor(values_255, dtype=torch.float64) / 255.0).float().view(1, 3, 1, 1).to(device)
 
 
 def _check_image(img: Any, i: int) -> None:
@@ -214,7 +222,8 @@ def detector_from_weights(lw: LoadedWeights, device: str | torch.device = "cpu",
                           optimize: bool = False) -> Detector:
     """Build a Detector from an already-read weights file (``optimize``: see :class:`Detector`)."""
     if lw.config is None:
-        raise ValueError(f"'{lw.path}' is an ImageNet VGG16 classifier: use it to initialise training "
+        name = "VGG16" if lw.format == "vgg16-imagenet" else lw.format.removesuffix("-imagenet")
+        raise ValueError(f"'{lw.path}' is an ImageNet {name} classifier: use it to initialise training "
                          f"(ssd train --backbone), not as a detector")
     model = build_model(lw.config.model)
     load_state_into(model, lw.state_dict, lw.path or "<state dict>")
@@ -227,8 +236,9 @@ def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp
                   cache_dir: str | Path | None = None, on_progress: Any = None, should_stop: Any = None) -> Detector:
     """Load any recognised weights file (see core.weights) as a ready Detector.
 
-    ``weights`` may also be ``"torchvision:ssd300_vgg16_coco"`` (fetched through torchvision's
-    weights API when online; offline, the error says where to put the file).
+    ``weights`` may also be ``"torchvision:ssd300_vgg16_coco"`` or
+    ``"torchvision:ssdlite320_mobilenet_v3_large_coco"`` (downloaded into torchvision's cache when online;
+    offline, the error says where to put the file).
 
     ``optimize=True`` freezes the network for CPU fp32 inference (a few seconds at load, then
     faster detection; same detections as eager mode to 1e-3 px). The GUI and CLI use it; tests

@@ -16,6 +16,12 @@ Here, per image, candidates are visited in descending score order over all class
 Greedy NMS decides a box from the better-scored boxes of its class only, so the survivors among
 the top ``k`` are exactly torchvision's survivors with those scores, and its best
 ``detections_per_img`` are torchvision's output (ties between exactly equal scores aside).
+
+Soft-NMS (Bodla et al., 2017; ``nms="soft-linear"`` or ``"soft-gaussian"``) decays scores instead of
+removing boxes, so no survivor can be decided from the global top ``k`` alone: per image, every class's
+best ``topk_candidates`` above the threshold enter, all classes side by side in a padded [classes,
+candidates] layout; each step takes the best remaining box of every class at once and decays the rest
+of its class. Then the threshold and ``detections_per_img`` apply to the decayed scores.
 """
 from __future__ import annotations
 
@@ -24,7 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-from core.config import PostprocessConfig
+from core.config import NMS_METHODS, PostprocessConfig
 from core.matching import BoxCoder
 
 # First global top-k, in multiples of detections_per_img: usually enough for one pass.
@@ -32,7 +38,8 @@ _FIRST_K_FACTOR = 2
 
 
 def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, coder: BoxCoder,
-                cfg: PostprocessConfig, score_thresh: float | None = None) -> list[tuple[Tensor, Tensor, Tensor]]:
+                cfg: PostprocessConfig, score_thresh: float | None = None, nms: str | None = None,
+                sigma: float | None = None) -> list[tuple[Tensor, Tensor, Tensor]]:
     """Final detections for a batch.
 
     Args:
@@ -40,6 +47,9 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
         bbox_regression: float [B, P, 4].
         priors: float [P, 4] cxcywh normalised.
         score_thresh: overrides ``cfg.score_thresh`` when given.
+        nms: "hard", "soft-linear" or "soft-gaussian"; overrides ``cfg.nms`` when given. Soft-linear
+            decays by ``1 - IoU`` where IoU >= ``cfg.nms_thresh``; soft-gaussian by ``exp(-IoU^2 / sigma)``.
+        sigma: the Gaussian's parameter; overrides ``cfg.soft_sigma`` (0.5) when given.
 
     Returns:
         One (boxes [N, 4] x1y1x2y2 normalised to [0, 1] of the network input, scores [N], labels int64 [N])
@@ -47,10 +57,21 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
         (square) network frame, where torchvision runs it.
     """
     thresh = cfg.score_thresh if score_thresh is None else float(score_thresh)
+    method = cfg.nms if nms is None else nms
+    if method not in NMS_METHODS:
+        raise ValueError(f"nms must be one of {NMS_METHODS}, got {method!r}")
+    sigma = cfg.soft_sigma if sigma is None else float(sigma)
+    if not sigma > 0:
+        raise ValueError(f"soft-NMS sigma must be > 0, got {sigma}")
     scores = F.softmax(cls_logits.float(), dim=-1)[..., 1:]  # [B, P, C-1]
     deltas = bbox_regression.float()
     priors = priors.float()
-    return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh) for i in range(scores.shape[0])]
+    if method == "hard":
+        return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh) for i in range(len(scores))]
+    from core.soft_nms import soft_postprocess_per_image
+
+    return [soft_postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh, method, sigma)
+            for i in range(len(scores))]
 
 
 def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder: BoxCoder, cfg: PostprocessConfig,

@@ -30,7 +30,7 @@ def prior_boxes(cfg: PriorConfig, image_size: int, device: torch.device | str = 
 @lru_cache(maxsize=16)
 def _cached(cfg: PriorConfig, image_size: int, device: str, dtype: torch.dtype) -> Tensor:
     out = []
-    for k, (f, step) in enumerate(zip(cfg.feature_maps, cfg.steps)):
+    for k, f in enumerate(cfg.feature_maps):
         s_k = cfg.min_sizes[k] / image_size
         s_prime = math.sqrt(cfg.min_sizes[k] * cfg.max_sizes[k]) / image_size
         wh = [[s_k, s_k], [s_prime, s_prime]]
@@ -40,7 +40,9 @@ def _cached(cfg: PriorConfig, image_size: int, device: str, dtype: torch.dtype) 
         wh_t = torch.tensor(wh, dtype=torch.float64)
         if cfg.clip:
             wh_t = wh_t.clamp(0.0, 1.0)
-        cells = image_size / step  # may exceed f (e.g. 300/8 = 37.5 for a 38 map), as in the Caffe code
+        # image_size / step may differ from f (300/8 = 37.5 for a 38 map), as in the Caffe code; without
+        # steps the centres split the map evenly, as torchvision's DefaultBoxGenerator (SSDlite) does.
+        cells = image_size / cfg.steps[k] if cfg.steps else f
         centres = (torch.arange(f, dtype=torch.float64) + 0.5) / cells
         cy, cx = torch.meshgrid(centres, centres, indexing="ij")
         xy = torch.stack((cx.reshape(-1), cy.reshape(-1)), dim=-1)  # [f*f, 2]

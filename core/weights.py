@@ -10,6 +10,8 @@ Every file is read with ``torch.load(weights_only=True)``. Recognised layouts:
   ``loc.N``, ``conf.N``; VOC, 21 classes). Its networks already take RGB minus (123, 117, 104), as ours.
 - ``vgg16-imagenet``: a torchvision ``vgg16`` classifier, usable only to initialise a backbone for
   training (:func:`init_backbone_from_vgg16`), with fc6/fc7 decimated into conv6/conv7.
+- the other architectures' layouts (torchvision's SSDlite, qfgaohao/pytorch-ssd's MobileNet-SSDs, the
+  ImageNet MobileNets and ResNet-50): see ``core.importers``.
 """
 from __future__ import annotations
 
@@ -23,12 +25,17 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from core.config import BACKGROUND, SSDConfig, preset
+from core.config import ARCHITECTURES, BACKGROUND, SSDConfig, preset
 from core.fileio import atomic_path
 
 FORMAT = "ssd-desktop/1"
 TORCHVISION_COCO_FILE = "ssd300_vgg16_coco-b556d3b4.pth"
 TORCHVISION_COCO_SPEC = "torchvision:ssd300_vgg16_coco"
+#: Weights names (``--weights torchvision:...``) -> torchvision's file names, ``<name>-<first 8 hex of SHA-256>.pth``.
+TORCHVISION_FILES = {
+    TORCHVISION_COCO_SPEC: TORCHVISION_COCO_FILE,
+    "torchvision:ssdlite320_mobilenet_v3_large_coco": "ssdlite320_mobilenet_v3_large_coco-a79551df.pth",
+}
 TORCHVISION_MODELS_URL = "https://download.pytorch.org/models/"
 #: A base URL to fetch torchvision's weights from instead of download.pytorch.org (a mirror).
 MIRROR_ENV = "SSD_WEIGHTS_MIRROR"
@@ -39,8 +46,8 @@ class LoadedWeights:
     """A weights file, understood.
 
     Attributes:
-        format: "own", "torchvision", "ssd.pytorch" or "vgg16-imagenet".
-        config: the detector configuration (None for a bare VGG16 classifier).
+        format: "own", "torchvision", "ssd.pytorch", "vgg16-imagenet" or one of ``core.importers.FORMATS``.
+        config: the detector configuration (None for a bare ImageNet classifier).
         class_names: index 0 is "__background__".
         state_dict: in this project's layout (core.model.SSD), or the raw VGG16 dict.
         meta: training metadata from own checkpoints (iterations, dataset, mAP, ...).
@@ -153,7 +160,9 @@ def detect_format(obj: Any) -> str:
         return "ssd.pytorch"
     if "features.0.weight" in ks and "classifier.0.weight" in ks:
         return "vgg16-imagenet"
-    return "unknown"
+    from core.importers import detect_foreign_format
+
+    return detect_foreign_format(ks) or "unknown"
 
 
 def load_weights(path: str | Path, *, priors: str | None = None) -> LoadedWeights:
@@ -179,10 +188,15 @@ def load_weights(path: str | Path, *, priors: str | None = None) -> LoadedWeight
         return _from_ssd_pytorch(_tensors(obj, p), p, priors)
     if fmt == "vgg16-imagenet":
         return LoadedWeights("vgg16-imagenet", None, (), _tensors(obj, p), {}, p)
+    if fmt != "unknown":
+        from core.importers import load_foreign
+
+        return load_foreign(fmt, _tensors(obj, p), p)
     if isinstance(obj, dict):
         first = ", ".join(list(map(str, obj))[:4])
         raise ValueError(f"'{p}' is not an SSD checkpoint this app knows (first keys: {first}); expected this "
-                         f"project's checkpoint, a torchvision ssd300_vgg16 or an ssd.pytorch state dict")
+                         f"project's checkpoint, a torchvision ssd300_vgg16 or ssdlite320_mobilenet_v3_large, an "
+                         f"ssd.pytorch or a qfgaohao/pytorch-ssd state dict")
     raise ValueError(f"'{p}' holds a {type(obj).__name__}, not a state dict or checkpoint")
 
 
@@ -363,19 +377,19 @@ def init_backbone_from_vgg16(model: nn.Module, path: str | Path) -> int:
 
 # ------------------------------------------------------------------ torchvision COCO weights
 
-def torchvision_cache_path() -> Path:
-    """Where torchvision's weights API keeps ``ssd300_vgg16_coco`` (``$TORCH_HOME/hub/checkpoints``)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / TORCHVISION_COCO_FILE
+def torchvision_cache_path(file: str = TORCHVISION_COCO_FILE) -> Path:
+    """Where torchvision's weights API keeps ``file`` (``$TORCH_HOME/hub/checkpoints``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / file
 
 
 class DownloadCancelled(RuntimeError):
     """A download stopped by its ``should_stop`` callback; nothing was written."""
 
 
-def torchvision_coco_url() -> str:
-    """Where the COCO SSD300 file comes from: torchvision's server, or ``$SSD_WEIGHTS_MIRROR`` + its name."""
+def torchvision_coco_url(file: str = TORCHVISION_COCO_FILE) -> str:
+    """Where torchvision's ``file`` comes from: torchvision's server, or ``$SSD_WEIGHTS_MIRROR`` + its name."""
     base = os.environ.get(MIRROR_ENV) or TORCHVISION_MODELS_URL
-    return base.rstrip("/") + "/" + TORCHVISION_COCO_FILE
+    return base.rstrip("/") + "/" + file
 
 
 def download_file(url: str, dest: str | Path, sha256_prefix: str,
@@ -425,20 +439,25 @@ def download_file(url: str, dest: str | Path, sha256_prefix: str,
     return dest
 
 
-def _print_download_progress(done: int, total: int) -> None:
+def _download_progress_printer(file: str) -> Callable[[int, int], None]:
     import sys
 
-    size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-    sys.stderr.write(f"\rdownloading {TORCHVISION_COCO_FILE}: {size}")
-    if total and done >= total:
-        sys.stderr.write("\n")
+    def show(done: int, total: int) -> None:
+        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
+        sys.stderr.write(f"\rdownloading {file}: {size}")
+        if total and done >= total:
+            sys.stderr.write("\n")
+
+    return show
 
 
 def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True,
                            on_progress: Callable[[int, int], None] | None = None,
-                           should_stop: Callable[[], bool] | None = None) -> Path:
-    """The torchvision COCO SSD300 file: from torchvision's cache (``torchvision_cache_path()``, shared with
-    torchvision's weights API), else downloaded there from :func:`torchvision_coco_url` and hash-checked.
+                           should_stop: Callable[[], bool] | None = None,
+                           spec: str = TORCHVISION_COCO_SPEC) -> Path:
+    """A torchvision COCO detector file (``spec``, a key of :data:`TORCHVISION_FILES`; SSD300 by default): from
+    torchvision's cache (``torchvision_cache_path(file)``, shared with torchvision's weights API), else
+    downloaded there from :func:`torchvision_coco_url` and hash-checked.
 
     Args:
         progress: print a progress line on stderr (when ``on_progress`` is not given).
@@ -448,16 +467,17 @@ def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True,
         ValueError: offline, failed or corrupt download, or ``allow_download=False`` and not cached;
             the message says where to put the file. DownloadCancelled: ``should_stop`` said so.
     """
-    dest = torchvision_cache_path()
+    file = TORCHVISION_FILES[spec]
+    dest = torchvision_cache_path(file)
     if dest.is_file():
         return dest
-    url = torchvision_coco_url()
-    hint = (f"torchvision's COCO SSD300 weights are not on this machine. Download {url} elsewhere and put the file "
-            f"at '{dest}' (or open it directly as a weights file).")
+    url = torchvision_coco_url(file)
+    hint = (f"torchvision's COCO weights {spec.split(':', 1)[1]} are not on this machine. Download {url} elsewhere "
+            f"and put the file at '{dest}' (or open it directly as a weights file).")
     if not allow_download:
         raise ValueError(hint)
-    prefix = TORCHVISION_COCO_FILE.rsplit("-", 1)[1].split(".")[0]
-    report = on_progress if on_progress is not None else (_print_download_progress if progress else None)
+    prefix = file.rsplit("-", 1)[1].split(".")[0]
+    report = on_progress if on_progress is not None else (_download_progress_printer(file) if progress else None)
     try:
         download_file(url, dest, prefix, report, should_stop)
     except DownloadCancelled:
@@ -468,9 +488,10 @@ def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True,
 
 
 def resolve_weights_spec(spec: str | Path, allow_download: bool = True) -> Path:
-    """A path, or the name ``torchvision:ssd300_vgg16_coco`` resolved to its cached file."""
-    if str(spec) == TORCHVISION_COCO_SPEC:
-        return fetch_torchvision_coco(allow_download=allow_download)
+    """A path, or a name of :data:`TORCHVISION_FILES` (``torchvision:ssd300_vgg16_coco``,
+    ``torchvision:ssdlite320_mobilenet_v3_large_coco``) resolved to its cached file."""
+    if str(spec) in TORCHVISION_FILES:
+        return fetch_torchvision_coco(allow_download=allow_download, spec=str(spec))
     return Path(spec)
 
 
@@ -485,7 +506,8 @@ def describe(lw: LoadedWeights) -> str:
     lines = [
         f"file: {lw.path}",
         f"format: {lw.format}",
-        f"architecture: {m.arch} (input {m.image_size}x{m.image_size}, width {m.width:g})",
+        f"architecture: {m.arch} (input {m.image_size}x{m.image_size}, width {m.width:g}): "
+        f"{ARCHITECTURES[m.arch].description}",
         f"classes: {m.num_classes - 1} + background: {', '.join(lw.class_names[1:])}",
         f"default boxes: {pr.num_priors} on feature maps {list(pr.feature_maps)}, min sizes "
         f"{[round(s, 2) for s in pr.min_sizes]}",
@@ -494,3 +516,10 @@ def describe(lw: LoadedWeights) -> str:
     for k, v in sorted(lw.meta.items()):
         lines.append(f"{k}: {v}")
     return "\n".join(lines)
+
+
+def describe_architectures() -> str:
+    """One line per architecture of ``core.config.ARCHITECTURES`` (``ssd info --models``)."""
+    width = max(len(name) for name in ARCHITECTURES)
+    return "\n".join(f"{name:<{width}}  {a.description} [default boxes: {', '.join(a.priors)}; "
+                     f"--backbone: {a.backbone_init or 'none'}]" for name, a in ARCHITECTURES.items())

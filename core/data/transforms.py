@@ -243,20 +243,22 @@ class Resize:
 
 
 class ToNetworkInput:
-    """Final step: (float32 tensor [3, S, S] = RGB - ``mean`` on the 0-255 scale,
+    """Final step: (float32 tensor [3, S, S] = (RGB - ``mean``) / ``std`` on the 0-255 scale,
     boxes float32 [N, 4] normalised to [0, 1] by the image side, labels int64 [N]).
 
     Boxes thinner than :data:`MIN_BOX_SIZE_NORM` after clipping are dropped with their labels.
     Returns NumPy boxes/labels (the collate function stacks them into tensors).
     """
 
-    def __init__(self, mean: Sequence[float]) -> None:
+    def __init__(self, mean: Sequence[float], std: Sequence[float] = (1.0, 1.0, 1.0)) -> None:
         self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray, labels: np.ndarray
                  ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
         h, w = image.shape[:2]
-        x = torch.from_numpy(np.ascontiguousarray((image.astype(np.float32) - self.mean).transpose(2, 0, 1)))
+        x = (image.astype(np.float32) - self.mean) / self.std
+        x = torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
         b = np.asarray(boxes, np.float32).reshape(-1, 4) / np.array([w, h, w, h], np.float32)
         b = np.clip(b, 0.0, 1.0)
         keep = ((b[:, 2] - b[:, 0]) > MIN_BOX_SIZE_NORM) & ((b[:, 3] - b[:, 1]) > MIN_BOX_SIZE_NORM)
@@ -264,16 +266,17 @@ class ToNetworkInput:
 
 
 def build_transforms(model_cfg: ModelConfig, train: bool, rng: np.random.Generator | None = None) -> Compose:
-    """The SSD chain for ``model_cfg.image_size`` and ``model_cfg.image_mean``.
+    """The SSD chain for ``model_cfg.image_size`` and its normalisation (``image_mean``, ``image_std``).
 
     Args:
-        model_cfg: only ``image_size`` and ``image_mean`` are used.
+        model_cfg: only ``image_size``, ``image_mean`` and ``image_std`` are used.
         train: full augmentation; else Resize + ToNetworkInput.
         rng: shared by the random transforms; None uses NumPy's global RNG (see module docstring).
     """
     mean, size = model_cfg.image_mean, model_cfg.image_size
+    final = network_input(model_cfg)
     if not train:
-        return Compose([ToFloat(), Resize(size), ToNetworkInput(mean)])
+        return Compose([ToFloat(), Resize(size), final])
     return Compose([
         ToFloat(),
         PhotometricDistort(rng=rng),
@@ -281,5 +284,10 @@ def build_transforms(model_cfg: ModelConfig, train: bool, rng: np.random.Generat
         MinIoURandomCrop(rng=rng),
         RandomHorizontalFlip(rng=rng),
         Resize(size),
-        ToNetworkInput(mean),
+        final,
     ])
+
+
+def network_input(model_cfg: ModelConfig) -> ToNetworkInput:
+    """The final step for ``model_cfg``'s normalisation (as ``core.detector`` normalises at inference)."""
+    return ToNetworkInput(model_cfg.image_mean, model_cfg.image_std)

@@ -17,6 +17,8 @@ import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
+from core.config import ARCHITECTURES, default_arch
+
 # ---------------------------------------------------------------------------------------- seeds
 #: Synthetic training scenes (the demo model's and the default run's).
 TRAIN_SEED = 1
@@ -30,8 +32,8 @@ VIDEO_SEED = 7
 
 # -------------------------------------------------------------------------------------- choices
 FORMATS: tuple[str, ...] = ("voc", "coco", "synthetic")
-#: One-line edit point for new architectures (core.config.preset must know them).
-ARCHS: tuple[str, ...] = ("ssd300", "ssd512")
+#: The architectures of core.config.ARCHITECTURES (their registry: label, description, default boxes).
+ARCHS: tuple[str, ...] = tuple(ARCHITECTURES)
 PRIORS: tuple[str, ...] = ("voc", "coco")
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adam")
 AUGMENTATIONS: tuple[str, ...] = ("ssd", "light", "none")
@@ -39,11 +41,12 @@ GROUPS: tuple[str, ...] = ("data", "model", "optimisation", "run")
 
 CHOICE_LABELS: dict[str, str] = {
     "synthetic": "Synthetic shapes", "voc": "VOC folder", "coco": "COCO JSON",
-    "ssd300": "SSD300", "ssd512": "SSD512",
+    **{name: a.label for name, a in ARCHITECTURES.items()},
     "sgd": "SGD with momentum", "adam": "Adam",
     "ssd": "SSD (photometric, expand, crop, flip)", "light": "Light (photometric, flip)",
     "none": "None (resize only)",
 }
+#: For VGG; each other architecture has one set, its origin's (qfgaohao's VOC config, torchvision's or NVIDIA's COCO).
 PRIOR_LABELS: dict[str, str] = {"voc": "VOC (Caffe / ssd.pytorch)", "coco": "COCO (torchvision)"}
 
 INT32_MAX = 2**31 - 1
@@ -241,14 +244,18 @@ class TrainConfig:
     cache_images: bool = _spec(False, "Keep decoded images in memory",
                                "decode/render each training image once per loader process", "data", "bool")
     # -- model
-    arch: str = _spec("ssd300", "Architecture", "network", "model", "choice", choices=ARCHS, flag="--model")
-    priors: str = _spec("voc", "Default boxes", "default-box set", "model", "choice", choices=PRIORS,
-                        choice_labels=tuple(PRIOR_LABELS[p] for p in PRIORS))
-    width: float = _spec(1.0, "Width", "channel multiplier: 1.0 is the paper's VGG16; 0.125 trains fast on a CPU",
-                         "model", "float", minimum=0.0, exclusive_minimum=True, maximum=4.0)
-    backbone_weights: str | None = _spec(None, "Backbone", "ImageNet VGG16 weights (torchvision layout) to "
-                                         "initialise the trunk", "model", "path", optional=True, path_mode="file",
-                                         flag="--backbone")
+    arch: str = _spec(default_arch("cpu"), "Architecture", "network (ssd info --models describes each; the "
+                      "default is the light one, for CPUs)", "model", "choice", choices=ARCHS, flag="--model")
+    priors: str | None = _spec(None, "Default boxes", "default-box set: voc or coco for the VGG models; the "
+                               "others have their own", "model", "choice", choices=PRIORS,
+                               choice_labels=tuple(PRIOR_LABELS[p] for p in PRIORS), optional=True,
+                               none_text="the model's own (voc for VGG)")
+    width: float = _spec(1.0, "Width", "channel multiplier: 1.0 is the published network; 0.125 trains fast on "
+                         "a CPU", "model", "float", minimum=0.0, exclusive_minimum=True, maximum=4.0)
+    backbone_weights: str | None = _spec(None, "Backbone", "ImageNet classifier weights in torchvision's layout to "
+                                         "initialise the trunk: vgg16, mobilenet_v3_large (SSDlite320), "
+                                         "mobilenet_v2 (SSDLite300) or resnet50", "model", "path", optional=True,
+                                         path_mode="file", flag="--backbone")
     init_weights: str | None = _spec(None, "Start from", "detector weights (same architecture, width and "
                                      "classes) to fine-tune from, with a fresh optimiser and schedule",
                                      "model", "path", optional=True, path_mode="file", flag="--init")
@@ -304,6 +311,9 @@ class TrainConfig:
             object.__setattr__(self, "milestones", tuple(self.milestones))
         for spec in train_fields():
             spec.check(getattr(self, spec.name))
+        if self.priors is not None and self.priors not in ARCHITECTURES[self.arch].priors:
+            raise ValueError(f"TrainConfig.priors={self.priors!r} (--priors): {self.arch} offers "
+                             f"{tuple(ARCHITECTURES[self.arch].priors)}")
         if self.data_format != "synthetic" and not self.data_path:
             raise ValueError(f"TrainConfig.data_path={self.data_path!r} (--data): a {self.data_format} dataset "
                              "needs a path")

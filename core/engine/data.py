@@ -57,7 +57,7 @@ def build_train_transforms(model_cfg: Any, augment: str) -> Any:
     steps: list[Any] = [T.ToFloat()]
     if augment == "light":
         steps += [T.PhotometricDistort(), T.RandomHorizontalFlip()]
-    steps += [T.Resize(model_cfg.image_size), T.ToNetworkInput(model_cfg.image_mean)]
+    steps += [T.Resize(model_cfg.image_size), T.network_input(model_cfg)]
     return T.Compose(steps)
 
 

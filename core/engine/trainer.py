@@ -157,9 +157,9 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model = build_model(self.ssd_config.model)
         if cfg.backbone_weights and ckpt is None:
-            from core.weights import init_backbone_from_vgg16
+            from core.importers import init_backbone
 
-            init_backbone_from_vgg16(model, cfg.backbone_weights)
+            init_backbone(model, cfg.backbone_weights)
         if cfg.init_weights and ckpt is None:
             init_from_detector(model, self.ssd_config, self.class_names, cfg.init_weights)
         model.to(device).train()
