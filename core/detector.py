@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from core.config import SSDConfig
+from core.config import SSDConfig, with_postprocess
 from core.matching import BoxCoder
 from core.model import SSD, build_model
 from core.postprocess import postprocess
@@ -133,6 +133,11 @@ class Detector:
                 traced = torch.jit.trace(model, example, check_trace=False)
                 self._runner = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
         self.optimized = True
+
+    def set_postprocess(self, **changes: Any) -> None:
+        """Change the postprocessing of later calls, e.g. ``nms="soft-gaussian"``, ``soft_sigma=0.3`` or
+        ``score_thresh=0.2`` (fields of ``core.config.PostprocessConfig``; checked there)."""
+        self.config = with_postprocess(self.config, **changes)
 
     @property
     def image_size(self) -> int:

@@ -8,6 +8,7 @@ import sys
 from typing import Any, Sequence
 
 from core.cli.runtime_options import add_runtime_options, load_cli_detector
+from core.config import NMS_METHODS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +17,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                                    "video. Ctrl-C keeps the frames done so far (the JSON then says \"partial\": true).")
     p.add_argument("source", metavar="SOURCE", help="image file, folder of images, video file, or camera:N")
     p.add_argument("--weights", required=True,
-                   help="weights file (this project's checkpoint, torchvision ssd300_vgg16, ssd.pytorch), "
-                        "'demo' (the bundled demo model) or 'torchvision:ssd300_vgg16_coco'")
+                   help="weights file (this project's checkpoint, torchvision ssd300_vgg16 or "
+                        "ssdlite320_mobilenet_v3_large, ssd.pytorch, qfgaohao/pytorch-ssd), 'demo' (the bundled demo "
+                        "model), 'torchvision:ssd300_vgg16_coco' or 'torchvision:ssdlite320_mobilenet_v3_large_coco'")
     p.add_argument("--out", default=None, help="path of the detections JSON to write")
     p.add_argument("--save-video", metavar="PATH", default=None,
                    help="also write the frames with their detections drawn, as an MP4 (H.264 where this OpenCV "
@@ -26,6 +28,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="keep detections with a score above this (default: the model's, 0.01)")
     p.add_argument("--classes", default=None, metavar="NAMES",
                    help="keep only these classes: comma-separated names or indices (default: all)")
+    p.add_argument("--nms", default=None, choices=NMS_METHODS,
+                   help="hard NMS, or soft-NMS: overlapping boxes' scores decayed, not removed (default: the "
+                        "model's, hard)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p)
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: 1)")
@@ -72,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
     with source:
         detector = load_cli_detector(args, args.weights, args.source, optimize=args.optimize)
+        if args.nms is not None:
+            detector.set_postprocess(nms=args.nms)
         labels = parse_classes(args.classes, detector.class_names)
         bar = ProgressBar("detect", source.frame_count, enabled=source.frame_count != 1)
         previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)

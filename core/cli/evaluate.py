@@ -7,6 +7,7 @@ from typing import Any
 
 from core.cli.progress import ProgressBar
 from core.cli.runtime_options import add_runtime_options, chosen_runtime, show_load_progress
+from core.config import NMS_METHODS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +35,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                         "that exists)")
     p.add_argument("--score-thresh", type=float, default=None,
                    help="with --weights: the model's score threshold (default: the model's, 0.01)")
+    p.add_argument("--nms", default=None, choices=NMS_METHODS,
+                   help="with --weights: hard NMS or soft-NMS (scores decayed by overlap; default: the model's, "
+                        "hard)")
     p.add_argument("--device", default="cpu", help="with --weights: cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p, "with --weights: ")
     p.add_argument("--batch-size", type=int, default=8, help="with --weights: images per forward pass (default: 8)")
@@ -64,7 +68,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
     from core.evaluation.run import EvaluationRequest
 
     return EvaluationRequest(DatasetSpec("auto", args.gt, args.split), weights=args.weights, detections=args.dets,
-                             metric=args.metric, score_thresh=args.score_thresh, device=args.device,
+                             metric=args.metric, score_thresh=args.score_thresh, nms=args.nms, device=args.device,
                              precision=args.precision, batch_size=args.batch_size,
                              runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration)
 

@@ -46,6 +46,10 @@ from core.fileio import describe_os_error
 __all__ = ["Trainer", "train", "validate"]
 
 
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 class StepOut(NamedTuple):
     """One optimizer step: the loss terms (averaged over ranks), the learning rate it used, its images."""
 
@@ -178,10 +182,17 @@ class Trainer:
         samples: Any = CachedImages(self.dataset) if cfg.cache_images else self.dataset
         self.sampler = EpochSampler(len(self.dataset), seed=cfg.seed, shuffle=True, rank=info.rank,
                                     world_size=info.world_size)
+        # BatchNorm cannot train on a single image (its last feature map is 1x1: one value per channel), so
+        # for models that have it a trailing batch of one image is left out of every epoch.
+        shard, batchnorm = self.sampler.shard_size, _has_batchnorm(self._module)
+        if batchnorm and min(cfg.batch_size, shard) < 2:
+            raise ValueError(f"{cfg.arch} has BatchNorm layers and trains on at least 2 images per batch; got "
+                             f"--batch-size {cfg.batch_size} with {shard} image(s) per process")
+        one_left = batchnorm and shard % cfg.batch_size == 1
         self.loader = build_loader(SeededSamples(samples, cfg.seed), cfg.batch_size, shuffle=False,
                                    num_workers=cfg.num_workers, sampler=self.sampler, seed=cfg.seed,
-                                   pin_memory=self.device.type == "cuda")
-        self.iters_per_epoch = -(-self.sampler.shard_size // cfg.batch_size)
+                                   pin_memory=self.device.type == "cuda", drop_last=one_left)
+        self.iters_per_epoch = shard // cfg.batch_size if one_left else -(-shard // cfg.batch_size)
         self.total = cfg.epochs * self.iters_per_epoch
         if cfg.max_iterations is not None:
             self.total = min(self.total, cfg.max_iterations)

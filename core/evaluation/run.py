@@ -21,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from core.config import NMS_METHODS
 from core.evaluation.coco import COCOMetrics
 from core.evaluation.evaluate import METRICS, EvaluationResult, evaluate
 from core.jobs import Cancelled, ProgressFn, StopFn, report
@@ -60,6 +61,7 @@ class EvaluationRequest:
             then lands in ``EvaluationOutput.coco_error`` instead of ending the run.
         iou_threshold: the VOC overlap criterion (0.5).
         score_thresh: the model's score threshold (None: the model's own, 0.01 for VOC work).
+        nms: "hard", "soft-linear" or "soft-gaussian" (None: the model's own, hard NMS).
         device, precision, batch_size: how the model runs.
         runtime, calibration: see :func:`core.detector.load_detector` ("torch" or "openvino"; int8
             calibration images, by default the model's training data, else the ground truth's images).
@@ -73,6 +75,7 @@ class EvaluationRequest:
     with_coco: bool = False
     iou_threshold: float = 0.5
     score_thresh: float | None = None
+    nms: str | None = None
     device: str = "cpu"
     precision: str = "fp32"
     batch_size: int = 8
@@ -92,6 +95,8 @@ class EvaluationRequest:
             raise ValueError(f"score threshold must be in [0, 1], got {self.score_thresh}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
+        if self.nms is not None and self.nms not in NMS_METHODS:
+            raise ValueError(f"nms {self.nms!r} is not one of {', '.join(NMS_METHODS)}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
         if self.threshold_steps < 0:
@@ -148,7 +153,8 @@ def _check_stop(should_stop: StopFn | None, what: str) -> None:
 
 
 def run_detector(detector: Any, gt: DatasetIndex, batch_size: int = 8, on_progress: ProgressFn | None = None,
-                 should_stop: StopFn | None = None, score_thresh: float | None = None) -> dict[Any, Detections]:
+                 should_stop: StopFn | None = None, score_thresh: float | None = None,
+                 nms: str | None = None) -> dict[Any, Detections]:
     """Detect on every image of ``gt``.
 
     Args:
@@ -159,6 +165,7 @@ def run_detector(detector: Any, gt: DatasetIndex, batch_size: int = 8, on_progre
         on_progress: gets ``Progress(images done, total, "detect")`` after each batch.
         should_stop: polled between batches; True raises :class:`EvaluationCancelled`.
         score_thresh: overrides the detector's score threshold (VOC evaluations use 0.01).
+        nms: overrides the detector's NMS ("hard", "soft-linear", "soft-gaussian").
 
     Returns:
         ``{image_id: Detections}``; labels index ``detector.class_names``, boxes x1, y1, x2, y2
@@ -174,7 +181,8 @@ def run_detector(detector: Any, gt: DatasetIndex, batch_size: int = 8, on_progre
         _check_stop(should_stop, f"after {start} of {len(records)} images")
         batch = records[start:start + batch_size]
         images = [read_image_rgb(r) for r in batch]
-        for rec, img, det in zip(batch, images, detector.detect(images, score_thresh=score_thresh)):
+        options = {} if nms is None else {"nms": nms}
+        for rec, img, det in zip(batch, images, detector.detect(images, score_thresh=score_thresh, **options)):
             if img.shape[0] != rec.height or img.shape[1] != rec.width:
                 # boxes come back in pixels of the decoded image; the GT is in annotated pixels
                 raise ValueError(f"{rec.file}: image is {img.shape[1]}x{img.shape[0]} but annotated as "
@@ -218,7 +226,7 @@ def detections_from_model(request: EvaluationRequest, gt: DatasetIndex, on_progr
                              runtime=request.runtime, calibration=request.calibration, calibration_fallback=gt,
                              on_progress=on_progress, should_stop=should_stop)
     dets = run_detector(detector, gt, batch_size=request.batch_size, score_thresh=request.score_thresh,
-                        on_progress=on_progress, should_stop=should_stop)
+                        nms=request.nms, on_progress=on_progress, should_stop=should_stop)
     return dets, tuple(detector.class_names), []
 
 

@@ -79,13 +79,15 @@ class QfgaohaoSSD(nn.Module):
             x = layer(x)
             maps.append(x)
         n = x.shape[0]
-        conf = [h(m).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes) for h, m in zip(self.classification_headers, maps)]
+        conf = [h(m).permute(0, 2, 3, 1).reshape(n, -1, self.num_classes)
+                for h, m in zip(self.classification_headers, maps)]
         loc = [h(m).permute(0, 2, 3, 1).reshape(n, -1, 4) for h, m in zip(self.regression_headers, maps)]
         return torch.cat(conf, 1), torch.cat(loc, 1)
 
 
 def mb1_ssd(n: int) -> QfgaohaoSSD:
-    spec = [(32, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [(1024, 2), (1024, 1)]
+    spec = [(32, 2), (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5
+    spec += [(1024, 2), (1024, 1)]
     base, c = [], 3
     for i, (o, s) in enumerate(spec):
         base.append(_conv_bn(c, o, s) if i == 0 else _conv_dw(c, o, s))

@@ -65,7 +65,8 @@ def test_resnet_priors_follow_nvidia_default_boxes() -> None:
         for a in ars[k]:
             sizes += [(s1 * math.sqrt(a), s1 / math.sqrt(a)), (s1 / math.sqrt(a), s1 * math.sqrt(a))]
         fk = 300 / steps[k]
-        boxes = [[(j + 0.5) / fk, (i + 0.5) / fk, w, h] for w, h in sizes for i, j in itertools.product(range(f), repeat=2)]
+        cells = list(itertools.product(range(f), repeat=2))
+        boxes = [[(j + 0.5) / fk, (i + 0.5) / fk, w, h] for w, h in sizes for i, j in cells]
         ref.append(torch.tensor(boxes).clamp(0, 1).view(len(sizes), f * f, 4).transpose(0, 1).reshape(-1, 4))
     got = prior_boxes(preset("ssd300_resnet50", 81).model.priors, 300)
     assert torch.allclose(got, torch.cat(ref), atol=1e-6)

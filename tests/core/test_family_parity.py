@@ -18,12 +18,10 @@ from torchvision.ops import box_convert, box_iou
 from benchmarks._models import same_detections, torchvision_ssdlite
 from core.config import preset
 from core.detector import load_detector
-from core.loss import MultiBoxLoss
-from core.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
 from core.priors import prior_boxes
 from core.weights import load_state_into, load_weights, save_checkpoint
-from tests.core.test_parity import _images
+from tests.core.test_parity import _images, multibox_loss_of
 
 
 @pytest.fixture(scope="module")
@@ -105,19 +103,7 @@ def test_training_loss_equals_torchvision(lite_model, lite_weights: Path) -> Non
     with torch.no_grad():
         ref = tv(imgs, [{"boxes": b, "labels": l} for b, l in zip(boxes, labels)])
         x, _ = tv.transform(imgs)
-    lw = load_weights(lite_weights)
-    model = build_model(lw.config.model)
-    load_state_into(model, lw.state_dict, lite_weights)
-    model.train()
-    gb = torch.zeros(3, 3, 4)
-    gl = torch.zeros(3, 3, dtype=torch.int64)
-    for i, (b, l) in enumerate(zip(boxes, labels)):
-        gb[i, : len(b)] = b / 320.0
-        gl[i, : len(l)] = l
-    with torch.no_grad():
-        logits, deltas = model(x.tensors)
-        tl, td = build_targets(Matcher(), BoxCoder(), gb, gl, model.priors())
-        out = MultiBoxLoss()(logits, deltas, tl, td)
+    out = multibox_loss_of(lite_weights, x.tensors, boxes, labels, train=True)
     assert out.num_pos > 0
     assert abs(out.loc.item() - ref["bbox_regression"].item()) <= 1e-4 * ref["bbox_regression"].item()
     assert abs(out.conf.item() - ref["classification"].item()) <= 1e-4 * ref["classification"].item()

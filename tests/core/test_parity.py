@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from core.detector import load_detector
-from core.loss import MultiBoxLoss
+from core.loss import LossOutput, MultiBoxLoss
 from core.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
 from core.weights import load_state_into, load_weights, ssd_pytorch_key_map
@@ -92,17 +92,26 @@ def test_training_loss_equals_torchvision(tv_model, tv_weights: Path) -> None:
             x, _ = tv_model.transform(imgs)
     finally:
         tv_model.eval()
-    lw = load_weights(tv_weights)
-    model = build_model(lw.config.model)
-    load_state_into(model, lw.state_dict, tv_weights)
-    gb = torch.zeros(3, 3, 4)
-    gl = torch.zeros(3, 3, dtype=torch.int64)
-    for i, (b, l) in enumerate(zip(boxes, labels)):
-        gb[i, : len(b)] = b / 300.0
-        gl[i, : len(l)] = l
-    with torch.no_grad():
-        logits, deltas = model(x.tensors)
-        tl, td = build_targets(Matcher(), BoxCoder(), gb, gl, model.priors())
-        out = MultiBoxLoss()(logits, deltas, tl, td)
+    out = multibox_loss_of(tv_weights, x.tensors, boxes, labels)
     assert abs(out.loc.item() - ref["bbox_regression"].item()) <= 1e-4 * ref["bbox_regression"].item()
     assert abs(out.conf.item() - ref["classification"].item()) <= 1e-4 * ref["classification"].item()
+
+
+def multibox_loss_of(weights: Path, x: torch.Tensor, boxes: list[torch.Tensor], labels: list[torch.Tensor],
+                     train: bool = False) -> LossOutput:
+    """This project's MultiBox loss of the model in ``weights`` on the batch ``x`` [N, 3, S, S] (already
+    normalised) with per-image ground truth in pixels of S; ``train`` puts BatchNorm on batch statistics."""
+    lw = load_weights(weights)
+    model = build_model(lw.config.model)
+    load_state_into(model, lw.state_dict, weights)
+    model.train(train)
+    size, m = x.shape[-1], max(len(b) for b in boxes)
+    gb = torch.zeros(len(boxes), m, 4)
+    gl = torch.zeros(len(boxes), m, dtype=torch.int64)
+    for i, (b, l) in enumerate(zip(boxes, labels)):
+        gb[i, : len(b)] = b / size
+        gl[i, : len(l)] = l
+    with torch.no_grad():
+        logits, deltas = model(x)
+        tl, td = build_targets(Matcher(), BoxCoder(), gb, gl, model.priors())
+        return MultiBoxLoss()(logits, deltas, tl, td)

@@ -29,3 +29,16 @@ def test_ssd_train_from_scratch_loss_falls(arch: str, tmp_path: Path) -> None:
     assert det.config.model.arch == arch and det.config.model.width == 0.125
     # Trained with the architecture's own normalisation, stored in the checkpoint for inference.
     assert det.config.model.image_std != (1.0, 1.0, 1.0)
+
+
+def test_batchnorm_models_leave_out_a_single_image_tail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["train", "--format", "synthetic", "--model", "ssd300_mobilenet_v1", "--width", "0.125",
+            "--synthetic-size", "64", "--val-split", "none", "--augment", "none", "--epochs", "1", "--workers", "0",
+            "--threads", "1", "--optimizer", "adam"]
+    # 5 images in batches of 2: BatchNorm cannot train on the fifth alone (a 1x1 map, one value per channel).
+    assert main(base + ["--synthetic-count", "5", "--batch-size", "2", "--out", str(tmp_path / "a")]) == 0
+    with (tmp_path / "a" / "metrics.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == 2
+    for count, batch in (("1", "2"), ("4", "1")):
+        assert main(base + ["--synthetic-count", count, "--batch-size", batch, "--out", str(tmp_path / count)]) == 2
+        assert "has BatchNorm layers and trains on at least 2 images per batch" in capsys.readouterr().err

@@ -185,8 +185,8 @@ def test_trains_on_datasets_on_disk(tmp_path: Path, fmt: str) -> None:
     out = tmp_path / "run"
     val = "val" if fmt == "voc" else str(data)  # COCO validation takes an instances JSON
     rc = main(["train", "--format", fmt, "--data", str(data), "--train-split", "trainval", "--val-split", val,
-               "--width", "0.05", "--batch-size", "2", "--epochs", "1", "--optimizer", "adam", "--workers", "0",
-               "--threads", "1", "--augment", "ssd", "--out", str(out)])
+               "--model", "ssd300", "--width", "0.05", "--batch-size", "2", "--epochs", "1", "--optimizer", "adam",
+               "--workers", "0", "--threads", "1", "--augment", "ssd", "--out", str(out)])
     assert rc == 0
     best = read_file(out / "best.pt")
     assert tuple(best["class_names"]) == SHAPE_CLASSES  # read from the files, not assumed
