@@ -65,6 +65,8 @@ class FieldEditor:
     def _make(spec: FieldSpec, parent: QWidget) -> QWidget:
         if spec.kind == "choice":
             combo = QComboBox(parent)
+            if spec.optional:  # None first: e.g. the default boxes of the chosen architecture
+                combo.addItem(spec.none_text or "default", None)
             for value, text in zip(spec.choices or (), spec.choice_labels or spec.choices or ()):
                 combo.addItem(text, value)
             return combo
@@ -90,7 +92,7 @@ class FieldEditor:
     def set_value(self, value: Any) -> None:
         w, spec = self.widget, self.spec
         if isinstance(w, QComboBox):
-            w.setCurrentIndex(max(0, w.findData(value)))
+            w.setCurrentIndex(0 if value is None else max(0, w.findData(value)))
         elif isinstance(w, QCheckBox):
             w.setChecked(bool(value))
         elif isinstance(w, QSpinBox):
