@@ -55,11 +55,14 @@ INT32_MAX = 2**31 - 1
 def default_num_workers(cpu_count: int | None = None) -> int:
     """Data-loader processes that train fastest on a machine with ``cpu_count`` logical CPUs.
 
-    Why at least one: with the loading in the training process, every step waits for its batch
-    to be decoded, rendered and augmented (20 % of the step time for a width-0.125 SSD300 on the
-    2-core reference machine); one loader process overlaps that with the step (data wait 3 %,
-    about 1.4x the images/s there). More processes pay only when there are cores to run them:
-    half the cores, at most 4 (the network, not the loader, is then the bottleneck).
+    Why at least one, even on two cores: with the loading in the training process every step waits
+    for its batch to be rendered or decoded and augmented. Measured on the 2-core reference machine
+    (width-0.125 SSD300, the 'ssd' augmentation, batch 8, ``benchmarks/bench_train.py``-style runs,
+    niced): quiet, 0 workers spent 22 % of the step waiting for data (9.7 images/s) and 1 worker 3 %
+    (13.0 images/s); with six other jobs on the two cores, interleaved medians were 1.01 (0 workers),
+    1.05 (1) and 1.10 (2) images/s, so a loader process never cost speed. More processes pay only
+    with cores to run them: half the cores, at most 4 (the network, not the loader, is then the
+    bottleneck, and each process holds a copy of the dataset index).
     """
     n = os.cpu_count() if cpu_count is None else cpu_count
     return min(4, max(1, (n or 1) // 2))

@@ -29,6 +29,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from core.engine.config import TEST_SEED, TRAIN_SEED, VAL_SEED, VIDEO_SEED, TrainConfig
 from core.engine.events import EventKind, TrainProgress
@@ -82,62 +83,78 @@ def main(argv: list[str] | None = None) -> int:
     from core.detector import RESOURCES
 
     resources = Path(args.resources) if args.resources else RESOURCES
-    if args.stage == "train":
-        previous: Path | None = None
-        for name, stage_cfg in STAGES:
-            out = Path(args.out) / name
-            last = out / "last.pt"
-            cfg = replace(stage_cfg, out_dir=str(out), resume=str(last) if last.exists() else None,
-                          init_weights=str(previous) if previous is not None else None)
-            t0 = time.monotonic()
-            result = train(cfg, on_progress=_print_progress)
-            print(f"{name} done: {result} in {time.monotonic() - t0:.0f} s", flush=True)
-            previous = out / "best.pt" if (out / "best.pt").exists() else result.checkpoint
-        return 0
-    if args.stage == "export":
-        import torch
+    {"train": lambda: train_stages(Path(args.out)), "export": lambda: export_demo(Path(args.out), resources),
+     "video": lambda: render_demo_video(resources)}[args.stage]()
+    return 0
 
-        from core.weights import load_weights, save_checkpoint
-        from core.model import build_model
-        from core.weights import load_state_into
 
-        run = Path(args.out) / STAGES[-1][0]
-        source = run / "best.pt" if (run / "best.pt").exists() else run / "model.pt"
-        lw = load_weights(source)
-        model = build_model(lw.config.model)
-        load_state_into(model, lw.state_dict, source)
-        meta = dict(lw.meta)
-        # The whole recipe's cost: every stage's full run (its final model.pt), not just up to best.pt.
-        stages = []
-        for name, _ in STAGES:
-            final = Path(args.out) / name / "model.pt"
-            sm = load_weights(final).meta if final.exists() else {}
-            stages.append({"stage": name, "iterations": sm.get("iterations"), "train_time_s": sm.get("train_time_s"),
-                           "val_map_voc07": sm.get("val_map_voc07")})
-        if all(st["train_time_s"] is not None for st in stages):
-            meta["train_time_s"] = float(sum(st["train_time_s"] for st in stages))
-            meta["iterations"] = int(sum(st["iterations"] for st in stages))
-        meta["stages"] = stages
+def train_stages(out_dir: Path) -> None:
+    """Train the three stages into ``out_dir/stage1..3``, each resuming from its own ``last.pt`` if there."""
+    previous: Path | None = None
+    for name, stage_cfg in STAGES:
+        out = out_dir / name
+        last = out / "last.pt"
+        cfg = replace(stage_cfg, out_dir=str(out), resume=str(last) if last.exists() else None,
+                      init_weights=str(previous) if previous is not None else None)
         t0 = time.monotonic()
-        resources.mkdir(parents=True, exist_ok=True)
-        out = resources / "demo_model.pt"
-        tmp = run / "demo_model_candidate.pt"
-        save_checkpoint(tmp, model, lw.config, lw.class_names, meta=meta)
-        m = held_out_map(tmp)
-        meta.update({"held_out_map_voc07": m, "held_out_seed": TEST_SEED, "held_out_count": TEST_COUNT,
-                     "reproduce": "python -m core.engine.demo train && python -m core.engine.demo export"})
-        save_checkpoint(out, model, lw.config, lw.class_names, meta=meta)
-        print(json.dumps({"source": str(source), "held_out_map_voc07": m, "eval_s": time.monotonic() - t0,
-                          "train_time_s": meta.get("train_time_s"), "iterations": meta.get("iterations"),
-                          "bytes": out.stat().st_size, "torch": torch.__version__}, indent=1))
-        return 0
+        result = train(cfg, on_progress=_print_progress)
+        print(f"{name} done: {result} in {time.monotonic() - t0:.0f} s", flush=True)
+        previous = out / "best.pt" if (out / "best.pt").exists() else result.checkpoint
+
+
+def _stage_costs(out_dir: Path) -> list[dict[str, Any]]:
+    """Every stage's full run (its final model.pt, not just up to best.pt): iterations, time, mAP."""
+    from core.weights import load_weights
+
+    stages = []
+    for name, _ in STAGES:
+        final = out_dir / name / "model.pt"
+        sm = load_weights(final).meta if final.exists() else {}
+        stages.append({"stage": name, "iterations": sm.get("iterations"), "train_time_s": sm.get("train_time_s"),
+                       "val_map_voc07": sm.get("val_map_voc07")})
+    return stages
+
+
+def export_demo(out_dir: Path, resources: Path) -> None:
+    """Measure the last stage's best weights on the held-out scenes and write ``resources/demo_model.pt``."""
+    import torch
+
+    from core.model import build_model
+    from core.weights import load_state_into, load_weights, save_checkpoint
+
+    run = out_dir / STAGES[-1][0]
+    source = run / "best.pt" if (run / "best.pt").exists() else run / "model.pt"
+    lw = load_weights(source)
+    model = build_model(lw.config.model)
+    load_state_into(model, lw.state_dict, source)
+    meta = dict(lw.meta)
+    stages = _stage_costs(out_dir)
+    if all(st["train_time_s"] is not None for st in stages):
+        meta["train_time_s"] = float(sum(st["train_time_s"] for st in stages))
+        meta["iterations"] = int(sum(st["iterations"] for st in stages))
+    meta["stages"] = stages
+    t0 = time.monotonic()
+    resources.mkdir(parents=True, exist_ok=True)
+    out = resources / "demo_model.pt"
+    tmp = run / "demo_model_candidate.pt"
+    save_checkpoint(tmp, model, lw.config, lw.class_names, meta=meta)
+    m = held_out_map(tmp)
+    meta.update({"held_out_map_voc07": m, "held_out_seed": TEST_SEED, "held_out_count": TEST_COUNT,
+                 "reproduce": "python -m core.engine.demo train && python -m core.engine.demo export"})
+    save_checkpoint(out, model, lw.config, lw.class_names, meta=meta)
+    print(json.dumps({"source": str(source), "held_out_map_voc07": m, "eval_s": time.monotonic() - t0,
+                      "train_time_s": meta.get("train_time_s"), "iterations": meta.get("iterations"),
+                      "bytes": out.stat().st_size, "torch": torch.__version__}, indent=1))
+
+
+def render_demo_video(resources: Path) -> None:
+    """Render ``resources/demo.mp4`` from the video seed."""
     from core.data.synthetic import render_video
 
     # Square, like the 300x300 training scenes: a 16:9 frame squeezed into the square input turns
     # circles into ellipses (the first demo model's VOC07 mAP on the video frames: 0.42 at 640x360, 0.57 at 480x480).
     path = render_video(resources / "demo.mp4", seconds=20, fps=25, seed=VIDEO_SEED, size=(480, 480))
     print(f"{path}: {path.stat().st_size} bytes")
-    return 0
 
 
 if __name__ == "__main__":
