@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QSpinBox, QToolButton, QWidget
 
 from core.engine.config import FieldSpec
@@ -48,12 +49,19 @@ class PathEdit(QWidget):
             self.edit.setText(path)
 
 
-class FieldEditor:
-    """The input widget of one field, with ``value()`` (checked by the spec) and ``set_value()``."""
+class FieldEditor(QObject):
+    """The input widget of one field, with ``value()`` (checked by the spec) and ``set_value()``.
+
+    ``changed`` is emitted when the person (or :meth:`set_value`) changes the field.
+    """
+
+    changed = Signal()
 
     def __init__(self, spec: FieldSpec, parent: QWidget) -> None:
+        super().__init__(parent)
         self.spec = spec
         self.widget = self._make(spec, parent)
+        self.watch(self.widget)
         self._shown: tuple[str, Any] | None = None  # (text, value) last put in a text field
         self.input: QWidget = self.widget.edit if isinstance(self.widget, PathEdit) else self.widget
         tip = spec.help + (f" ({spec.bounds_text()})" if spec.bounds_text() else "")
@@ -84,6 +92,17 @@ class FieldEditor:
         edit = QLineEdit(parent)
         edit.setPlaceholderText(spec.none_text if spec.optional else "")
         return edit
+
+    def watch(self, widget: QWidget) -> None:
+        """Emit ``changed`` when ``widget`` (this field's input) changes."""
+        if isinstance(widget, QComboBox):
+            widget.currentTextChanged.connect(self.changed)
+        elif isinstance(widget, QCheckBox):
+            widget.toggled.connect(self.changed)
+        elif isinstance(widget, QSpinBox):
+            widget.valueChanged.connect(self.changed)
+        else:
+            (widget.edit if isinstance(widget, PathEdit) else widget).textChanged.connect(self.changed)
 
     @property
     def name(self) -> str:

@@ -3,7 +3,10 @@
 Its fields are derived from :func:`core.engine.train_fields` (label, tooltip, widget kind, range,
 choices, the data formats a field applies to), so a default, a choice or a bound of ``TrainConfig``
 is never repeated here. It checks what the specs and ``TrainConfig`` check; its message names the
-field and the dialog stays open. What a new run starts from is :func:`suggested_config`.
+field and the dialog stays open. A folder that already holds a run is never replaced unasked: the
+dialog offers to resume it, to use a new folder, or to overwrite it. Below the fields it shows how
+long the run will take on this machine (:func:`core.engine.estimate.estimate_run_seconds`). What a
+new run starts from is :func:`suggested_config`.
 """
 from __future__ import annotations
 
@@ -20,12 +23,15 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
 
 from core.engine.config import FieldValueError, TrainConfig, train_fields
+from core.engine.rundir import RunExistsError, check_run_dir
 from ssd_gui.dialogs.field_editors import FieldEditor
+from ssd_gui.widgets.estimate_label import EstimateLabel
 
 #: Set through the "this folder holds a run" question, never as a plain check box.
 HIDDEN_FIELDS = frozenset({"overwrite"})
@@ -94,6 +100,10 @@ class TrainDialog(QDialog):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.hide()
+        self.run_question: QMessageBox | None = None  # "the folder holds a run" while it is asked
+        self.estimate = EstimateLabel(self.config, self)
+        for editor in self.editors.values():
+            editor.changed.connect(self.estimate.schedule)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start training")
         self.buttons.accepted.connect(self.accept)
@@ -108,6 +118,7 @@ class TrainDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(cols)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.estimate)
         layout.addWidget(self.buttons)
         self.set_config(initial or TrainConfig())
 
@@ -134,6 +145,7 @@ class TrainDialog(QDialog):
         form.replaceWidget(old.widget, combo)
         old.widget.deleteLater()
         old.widget = old.input = combo
+        old.watch(combo)
         self._rows["device"] = (form, combo)
 
     def widget(self, name: str) -> Any:
@@ -187,15 +199,50 @@ class TrainDialog(QDialog):
 
     # ---------------------------------------------------------------- accept
     def accept(self) -> None:
-        """Close only when the fields make a valid config; otherwise say why and stay open."""
+        """Close only when the fields make a valid config that replaces no run unasked; otherwise say
+        why (or ask what to do with the run already in the folder) and stay open."""
         try:
-            self.result_config = self.config()
+            cfg = self.config()
+            check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite)
+        except RunExistsError as exc:
+            cfg = self._settle_existing_run(cfg, exc)
+            if cfg is None:
+                return
         except ValueError as exc:
             self.error_label.setText(str(exc))
             self.error_label.show()
             return
+        self.result_config = cfg
         self.error_label.hide()
+        self.estimate.cancel()
         super().accept()
+
+    def reject(self) -> None:
+        self.estimate.cancel()
+        super().reject()
+
+    def _settle_existing_run(self, cfg: TrainConfig, exc: RunExistsError) -> TrainConfig | None:
+        """Ask what to do with the run already in ``cfg.out_dir``: the config to start, or None (stay open)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "The folder holds a run",
+                          f"{exc.run_dir} already holds a run ({', '.join(exc.files)}). Starting there would "
+                          "replace it.", QMessageBox.StandardButton.Cancel, self)
+        resume = box.addButton("Resume it", QMessageBox.ButtonRole.AcceptRole) if exc.resume_path else None
+        new = box.addButton("New folder", QMessageBox.ButtonRole.AcceptRole)
+        overwrite = box.addButton("Overwrite it", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(new)
+        self.run_question = box
+        box.exec()
+        self.run_question = None
+        clicked = box.clickedButton()
+        if resume is not None and clicked is resume:
+            return replace(cfg, resume=str(exc.resume_path), overwrite=False)
+        if clicked is new:
+            folder = new_run_dir()
+            self.editors["out_dir"].set_value(str(folder))
+            return replace(cfg, out_dir=str(folder), resume=None)
+        if clicked is overwrite:
+            return replace(cfg, overwrite=True)
+        return None
 
 
 __all__ = ["TrainDialog", "new_run_dir", "runs_folder", "suggested_config"]

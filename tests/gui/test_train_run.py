@@ -133,3 +133,78 @@ def test_plots_have_readable_axes_shared_iterations_and_start_clean(qtbot, tmp_p
         (x0, x1), _ = loss_vb.viewRange()
         assert view.loss_plot.points("total")[0].size == iterations
         assert x1 < iterations + 1.5, f"the x axis still spans the previous run ({x0}, {x1})"
+
+
+def _click_when_shown(qtbot, dialog: TrainDialog, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the button labelled ``text`` of the "folder holds a run" question once it shows (it runs its own loop)."""
+    from PySide6.QtCore import QTimer
+
+    def answer() -> None:
+        box = dialog.run_question
+        if box is None or not box.isVisible():
+            QTimer.singleShot(50, answer)
+            return
+        qtbot.mouseClick(next(b for b in box.buttons() if b.text() == text), Qt.MouseButton.LeftButton)
+    QTimer.singleShot(50, answer)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a real two-iteration run (last.pt, model.pt, metrics.csv)."""
+    from core.engine import train
+
+    run = tmp_path_factory.mktemp("held") / "run"
+    train(TrainConfig(**TINY, epochs=1, out_dir=str(run)))
+    assert (run / "last.pt").is_file()
+    return run
+
+
+@pytest.mark.parametrize("choice", ["Cancel", "New folder", "Resume it", "Overwrite it"])
+def test_the_dialog_never_replaces_a_run_unasked(qtbot, finished_run, choice) -> None:  # type: ignore[no-untyped-def]
+    before = {p.name: p.stat().st_mtime_ns for p in finished_run.iterdir()}
+    dialog = TrainDialog(initial=TrainConfig(**TINY, epochs=1, out_dir=str(finished_run)), devices=["cpu"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    _click_when_shown(qtbot, dialog, choice)
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    cfg = dialog.result_config
+    if choice == "Cancel":
+        assert cfg is None and dialog.isVisible()  # stays open, nothing starts
+    elif choice == "New folder":
+        assert Path(cfg.out_dir) != finished_run and not Path(cfg.out_dir).exists() and cfg.resume is None
+        assert dialog.widget("out_dir").text() == cfg.out_dir
+    elif choice == "Resume it":
+        assert cfg.out_dir == str(finished_run) and cfg.resume == str(finished_run / "last.pt") and not cfg.overwrite
+    else:
+        assert cfg.out_dir == str(finished_run) and cfg.overwrite and cfg.resume is None
+    assert {p.name: p.stat().st_mtime_ns for p in finished_run.iterdir()} == before  # the dialog itself wrote nothing
+
+
+def test_the_dialog_shows_the_time_the_run_will_take(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dialog = TrainDialog(initial=TrainConfig(**TINY, epochs=3, out_dir=str(tmp_path / "r")), devices=["cpu"])
+    qtbot.addWidget(dialog)
+    dialog.show()  # measuring starts once the form has been still a moment
+    qtbot.waitUntil(lambda: dialog.estimate.seconds is not None, timeout=WAIT_MS)
+    assert 0 < dialog.estimate.seconds < 600 and "about" in dialog.estimate.text()
+    dialog.widget("lr").setText("not a number")
+    qtbot.waitUntil(lambda: "not valid" in dialog.estimate.text(), timeout=5000)
+    assert not (tmp_path / "r").exists()  # the measurement ran in a temporary folder
+    dialog.reject()
+
+
+def test_the_train_view_shows_the_dataset_warnings(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from core.data.synthetic import write_dataset
+
+    voc = Path(write_dataset(tmp_path / "voc", count=4, seed=9, fmt="voc", size=(160, 128)))
+    xml = sorted((voc / "Annotations").glob("*.xml"))[0]
+    xml.write_text(xml.read_text().replace("</annotation>", "<object><name>zebra</name><bndbox><xmin>1</xmin>"
+                                           "<ymin>1</ymin><xmax>9</xmax><ymax>9</ymax></bndbox></object></annotation>"))
+    view = TrainView()
+    qtbot.addWidget(view)
+    cfg = TrainConfig(**{**TINY, "data_format": "voc"}, data_path=str(voc), train_split="trainval", epochs=1,
+                      out_dir=str(tmp_path / "run"))
+    with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS):
+        assert view.start(cfg)
+    assert view.state.warnings and any("zebra" in w and xml.name in w for w in view.state.warnings)
+    assert "zebra" in view.banner.text() and view.banner.kind == "info"
+    assert "warning:" in view.log.toPlainText() and "zebra" in view.log.toPlainText()

@@ -1,0 +1,81 @@
+"""How long the run a form describes will take on this machine, measured before Start."""
+from __future__ import annotations
+
+import math
+from functools import partial
+from typing import Any, Callable
+
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QLabel, QWidget
+
+from ssd_gui.jobs import Job
+from ssd_gui.widgets.run_status import format_duration
+
+SETTLE_MS = 800  # the form must be still this long before a measurement starts (each one trains a few steps)
+
+
+class EstimateLabel(QLabel):
+    """Runs :func:`core.engine.estimate.estimate_run_seconds` (a few real training steps of the run's
+    model on its data) in a job whenever the form settles, and shows the answer.
+
+    Args:
+        config: returns the form's ``TrainConfig`` (``ValueError`` while a field is invalid).
+    """
+
+    def __init__(self, config: Callable[[], Any], parent: QWidget | None = None) -> None:
+        super().__init__("Estimated time: –", parent)
+        self.setWordWrap(True)
+        self._config = config
+        self._job: Job | None = None
+        self.seconds: float | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SETTLE_MS)
+        self._timer.timeout.connect(self.measure)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.schedule()
+
+    def schedule(self) -> None:
+        """The form changed: measure again once it settles (only while it is shown)."""
+        self.cancel()
+        if self.isVisible():
+            self.setText("Estimated time: …")
+            self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.stop()
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    def measure(self) -> Job | None:
+        """Start measuring the form's run now; None when a field is not valid yet."""
+        from core.engine.estimate import estimate_run_seconds
+
+        self.cancel()
+        self.seconds = None
+        try:
+            cfg = self._config()
+        except ValueError:
+            self.setText("Estimated time: – (a field above is not valid yet)")
+            return None
+        self.setText("Estimating the time on this machine (a few training steps)…")
+        self._job = Job(partial(estimate_run_seconds, cfg), "estimating the run's time")
+        return self._job.start(finished=self._on_done, failed=self._on_failed)
+
+    def _on_done(self, seconds: float) -> None:
+        if self.sender() is not self._job:
+            return  # a measurement the form has moved on from
+        self._job = None
+        self.seconds = float(seconds)
+        when = format_duration(seconds) if math.isfinite(seconds) else "unknown"
+        self.setText(f"Estimated time on this machine: about {when} (h:mm:ss; measured on a few steps)")
+
+    def _on_failed(self, text: str) -> None:
+        if self.sender() is not self._job:
+            return
+        self._job = None
+        self.setText(f"Estimated time: unknown — {text}")
