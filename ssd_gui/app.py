@@ -27,6 +27,7 @@ from typing import Sequence  # noqa: E402
 from PySide6.QtCore import QObject, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from ssd_gui import settings  # noqa: E402
 from ssd_gui.main_window import MainWindow  # noqa: E402
 
 
@@ -101,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"counting bug that crashes the app after a while; install another release, e.g. "
               f"pip install 'PySide6-Essentials==6.11.3'", file=sys.stderr)
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("SSD Detector")
-    app.setOrganizationName("ssd-desktop")
+    app.setApplicationName(settings.APPLICATION)
+    app.setOrganizationName(settings.ORGANIZATION)
     # Ctrl+C in the terminal closes the window instead of being swallowed by Qt's loop.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
     wake = QTimer()  # Python runs signal handlers only when it gets control back from Qt

@@ -2,15 +2,20 @@
 
 All wiring between views happens here: a view only emits requests (``open_in_detect_requested``,
 ``evaluate_requested``, ``message``) and offers methods; it never looks the window or another view up.
+The window also keeps the session (geometry, the Detect view's choices, the last model: :mod:`ssd_gui.session`),
+lists recent files, and opens videos, images, folders and weights dropped on it.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QProgressDialog, QTabWidget
+from pathlib import Path
 
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QProgressDialog, QTabWidget
+
+from ssd_gui import session, settings
 from ssd_gui.views.base import View
 from ssd_gui.views.detect_view import DetectView
 from ssd_gui.views.evaluate_view import EvaluateView
@@ -31,6 +36,9 @@ class MainWindow(QMainWindow):
         self.resize(1200, 760)
         self.messages: list[tuple[str, str]] = []
         self.stopping_notice: QProgressDialog | None = None  # shown while a run stops before the window closes
+        self.about_box: QMessageBox | None = None
+        self.shortcuts_box: QMessageBox | None = None
+        self.setAcceptDrops(True)
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
@@ -46,9 +54,10 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel(self)
         self.statusBar().addPermanentWidget(self.status_label)
         self._build_menus()
+        session.restore(self)
         self.statusBar().showMessage("Ready")
         if start_demo:
-            self.detect_view.start_demo()
+            self.detect_view.start_demo(session.last_model())
 
     def views(self) -> list[View]:
         return [self.detect_view, self.train_view, self.evaluate_view]
@@ -89,6 +98,8 @@ class MainWindow(QMainWindow):
         for a in dv.sources.actions_for_menu():
             file_menu.addAction(a)
         file_menu.addMenu(dv.sources.camera_menu)
+        self.recent_menu = file_menu.addMenu("&Recent files")
+        self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
         file_menu.addSeparator()
         file_menu.addAction(dv.export_action)
         file_menu.addSeparator()
@@ -107,7 +118,58 @@ class MainWindow(QMainWindow):
                 menu.addAction(a)
 
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(QAction("&About", self, triggered=self._about))
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self, triggered=self.show_shortcuts)
+        self.shortcuts_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.about_action = QAction("&About", self, triggered=self.show_about)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.about_action)
+
+    # ---------------------------------------------------------------- files
+    def fill_recent_menu(self) -> None:
+        """The sources and weights opened lately (those still there), newest first."""
+        menu: QMenu = self.recent_menu
+        menu.clear()
+        recent = settings.recent_files()
+        for path in recent:
+            action = menu.addAction(Path(path).name, lambda p=path: self.open_path(p))
+            action.setToolTip(path)
+            action.setStatusTip(path)
+        if not recent:
+            menu.addAction("No recent files").setEnabled(False)
+        else:
+            menu.addSeparator()
+            menu.addAction("Clear the list", lambda: settings.put("recent", []))
+
+    @Slot(str)
+    def open_path(self, path: str) -> bool:
+        """Open ``path`` in the Detect view: weights are loaded, a video plays, an image or a folder shows."""
+        kind = session.file_kind(path)
+        if kind is None:
+            self.detect_view.show_error(f"cannot open '{path}': no such file or folder")
+            return False
+        if kind == "weights":
+            self.detect_view.load_model(path)
+        else:
+            self.detect_view.open_source(path, play=kind == "video")
+        self.tabs.setCurrentWidget(self.detect_view)
+        return True
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        urls = event.mimeData().urls()
+        if urls and all(u.isLocalFile() and session.file_kind(u.toLocalFile()) for u in urls):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        """Weights first (so that the source is detected with them), then the last source dropped."""
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        paths.sort(key=lambda p: session.file_kind(p) != "weights")
+        sources = [p for p in paths if session.file_kind(p) not in ("weights", None)]
+        for p in paths:
+            if session.file_kind(p) == "weights" or (sources and p == sources[-1]):
+                self.open_path(p)
+        event.acceptProposedAction()
 
     @Slot(str, str)
     def show_message(self, text: str, kind: str = "info") -> None:
@@ -115,10 +177,22 @@ class MainWindow(QMainWindow):
         self.messages.append((kind, text))
         self.statusBar().showMessage(text, 0 if kind == "error" else 8000)
 
-    def _about(self) -> None:
-        QMessageBox.about(self, "About SSD Detector",
-                          "Single Shot MultiBox Detector (VGG16-SSD300/512): live detection, training "
-                          "and evaluation.\nThe engine is the `core` package; this window is `ssd_gui`.")
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, "About SSD Detector",
+                          f"SSD Detector {session.app_version()}\n\nSingle Shot MultiBox Detector (VGG16-SSD300/512): "
+                          "live detection, training and evaluation.\nThe engine is the `core` package; this window is "
+                          "`ssd_gui`.", QMessageBox.StandardButton.Ok, self)
+        self.about_box = box
+        box.open()
+        return box
+
+    def show_shortcuts(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "Keyboard shortcuts", session.shortcuts_html(self),
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        self.shortcuts_box = box
+        box.open()
+        return box
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         train = self.train_view
@@ -128,6 +202,7 @@ class MainWindow(QMainWindow):
                 self._show_stopping()
             event.ignore()
             return
+        session.save(self)
         for view in self.views():
             view.shutdown()
         super().closeEvent(event)

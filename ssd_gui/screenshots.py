@@ -88,6 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
     from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
@@ -105,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         weights, source = _fallback_assets(Path(tmp.name))
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    # Pictures of a fresh installation: the person's own settings (size, threshold, model) stay out of them.
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(Path(tmp.name) / "settings"))
     window = MainWindow(start_demo=False)
     window.resize(width, height)
     window.show()

@@ -12,13 +12,12 @@ re-running the model, which of them the canvas draws.
 from __future__ import annotations
 
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
 
 # Imported here, on the GUI thread at start-up: the first import of torch/torchvision
 # modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
@@ -28,8 +27,7 @@ from core.detector import available_devices
 from core.video import Frame
 from ssd_gui import settings
 from ssd_gui.live import LivePipeline
-from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult, DetectState, SourceInfo
-from core import inference
+from ssd_gui.state.detect import DetectionResult, DetectState, SourceInfo
 from ssd_gui.views.base import View
 from ssd_gui.widgets.class_filter import ClassFilter
 from ssd_gui.widgets.confidence import ConfidenceControl
@@ -74,7 +72,6 @@ class DetectView(View):
         self._build_ui()
         self.pipeline = LivePipeline(self)
         self._connect()
-        self._update_export_controls()
 
     # ================================================================== construction
     def _build_ui(self) -> None:
@@ -82,10 +79,8 @@ class DetectView(View):
         self.canvas = FrameCanvas(self)
         self.sources = SourcePicker(s, self)
         self.models = ModelPicker(s, self)
-        self.export_button = QPushButton("Export…", self)
-        self.export_button.setToolTip("Save the annotated video and the detections JSON")
-        self.export_action = QAction("&Export annotated video and JSON…", self, shortcut="Ctrl+E",
-                                     triggered=self._ask_export)
+        self.export_panel = ExportPanel(s, self)
+        self.export_button, self.export_action = self.export_panel.button, self.export_panel.action
         top = QHBoxLayout()
         top.addWidget(self.sources, 1)
         top.addWidget(self.models, 1)
@@ -96,7 +91,6 @@ class DetectView(View):
         class_box = QGroupBox("Classes", self)
         QVBoxLayout(class_box).addWidget(self.class_filter)
         self.stats = StatsPanel(s, self)
-        self.export_panel = ExportPanel(self)
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
@@ -125,9 +119,9 @@ class DetectView(View):
         self.sources.open_requested.connect(self.open_source)
         self.models.loaded.connect(self._on_model_loaded)
         self.models.failed.connect(self._on_model_failed)
-        self.export_button.clicked.connect(self._ask_export)
         self.export_panel.finished.connect(self._on_export_finished)
-        self.export_panel.failed.connect(self._on_export_failed)
+        self.export_panel.failed.connect(self.show_error)
+        self.export_panel.pause_requested.connect(self.pause)
         self.class_filter.changed.connect(s.set_shown_labels)
         self.transport.play_clicked.connect(self.toggle_play)
         self.transport.step_requested.connect(self.step)
@@ -219,7 +213,6 @@ class DetectView(View):
     @Slot(object)
     def _on_source_opened(self, info: SourceInfo) -> None:
         self.state.set_source(info)
-        self._update_export_controls()
         self.source_opened.emit(info)
         self.say(f"Opened {info.name}")
         if info.warnings:
@@ -241,7 +234,6 @@ class DetectView(View):
         """The source broke mid-stream (a camera unplugged): keep the last frame, say why."""
         self.show_error(text)
         self.state.set_source(None)
-        self._update_export_controls()
         self.source_failed.emit(text)
 
     @Slot(int)
@@ -316,7 +308,6 @@ class DetectView(View):
         self.banner.dismiss_topic("model")
         self.pipeline.detection.set_detector(detector)
         self.say(f"Loaded model {model_name(detector)} on {detector.device}")
-        self._update_export_controls()
         result = self.state.result
         if result is not None and not self.playing:  # a paused frame gets the new model's boxes at once
             self.pipeline.detection.submit(result.frame, generation=result.generation)
@@ -330,74 +321,27 @@ class DetectView(View):
 
     # ================================================================== export
     def export(self, video_path: str | Path | None, json_path: str | Path | None) -> bool:
-        """Run the model over the whole open file and write the annotated video and/or JSON.
-
-        Returns False (with a message) when there is nothing to export; otherwise the work
-        runs in a job and ``export_finished`` follows.
-        """
-        info = self.state.source
-        if self.detector is None:
-            self.show_error("Load a model before exporting.")
-            return False
-        if info is None or info.is_live:
-            self.show_error("Open a video, image or folder to export (live cameras are not exported).")
-            return False
-        if self.export_panel.busy:
-            self.show_error("An export is already running.")
-            return False
-        self.pause()
-        labels = None if self.state.shown_labels is None else set(self.state.shown_labels)
-        # The function of `ssd detect`, with what the view shows: its threshold and its classes.
-        fn = partial(inference.run_inference, self.detector, info.spec, json_path=json_path, video_path=video_path,
-                     score_thresh=max(self.min_score, RUN_SCORE_THRESH), labels=labels, video_fps=info.fps)
-        self.export_panel.run(fn, f"export of '{info.spec}'", info.frame_count)
-        self._update_export_controls()
-        return True
+        """Run the model over the whole open file and write the annotated video and/or JSON (see
+        :class:`ssd_gui.widgets.export_panel.ExportPanel`); False, with a message, when there is nothing to export."""
+        return self.export_panel.export(video_path, json_path)
 
     def cancel_export(self) -> None:
         self.export_panel.cancel()
 
-    def _ask_export(self) -> None:
-        info = self.state.source
-        default = Path(info.spec).stem + "_detections.mp4" if info is not None and not info.is_live \
-            else "detections.mp4"
-        path = settings.ask_save_file(self, "Save annotated video (the JSON goes next to it)", "export", default,
-                                      "MP4 video (*.mp4)")
-        if path:
-            p = Path(path)
-            self.export(p.with_suffix(".mp4"), p.with_suffix(".json"))
-
-    @Slot(object)
-    def _on_export_finished(self, result: Any) -> None:
-        self._update_export_controls()
-        files = " and ".join(str(p) for p in (result.video_path, result.json_path) if p)
-        verb = "Export stopped after" if result.partial else "Exported"
-        codec = {"avc1": " (H.264)", "mp4v": " (MPEG-4 Part 2: H.264 is not available in this OpenCV)"}
-        text = (f"{verb} {result.frames_done} frames to {files}"
-                + (codec.get(result.video_codec or "", f" ({result.video_codec})") if result.video_path else ""))
-        self.export_panel.finish(text + ".", Path(result.json_path or result.video_path).parent)
+    @Slot(object, str)
+    def _on_export_finished(self, result: Any, text: str) -> None:
         self.show_info(text + "".join(f"\n{w}" for w in result.warnings[:3]))
         self.export_finished.emit(result)
 
-    @Slot(str)
-    def _on_export_failed(self, text: str) -> None:
-        self._update_export_controls()
-        self.show_error(text)
-
-    def _update_export_controls(self) -> None:
-        info = self.state.source
-        can = self.detector is not None and info is not None and not info.is_live and not self.export_panel.busy
-        self.export_button.setEnabled(can)
-        self.export_action.setEnabled(can)
-
     # ================================================================== start and end
-    def start_demo(self) -> None:
-        """Load the bundled demo model and play the bundled demo video; say what is missing."""
+    def start_demo(self, weights: str | Path | None = None) -> None:
+        """Load ``weights`` (default: the bundled demo model) and play the bundled demo video; say what is missing."""
         from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
 
-        missing = [str(p) for p in (DEMO_WEIGHTS, DEMO_VIDEO) if not p.is_file()]
-        if DEMO_WEIGHTS.is_file():
-            self.load_model(DEMO_WEIGHTS)
+        model = Path(weights) if weights else DEMO_WEIGHTS
+        missing = [str(p) for p in (model, DEMO_VIDEO) if not p.is_file()]
+        if model.is_file():
+            self.load_model(model)
         if DEMO_VIDEO.is_file():
             self.open_source(DEMO_VIDEO, play=True)
         if missing:

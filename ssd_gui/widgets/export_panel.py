@@ -1,59 +1,117 @@
-"""An export's job, its progress and Cancel button, and the link to the written files when it is done."""
+"""The Detect view's export: the Export button and action, the job, its progress and Cancel, and the
+"Open folder" link when it is done.
+
+The export is :func:`core.inference.run_inference`, the function of ``ssd detect``, given what the
+view shows: the open source, the model, the confidence threshold and the classes shown.
+"""
 from __future__ import annotations
 
 import html
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
+from core import inference
+from ssd_gui import settings
 from ssd_gui.jobs import Job
+from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectState
+
+CODECS = {"avc1": " (H.264)", "mp4v": " (MPEG-4 Part 2: H.264 is not available in this OpenCV)"}
 
 
 class ExportPanel(QWidget):
     """Runs one export at a time; hidden until one starts, then keeps an "Open folder" link to the output.
 
     Signals:
-        finished(object): the export function's result (show it with :meth:`finish`).
-        failed(str): the export failed (the message names the file).
+        finished(object, str): the :class:`core.inference.InferenceResult` and a sentence saying what was written.
+        failed(str): the export could not start or failed (the message names the file).
     """
 
-    finished = Signal(object)
+    finished = Signal(object, str)
     failed = Signal(str)
+    pause_requested = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, state: DetectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.state = state
         self.job: Job | None = None
+        self.folder: Path | None = None
+        self.button = QPushButton("Export…", parent)
+        self.button.setToolTip("Save the annotated video and the detections JSON (what the view shows: "
+                               "its confidence threshold and classes)")
+        self.action = QAction("&Export annotated video and JSON…", self, shortcut="Ctrl+E", triggered=self.ask)
         self.progress = QProgressBar(self)
         self.cancel_button = QPushButton("Cancel export", self)
         self.done_label = QLabel(self)
         self.done_label.setWordWrap(True)
-        self.done_label.setOpenExternalLinks(False)
         self.done_label.linkActivated.connect(self.open_folder)
-        self.folder: Path | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for w in (self.progress, self.cancel_button, self.done_label):
             layout.addWidget(w)
+        self.button.clicked.connect(self.ask)
         self.cancel_button.clicked.connect(self.cancel)
+        for event in (state.events.source, state.events.model):
+            event.connect(lambda *_: self.update_controls())
         self.hide()
+        self.update_controls()
 
     @property
     def busy(self) -> bool:
         return self.job is not None
 
-    def run(self, fn: Callable[..., Any], label: str, total: int | None) -> Job:
-        """Run the export ``fn`` (core's job shape) with ``total`` frames expected."""
-        self.job = Job(fn, label).start(finished=self._on_finished, failed=self._on_failed,
-                                        progress=self.set_progress)
-        self.progress.setRange(0, max(1, total or 0))
+    def update_controls(self) -> None:
+        info = self.state.source
+        can = self.state.detector is not None and info is not None and not info.is_live and not self.busy
+        self.button.setEnabled(can)
+        self.action.setEnabled(can)
+
+    def export(self, video_path: str | Path | None, json_path: str | Path | None) -> bool:
+        """Run the model over the whole open file and write the annotated video and/or the JSON.
+
+        Returns False (``failed`` says why) when there is nothing to export; otherwise the work runs
+        in a job and ``finished`` or ``failed`` follows.
+        """
+        s, info = self.state, self.state.source
+        why = ("Load a model before exporting." if s.detector is None else
+               "Open a video, image or folder to export (live cameras are not exported)."
+               if info is None or info.is_live else "An export is already running." if self.busy else "")
+        if why:
+            self.failed.emit(why)
+            return False
+        self.pause_requested.emit()
+        labels = None if s.shown_labels is None else set(s.shown_labels)
+        fn = partial(inference.run_inference, s.detector, info.spec, json_path=json_path, video_path=video_path,
+                     score_thresh=max(s.min_score, RUN_SCORE_THRESH), labels=labels, video_fps=info.fps)
+        self.job = Job(fn, f"export of '{info.spec}'").start(finished=self._on_finished, failed=self._on_failed,
+                                                              progress=self.set_progress)
+        self.progress.setRange(0, max(1, info.frame_count or 0))
         self.progress.setValue(0)
         for w in (self.progress, self.cancel_button):
             w.show()
         self.done_label.hide()
         self.show()
+        self.update_controls()
+        return True
+
+    def ask(self) -> None:
+        """Ask where to save the video (the JSON goes next to it), then export."""
+        info = self.state.source
+        default = Path(info.spec).stem + "_detections.mp4" if info is not None and not info.is_live \
+            else "detections.mp4"
+        path = settings.ask_save_file(self, "Save annotated video (the JSON goes next to it)", "export", default,
+                                      "MP4 video (*.mp4)")
+        if path:
+            self.export(Path(path).with_suffix(".mp4"), Path(path).with_suffix(".json"))
+
+    def cancel(self) -> None:
+        """Stop the export; the frames done are kept (the JSON says it is partial)."""
+        if self.job is not None:
+            self.job.cancel()
 
     def set_progress(self, p: Any) -> None:
         """``p``: a ``core.jobs.Progress`` in frames."""
@@ -61,29 +119,25 @@ class ExportPanel(QWidget):
             self.progress.setRange(0, p.total)
         self.progress.setValue(p.done)
 
-    def finish(self, text: str, folder: str | Path | None) -> None:
-        """Show ``text`` with an "Open folder" link to ``folder`` (no link when None)."""
-        self.progress.hide()
-        self.cancel_button.hide()
-        self.folder = Path(folder) if folder is not None else None
-        link = (f' <a href="{QUrl.fromLocalFile(str(self.folder)).toString()}">Open folder</a>'
-                if self.folder is not None else "")
-        self.done_label.setText(f"{html.escape(text)}{link}")
-        self.done_label.show()
-        self.show()
-
-    def cancel(self) -> None:
-        """Stop the export; what was done so far is kept (the result says so)."""
-        if self.job is not None:
-            self.job.cancel()
-
     def _on_finished(self, result: Any) -> None:
         self.job = None
-        self.finished.emit(result)
+        files = " and ".join(str(p) for p in (result.video_path, result.json_path) if p)
+        verb = "Export stopped after" if result.partial else "Exported"
+        codec = CODECS.get(result.video_codec or "", f" ({result.video_codec})") if result.video_path else ""
+        text = f"{verb} {result.frames_done} frames to {files}{codec}"
+        self.folder = Path(result.json_path or result.video_path).parent
+        self.progress.hide()
+        self.cancel_button.hide()
+        link = QUrl.fromLocalFile(str(self.folder)).toString()
+        self.done_label.setText(f'{html.escape(text)}. <a href="{link}">Open folder</a>')
+        self.done_label.show()
+        self.update_controls()
+        self.finished.emit(result, text)
 
     def _on_failed(self, text: str) -> None:
         self.job = None
         self.hide()
+        self.update_controls()
         self.failed.emit(text)
 
     def open_folder(self, url: str = "") -> bool:

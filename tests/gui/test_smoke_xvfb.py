@@ -58,7 +58,9 @@ def test_main_py_shows_the_window_with_detections_on_a_real_x_server(xserver: st
     shot = tmp_path / "screen.png"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "WAYLAND"))}
     env.update(DISPLAY=xserver, QT_QPA_PLATFORM="xcb", SSD_GUI_SCREENSHOT=str(shot),
-               SSD_GUI_SCREENSHOT_TIMEOUT="90", XDG_RUNTIME_DIR=str(tmp_path))
+               SSD_GUI_SCREENSHOT_TIMEOUT="90", XDG_RUNTIME_DIR=str(tmp_path),
+               # the app's settings and runs go to the test's folder, never the user's
+               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
     proc = subprocess.run([sys.executable, "main.py", "--weights", str(weights), "--source", str(video)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     log = f"stdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-2000:]}"
