@@ -224,3 +224,51 @@ def test_export_ends_with_a_link_to_its_folder(qtbot, view, detect_assets, tmp_p
     assert panel.folder == out and "Open folder" in panel.done_label.text()
     assert f'href="{out.as_uri()}"' in panel.done_label.text()
     assert (out / "clip.json").is_file() and (out / "clip.mp4").is_file()
+
+
+def test_export_checks_its_paths_before_the_first_frame_and_the_view_stays_up(qtbot, view, detect_assets,  # type: ignore[no-untyped-def]
+                                                                               tmp_path) -> None:
+    _load_and_open(qtbot, view, detect_assets["weights"], detect_assets["video"])
+    progress: list = []
+    view.export_panel.progress.valueChanged.connect(progress.append)
+    folder = tmp_path / "a_folder.json"
+    folder.mkdir()  # the JSON path names a folder: refused before any frame is detected
+    with qtbot.waitSignal(view.export_panel.failed, timeout=WAIT_MS) as failed:
+        assert view.export(None, folder)
+    assert "a_folder.json" in failed.args[0] and view.banner.kind == "error" and "a_folder.json" in view.banner.text()
+    assert not any(progress) and not view.export_panel.busy and view.export_button.isEnabled()
+    _result_after(qtbot, view, view.step, 1)  # the view keeps working
+
+
+def test_a_cancelled_export_keeps_the_frames_done_in_a_valid_partial_json(qtbot, view, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from core.config import ssd300
+    from core.data.synthetic import render_video
+    from core.model import build_model
+    from core.weights import save_checkpoint
+
+    cfg = ssd300(num_classes=3, priors="voc", width=0.5)  # slow enough to be stopped mid-way
+    weights = save_checkpoint(tmp_path / "slow.pt", build_model(cfg.model), cfg, ("__background__", "a", "b"))
+    video = render_video(tmp_path / "long.mp4", seconds=6, fps=10, seed=8, size=(160, 120))
+    _load_and_open(qtbot, view, weights, video)
+    out = tmp_path / "out.json"
+    assert view.export(None, out)
+    qtbot.waitUntil(lambda: view.export_panel.progress.value() >= 2, timeout=60_000)
+    with qtbot.waitSignal(view.export_finished, timeout=60_000) as done:
+        qtbot.mouseClick(view.export_panel.cancel_button, Qt.MouseButton.LeftButton)
+    result = done.args[0]
+    doc = json.loads(out.read_text())
+    assert result.partial and doc["partial"] is True and 2 <= doc["frames_done"] == len(doc["images"]) < 60
+    assert [e["frame"] for e in doc["images"]] == list(range(doc["frames_done"]))
+    assert "stopped after" in view.export_panel.done_label.text() and "Open folder" in view.export_panel.done_label.text()
+
+
+def test_a_full_disk_during_export_is_a_message_naming_the_file(qtbot, view, detect_assets, full_disk) -> None:  # type: ignore[no-untyped-def]
+    _load_and_open(qtbot, view, detect_assets["weights"], detect_assets["video"])
+    full_disk.fill()
+    with qtbot.waitSignal(view.export_panel.failed, timeout=60_000) as failed:
+        assert view.export(None, Path(full_disk.folder) / "dets.json")
+    assert "dets.json" in failed.args[0] and ("space" in failed.args[0].lower() or "ENOSPC" in failed.args[0])
+    assert view.banner.kind == "error" and not (Path(full_disk.folder) / "dets.json").exists()
+    _result_after(qtbot, view, view.step, 1)
