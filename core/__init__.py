@@ -4,14 +4,17 @@ evaluation. Plain Python and PyTorch; never imports Qt.
 The API used by the CLI and the GUI::
 
     from core import load_detector
-    detector = load_detector("resources/demo_model.pt", device="cpu", precision="fp32")
+    detector = load_detector("demo", device="cpu", precision="fp32")  # or a weights file
     detections = detector.detect([rgb_uint8_image])  # list[core.types.Detections]
 """
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load_detector", "Detector", "Detections"]
+#: The project's version: the one place it is written (pyproject.toml reads it from here).
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_detector", "Detector", "Detections"]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so `import core.config` stays light

@@ -15,6 +15,7 @@ and the shorthands ``ssd300(num_classes, priors="coco"|"voc", width=1.0)`` and
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
@@ -53,6 +54,10 @@ class PriorConfig:
     clip_centers: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("feature_maps", "steps", "min_sizes", "max_sizes"):
+            bad = [v for v in getattr(self, name) if not (math.isfinite(v) and v > 0)]
+            if bad:
+                raise ValueError(f"PriorConfig.{name} must hold positive numbers, got {bad[0]}")
         n = len(self.feature_maps)
         for name in ("steps", "min_sizes", "max_sizes", "aspect_ratios"):
             if name == "steps" and not self.steps:
@@ -109,6 +114,13 @@ class ModelConfig:
             raise ValueError(f"ModelConfig.width must be in (0, 4], got {self.width}")
         if len(self.image_std) != 3 or not all(v > 0 for v in self.image_std):
             raise ValueError(f"ModelConfig.image_std must be three positive numbers, got {self.image_std}")
+        if self.image_size < 1:
+            raise ValueError(f"ModelConfig.image_size must be a positive number of pixels, got {self.image_size}")
+        # The box coder divides by the variances: a checkpoint with [0, 0] failed at the first frame.
+        if len(self.variances) != 2 or not all(math.isfinite(v) and v > 0 for v in self.variances):
+            raise ValueError(f"ModelConfig.variances must be two positive numbers, got {tuple(self.variances)}")
+        if len(self.image_mean) != 3 or not all(math.isfinite(v) for v in self.image_mean):
+            raise ValueError(f"ModelConfig.image_mean must be three finite numbers (R, G, B), got {self.image_mean}")
 
     def channels(self, c: int) -> int:
         """Channel count ``c`` of the full network scaled by ``width`` (at least 8)."""
@@ -154,6 +166,12 @@ class PostprocessConfig:
             raise ValueError(f"PostprocessConfig.nms must be one of {NMS_METHODS}, got {self.nms!r}")
         if not self.soft_sigma > 0:
             raise ValueError(f"PostprocessConfig.soft_sigma must be > 0, got {self.soft_sigma}")
+        for name in ("score_thresh", "nms_thresh"):
+            if not (0.0 <= getattr(self, name) <= 1.0):
+                raise ValueError(f"PostprocessConfig.{name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("topk_candidates", "detections_per_img"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"PostprocessConfig.{name} must be at least 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The detection API used by the CLI and the GUI.
 
-    detector = load_detector("resources/demo_model.pt", device="cpu", precision="fp32")
+    detector = load_detector("demo", device="cpu", precision="fp32")  # or a weights file
     [dets] = detector.detect([rgb])   # rgb: np.ndarray HxWx3 uint8
 
 Preprocessing matches torchvision's SSD transform (bilinear resize to S x S without
@@ -23,12 +23,9 @@ from core.config import SSDConfig, with_postprocess
 from core.matching import BoxCoder
 from core.model import SSD, build_model
 from core.postprocess import postprocess
+from core.resources import DEMO_VIDEO, DEMO_WEIGHTS, RESOURCES  # noqa: F401 - the API's demo files
 from core.types import Detections
 from core.weights import LoadedWeights, load_state_into, load_weights, resolve_weights_spec
-
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-DEMO_WEIGHTS = RESOURCES / "demo_model.pt"
-DEMO_VIDEO = RESOURCES / "demo.mp4"
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 

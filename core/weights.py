@@ -12,33 +12,31 @@ Every file is read with ``torch.load(weights_only=True)``. Recognised layouts:
   training (:func:`init_backbone_from_vgg16`), with fc6/fc7 decimated into conv6/conv7.
 - the other architectures' layouts (torchvision's SSDlite, qfgaohao/pytorch-ssd's MobileNet-SSDs, the
   ImageNet MobileNets and ResNet-50): see ``core.importers``.
+
+Whatever the layout, a file is refused with a one-line ``ValueError`` naming it and the field when
+an entry has the wrong type, its configuration is impossible (``SSDConfig.from_dict``) or a tensor
+holds NaN or infinity. The name ``demo`` stands for the bundled demo model (:mod:`core.resources`);
+downloading torchvision's weights is :mod:`core.download`.
 """
 from __future__ import annotations
 
-import os
 import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping, NoReturn
 
 import torch
 from torch import Tensor, nn
 
 from core.config import ARCHITECTURES, BACKGROUND, SSDConfig, preset
+from core.download import TORCHVISION_COCO_SPEC, TORCHVISION_FILES  # noqa: F401 - names of weights
 from core.fileio import atomic_path
+from core.text import printable
 
 FORMAT = "ssd-desktop/1"
-TORCHVISION_COCO_FILE = "ssd300_vgg16_coco-b556d3b4.pth"
-TORCHVISION_COCO_SPEC = "torchvision:ssd300_vgg16_coco"
-#: Weights names (``--weights torchvision:...``) -> torchvision's file names, ``<name>-<first 8 hex of SHA-256>.pth``.
-TORCHVISION_FILES = {
-    TORCHVISION_COCO_SPEC: TORCHVISION_COCO_FILE,
-    "torchvision:ssdlite320_mobilenet_v3_large_coco": "ssdlite320_mobilenet_v3_large_coco-a79551df.pth",
-}
-TORCHVISION_MODELS_URL = "https://download.pytorch.org/models/"
-#: A base URL to fetch torchvision's weights from instead of download.pytorch.org (a mirror).
-MIRROR_ENV = "SSD_WEIGHTS_MIRROR"
+#: The name that stands for the bundled demo model wherever a weights file is expected.
+DEMO_SPEC = "demo"
 
 
 @dataclass
@@ -177,21 +175,39 @@ def load_weights(path: str | Path, *, priors: str | None = None) -> LoadedWeight
         FileNotFoundError for a missing file; ValueError, naming the file, for anything that is not
         a recognised SSD weights file.
     """
-    p = Path(path)
+    p = resolve_weights_spec(path, allow_download=False)
     obj = read_file(p)
     fmt = detect_format(obj)
     if fmt == "own":
-        return _from_own(obj, p)
-    if fmt == "torchvision":
-        return _from_torchvision(_tensors(obj, p), p, priors or "coco")
-    if fmt == "ssd.pytorch":
-        return _from_ssd_pytorch(_tensors(obj, p), p, priors)
-    if fmt == "vgg16-imagenet":
-        return LoadedWeights("vgg16-imagenet", None, (), _tensors(obj, p), {}, p)
-    if fmt != "unknown":
+        lw = _from_own(obj, p)
+    elif fmt == "torchvision":
+        lw = _from_torchvision(_tensors(obj, p), p, priors or "coco")
+    elif fmt == "ssd.pytorch":
+        lw = _from_ssd_pytorch(_tensors(obj, p), p, priors)
+    elif fmt == "vgg16-imagenet":
+        lw = LoadedWeights("vgg16-imagenet", None, (), _tensors(obj, p), {}, p)
+    elif fmt != "unknown":
         from core.importers import load_foreign
 
-        return load_foreign(fmt, _tensors(obj, p), p)
+        lw = load_foreign(fmt, _tensors(obj, p), p)
+    else:
+        _unknown(obj, p)
+    check_finite(lw.state_dict, p)
+    return lw
+
+
+def check_finite(state_dict: Mapping[str, Tensor], source: str | Path) -> None:
+    """Raise a ValueError naming the first tensor that holds NaN or infinity (a diverged training
+    saves such weights; they would give NaN boxes or no detections at all, silently)."""
+    for k, v in state_dict.items():
+        if v.is_floating_point() and not bool(torch.isfinite(v).all()):
+            bad = int((~torch.isfinite(v)).sum())
+            raise ValueError(f"'{source}': tensor {k} holds {bad} non-finite value(s) (NaN or infinity) among "
+                             f"{v.numel()}: these weights are broken (a training that diverged?); use an earlier "
+                             f"checkpoint")
+
+
+def _unknown(obj: Any, p: Path) -> NoReturn:
     if isinstance(obj, dict):
         first = ", ".join(list(map(str, obj))[:4])
         raise ValueError(f"'{p}' is not an SSD checkpoint this app knows (first keys: {first}); expected this "
@@ -200,7 +216,9 @@ def load_weights(path: str | Path, *, priors: str | None = None) -> LoadedWeight
     raise ValueError(f"'{p}' holds a {type(obj).__name__}, not a state dict or checkpoint")
 
 
-def _tensors(obj: dict[str, Any], p: Path) -> dict[str, Tensor]:
+def _tensors(obj: Any, p: Path, what: str = "the file") -> dict[str, Tensor]:
+    if not isinstance(obj, Mapping):
+        raise ValueError(f"'{p}': {what} is a {type(obj).__name__}, expected a state dict (layer name -> tensor)")
     out = {}
     for k, v in obj.items():
         if not isinstance(v, Tensor):
@@ -217,11 +235,19 @@ def _from_own(obj: dict[str, Any], p: Path) -> LoadedWeights:
     for key in ("config", "class_names", "model"):
         if key not in obj:
             raise ValueError(f"'{p}': checkpoint has no {key!r} entry")
+    for key, kind, expected in (("config", dict, "a dict"), ("class_names", (list, tuple), "a list of names"),
+                                ("meta", (dict, type(None)), "a dict")):
+        if not isinstance(obj.get(key), kind):
+            raise ValueError(f"'{p}': the {key!r} entry is a {type(obj[key]).__name__}, expected {expected}")
     cfg = SSDConfig.from_dict(obj["config"], source=str(p))
-    names = tuple(str(n) for n in obj["class_names"])
+    names = obj["class_names"]
+    if not all(isinstance(n, str) for n in names):
+        bad = next(n for n in names if not isinstance(n, str))
+        raise ValueError(f"'{p}': class_names holds a {type(bad).__name__} ({bad!r}), expected names (strings)")
     if len(names) != cfg.model.num_classes:
         raise ValueError(f"'{p}': {len(names)} class names for {cfg.model.num_classes} classes")
-    return LoadedWeights("own", cfg, names, dict(obj["model"]), dict(obj.get("meta") or {}), p)
+    return LoadedWeights("own", cfg, tuple(names), _tensors(obj["model"], p, "the 'model' entry"),
+                        dict(obj.get("meta") or {}), p)
 
 
 def _num_classes_from_head(w: Tensor, boxes_first_map: int, key: str, p: Path) -> int:
@@ -375,146 +401,46 @@ def init_backbone_from_vgg16(model: nn.Module, path: str | Path) -> int:
     return len(part)
 
 
-# ------------------------------------------------------------------ torchvision COCO weights
-
-def torchvision_cache_path(file: str = TORCHVISION_COCO_FILE) -> Path:
-    """Where torchvision's weights API keeps ``file`` (``$TORCH_HOME/hub/checkpoints``)."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / file
-
-
-class DownloadCancelled(RuntimeError):
-    """A download stopped by its ``should_stop`` callback; nothing was written."""
-
-
-def torchvision_coco_url(file: str = TORCHVISION_COCO_FILE) -> str:
-    """Where torchvision's ``file`` comes from: torchvision's server, or ``$SSD_WEIGHTS_MIRROR`` + its name."""
-    base = os.environ.get(MIRROR_ENV) or TORCHVISION_MODELS_URL
-    return base.rstrip("/") + "/" + file
-
-
-def download_file(url: str, dest: str | Path, sha256_prefix: str,
-                  on_progress: Callable[[int, int], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None, timeout_s: float = 20.0) -> Path:
-    """Download ``url`` to ``dest`` in 64 KiB chunks; the file appears only when complete and verified.
-
-    Args:
-        sha256_prefix: the expected start of the file's SHA-256 in hex (torchvision names its files
-            ``<name>-<first 8 hex digits>.pth``).
-        on_progress: called with (bytes so far, total bytes or 0 when the server does not say).
-        should_stop: polled between chunks; True abandons the download.
-
-    Raises:
-        DownloadCancelled: ``should_stop`` said so. ValueError: the hash does not match (names the URL).
-        OSError (``urllib.error.URLError``, timeouts, HTTP errors): the transfer failed.
-        In every case no partial file is left behind.
-    """
-    import hashlib
-    import urllib.request
-
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    digest = hashlib.sha256()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as resp, open(part, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0)
-            done = 0
-            while True:
-                if should_stop is not None and should_stop():
-                    raise DownloadCancelled(f"download of {url} cancelled")
-                chunk = resp.read(1 << 16)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if on_progress is not None:
-                    on_progress(done, total)
-        if not digest.hexdigest().startswith(sha256_prefix):
-            raise ValueError(f"the file downloaded from {url} has the wrong SHA-256 "
-                             f"({digest.hexdigest()[:8]}…, expected {sha256_prefix}…)")
-        part.replace(dest)
-    finally:
-        part.unlink(missing_ok=True)
-    return dest
-
-
-def _download_progress_printer(file: str) -> Callable[[int, int], None]:
-    import sys
-
-    def show(done: int, total: int) -> None:
-        size = f"{done / 1e6:.1f}/{total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"
-        sys.stderr.write(f"\rdownloading {file}: {size}")
-        if total and done >= total:
-            sys.stderr.write("\n")
-
-    return show
-
-
-def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True,
-                           on_progress: Callable[[int, int], None] | None = None,
-                           should_stop: Callable[[], bool] | None = None,
-                           spec: str = TORCHVISION_COCO_SPEC) -> Path:
-    """A torchvision COCO detector file (``spec``, a key of :data:`TORCHVISION_FILES`; SSD300 by default): from
-    torchvision's cache (``torchvision_cache_path(file)``, shared with torchvision's weights API), else
-    downloaded there from :func:`torchvision_coco_url` and hash-checked.
-
-    Args:
-        progress: print a progress line on stderr (when ``on_progress`` is not given).
-        on_progress, should_stop: as in :func:`download_file`.
-
-    Raises:
-        ValueError: offline, failed or corrupt download, or ``allow_download=False`` and not cached;
-            the message says where to put the file. DownloadCancelled: ``should_stop`` said so.
-    """
-    file = TORCHVISION_FILES[spec]
-    dest = torchvision_cache_path(file)
-    if dest.is_file():
-        return dest
-    url = torchvision_coco_url(file)
-    hint = (f"torchvision's COCO weights {spec.split(':', 1)[1]} are not on this machine. Download {url} elsewhere "
-            f"and put the file at '{dest}' (or open it directly as a weights file).")
-    if not allow_download:
-        raise ValueError(hint)
-    prefix = file.rsplit("-", 1)[1].split(".")[0]
-    report = on_progress if on_progress is not None else (_download_progress_printer(file) if progress else None)
-    try:
-        download_file(url, dest, prefix, report, should_stop)
-    except DownloadCancelled:
-        raise
-    except (OSError, ValueError) as exc:  # URLError, HTTPError, socket timeouts, SSL; or a bad hash
-        raise ValueError(f"download failed ({type(exc).__name__}: {exc}). {hint}") from None
-    return dest
-
-
 def resolve_weights_spec(spec: str | Path, allow_download: bool = True) -> Path:
-    """A path, or a name of :data:`TORCHVISION_FILES` (``torchvision:ssd300_vgg16_coco``,
-    ``torchvision:ssdlite320_mobilenet_v3_large_coco``) resolved to its cached file."""
+    """The file a weights spec names: a path as it is; the name ``demo`` (a string, not a ``Path``:
+    a file called demo is ``./demo``) is the bundled demo model; a name of :data:`TORCHVISION_FILES`
+    (``torchvision:ssd300_vgg16_coco``, ...) is torchvision's file in its cache (downloaded first when
+    ``allow_download``)."""
+    if isinstance(spec, str) and spec == DEMO_SPEC:
+        from core.resources import DEMO_WEIGHTS
+
+        if not DEMO_WEIGHTS.is_file():
+            raise FileNotFoundError(f"the demo model is missing from this installation: expected '{DEMO_WEIGHTS}'")
+        return DEMO_WEIGHTS
     if str(spec) in TORCHVISION_FILES:
+        from core.download import fetch_torchvision_coco
+
         return fetch_torchvision_coco(allow_download=allow_download, spec=str(spec))
     return Path(spec)
 
 
 def describe(lw: LoadedWeights) -> str:
-    """Multi-line description for ``ssd info``."""
+    """Multi-line description for ``ssd info``; every value from the file goes through
+    :func:`core.text.printable` (class names and metadata may hold terminal escape sequences)."""
     if lw.config is None:
         n = sum(v.numel() for v in lw.state_dict.values())
-        return f"file: {lw.path}\nformat: {lw.format}\nparameters: {n:,}\nuse: backbone initialisation for training"
+        return (f"file: {printable(lw.path)}\nformat: {lw.format}\nparameters: {n:,}\n"
+                "use: backbone initialisation for training")
     m = lw.config.model
     n = sum(v.numel() for k, v in lw.state_dict.items() if not re.search(r"num_batches_tracked$", k))
     pr = m.priors
     lines = [
-        f"file: {lw.path}",
+        f"file: {printable(lw.path)}",
         f"format: {lw.format}",
         f"architecture: {m.arch} (input {m.image_size}x{m.image_size}, width {m.width:g}): "
         f"{ARCHITECTURES[m.arch].description}",
-        f"classes: {m.num_classes - 1} + background: {', '.join(lw.class_names[1:])}",
+        f"classes: {m.num_classes - 1} + background: {', '.join(printable(c) for c in lw.class_names[1:])}",
         f"default boxes: {pr.num_priors} on feature maps {list(pr.feature_maps)}, min sizes "
         f"{[round(s, 2) for s in pr.min_sizes]}",
         f"parameters: {n:,}",
     ]
-    for k, v in sorted(lw.meta.items()):
-        lines.append(f"{k}: {v}")
+    for k, v in sorted(lw.meta.items(), key=lambda kv: str(kv[0])):
+        lines.append(f"{printable(k)}: {printable(v)}")
     return "\n".join(lines)
 
 

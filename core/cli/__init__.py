@@ -19,7 +19,10 @@ _COMMANDS = (detect, info, synth, train, evaluate, export)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core import __version__
+
     parser = argparse.ArgumentParser(prog="ssd", description="SSD object detection: detect, train, evaluate.")
+    parser.add_argument("--version", action="version", version=f"ssd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:
         command.add(sub)
@@ -32,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-        print(f"ssd {args.command}: error: {exc}", file=sys.stderr)
+        from core.text import printable
+
+        print(f"ssd {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ssd {args.command}: interrupted", file=sys.stderr)

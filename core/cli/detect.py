@@ -100,9 +100,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(result: Any, stopped: str | None) -> None:
     """What was written, on stderr: warnings first (each skipped file, a video that ended early)."""
+    from core.text import printable
+
     for w in result.warnings:
-        print(f"ssd detect: warning: {w}", file=sys.stderr)
-    written = [str(p) for p in (result.json_path, result.video_path) if p is not None]
+        print(f"ssd detect: warning: {printable(w)}", file=sys.stderr)
+    written = [printable(p) for p in (result.json_path, result.video_path) if p is not None]
     of = f" of {result.frames_total}" if result.frames_total is not None else ""
     codec = f" (video codec {result.video_codec})" if result.video_codec else ""
     head = f"ssd detect: {stopped}: kept the first " if stopped else ""

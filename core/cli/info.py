@@ -8,13 +8,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="describe a weights file or an exported network (--models: the architectures)",
                        description="Print what a weights file is: format, classes, config, parameter count. "
                                    "With --models, list the architectures `ssd train --model` takes.")
-    p.add_argument("weights", metavar="W", nargs="?", help="weights file")
+    p.add_argument("weights", metavar="W", nargs="?", help="weights file, or 'demo' for the bundled demo model")
     p.add_argument("--models", action="store_true", help="list the architectures, one line each")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from core.runtime.formats import exported_kind
+    from core.text import printable
     from core.weights import describe, describe_architectures, load_weights, resolve_weights_spec
 
     if args.models:
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     if kind is not None:  # ONNX, OpenVINO IR or TorchScript written by `ssd export`
         from core.runtime.describe import describe_exported
 
-        print(describe_exported(path, kind))
+        # Values from the file, escaped line by line (the lines are describe_exported's own).
+        print("\n".join(printable(line) for line in describe_exported(path, kind).splitlines()))
         return 0
     print(describe(load_weights(path)))
     return 0

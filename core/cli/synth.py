@@ -13,7 +13,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         description="Generate labelled synthetic scenes of coloured shapes (circle, square, triangle, star, "
                     "hexagon, cross, ellipse, crescent). Either a dataset (--out) or a video (--video).",
         epilog="examples:\n  ssd synth --out data/shapes --count 2000 --seed 0 --format voc\n"
-               "  ssd synth --video resources/demo.mp4 --seconds 20 --fps 25 --seed 0",
+               "  ssd synth --video core/resources/demo.mp4 --seconds 20 --fps 25 --seed 0",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--out", metavar="DIR",

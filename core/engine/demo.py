@@ -1,8 +1,8 @@
-"""Reproduce the bundled demo model and video (``resources/demo_model.pt``, ``resources/demo.mp4``).
+"""Reproduce the bundled demo model and video (``core/resources/demo_model.pt``, ``core/resources/demo.mp4``).
 
     python -m core.engine.demo train  --out runs/demo     # both stages (each resumes from its last.pt if there)
-    python -m core.engine.demo export --out runs/demo     # held-out mAP, writes resources/demo_model.pt
-    python -m core.engine.demo video                      # renders resources/demo.mp4
+    python -m core.engine.demo export --out runs/demo     # held-out mAP, writes core/resources/demo_model.pt
+    python -m core.engine.demo video                      # renders core/resources/demo.mp4
 
 The model is VGG16-SSD300 (COCO default boxes, whose 21 px smallest box suits the 12 px shapes
 better than the VOC set's 30 px) at width 0.125 (every channel count divided by 8),
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=("train", "export", "video"))
     parser.add_argument("--out", default=DEMO_CONFIG.out_dir, help="run folder (default runs/demo)")
-    parser.add_argument("--resources", default=None, help="folder for demo_model.pt / demo.mp4 (default resources/)")
+    parser.add_argument("--resources", default=None, help="folder for demo_model.pt / demo.mp4 (default core/resources/)")
     args = parser.parse_args(argv)
 
     from core.detector import RESOURCES

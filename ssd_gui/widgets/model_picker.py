@@ -28,7 +28,7 @@ def load_coco_detector(device: str = "cpu", precision: str = "fp32", allow_downl
     """torchvision's COCO SSD300 from torchvision's cache, else downloaded (progress in bytes, stage "download")."""
     from core.detector import load_detector
     from core.jobs import report
-    from core.weights import fetch_torchvision_coco
+    from core.download import fetch_torchvision_coco
 
     dest = fetch_torchvision_coco(allow_download=allow_download,
                                   on_progress=lambda done, total: report(on_progress, done, total, "download"),
@@ -135,7 +135,8 @@ class ModelPicker(QWidget):
 
     def load_coco(self, allow_download: bool = True) -> Job:
         """torchvision's COCO SSD300, downloaded with a progress dialog when not cached."""
-        from core.weights import TORCHVISION_COCO_SPEC, torchvision_cache_path
+        from core.download import torchvision_cache_path
+        from core.weights import TORCHVISION_COCO_SPEC
 
         job = self._start(partial(load_coco_detector, device=self.state.device, precision=self.state.precision,
                                   allow_download=allow_download),

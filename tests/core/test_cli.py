@@ -191,3 +191,31 @@ def test_detect_says_a_truncated_video_ended_early(tmp_path: Path, weights: Path
     doc = json.loads(out.read_text())
     assert doc["frames_done"] == doc["frames_total"] == n and "ended early" in doc["warnings"][0]
     assert f"{n} of {n} image(s)" in err
+
+
+def test_info_escapes_control_sequences_from_the_file(tmp_path: Path, capsys) -> None:
+    cfg = ssd300(num_classes=3, priors="voc", width=0.125)
+    hostile = ("__background__", "cat\x1b[2J\x1b[H", "dog\nformat: fake")
+    path = save_checkpoint(tmp_path / "w.pt", build_model(cfg.model), cfg, hostile,
+                           meta={"note\x1b]0;owned\x07": "done\u202etxt.exe", "iterations": 12})
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert not any(c in out for c in "\x1b\x07\u202e") and out.count("\n") == 8  # 6 fixed lines + 2 meta lines
+    assert "cat\\x1b[2J\\x1b[H" in out and "dog\\nformat: fake" in out
+    assert "note\\x1b]0;owned\\x07: done\\u202etxt.exe" in out and "iterations: 12" in out
+
+
+def test_version_and_the_demo_name(tmp_path: Path, capsys) -> None:
+    import core
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"ssd {core.__version__}"
+    assert main(["info", "demo"]) == 0
+    assert "demo_model.pt" in capsys.readouterr().out
+    img = tmp_path / "a.png"
+    cv2.imwrite(str(img), _image(60, 80, 3))
+    out = tmp_path / "d.json"
+    assert main(["detect", str(img), "--weights", "demo", "--out", str(out), "--no-optimize"]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["weights"] == "demo" and doc["class_names"][1:] and doc["frames_done"] == 1

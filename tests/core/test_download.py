@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.weights import (MIRROR_ENV, TORCHVISION_COCO_FILE, DownloadCancelled, download_file,
-                          fetch_torchvision_coco, torchvision_cache_path, torchvision_coco_url)
+from core.download import (MIRROR_ENV, TORCHVISION_COCO_FILE, DownloadCancelled, download_file,
+                           fetch_torchvision_coco, torchvision_cache_path, torchvision_coco_url)
 from tests.local_http import serve_folder
 
 PAYLOAD = bytes(range(256)) * 2000  # 512,000 bytes: eight 64 KiB chunks

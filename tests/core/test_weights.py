@@ -11,8 +11,9 @@ import torchvision
 from core.config import ssd300
 from core.detector import Detector, load_detector
 from core.model import build_model
-from core.weights import (describe, fetch_torchvision_coco, init_backbone_from_vgg16, load_weights,
-                          save_checkpoint, torchvision_cache_path)
+from core.weights import describe
+from core.download import fetch_torchvision_coco, torchvision_cache_path
+from core.weights import init_backbone_from_vgg16, load_weights, save_checkpoint
 
 
 def _tiny(tmp_path: Path, num_classes: int = 4, name: str = "tiny.pt") -> Path:
@@ -148,3 +149,64 @@ def test_devices_and_precisions_offered_are_the_ones_that_load(tmp_path: Path) -
         for precision in precisions_for(device):
             [dets] = load_detector(path, device=device, precision=precision).detect([img])
             assert dets.boxes.shape[1] == 4
+
+
+def _tampered(tmp_path: Path, name: str, change) -> Path:  # type: ignore[no-untyped-def]
+    """A real checkpoint of ours, with one entry changed as a hostile or broken file would have it."""
+    ckpt = torch.load(_tiny(tmp_path), weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, tmp_path / name)
+    return tmp_path / name
+
+
+def _set(path: tuple, value):  # type: ignore[no-untyped-def]
+    def change(ckpt: dict) -> None:
+        d = ckpt
+        for k in path[:-1]:
+            d = d[k]
+        d[path[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("name, change, field", [
+    ("variances.pt", _set(("config", "model", "variances"), [0.0, 0.0]), "ModelConfig.variances"),
+    ("size.pt", _set(("config", "model", "image_size"), -300), "ModelConfig.image_size"),
+    ("topk.pt", _set(("config", "postprocess", "topk_candidates"), -5), "PostprocessConfig.topk_candidates"),
+    ("thresh.pt", _set(("config", "postprocess", "score_thresh"), float("nan")), "PostprocessConfig.score_thresh"),
+    ("model.pt", _set(("model",), "not a state dict"), "the 'model' entry is a str"),
+    ("names.pt", _set(("class_names",), "abcd"), "the 'class_names' entry is a str"),
+    ("config.pt", _set(("config",), "ssd300"), "the 'config' entry is a str"),
+    ("meta.pt", _set(("meta",), 7), "the 'meta' entry is a int"),
+    ("tensor.pt", _set(("model", "head.regression_head.module_list.0.bias"), "x"),
+     "entry 'head.regression_head.module_list.0.bias' is a str"),
+])
+def test_bad_checkpoint_entries_give_one_line_naming_file_and_field(tmp_path: Path, name: str, change,
+                                                                    field: str) -> None:
+    path = _tampered(tmp_path, name, change)
+    with pytest.raises(ValueError) as info:
+        load_detector(path)
+    msg = str(info.value)
+    assert name in msg and field in msg and "\n" not in msg
+
+
+def test_non_finite_weights_are_refused_at_load_naming_the_tensor(tmp_path: Path, tv_weights: Path) -> None:
+    nan = _tampered(tmp_path, "nan.pt", lambda c: c["model"]["head.regression_head.module_list.2.weight"].view(-1)
+                    .__setitem__(3, float("nan")))
+    with pytest.raises(ValueError, match=r"nan\.pt': tensor head\.regression_head\.module_list\.2\.weight holds 1 "
+                                         r"non-finite value"):
+        load_weights(nan)
+    sd = torch.load(tv_weights, weights_only=True)
+    sd["backbone.features.0.bias"][0] = float("inf")
+    torch.save(sd, tmp_path / "tv_inf.pth")
+    with pytest.raises(ValueError, match=r"tensor backbone\.features\.0\.bias holds 1 non-finite"):
+        load_detector(tmp_path / "tv_inf.pth")
+
+
+def test_demo_names_the_bundled_model() -> None:
+    from core.resources import DEMO_VIDEO, DEMO_WEIGHTS
+
+    det = load_detector("demo")
+    assert det.weights_path == DEMO_WEIGHTS and len(det.class_names) == 9 and DEMO_VIDEO.is_file()
+    assert load_weights("demo").path == DEMO_WEIGHTS
+    with pytest.raises(FileNotFoundError):  # a Path is always a path, never the name
+        load_weights(Path("demo"))

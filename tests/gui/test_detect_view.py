@@ -288,7 +288,7 @@ def test_installed_pyside_counts_none_references() -> None:
 
 
 def test_coco_model_offline_says_where_to_put_the_file(qtbot, view, assets, tmp_path, monkeypatch) -> None:
-    from core.weights import TORCHVISION_COCO_FILE, torchvision_cache_path
+    from core.download import TORCHVISION_COCO_FILE, torchvision_cache_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     expected = torchvision_cache_path()
@@ -305,7 +305,7 @@ def test_coco_model_download_shows_progress_and_a_bad_or_cancelled_download_chan
         qtbot, view, assets, tmp_path, monkeypatch) -> None:
     """The real download path against a loopback mirror: a file of the right name with the wrong bytes
     is refused by its hash after the progress dialog counted it; Cancel in the dialog stops a download."""
-    from core.weights import MIRROR_ENV, TORCHVISION_COCO_FILE, torchvision_cache_path
+    from core.download import MIRROR_ENV, TORCHVISION_COCO_FILE, torchvision_cache_path
     from tests.local_http import serve_folder
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
