@@ -10,7 +10,7 @@ torchvision's time includes its transform (normalise, resize), backbone, head an
 
 Target 2 (fast mode) needs native reduced precision: bf16 on a CPU with AVX512-BF16/AMX, or fp16/bf16
 on CUDA. Where neither exists the row says so and the fp32 fast path is what the app uses. The mAP
-check runs the demo model (resources/demo_model.pt) on synthetic validation scenes in both modes.
+check runs the demo model (core/resources/demo_model.pt) on synthetic validation scenes in both modes.
 """
 from __future__ import annotations
 

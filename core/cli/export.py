@@ -12,7 +12,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                     "box offsets out) with its class names, preprocessing constants, default boxes and "
                     "postprocessing settings as metadata. The file loads back as a detector (ssd detect --weights "
                     "FILE, the app's Detect view) and `ssd info FILE` describes it.",
-        epilog="examples:\n  ssd export resources/demo_model.pt --format onnx --out demo.onnx\n"
+        epilog="examples:\n  ssd export demo --format onnx --out demo.onnx\n"
                "  ssd export model.pt --format openvino --out model_int8.xml --precision int8 --calibration frames/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights", metavar="W", help="weights file (any layout `ssd info` knows)")

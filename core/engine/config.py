@@ -27,7 +27,7 @@ TRAIN_SEED = 1
 VAL_SEED = 1_000_003
 #: The demo model's final held-out test scenes (``python -m core.engine.demo export``); used by nothing else.
 TEST_SEED = 2024
-#: The demo video's scenes (``resources/demo.mp4``).
+#: The demo video's scenes (``core/resources/demo.mp4``).
 VIDEO_SEED = 7
 
 # -------------------------------------------------------------------------------------- choices
