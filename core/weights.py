@@ -21,7 +21,6 @@ downloading torchvision's weights is :mod:`core.download`.
 from __future__ import annotations
 
 import pickle
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, NoReturn
@@ -29,10 +28,9 @@ from typing import Any, Mapping, NoReturn
 import torch
 from torch import Tensor, nn
 
-from core.config import ARCHITECTURES, BACKGROUND, SSDConfig, preset
+from core.config import BACKGROUND, SSDConfig, preset
 from core.download import TORCHVISION_COCO_SPEC, TORCHVISION_FILES  # noqa: F401 - names of weights
 from core.fileio import atomic_path
-from core.text import printable
 
 FORMAT = "ssd-desktop/1"
 #: The name that stands for the bundled demo model wherever a weights file is expected.
@@ -417,35 +415,3 @@ def resolve_weights_spec(spec: str | Path, allow_download: bool = True) -> Path:
 
         return fetch_torchvision_coco(allow_download=allow_download, spec=str(spec))
     return Path(spec)
-
-
-def describe(lw: LoadedWeights) -> str:
-    """Multi-line description for ``ssd info``; every value from the file goes through
-    :func:`core.text.printable` (class names and metadata may hold terminal escape sequences)."""
-    if lw.config is None:
-        n = sum(v.numel() for v in lw.state_dict.values())
-        return (f"file: {printable(lw.path)}\nformat: {lw.format}\nparameters: {n:,}\n"
-                "use: backbone initialisation for training")
-    m = lw.config.model
-    n = sum(v.numel() for k, v in lw.state_dict.items() if not re.search(r"num_batches_tracked$", k))
-    pr = m.priors
-    lines = [
-        f"file: {printable(lw.path)}",
-        f"format: {lw.format}",
-        f"architecture: {m.arch} (input {m.image_size}x{m.image_size}, width {m.width:g}): "
-        f"{ARCHITECTURES[m.arch].description}",
-        f"classes: {m.num_classes - 1} + background: {', '.join(printable(c) for c in lw.class_names[1:])}",
-        f"default boxes: {pr.num_priors} on feature maps {list(pr.feature_maps)}, min sizes "
-        f"{[round(s, 2) for s in pr.min_sizes]}",
-        f"parameters: {n:,}",
-    ]
-    for k, v in sorted(lw.meta.items(), key=lambda kv: str(kv[0])):
-        lines.append(f"{printable(k)}: {printable(v)}")
-    return "\n".join(lines)
-
-
-def describe_architectures() -> str:
-    """One line per architecture of ``core.config.ARCHITECTURES`` (``ssd info --models``)."""
-    width = max(len(name) for name in ARCHITECTURES)
-    return "\n".join(f"{name:<{width}}  {a.description} [default boxes: {', '.join(a.priors)}; "
-                     f"--backbone: {a.backbone_init or 'none'}]" for name, a in ARCHITECTURES.items())

@@ -2,6 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import re
+from typing import TYPE_CHECKING
+
+from core.text import printable
+
+if TYPE_CHECKING:  # core.weights imports torch: `ssd --help` stays instant without it
+    from core.weights import LoadedWeights
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +22,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.runtime.formats import exported_kind
-    from core.text import printable
-    from core.weights import describe, describe_architectures, load_weights, resolve_weights_spec
+    from core.weights import load_weights, resolve_weights_spec
 
     if args.models:
         print(describe_architectures())
@@ -33,3 +39,39 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(describe(load_weights(path)))
     return 0
+
+
+def describe(lw: "LoadedWeights") -> str:
+    """Multi-line description for ``ssd info``; every value from the file goes through
+    :func:`core.text.printable` (class names and metadata may hold terminal escape sequences)."""
+    from core.config import ARCHITECTURES
+
+    if lw.config is None:
+        n = sum(v.numel() for v in lw.state_dict.values())
+        return (f"file: {printable(lw.path)}\nformat: {lw.format}\nparameters: {n:,}\n"
+                "use: backbone initialisation for training")
+    m = lw.config.model
+    n = sum(v.numel() for k, v in lw.state_dict.items() if not re.search(r"num_batches_tracked$", k))
+    pr = m.priors
+    lines = [
+        f"file: {printable(lw.path)}",
+        f"format: {lw.format}",
+        f"architecture: {m.arch} (input {m.image_size}x{m.image_size}, width {m.width:g}): "
+        f"{ARCHITECTURES[m.arch].description}",
+        f"classes: {m.num_classes - 1} + background: {', '.join(printable(c) for c in lw.class_names[1:])}",
+        f"default boxes: {pr.num_priors} on feature maps {list(pr.feature_maps)}, min sizes "
+        f"{[round(s, 2) for s in pr.min_sizes]}",
+        f"parameters: {n:,}",
+    ]
+    for k, v in sorted(lw.meta.items(), key=lambda kv: str(kv[0])):
+        lines.append(f"{printable(k)}: {printable(v)}")
+    return "\n".join(lines)
+
+
+def describe_architectures() -> str:
+    """One line per architecture of ``core.config.ARCHITECTURES`` (``ssd info --models``)."""
+    from core.config import ARCHITECTURES
+
+    width = max(len(name) for name in ARCHITECTURES)
+    return "\n".join(f"{name:<{width}}  {a.description} [default boxes: {', '.join(a.priors)}; "
+                     f"--backbone: {a.backbone_init or 'none'}]" for name, a in ARCHITECTURES.items())

@@ -13,7 +13,8 @@ from core.config import ARCHITECTURES, SSDConfig, default_arch, preset
 from core.importers import init_backbone
 from core.model import build_model
 from core.priors import prior_boxes
-from core.weights import describe, describe_architectures, load_weights, save_checkpoint
+from core.cli.info import describe, describe_architectures
+from core.weights import load_weights, save_checkpoint
 
 
 def test_every_architecture_has_a_preset_and_a_description() -> None:

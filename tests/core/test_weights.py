@@ -11,7 +11,7 @@ import torchvision
 from core.config import ssd300
 from core.detector import Detector, load_detector
 from core.model import build_model
-from core.weights import describe
+from core.cli.info import describe
 from core.download import fetch_torchvision_coco, torchvision_cache_path
 from core.weights import init_backbone_from_vgg16, load_weights, save_checkpoint
 
