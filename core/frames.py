@@ -52,6 +52,8 @@ class FrameSource:
 
     def __init__(self) -> None:
         self.warnings: list[str] = []
+        self._pos = 0  # index of the next frame
+        self._closed = False
 
     def read(self) -> Frame | None:
         """The next frame, or None at the end of the source."""
@@ -64,7 +66,7 @@ class FrameSource:
     @property
     def position(self) -> int:
         """Index of the frame the next :meth:`read` returns."""
-        raise NotImplementedError
+        return self._pos
 
     def close(self) -> None:
         """Release the underlying file or device; reading afterwards returns None."""

@@ -45,12 +45,6 @@ class SingleImageSource(FrameSource):
         self._image = read_image(self.path)
         self.name = self.path.name
         self.frame_count = 1
-        self._pos = 0
-        self._closed = False
-
-    @property
-    def position(self) -> int:
-        return self._pos
 
     def read(self) -> Frame | None:
         if self._closed or self._pos >= 1:
@@ -85,12 +79,6 @@ class ImageFolderSource(FrameSource):
                 f"(looked for {', '.join(IMAGE_EXTENSIONS)})")
         self.name = self.folder.name or str(self.folder)
         self.frame_count = len(self.files)
-        self._pos = 0
-        self._closed = False
-
-    @property
-    def position(self) -> int:
-        return self._pos
 
     def read(self) -> Frame | None:
         while not self._closed and self._pos < len(self.files):
@@ -125,13 +113,7 @@ class CameraSource(FrameSource):
             self._cap.release()
             raise ValueError(f"cannot open camera {self.index}: no such device or it is busy")
         self.fps = capture_fps(self._cap)
-        self._pos = 0
         self._t0 = time.monotonic()
-        self._closed = False
-
-    @property
-    def position(self) -> int:
-        return self._pos
 
     def read(self) -> Frame | None:
         if self._closed:

@@ -49,9 +49,7 @@ class VideoFileSource(FrameSource):
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.header_frame_count: int | None = count if count > 0 else None
         self.frame_count = self.header_frame_count
-        self._pos = 0
         self._check_pts = False
-        self._closed = False
         if self.header_frame_count is not None and self.header_frame_count > 1:
             self._find_decodable_end(self.header_frame_count)
 
@@ -103,10 +101,6 @@ class VideoFileSource(FrameSource):
         self.warnings.append(
             f"{self.path}: the video ended early: {count} of the {announced} frames its header announces "
             f"could be decoded (the file is probably truncated)")
-
-    @property
-    def position(self) -> int:
-        return self._pos
 
     def read(self) -> Frame | None:
         if self._closed:
