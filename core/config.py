@@ -351,18 +351,18 @@ _VGG_PRIORS_512 = {"voc": voc_priors_512, "coco": coco_priors_512}
 
 ARCHITECTURES: dict[str, ArchInfo] = {a.name: a for a in (
     ArchInfo("ssdlite320_mobilenet_v3_large", "SSDlite320 MobileNetV3-Large",
-             "SSDlite320 MobileNetV3-Large: 3.4 M parameters, 0.58 G multiply-adds; real time on a CPU; "
+             "SSDlite320 MobileNetV3-Large: 3.4 M parameters, 0.58 G multiply-adds; light, the fastest on a CPU; "
              "torchvision's (COCO mAP 21.3)",
              320, {"coco": ssdlite_priors_320}, (127.5,) * 3, (127.5,) * 3,  # type: ignore[arg-type]
              PostprocessConfig(score_thresh=0.001, nms_thresh=0.55, topk_candidates=300, detections_per_img=300),
              backbone_init="mobilenet_v3_large", light=True),
     ArchInfo("ssdlite300_mobilenet_v2", "SSDLite300 MobileNetV2",
-             "SSDLite300 MobileNetV2: 3.4 M parameters, 0.66 G multiply-adds; real time on a CPU; "
+             "SSDLite300 MobileNetV2: 3.4 M parameters, 0.66 G multiply-adds; light, for CPUs and phones; "
              "qfgaohao/pytorch-ssd (VOC mAP 68.6)",
              300, {"voc": mobilenet_priors_300}, (127.0,) * 3, (128.0,) * 3,  # type: ignore[arg-type]
              backbone_init="mobilenet_v2", light=True),
     ArchInfo("ssd300_mobilenet_v1", "SSD300 MobileNetV1",
-             "SSD300 MobileNetV1: 9.5 M parameters, 1.5 G multiply-adds; real time on a CPU; "
+             "SSD300 MobileNetV1: 9.5 M parameters, 1.5 G multiply-adds; light, for CPUs; "
              "qfgaohao/pytorch-ssd (VOC mAP 67.5)",
              300, {"voc": mobilenet_priors_300}, (127.0,) * 3, (128.0,) * 3,  # type: ignore[arg-type]
              light=True),
@@ -370,10 +370,10 @@ ARCHITECTURES: dict[str, ArchInfo] = {a.name: a for a in (
              "SSD300 VGG16: 36 M parameters, 35 G multiply-adds; about 2 frames/s on a CPU, real time on a GPU; "
              "the paper's (Liu et al. 2016), torchvision's ssd300_vgg16", 300, _VGG_PRIORS_300, backbone_init="vgg16"),
     ArchInfo("ssd512", "SSD512",
-             "SSD512 VGG16: 27 M parameters (VOC), 90 G multiply-adds; for a GPU; the paper's (Liu et al. 2016)",
+             "SSD512 VGG16: 27 M parameters (VOC), 90 G multiply-adds; heavy, for GPUs; the paper's (Liu et al. 2016)",
              512, _VGG_PRIORS_512, backbone_init="vgg16"),
     ArchInfo("ssd300_resnet50", "SSD300 ResNet-50",
-             "SSD300 ResNet-50: 23 M parameters, 20 G multiply-adds; a few frames/s on a CPU, real time on a GPU; "
+             "SSD300 ResNet-50: 23 M parameters, 20 G multiply-adds; heavy, for GPUs; "
              "NVIDIA DeepLearningExamples SSD300 v1.1 (COCO AP 0.25)",
              300, {"coco": nvidia_coco_priors_300}, IMAGENET_MEAN_255, IMAGENET_STD_255,
              PostprocessConfig(nms_thresh=0.5), backbone_init="resnet50"),

@@ -70,6 +70,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         given.setdefault("out_dir", str(Path(resume).parent))
     elif "out_dir" not in given:
         raise ValueError("give --out (a new run folder), or --resume RUN/last.pt to continue a run")
+    elif "arch" not in given and "device" in given:
+        from core.config import default_arch
+
+        device = str(given["device"])
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        given["arch"] = default_arch(device)  # the light model on a CPU, SSD300 on a GPU
     return replace(base, **given)
 
 

@@ -68,7 +68,9 @@ def suggested_config(devices: list[str], out_dir: str | Path) -> TrainConfig:
     of a minute or two, so that a first try shows curves rather than hours of waiting.
     """
     if any(d.startswith("cuda") for d in devices):
-        return TrainConfig(device="cuda", out_dir=str(out_dir))
+        from core.config import default_arch
+
+        return TrainConfig(device="cuda", arch=default_arch("cuda"), out_dir=str(out_dir))
     from core.engine.demo import DEMO_CONFIG
 
     base = TrainConfig()

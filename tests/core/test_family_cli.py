@@ -6,7 +6,8 @@ from pathlib import Path
 
 import cv2
 
-from core.cli import main
+from core.cli import build_parser, main
+from core.cli.train import config_from_args
 from core.config import ARCHITECTURES
 from core.data.synthetic import render_scene, write_dataset
 from core.detector import DEMO_WEIGHTS
@@ -37,3 +38,12 @@ def test_detect_and_eval_take_soft_nms(tmp_path: Path, capsys) -> None:
     assert main(["info", "--models"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed and a.description in listed for name, a in ARCHITECTURES.items())
+
+
+def test_default_model_is_the_light_one_on_a_cpu(tmp_path: Path) -> None:
+    def arch(*options: str) -> str:
+        return config_from_args(build_parser().parse_args(["train", "--out", str(tmp_path), *options])).arch
+
+    assert arch() == arch("--device", "cpu") == "ssdlite320_mobilenet_v3_large"
+    assert arch("--device", "cuda") == "ssd300"
+    assert arch("--device", "cuda", "--model", "ssdlite300_mobilenet_v2") == "ssdlite300_mobilenet_v2"
