@@ -12,6 +12,9 @@ and the shorthands ``ssd300(num_classes, priors="coco"|"voc", width=1.0)`` and
 (scales 0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05; steps 8, 16, 32, 64, 100, 300);
 ``priors="voc"`` reproduces the original Caffe / ssd.pytorch VOC boxes (min sizes
 30, 60, 111, 162, 213, 264; max sizes 60, 111, 162, 213, 264, 315).
+
+(A little over 400 lines: the family's registry stays next to the presets and prior sets it is
+made of, so that every architecture's constants are written in this one file.)
 """
 from __future__ import annotations
 
