@@ -7,8 +7,8 @@ so that the scores are spread like a trained model's; see ``benchmarks._models.t
 the input is a 640x480 synthetic scene, batch 1. torchvision's time includes its transform, network
 and ``postprocess_detections`` (a Python loop over 90 classes at score threshold 0.001, then
 ``batched_nms`` over up to 27,000 boxes, one class at a time); ours includes preprocessing, network
-and postprocessing. Calls alternate and medians are compared. Row 8 is the eager network, whose
-detections are torchvision's to the last bit; row 8b the frozen graph the app and ``ssd detect`` use
+and postprocessing. Calls alternate and medians are compared. Row 10 is the eager network, whose
+detections are torchvision's to the last bit; row 10b the frozen graph the app and ``ssd detect`` use
 (the same network to rounding, ~1e-5 on the scores, which can swap detections of near-equal score).
 """
 from __future__ import annotations
@@ -57,15 +57,15 @@ def run(quick: bool = False) -> list[Row]:
     times = interleaved({"tv": tv_fn, "eager": lambda: eager.detect([image]), "fast": lambda: fast.detect([image])},
                         repeats)
     t_tv, t_eager, t_fast = median(times["tv"]), median(times["eager"]), median(times["fast"])
-    r8, r8b = t_eager / t_tv, t_fast / t_tv
+    r10, r10b = t_eager / t_tv, t_fast / t_tv
     return [
-        Row("8. SSDlite detect, fp32, batch 1, 640x480", fmt_s(t_eager), fmt_s(t_tv), f"{r8:.2f}x", "<= 0.50x",
-            status(r8 <= 0.50, equal), f"eager network; vs torchvision: {note}; median of {repeats} interleaved runs"),
-        Row("8b. SSDlite detect, frozen graph (the app's)", fmt_s(t_fast), fmt_s(t_tv), f"{r8b:.2f}x", "<= 0.50x",
-            status(r8b <= 0.50, matched >= 0.97 * total),
+        Row("10. SSDlite detect, fp32, batch 1, 640x480", fmt_s(t_eager), fmt_s(t_tv), f"{r10:.2f}x", "<= 0.50x",
+            status(r10 <= 0.50, equal), f"eager network; vs torchvision: {note}; median of {repeats} interleaved runs"),
+        Row("10b. SSDlite detect, frozen graph (the app's)", fmt_s(t_fast), fmt_s(t_tv), f"{r10b:.2f}x", "<= 0.50x",
+            status(r10b <= 0.50, matched >= 0.97 * total),
             f"optimize=True ({load_s:.1f} s to load+freeze); {matched} of {total} detections match torchvision's "
             f"(label, score within 1e-4, box within 1e-3 px; the rest swap places at near-equal scores)"),
-        Row("8c. SSDlite frames per second, 640x480", f"{1.0 / t_fast:.1f} fps", "-", "-", "(info)", "info",
+        Row("10c. SSDlite frames per second, 640x480", f"{1.0 / t_fast:.1f} fps", "-", "-", "(info)", "info",
             f"the frozen graph, batch 1, {torch.get_num_threads()} threads; pre- and postprocessing included"),
     ]
 
