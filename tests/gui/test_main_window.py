@@ -126,3 +126,30 @@ def test_help_lists_the_shortcuts_and_about_shows_the_version(qtbot, make_window
     assert win.shortcuts_box.isVisible()
     win.about_action.trigger()
     assert f"SSD Detector {version('ssd-desktop')}" in win.about_box.text() and win.about_box.isVisible()
+
+
+def test_file_dialogs_start_in_the_last_folder_of_their_kind(qtbot, make_window, detect_assets, monkeypatch,  # type: ignore[no-untyped-def]
+                                                             tmp_path) -> None:
+    """The Open-video dialog starts where the last video came from, the weights dialog where the last
+    weights came from; the answers are kept in the settings file. (The platform's file dialog itself is
+    replaced by a recorder of where it was asked to start: it would wait for a person.)"""
+    from PySide6.QtWidgets import QFileDialog
+
+    asked: list[str] = []
+    answers = iter([str(detect_assets["video"]), str(detect_assets["weights"]), str(detect_assets["video"])])
+
+    def dialog(parent, caption, start, file_filter):  # type: ignore[no-untyped-def]
+        asked.append(start)
+        return next(answers), file_filter
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(dialog))
+    win = make_window(start_demo=False)
+    view = win.detect_view
+    with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
+        view.sources.open_video_action.trigger()
+    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
+        view.models.open_weights_action.trigger()
+    with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
+        view.sources.open_video_action.trigger()
+    assert asked == ["", "", str(detect_assets["video"].parent)]
+    assert settings.last_folder("weights") == str(detect_assets["weights"].parent)
