@@ -70,11 +70,36 @@ def _fill_evaluate_view(app: "object", window: "object", weights: Path, timeout_
     view.evaluation_failed.connect(done.append)
     view.set_model(weights)
     view.set_dataset("synthetic", count=60, seed=TEST_SEED, size=300)
-    if view.start() and _wait_until(app, lambda: bool(done), max(timeout_s, 300.0)):
-        view.select_classes([1, 3, 4])
-        view.set_threshold(0.4)
-    else:
+    if not (view.start() and _wait_until(app, lambda: bool(done), max(timeout_s, 300.0))):
         print("warning: the screenshot evaluation did not finish in time", file=sys.stderr)
+        return
+    strips: list[object] = []
+    view.strip_updated.connect(lambda: strips.append(1))
+    view.select_classes([1, 3, 4])
+    view.set_threshold(0.4)
+    if not _wait_until(app, lambda: bool(strips) and view.strip.count() > 0, timeout_s):
+        print("warning: the screenshot's image strip was not drawn in time", file=sys.stderr)
+
+
+def _fill_detect_view(app: "object", window: "object", weights: Path, source: Path, timeout_s: float) -> bool:
+    """Load the model, play the source until a few frames with detections went by, pause; False if no model."""
+    view = window.detect_view  # type: ignore[attr-defined]
+    results: list[object] = []
+    view.result_shown.connect(results.append)
+    view.load_model(weights)
+    if not _wait_until(app, lambda: view.detector is not None or not view.loading_model, timeout_s) \
+            or view.detector is None:
+        print(f"error: the model '{weights}' did not load: {view.banner.text()}", file=sys.stderr)
+        return False
+    view.open_source(source, play=True)
+    # A few frames in, so that the performance numbers have settled.
+    ok = _wait_until(app, lambda: sum(1 for r in results if len(r.detections)) >= 8  # type: ignore[attr-defined]
+                     or (len(results) >= 1 and not view.playing), timeout_s)
+    view.pause()
+    _wait_until(app, lambda: not view.playing, 5.0)
+    if not ok:
+        print(f"warning: fewer detections than expected within {timeout_s:.0f} s", file=sys.stderr)
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,22 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(start_demo=False)
     window.resize(width, height)
     window.show()
-    view = window.detect_view
-    results: list[object] = []
-    view.result_shown.connect(results.append)
-    view.load_model(weights)
-    if not _wait_until(app, lambda: view.detector is not None or not view.loading_model, args.timeout) \
-            or view.detector is None:
-        print(f"error: the model '{weights}' did not load: {view.banner.text()}", file=sys.stderr)
+    if not _fill_detect_view(app, window, weights, source, args.timeout):
         return 1
-    view.open_source(source, play=True)
-    # A few frames in, so that the performance numbers have settled.
-    ok = _wait_until(app, lambda: sum(1 for r in results if len(r.detections)) >= 8  # type: ignore[attr-defined]
-                     or (len(results) >= 1 and not view.playing), args.timeout)
-    view.pause()
-    _wait_until(app, lambda: not view.playing, 5.0)
-    if not ok:
-        print(f"warning: fewer detections than expected within {args.timeout:.0f} s", file=sys.stderr)
     _fill_train_view(app, window, Path(tmp.name), args.timeout)
     _fill_evaluate_view(app, window, weights, args.timeout)
     saved = []

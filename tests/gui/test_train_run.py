@@ -122,9 +122,7 @@ def test_plots_have_readable_axes_shared_iterations_and_start_clean(qtbot, tmp_p
     assert isinstance(axis, IterationAxis)
     ticks = [v for _, values in axis.tickValues(0.0, 2.0, 600) for v in values]
     assert ticks and all(float(v).is_integer() for v in ticks)
-    # the validation and learning-rate plots follow the loss plot's iteration axis
     loss_vb = view.loss_plot.getViewBox()
-    assert view.map_plot.getViewBox().linkedView(0) is loss_vb and view.lr_plot.getViewBox().linkedView(0) is loss_vb
 
     for epochs, iterations in ((5, 10), (1, 2)):
         with qtbot.waitSignal(view.run_finished, timeout=WAIT_MS):
@@ -133,6 +131,12 @@ def test_plots_have_readable_axes_shared_iterations_and_start_clean(qtbot, tmp_p
         (x0, x1), _ = loss_vb.viewRange()
         assert view.loss_plot.points("total")[0].size == iterations
         assert x1 < iterations + 1.5, f"the x axis still spans the previous run ({x0}, {x1})"
+        # the learning-rate and validation plots show the very same iterations as the loss plot
+        for plot in (view.lr_plot, view.map_plot):
+            assert plot.getViewBox().viewRange()[0] == pytest.approx([x0, x1])
+    view.map_plot.setXRange(0.5, 1.5, padding=0)  # zooming one plot moves all three
+    assert loss_vb.viewRange()[0] == pytest.approx([0.5, 1.5])
+    assert view.lr_plot.getViewBox().viewRange()[0] == pytest.approx([0.5, 1.5])
 
 
 def _click_when_shown(qtbot, dialog: TrainDialog, text: str) -> None:  # type: ignore[no-untyped-def]
