@@ -52,14 +52,22 @@ def _print_table(output: Any, metric: str) -> None:
     def fmt(v: float | None) -> str:
         return "     -" if v is None else f"{v:6.4f}"
 
+    from core.evaluation.definitions import ap_definition
+
+    # COCO also shows pycocotools' AP50, AP by object size and AR at 1/10/100 detections per class
+    extra = ("ap50", "ap_small", "ap_medium", "ap_large", "ar1", "ar10", "ar100") if metric == "coco" else ()
+    heads = {"ap50": "AP50", "ap_small": "APs", "ap_medium": "APm", "ap_large": "APl", "ar1": "AR1",
+             "ar10": "AR10", "ar100": "AR100"}
     width = max([len("class")] + [len(n) for n in metrics["per_class"]])
     print(f"{output.gt.name}: {len(output.gt.records)} images, metric {metric}")
-    print(f"{'class':<{width}}  {'AP':>6}  {'num_gt':>7}  {'num_det':>8}")
+    print(f"{'class':<{width}}  {'AP':>6}  {'num_gt':>7}  {'num_det':>8}" + "".join(f"  {heads[k]:>6}" for k in extra))
     for name, v in metrics["per_class"].items():
-        print(f"{name:<{width}}  {fmt(v['ap'])}  {v['num_gt']:>7}  {v['num_det']:>8}")
+        print(f"{name:<{width}}  {fmt(v['ap'])}  {v['num_gt']:>7}  {v['num_det']:>8}"
+              + "".join(f"  {fmt(v[k])}" for k in extra))
     print(f"{'mAP':<{width}}  {fmt(metrics['mAP'])}")
     if metric == "coco":
         print("  ".join(f"{k} {v:.4f}" for k, v in metrics["coco"].items()))
+    print(f"AP: {ap_definition(metric).short}")
 
 
 def request_from_args(args: argparse.Namespace) -> Any:

@@ -41,6 +41,12 @@ class COCOMetrics:
             classes without ground truth (and the background).
         ap50: float64 [C] by label, the same at IoU 0.5.
         summary: pycocotools' printed summary.
+        ap_small, ap_medium, ap_large: float64 [C] by label, AP@[.5:.95] of the objects of area
+            < 32^2, 32^2..96^2, > 96^2 px (100 detections); NaN where the class has none of that size.
+        ar1, ar10, ar100: float64 [C] by label, recall averaged over the IoUs with at most 1, 10, 100
+            detections per image (area all). All six are read from pycocotools' own accumulated arrays
+            (``eval["precision"]``, ``eval["recall"]``), as ``stats`` is: their mean over the classes
+            that have a value is the matching entry of ``stats``.
     """
 
     stats: np.ndarray
@@ -48,6 +54,16 @@ class COCOMetrics:
     ap: np.ndarray
     ap50: np.ndarray
     summary: str
+    ap_small: np.ndarray
+    ap_medium: np.ndarray
+    ap_large: np.ndarray
+    ar1: np.ndarray
+    ar10: np.ndarray
+    ar100: np.ndarray
+
+    #: The per-class fields above by the name ``stats`` gives the same figure over all classes.
+    PER_CLASS_STATS = (("APs", "ap_small"), ("APm", "ap_medium"), ("APl", "ap_large"), ("AR1", "ar1"),
+                       ("AR10", "ar10"), ("AR100", "ar100"))
 
     def as_dict(self) -> dict[str, float]:
         """The twelve summary numbers by name."""
@@ -159,20 +175,39 @@ def coco_metrics(gt: DatasetIndex, detections: Sequence[Detections]) -> COCOMetr
     with contextlib.redirect_stdout(summary):
         ev.summarize()
 
-    n = len(gt.class_names)
-    ap = np.full(n, np.nan)
-    ap50 = np.full(n, np.nan)
-    precision = ev.eval["precision"]  # [T IoUs, R recalls, K cats, A areas, M maxDets]
+    per_class = _per_class(ev, [cats[label] for label in range(1, len(gt.class_names))])
+    return COCOMetrics(stats=np.asarray(ev.stats, dtype=np.float64), class_names=tuple(gt.class_names),
+                       summary=summary.getvalue(), **per_class)
+
+
+def _valid_mean(values: np.ndarray) -> float:
+    """The mean of the entries pycocotools filled (-1 marks 'nothing to average'), NaN if none."""
+    ok = values > -1
+    return float(np.mean(values[ok])) if ok.any() else float("nan")
+
+
+def _per_class(ev: Any, label_cats: list[int]) -> dict[str, np.ndarray]:
+    """Per-label figures from COCOeval's accumulated arrays, entry 0 (background) NaN.
+
+    ``eval["precision"]`` is [T IoUs, R recalls, K cats, A areas (all, small, medium, large),
+    M maxDets (1, 10, 100)], ``eval["recall"]`` [T, K, A, M]; ``_summarize`` reads the same slices.
+    """
+    precision, recall = ev.eval["precision"], ev.eval["recall"]
     cat_pos = {c: k for k, c in enumerate(ev.params.catIds)}
-    for label in range(1, n):
-        k = cat_pos.get(cats[label])
+    # name -> (array, index) reading the figure of category k
+    reads = {"ap": (precision, lambda k: (slice(None), slice(None), k, 0, -1)),
+             "ap50": (precision, lambda k: (0, slice(None), k, 0, -1)),
+             "ap_small": (precision, lambda k: (slice(None), slice(None), k, 1, -1)),
+             "ap_medium": (precision, lambda k: (slice(None), slice(None), k, 2, -1)),
+             "ap_large": (precision, lambda k: (slice(None), slice(None), k, 3, -1)),
+             "ar1": (recall, lambda k: (slice(None), k, 0, 0)),
+             "ar10": (recall, lambda k: (slice(None), k, 0, 1)),
+             "ar100": (recall, lambda k: (slice(None), k, 0, 2))}
+    out = {name: np.full(len(label_cats) + 1, np.nan) for name in reads}
+    for label, cat in enumerate(label_cats, start=1):
+        k = cat_pos.get(cat)
         if k is None:
             continue
-        p = precision[:, :, k, 0, -1]
-        if (p > -1).any():
-            ap[label] = float(np.mean(p[p > -1]))
-        p50 = p[0]
-        if (p50 > -1).any():
-            ap50[label] = float(np.mean(p50[p50 > -1]))
-    return COCOMetrics(stats=np.asarray(ev.stats, dtype=np.float64), class_names=tuple(gt.class_names),
-                       ap=ap, ap50=ap50, summary=summary.getvalue())
+        for name, (array, index) in reads.items():
+            out[name][label] = _valid_mean(array[index(k)])
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 
 from core.evaluation.coco import COCO_STAT_NAMES, COCOMetrics, coco_metrics
 from core.evaluation.curves import ImageBreakdown, PRCurve, ThresholdStats, ThresholdSweep
+from core.evaluation.definitions import ap_definition
 from core.evaluation.matching import MatchResult, match_flat
 from core.types import DatasetIndex, Detections
 
@@ -230,6 +231,17 @@ class EvaluationResult:
         """AP of one class at each threshold: float64 [T]."""
         return self.sweep.ap_by_threshold(label, thresholds, use_07_metric)
 
+    def confusion_matrix(self, threshold: float, iou_threshold: float | None = None) -> Any:
+        """:func:`core.evaluation.confusion.confusion_matrix` at ``threshold`` (and another IoU if given)."""
+        from core.evaluation.confusion import confusion_matrix
+
+        return confusion_matrix(self, threshold, iou_threshold)
+
+    def confidence_curves(self, thresholds: Sequence[float] | np.ndarray | None = None) -> Any:
+        """Precision, recall, F1 against the threshold and the best-F1 thresholds
+        (:func:`core.evaluation.confidence.confidence_curves`)."""
+        return self.sweep.confidence_curves(thresholds)
+
     def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True,
                         images: Sequence[int] | np.ndarray | None = None) -> list[ImageBreakdown]:
         """Per image TPs, FPs and missed objects (see :meth:`ThresholdSweep.image_breakdown`)."""
@@ -242,14 +254,17 @@ class EvaluationResult:
     def metrics_dict(self, metric: str, coco: COCOMetrics | None = None) -> dict[str, Any]:
         """The ``metrics.json`` content for ``metric`` in ``voc07``, ``voc12``, ``coco``.
 
-        ``{"metric", "mAP", "per_class": {name: {"ap", "num_gt", "num_det"}}, "num_images",
-        "warnings"}``; COCO adds ``"coco": {the twelve summary numbers}`` and per-class
-        ``"ap50"``; an AP that does not exist is ``null``.
+        ``{"metric", "ap_definition" (:mod:`core.evaluation.definitions`), "mAP", "per_class": {name:
+        {"ap", "num_gt", "num_det"}}, "num_images", "warnings"}``; COCO adds ``"coco": {the twelve
+        summary numbers}`` and per-class ``"ap50"``, ``"ap_small"``, ``"ap_medium"``, ``"ap_large"``,
+        ``"ar1"``, ``"ar10"``, ``"ar100"`` (pycocotools' own, by object size and detections per image);
+        an AP that does not exist is ``null``.
         """
         if metric not in METRICS:
             raise ValueError(f"unknown metric {metric!r}; choose from {METRICS}")
         num_gt, num_det = self.sweep.num_gt, self.sweep.num_det
-        out: dict[str, Any] = {"metric": metric, "iou_threshold": self.match.iou_threshold,
+        out: dict[str, Any] = {"metric": metric, "ap_definition": ap_definition(metric).text,
+                               "iou_threshold": self.match.iou_threshold,
                                "num_images": len(self.gt.records), "gt": self.gt.source}
         if metric == "coco":
             cm = coco if coco is not None else self.coco()
@@ -264,7 +279,9 @@ class EvaluationResult:
             entry: dict[str, Any] = {"ap": None if np.isnan(ap[label]) else float(ap[label]),
                                      "num_gt": int(num_gt[label]), "num_det": int(num_det[label])}
             if metric == "coco":
-                entry["ap50"] = None if np.isnan(cm.ap50[label]) else float(cm.ap50[label])
+                for key in ("ap50",) + tuple(name for _, name in COCOMetrics.PER_CLASS_STATS):
+                    value = getattr(cm, key)[label]
+                    entry[key] = None if np.isnan(value) else float(value)
             per_class[self.class_names[label]] = entry
         out["per_class"] = per_class
         out["warnings"] = list(self.warnings) + list(self.gt.warnings)
