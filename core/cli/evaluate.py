@@ -18,12 +18,23 @@ def add(sub: argparse._SubParsersAction) -> None:
                     "pr_<class>.png into --out.",
         epilog="examples:\n  ssd eval --gt data/VOCdevkit/VOC2007 --dets results/ --metric voc07\n"
                "  ssd eval --gt instances_val2017.json --dets results.json --metric coco --out eval_coco\n"
-               "  ssd eval --gt data/shapes --split val --weights model.pt --metric voc12\n\n"
+               "  ssd eval --gt data/shapes --split val --weights model.pt --metric voc12\n"
+               "  ssd eval --reference trusted.pt --reference-thresh 0.5 --images clip.mp4 --weights fast.pt \\\n"
+               "           --metric voc07   # no annotations: agreement with the reference model\n\n"
                "DETS: a COCO results JSON (against a VOC folder: image_id = file stem, category_id = 1-based\n"
                "class index), a folder of devkit comp4_det_<split>_<class>.txt files, or the JSON of ssd detect.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--gt", required=True,
-                   help="ground truth: a VOC folder (several: comma-separated) or a COCO annotation JSON")
+    truth = p.add_mutually_exclusive_group(required=True)
+    truth.add_argument("--gt", help="ground truth: a VOC folder (several: comma-separated) or a COCO annotation JSON")
+    truth.add_argument("--reference", metavar="W",
+                       help="no annotations: the detections of this reference model on --images are the ground "
+                            "truth, so every figure measures agreement with it, not accuracy")
+    ref = p.add_argument_group("reference model as ground truth (with --reference)")
+    ref.add_argument("--reference-thresh", type=float, default=0.5, metavar="T",
+                     help="the reference's detections scoring above T are the ground truth (default 0.5)")
+    ref.add_argument("--images", metavar="SOURCE", help="a video file, an image folder or an image")
+    ref.add_argument("--every", type=int, default=1, metavar="N", help="keep one frame in N (default 1: all)")
+    ref.add_argument("--max-frames", type=int, default=None, metavar="N", help="keep at most N frames")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dets", help="detections file or folder (see below)")
     src.add_argument("--weights", help="run this model over the ground-truth images first")
@@ -75,10 +86,30 @@ def request_from_args(args: argparse.Namespace) -> Any:
     from core.data.index import DatasetSpec
     from core.evaluation.run import EvaluationRequest
 
-    return EvaluationRequest(DatasetSpec("auto", args.gt, args.split), weights=args.weights, detections=args.dets,
-                             metric=args.metric, score_thresh=args.score_thresh, nms=args.nms, device=args.device,
+    return EvaluationRequest(ground_truth_from_args(args) if args.reference else DatasetSpec("auto", args.gt, args.split),
+                             weights=args.weights, detections=args.dets, metric=args.metric,
+                             score_thresh=args.score_thresh, nms=args.nms, device=args.device,
                              precision=args.precision, batch_size=args.batch_size,
                              runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration)
+
+
+def ground_truth_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`core.evaluation.reference.ReferenceSource` of ``--reference`` and its options.
+
+    The reference is the trusted model: it runs in fp32 (whatever ``--precision`` the evaluated model
+    uses) on the runtime ``--runtime`` gives fp32, so a model evaluated against itself runs alike twice.
+    """
+    from core.evaluation.reference import ReferenceSource
+    from core.runtime import choose_runtime
+
+    if not args.images:
+        raise ValueError("--reference needs --images SOURCE (a video file, an image folder or an image)")
+    if args.split:
+        raise ValueError("--split names a VOC image set; with --reference the frames of --images are the data")
+    runtime, _ = choose_runtime(args.runtime, args.device, "fp32")
+    return ReferenceSource(args.reference, args.images, threshold=args.reference_thresh, every=args.every,
+                           max_frames=args.max_frames, device=args.device, runtime=runtime,
+                           batch_size=args.batch_size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,24 +117,31 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.run import run_evaluation
     from core.fileio import check_output_dir
 
+    if not args.reference and (args.images or args.every != 1 or args.max_frames is not None):
+        raise ValueError("--images, --every and --max-frames go with --reference (a reference model as ground truth)")
     request = request_from_args(args)
     out = check_output_dir(args.out, "--out folder")  # before the work, not after an hour of images
-    bar: ProgressBar | None = None
+    bars: dict[str, ProgressBar] = {}
 
     def on_progress(p: Any) -> None:
-        nonlocal bar
         show_load_progress(p)
-        if p.stage == "detect":
-            if bar is None:
-                bar = ProgressBar("eval", p.total, enabled=not args.quiet)
+        if p.stage in ("reference", "detect") and p.total:
+            if p.stage not in bars:
+                for other in bars.values():
+                    other.close()
+                bars[p.stage] = ProgressBar("eval" if p.stage == "detect" else "reference", p.total,
+                                            enabled=not args.quiet)
+            bar = bars[p.stage]
             bar.update(p.done - bar.n)
 
     try:
         output = run_evaluation(request, on_progress=on_progress)
     finally:
-        if bar is not None:
+        for bar in bars.values():
             bar.close()
     write_evaluation(out, output.metrics, output.result, plots=not args.no_plots)
+    if output.caveat:
+        print(output.caveat)
     _print_table(output, args.metric)
     for w in output.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """Dataset and DataLoader for training and evaluation: pixels + SSD transforms -> padded batches.
 
-Pixels come from the record's file (read with OpenCV, converted to RGB) or, for a synthetic
-record (``file = synthetic://<seed>/<index>``), from re-rendering the scene, which is
-deterministic.
+Pixels come from the record's file (read with OpenCV, converted to RGB), for a synthetic
+record (``file = synthetic://<seed>/<index>``) from re-rendering the scene, which is
+deterministic, and for a frame of a video (``file = videoframe:<video>#<frame>``) from decoding it
+(:mod:`core.data.frames`).
 
 Loading and augmentation run in DataLoader worker processes when ``num_workers > 0``; each
 worker seeds NumPy's and Python's global RNGs from torch's per-worker seed (itself derived from
@@ -21,6 +22,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from core.config import ModelConfig
+from core.data.frames import parse_video_frame_path, read_video_frame
 from core.data.synthetic import parse_synthetic_path, render_scene
 from core.data.transforms import Compose, build_transforms
 from core.images import read_image
@@ -37,6 +39,9 @@ def read_image_rgb(record: ImageRecord) -> np.ndarray:
     if key is not None:
         image, _, _ = render_scene(key[0], key[1], (record.width, record.height))
         return image
+    frame = parse_video_frame_path(record.file)
+    if frame is not None:
+        return read_video_frame(*frame)
     try:
         return read_image(record.file)
     except ValueError as exc:

@@ -10,7 +10,7 @@ Formats understood by :func:`read_detections`:
   file): lines ``<image id> <score> <xmin> <ymin> <xmax> <ymax>`` in VOC's 1-based inclusive
   pixels, converted to continuous pixels as ``(xmin - 1, ymin - 1, xmax, ymax)``.
 * the JSON written by ``ssd detect`` (``{"class_names", "images": [{"file", "detections"}]}``),
-  matched to the dataset by image file name.
+  matched to the dataset by image file name (entries of a video, by video file name and ``frame``).
 
 Every format is treated alike: each entry is one more detection, so an image that a file
 lists twice (or a detection repeated exactly) keeps all its entries, and the repeats count as
@@ -219,7 +219,11 @@ def _ssd_detect_json(data: dict, p: Path, gt: DatasetIndex) -> tuple[Rows, list[
     for i, entry in enumerate(images):
         file, rows = _detect_entry(entry, i, p)
         f = Path(file)
-        image_id = by_name.get(f.name, by_name.get(f.stem))
+        # a video's frames: records named videoframe:<video>#<frame> (core.data.frames) have the name "<video>#<frame>"
+        frame = entry.get("frame")
+        image_id = by_name.get(f"{f.name}#{frame}") if isinstance(frame, int) else None
+        if image_id is None:
+            image_id = by_name.get(f.name, by_name.get(f.stem))
         if image_id is None:
             image_id = f"<{f.name}>"  # counted as an unknown image by evaluate()
         else:

@@ -8,8 +8,8 @@
 The steps are small functions so that another kind of ground truth or of detections plugs in
 without touching the rest: the ground truth is any object with ``index(check_images)`` and
 ``describe()`` (:class:`GroundTruthSource`; :class:`core.data.index.DatasetSpec` is one).
-Progress is reported as :class:`core.jobs.Progress` with the stages ``load``, ``model``,
-``detect``, ``read``, ``match``, ``coco`` and ``sweep``; ``should_stop`` is polled between
+Progress is reported as :class:`core.jobs.Progress` with the stages ``load``, ``reference`` (a
+reference model labelling the frames), ``model``, ``detect``, ``read``, ``match``, ``coco`` and ``sweep``; ``should_stop`` is polled between
 batches and steps and raises :class:`EvaluationCancelled` (partial detections would give a
 wrong mAP, so nothing partial is returned).
 """
@@ -52,7 +52,9 @@ class EvaluationRequest:
     """What to evaluate against which ground truth. Exactly one of ``weights`` and ``detections``.
 
     Attributes:
-        ground_truth: a :class:`GroundTruthSource`, e.g. ``DatasetSpec("voc", path, split)``.
+        ground_truth: a :class:`GroundTruthSource`, e.g. ``DatasetSpec("voc", path, split)``, or a
+            reference model's detections on footage (:class:`core.evaluation.reference.ReferenceSource`,
+            or the :class:`~core.evaluation.reference.FixedGroundTruth` its ``build`` returns).
         weights: a model (any file :func:`core.detector.load_detector` reads, or ``"demo"``
             where that name is known) run over the ground truth's images.
         detections: a detections file (:func:`core.evaluation.io.read_detections`).
@@ -142,6 +144,12 @@ class EvaluationOutput:
         return self.result.gt
 
     @property
+    def caveat(self) -> str:
+        """How to read the figures when the ground truth is not annotations ("" when it is): a reference
+        model's output makes every figure a measure of agreement with that model, not of accuracy."""
+        return str(getattr(self.request.ground_truth, "caveat", ""))
+
+    @property
     def warnings(self) -> list[str]:
         """Problems met with the detections and the ground truth, each naming its file."""
         return list(self.metrics["warnings"])
@@ -193,15 +201,28 @@ def run_detector(detector: Any, gt: DatasetIndex, batch_size: int = 8, on_progre
     return out
 
 
-def request_ground_truth(request: EvaluationRequest, on_progress: ProgressFn | None = None) -> DatasetIndex:
+def request_ground_truth(request: EvaluationRequest, on_progress: ProgressFn | None = None,
+                         should_stop: StopFn | None = None) -> DatasetIndex:
     """The ground truth of ``request`` (image files required only when a model runs).
+
+    A source with an ``index_job(check_images, on_progress, should_stop)`` method (a reference
+    model, :class:`core.evaluation.reference.ReferenceSource`) gets the progress and the stop flag.
 
     Raises:
         ValueError: what the reader refuses, or a ground truth without an object to count
             (every AP would be undefined: nothing to evaluate).
     """
     report(on_progress, 0, None, "load", f"reading {request.ground_truth.describe()}")
-    gt = request.ground_truth.index(check_images=request.weights is not None)
+    job = getattr(request.ground_truth, "index_job", None)  # a source that runs a model reports and stops
+    if job is not None:
+        try:
+            gt = job(check_images=request.weights is not None, on_progress=on_progress, should_stop=should_stop)
+        except EvaluationCancelled:
+            raise
+        except Cancelled as exc:
+            raise EvaluationCancelled(str(exc)) from None
+    else:
+        gt = request.ground_truth.index(check_images=request.weights is not None)
     counted = 0
     for r in gt.records:
         ignored = np.zeros(len(r.labels), bool)
@@ -256,7 +277,7 @@ def run_evaluation(request: EvaluationRequest, on_progress: ProgressFn | None = 
         EvaluationCancelled: ``should_stop`` returned True.
         ValueError, FileNotFoundError: bad input, each message naming the file and the field.
     """
-    gt = request_ground_truth(request, on_progress)
+    gt = request_ground_truth(request, on_progress, should_stop)
     _check_stop(should_stop, "after reading the ground truth")
     get = detections_from_model if request.weights is not None else detections_from_file
     dets, names, read_warnings = get(request, gt, on_progress, should_stop)
@@ -277,10 +298,15 @@ def run_evaluation(request: EvaluationRequest, on_progress: ProgressFn | None = 
     _check_stop(should_stop, "before the threshold curves")
     report(on_progress, 0, None, "sweep", "mAP by threshold")
     thresholds = np.linspace(0.0, 1.0, request.threshold_steps)
+    metrics = result.metrics_dict(request.metric, coco)
+    caveat = getattr(request.ground_truth, "caveat", "")
+    if caveat:  # the figures are agreement with a model: metrics.json says so and where it came from
+        info = request.ground_truth.info
+        metrics = {"caveat": caveat, "ground_truth_source": info() if callable(info) else dict(info), **metrics}
     return EvaluationOutput(request=request, result=result, coco=coco, coco_error=coco_error, thresholds=thresholds,
                             map_voc07=result.map_by_threshold(thresholds, use_07_metric=True),
                             map_voc12=result.map_by_threshold(thresholds, use_07_metric=False),
-                            metrics=result.metrics_dict(request.metric, coco))
+                            metrics=metrics)
 
 
 __all__ = ["EvaluationRequest", "EvaluationOutput", "EvaluationCancelled", "GroundTruthSource", "run_evaluation",
