@@ -1,6 +1,6 @@
 """`ssd` command line: thin argument parsing over core.
 
-One module per subcommand (detect, info, synth, train, eval, export), each with ``add(subparsers)`` and
+One module per subcommand (detect, info, synth, train, eval, export, pseudo-label), each with ``add(subparsers)`` and
 ``run(args) -> int``; heavy imports happen inside the run functions so that ``ssd --help`` is
 instant.
 """
@@ -10,12 +10,12 @@ import argparse
 import sys
 from typing import Sequence
 
-from core.cli import detect, evaluate, export, info, synth, train
+from core.cli import detect, evaluate, export, info, pseudo_label, synth, train
 from core.cli.progress import ProgressBar
 
 __all__ = ["ProgressBar", "build_parser", "main"]
 
-_COMMANDS = (detect, info, synth, train, evaluate, export)
+_COMMANDS = (detect, info, synth, train, evaluate, export, pseudo_label)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,92 @@
+"""`ssd pseudo-label`: a teacher model labels videos and image folders; the result is a dataset to train on."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from core.cli.progress import ProgressBar
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "pseudo-label", help="label videos or image folders with a teacher model (a dataset to train on)",
+        description="Run a teacher model over videos, image folders or images, keep every N-th frame, and write "
+                    "a VOC or COCO dataset whose labels are the teacher's detections above --score-thresh (each box "
+                    "keeps its score; the teacher and threshold are recorded in DIR/pseudo_label.json). Running "
+                    "the same command again resumes: frames already written are skipped. DIR must be new or empty, "
+                    "or hold this same pseudo-labelling; another dataset is never overwritten.",
+        epilog="examples:\n  ssd pseudo-label street.mp4 --teacher torchvision:ssd300_vgg16_coco --out data/street "
+               "--every 10 --classes person,car,bus --rename bus=car\n"
+               "  ssd train --format voc --data data/street --val-split val --out runs/street\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="video files, image folders or images")
+    p.add_argument("--teacher", required=True, metavar="W", help="the teacher model (any weights ssd detect reads)")
+    p.add_argument("--out", required=True, metavar="DIR", help="the dataset folder to write (or resume)")
+    p.add_argument("--score-thresh", type=float, default=0.5, metavar="T",
+                   help="keep the teacher's detections scoring above T (default 0.5)")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="keep one frame in N (default 1: all)")
+    p.add_argument("--format", choices=("voc", "coco"), default="voc", help="dataset layout (default voc)")
+    p.add_argument("--classes", metavar="A,B,...", help="keep only these teacher classes (default: all)")
+    p.add_argument("--rename", metavar="OLD=NEW,...",
+                   help="give teacher classes other names in the dataset (two may share a name)")
+    p.add_argument("--max-frames", type=int, default=None, metavar="N", help="at most N kept frames per source")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="how the teacher runs")
+    p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise ValueError(f"--classes needs class names separated by commas, got {text!r}")
+    return names
+
+
+def _rename(text: str | None) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"--rename takes OLD=NEW pairs separated by commas, got {item.strip()!r}")
+        pairs.append((old.strip(), new.strip()))
+    return tuple(pairs)
+
+
+def run(args: argparse.Namespace) -> int:
+    from core.pseudo_label import PseudoLabelConfig, pseudo_label
+
+    cfg = PseudoLabelConfig(sources=tuple(args.sources), teacher=args.teacher, out_dir=args.out,
+                            score_thresh=args.score_thresh, every=args.every, fmt=args.format,
+                            classes=_names(args.classes), rename=_rename(args.rename), max_frames=args.max_frames,
+                            device=args.device, precision=args.precision, batch_size=args.batch_size)
+    bar: ProgressBar | None = None
+
+    def on_progress(p: object) -> None:
+        nonlocal bar
+        if bar is None and getattr(p, "done", 0):
+            bar = ProgressBar("pseudo-label", getattr(p, "total", None), enabled=not args.quiet)
+        if bar is not None:
+            bar.update(getattr(p, "done") - bar.n)
+
+    try:
+        result = pseudo_label(cfg, on_progress=on_progress)
+    except KeyboardInterrupt:
+        print(f"\nstopped; the frames done are saved in {args.out}: run the same command to resume", file=sys.stderr)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    fmt_hint = (f"--format voc --data {result.dataset_path} --val-split val" if result.fmt == "voc"
+                else f"--format coco --data {result.dataset_path} --val-split none")
+    print(f"labelled {result.frames_written} frame(s) ({result.frames_skipped} done before), {result.objects} "
+          f"object(s) of {len(result.class_names) - 1} class(es); the dataset holds {result.frames_total} frame(s): "
+          f"{result.dataset_path}\ntrain on it with: ssd train {fmt_hint} --out RUN_DIR")
+    return 0

@@ -1,0 +1,343 @@
+"""Pseudo-labelling: a teacher model labels unlabelled footage, and the result is a dataset to train on.
+
+    cfg = PseudoLabelConfig(sources=("clip.mp4", "photos/"), teacher="trusted.pt", out_dir="data/clip_labels",
+                            score_thresh=0.5, every=5, fmt="voc")
+    result = pseudo_label(cfg, on_progress=print, should_stop=lambda: False)
+    # then: ssd train --format voc --data data/clip_labels --val-split val ...
+
+The teacher runs over every ``every``-th frame of each video, image folder or image; its detections
+scoring above ``score_thresh`` become the labels of a VOC or COCO dataset
+(:mod:`core.data.pseudo_label_files`), each box with its score, the teacher and its threshold in the
+metadata. ``classes`` keeps a subset of the teacher's classes and ``rename`` gives them the names the
+dataset should use (two teacher classes may share one name). Boxes are clipped to the frame; boxes
+under one pixel after VOC's integer rounding are dropped and counted.
+
+Never loses or mixes a dataset: the output folder must be new or empty, or hold this same
+pseudo-labelling (same teacher file, threshold, sampling, format, classes and names), which is then
+resumed: frames already written are skipped without running the teacher. Anything else in the
+folder is refused before the teacher loads. The index files are rewritten every ``save_every``
+frames and on every way the run can end (finished, stopped, Ctrl-C, an error), so the folder is
+always a readable dataset of the frames done.
+
+Image ids: ``<video stem>_<frame:06d>`` for a video, ``<folder>_<image stem>`` for an image folder,
+``<image stem>`` for one image (the ids ``ssd eval --reference`` gives the same frames).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from core.config import BACKGROUND
+from core.data.pseudo_label_files import FORMATS, STATE_FILE, PseudoLabelWriter
+from core.jobs import ProgressFn, StopFn, report
+
+#: torchvision's COCO class list pads unused category ids with this name; it is never a class to learn.
+PLACEHOLDER_CLASS = "N/A"
+
+
+class DatasetExistsError(ValueError):
+    """The output folder holds files that are not this pseudo-labelling (never replaced or mixed)."""
+
+
+@dataclass(frozen=True)
+class PseudoLabelConfig:
+    """One pseudo-labelling run (see the module docstring).
+
+    Attributes:
+        sources: videos, image folders or images (not cameras: record them first).
+        teacher: the teacher model (any file :func:`core.detector.load_detector` reads).
+        out_dir: the dataset folder (new, empty, or this same run to resume).
+        score_thresh: the teacher's detections scoring above this become labels.
+        every: keep one frame in ``every`` (one image in ``every`` of a folder).
+        fmt: ``voc`` or ``coco``.
+        classes: the teacher's class names to keep (None: all).
+        rename: (teacher name, dataset name) pairs.
+        max_frames: at most this many kept frames per source (None: all).
+        device, precision, batch_size: how the teacher runs.
+        save_every: frames between two saves of the index files.
+    """
+
+    sources: tuple[str, ...]
+    teacher: str
+    out_dir: str
+    score_thresh: float = 0.5
+    every: int = 1
+    fmt: str = "voc"
+    classes: tuple[str, ...] | None = None
+    rename: tuple[tuple[str, str], ...] = ()
+    max_frames: int | None = None
+    device: str = "cpu"
+    precision: str = "fp32"
+    batch_size: int = 8
+    save_every: int = 50
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ValueError("pseudo-labelling needs at least one source (a video, an image folder or an image)")
+        if not 0.0 <= self.score_thresh < 1.0:
+            raise ValueError(f"score threshold must be in [0, 1), got {self.score_thresh}")
+        if self.fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {self.fmt!r}")
+        for name, value, low in (("every", self.every, 1), ("batch size", self.batch_size, 1),
+                                 ("save_every", self.save_every, 1), ("max_frames", self.max_frames, 1)):
+            if value is not None and value < low:
+                raise ValueError(f"{name} must be >= {low}, got {value}")
+
+    def settings(self, teacher_sha256: str) -> dict[str, Any]:
+        """What makes the labels what they are: a resumed run must have the same."""
+        return {"teacher_sha256": teacher_sha256, "score_thresh": self.score_thresh, "every": self.every,
+                "format": self.fmt, "classes": None if self.classes is None else list(self.classes),
+                "rename": [list(p) for p in self.rename], "max_frames": self.max_frames}
+
+
+@dataclass(frozen=True)
+class PseudoLabelResult:
+    """What a run left in ``out_dir``.
+
+    Attributes:
+        out_dir: the dataset folder; ``dataset_path`` is what the reader takes (the folder for VOC,
+            ``annotations.json`` for COCO).
+        fmt: ``voc`` or ``coco``.
+        class_names: the dataset's classes (entry 0 the background).
+        frames_written: frames labelled by this run; ``frames_skipped``: done by an earlier run.
+        frames_total: frames in the dataset now.
+        objects: labels written by this run.
+        partial: the run stopped before the end of its sources (``should_stop``); run it again to resume.
+        warnings: unreadable images of a folder, a video that ended early, boxes dropped.
+    """
+
+    out_dir: Path
+    dataset_path: Path
+    fmt: str
+    class_names: tuple[str, ...]
+    frames_written: int
+    frames_skipped: int
+    frames_total: int
+    objects: int
+    partial: bool
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def class_plan(teacher_names: Sequence[str], classes: Sequence[str] | None,
+               rename: Sequence[tuple[str, str]]) -> tuple[tuple[str, ...], np.ndarray]:
+    """The dataset's classes and, per teacher label, its dataset label (-1: dropped).
+
+    Raises:
+        ValueError: a class or a renamed class the teacher does not have (names the teacher's classes).
+    """
+    known = [n for n in teacher_names[1:] if n != PLACEHOLDER_CLASS]
+    for name in list(classes or ()) + [a for a, _ in rename]:
+        if name not in known:
+            raise ValueError(f"the teacher has no class {name!r}; its classes: {', '.join(dict.fromkeys(known))}")
+    keep = set(classes) if classes is not None else set(known)
+    names = dict(rename)
+    dataset = [BACKGROUND]
+    mapping = np.full(len(teacher_names), -1, np.int64)
+    for label, name in enumerate(teacher_names):
+        if label == 0 or name not in keep:
+            continue
+        target = names.get(name, name)
+        if target not in dataset:
+            dataset.append(target)
+        mapping[label] = dataset.index(target)
+    return tuple(dataset), mapping
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_target(out_dir: str | Path, settings: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
+    """Check, before the teacher loads, that the labels may be written to ``out_dir``.
+
+    Returns:
+        (folder, the earlier run's record when this run resumes it, else None).
+
+    Raises:
+        DatasetExistsError: the folder holds anything but this same pseudo-labelling (says what differs).
+        ValueError, OSError: ``out_dir`` is a file, or cannot be created or written.
+    """
+    from core.data._checks import read_json_file
+    from core.fileio import check_output_dir
+
+    out = Path(out_dir).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file, not a folder")
+    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    if entries and not (out / STATE_FILE).is_file():
+        shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
+        raise DatasetExistsError(f"{out} is not empty ({len(entries)} entries: {shown}) and holds no pseudo-labels "
+                                 f"to resume; pseudo-labels are never mixed into another dataset: give a new folder")
+    previous = read_json_file(out / STATE_FILE, "pseudo-label record") if entries else None
+    if previous is not None:
+        differ = [k for k, v in settings.items() if previous.get("settings", {}).get(k) != v]
+        if differ:
+            was = ", ".join(f"{k}={previous.get('settings', {}).get(k)!r}" for k in differ)
+            raise DatasetExistsError(f"{out} holds pseudo-labels made with other settings ({was}); resuming would mix "
+                                     f"two labellings: give a new folder, or the same settings to resume")
+    check_output_dir(out, "pseudo-label dataset folder")
+    return out, previous
+
+
+def _base_name(spec: str) -> str:
+    p = Path(spec)
+    return p.name if p.is_dir() else p.stem
+
+
+def _open_all(sources: Sequence[str], every: int, max_frames: int | None) -> int | None:
+    """Open (and close) every source so that a bad one fails before the teacher loads; the frames to label."""
+    from core.data.frames import expected_frames, open_frames
+
+    bases: dict[str, str] = {}
+    total: int | None = 0
+    for spec in sources:
+        base = _base_name(str(spec))
+        if base in bases:
+            raise ValueError(f"two sources give the same image ids ({bases[base]} and {spec}, both {base!r}); "
+                             f"rename one of them")
+        bases[base] = str(spec)
+        with open_frames(str(spec)) as src:
+            n = expected_frames(src.frame_count, every, max_frames)
+        total = None if total is None or n is None else total + n
+    return total
+
+
+def _labels(det: Any, mapping: np.ndarray, thresh: float, width: int, height: int
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(boxes, scores, dataset labels, boxes dropped) of one frame's teacher detections."""
+    boxes = np.asarray(det.boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(det.scores, np.float64).reshape(-1)
+    labels = np.asarray(det.labels, np.int64).reshape(-1)
+    ok = (labels >= 0) & (labels < mapping.shape[0])
+    mapped = np.where(ok, mapping[np.clip(labels, 0, mapping.shape[0] - 1)], -1)
+    keep = (mapped > 0) & (scores > thresh) & np.isfinite(scores) & np.isfinite(boxes).all(axis=1)
+    boxes = np.clip(boxes[keep], 0, [width, height, width, height])
+    # VOC stores integer pixels: a box that rounds to nothing would be dropped by the reader
+    r = np.rint(boxes)
+    big = (r[:, 2] > r[:, 0]) & (r[:, 3] > r[:, 1])
+    return boxes[big], scores[keep][big], mapped[keep][big], int((~big).sum())
+
+
+def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, should_stop: StopFn | None = None,
+                 teacher: Any = None) -> PseudoLabelResult:
+    """Label the frames of ``cfg.sources`` with the teacher and write (or resume) the dataset.
+
+    Args:
+        cfg: the run.
+        on_progress: :class:`core.jobs.Progress` (stage ``pseudo-label``, frames done of the frames to label,
+            skipped ones included) after each frame.
+        should_stop: polled between frames; True ends the run with everything done saved (``partial``).
+        teacher: an already loaded teacher (default: ``load_detector(cfg.teacher)``).
+
+    Raises:
+        DatasetExistsError, ValueError, OSError before any work: see :func:`check_target`, bad sources.
+        Ctrl-C and errors mid-run are re-raised after the frames done were saved.
+    """
+    from core.detector import load_detector
+    from core.weights import resolve_weights_spec
+
+    teacher_file = resolve_weights_spec(cfg.teacher, allow_download=False)
+    if not teacher_file.is_file():
+        raise ValueError(f"{cfg.teacher}: teacher weights not found")
+    sha = file_sha256(teacher_file)
+    out, previous = check_target(cfg.out_dir, cfg.settings(sha))
+    total = _open_all(cfg.sources, cfg.every, cfg.max_frames)
+    report(on_progress, 0, total, "pseudo-label", f"loading teacher {Path(cfg.teacher).name}")
+    if teacher is None:
+        teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision)
+    class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
+    sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
+    state = {"kind": "pseudo_label", "settings": cfg.settings(sha), "teacher": str(cfg.teacher),
+             "teacher_classes": list(teacher.class_names), "score_thresh": cfg.score_thresh, "every": cfg.every,
+             "class_names": list(class_names), "sources": sources, "complete": False}
+    note = f"pseudo-labels by teacher {Path(cfg.teacher).name}, score > {cfg.score_thresh:g}"
+    writer = PseudoLabelWriter(out, cfg.fmt, class_names, note, state)
+    run = _Run(cfg, teacher, writer, mapping, total, on_progress, should_stop)
+    try:
+        run.label_all()
+    except BaseException:
+        with contextlib.suppress(Exception):  # the error that ended the run matters more than this save
+            writer.save()  # the frames done stay a dataset (and resumable) whatever ended the run
+        raise
+    state["complete"] = not run.stopped
+    writer.save()
+    return PseudoLabelResult(out_dir=out, dataset_path=writer.dataset_path, fmt=cfg.fmt, class_names=class_names,
+                             frames_written=run.written, frames_skipped=run.skipped, frames_total=len(writer.ids),
+                             objects=run.objects, partial=run.stopped, warnings=tuple(run.warnings()))
+
+
+class _Run:
+    """The frame loop of :func:`pseudo_label` and its counters."""
+
+    def __init__(self, cfg: PseudoLabelConfig, teacher: Any, writer: PseudoLabelWriter, mapping: np.ndarray,
+                 total: int | None, on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:
+        self.cfg, self.teacher, self.writer, self.mapping, self.total = cfg, teacher, writer, mapping, total
+        self.on_progress, self.should_stop = on_progress, should_stop
+        self.done = writer.done()
+        self.seen = self.written = self.skipped = self.objects = self.dropped = 0
+        self.stopped = False
+        self.source_warnings: list[str] = []
+
+    def label_all(self) -> None:
+        from core.data.frames import open_frames, sample_frames
+
+        for spec in self.cfg.sources:
+            prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
+            with open_frames(str(spec)) as src:
+                batch: list[Any] = []
+                for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
+                    if self.should_stop is not None and self.should_stop():
+                        self.stopped = True
+                        break
+                    if frame.image_id in self.done:
+                        self.skipped += 1
+                        self._report(frame.image_id)
+                        continue
+                    batch.append(frame)
+                    if len(batch) >= self.cfg.batch_size:
+                        self._flush(batch)
+                self._flush(batch)
+                self.source_warnings += list(getattr(src, "warnings", []))
+            if self.stopped:
+                return
+
+    def _flush(self, batch: list[Any]) -> None:
+        if not batch:
+            return
+        dets = self.teacher.detect([f.image for f in batch], score_thresh=self.cfg.score_thresh)
+        for frame, det in zip(batch, dets):
+            h, w = frame.image.shape[:2]
+            boxes, scores, labels, dropped = _labels(det, self.mapping, self.cfg.score_thresh, w, h)
+            self.writer.add(frame.image_id, frame.image, boxes, scores, labels)
+            self.done.add(frame.image_id)
+            self.written += 1
+            self.objects += len(labels)
+            self.dropped += dropped
+            if self.written % self.cfg.save_every == 0:
+                self.writer.save()
+            self._report(frame.image_id)
+        batch.clear()
+
+    def _report(self, image_id: str) -> None:
+        self.seen += 1
+        report(self.on_progress, self.seen, self.total, "pseudo-label",
+               f"{image_id} ({self.written} labelled, {self.skipped} already done)")
+
+    def warnings(self) -> list[str]:
+        out = list(self.source_warnings)
+        if self.dropped:
+            out.append(f"{self.dropped} teacher box(es) under one pixel after rounding were dropped")
+        return out
+
+
+__all__ = ["PseudoLabelConfig", "PseudoLabelResult", "DatasetExistsError", "pseudo_label", "class_plan",
+           "check_target", "PLACEHOLDER_CLASS"]
