@@ -58,7 +58,9 @@ class PseudoLabelConfig:
         classes: the teacher's class names to keep (None: all).
         rename: (teacher name, dataset name) pairs.
         max_frames: at most this many kept frames per source (None: all).
-        device, precision, batch_size: how the teacher runs.
+        device, precision, runtime, calibration, batch_size: how the teacher runs (see
+            :func:`core.detector.load_detector`; int8 calibrates on ``calibration``, else the teacher's
+            training data, else the first source).
         save_every: frames between two saves of the index files.
     """
 
@@ -73,6 +75,8 @@ class PseudoLabelConfig:
     max_frames: int | None = None
     device: str = "cpu"
     precision: str = "fp32"
+    runtime: str = "torch"
+    calibration: str | None = None
     batch_size: int = 8
     save_every: int = 50
 
@@ -214,17 +218,20 @@ def _open_all(sources: Sequence[str], every: int, max_frames: int | None) -> int
 def _labels(det: Any, mapping: np.ndarray, thresh: float, width: int, height: int
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(boxes, scores, dataset labels, boxes dropped) of one frame's teacher detections."""
+    from core.inference import finite_only
+
+    det, non_finite = finite_only(det)
     boxes = np.asarray(det.boxes, np.float64).reshape(-1, 4)
     scores = np.asarray(det.scores, np.float64).reshape(-1)
     labels = np.asarray(det.labels, np.int64).reshape(-1)
     ok = (labels >= 0) & (labels < mapping.shape[0])
     mapped = np.where(ok, mapping[np.clip(labels, 0, mapping.shape[0] - 1)], -1)
-    keep = (mapped > 0) & (scores > thresh) & np.isfinite(scores) & np.isfinite(boxes).all(axis=1)
+    keep = (mapped > 0) & (scores > thresh)
     boxes = np.clip(boxes[keep], 0, [width, height, width, height])
     # VOC stores integer pixels: a box that rounds to nothing would be dropped by the reader
     r = np.rint(boxes)
     big = (r[:, 2] > r[:, 0]) & (r[:, 3] > r[:, 1])
-    return boxes[big], scores[keep][big], mapped[keep][big], int((~big).sum())
+    return boxes[big], scores[keep][big], mapped[keep][big], int((~big).sum()) + non_finite
 
 
 def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, should_stop: StopFn | None = None,
@@ -253,7 +260,9 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
     total = _open_all(cfg.sources, cfg.every, cfg.max_frames)
     report(on_progress, 0, total, "pseudo-label", f"loading teacher {Path(cfg.teacher).name}")
     if teacher is None:
-        teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision)
+        teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision, runtime=cfg.runtime,
+                                calibration=cfg.calibration, calibration_fallback=cfg.sources[0],
+                                on_progress=on_progress, should_stop=should_stop)
     class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
     sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
     state = {"kind": "pseudo_label", "settings": cfg.settings(sha), "teacher": str(cfg.teacher),
@@ -335,7 +344,7 @@ class _Run:
     def warnings(self) -> list[str]:
         out = list(self.source_warnings)
         if self.dropped:
-            out.append(f"{self.dropped} teacher box(es) under one pixel after rounding were dropped")
+            out.append(f"{self.dropped} teacher box(es) under one pixel after rounding, or not finite, were dropped")
         return out
 
 

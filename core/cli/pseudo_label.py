@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from core.cli.progress import ProgressBar
+from core.cli.runtime_options import add_runtime_options, chosen_runtime, show_load_progress
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +32,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="give teacher classes other names in the dataset (two may share a name)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="at most N kept frames per source")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"), help="how the teacher runs")
+    add_runtime_options(p, "the teacher: ")
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -64,11 +65,15 @@ def run(args: argparse.Namespace) -> int:
     cfg = PseudoLabelConfig(sources=tuple(args.sources), teacher=args.teacher, out_dir=args.out,
                             score_thresh=args.score_thresh, every=args.every, fmt=args.format,
                             classes=_names(args.classes), rename=_rename(args.rename), max_frames=args.max_frames,
-                            device=args.device, precision=args.precision, batch_size=args.batch_size)
+                            device=args.device, precision=args.precision, runtime=chosen_runtime(args),
+                            calibration=args.calibration, batch_size=args.batch_size)
     bar: ProgressBar | None = None
 
     def on_progress(p: object) -> None:
         nonlocal bar
+        if getattr(p, "stage", "") != "pseudo-label":
+            show_load_progress(p)  # converting or quantizing the teacher
+            return
         if bar is None and getattr(p, "done", 0):
             bar = ProgressBar("pseudo-label", getattr(p, "total", None), enabled=not args.quiet)
         if bar is not None:
