@@ -20,3 +20,13 @@ def short_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.data.synthetic import render_video
 
     return render_video(tmp_path_factory.mktemp("video") / "shapes.mp4", seconds=2, fps=6, seed=5, size=(240, 240))
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():  # type: ignore[no-untyped-def]
+    """`ssd train --threads 1` sets the process-wide thread count; later tests must not inherit it."""
+    import torch
+
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
