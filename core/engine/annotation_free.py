@@ -36,11 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.config import TEST_SEED, TrainConfig
+from core.engine.config import PROOF_VIDEO_SEED, TEST_SEED, TrainConfig
 from core.jobs import ProgressFn, StopFn, report
-
-#: Seeds of the proof's videos: PROOF_VIDEO_SEED, PROOF_VIDEO_SEED + 1, ...; no other data uses them.
-PROOF_VIDEO_SEED = 500_000
 
 
 @dataclass(frozen=True)

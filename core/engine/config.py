@@ -29,6 +29,8 @@ VAL_SEED = 1_000_003
 TEST_SEED = 2024
 #: The demo video's scenes (``core/resources/demo.mp4``).
 VIDEO_SEED = 7
+#: The annotation-free proof's videos (seeds PROOF_VIDEO_SEED, PROOF_VIDEO_SEED + 1, ...; core.engine.annotation_free).
+PROOF_VIDEO_SEED = 500_000
 
 # -------------------------------------------------------------------------------------- choices
 FORMATS: tuple[str, ...] = ("voc", "coco", "synthetic")
