@@ -264,6 +264,10 @@ class TrainConfig:
     init_weights: str | None = _spec(None, "Start from", "detector weights (same architecture, width and "
                                      "classes) to fine-tune from, with a fresh optimiser and schedule",
                                      "model", "path", optional=True, path_mode="file", flag="--init")
+    distill_teacher: str | None = _spec(None, "Distil from", "a teacher detector (same input size and default "
+                                        "boxes, classes covering this run's) whose soft class scores on the matched "
+                                        "priors become an extra loss term (core.engine.distill)", "model", "path",
+                                        optional=True, none_text="no distillation", path_mode="file", flag="--distill")
     # -- optimisation
     epochs: int = _spec(10, "Epochs", "passes over the training set", "optimisation", "int", minimum=1,
                         maximum=INT32_MAX)
@@ -287,6 +291,12 @@ class TrainConfig:
                                        "optimisation", "int", optional=True, none_text="no limit", minimum=1,
                                        maximum=INT32_MAX)
     amp: bool = _spec(False, "Mixed precision", "fp16 autocast (CUDA only)", "optimisation", "bool")
+    distill_weight: float = _spec(1.0, "Distillation weight", "A: the weight of the distillation term "
+                                  "(A * T^2 * KL(teacher || student) on the matched priors)", "optimisation",
+                                  "float", minimum=0.0)
+    distill_temperature: float = _spec(2.0, "Distillation temperature", "T: softens both class distributions "
+                                       "before comparing them (1: the plain softmax)", "optimisation", "float",
+                                       minimum=0.0, exclusive_minimum=True, maximum=100.0)
     # -- run
     device: str = _spec("cpu", "Device", "cpu, cuda, cuda:N or auto", "run", "str")
     num_workers: int = _spec(DEFAULT_NUM_WORKERS, "Loader workers",

@@ -15,7 +15,7 @@ from typing import Any
 from core.fileio import atomic_write
 
 CSV_COLUMNS: tuple[str, ...] = ("iteration", "epoch", "loss", "loc_loss", "conf_loss", "lr", "images_per_s",
-                                "data_wait_fraction", "val_map", "elapsed_s")
+                                "data_wait_fraction", "val_map", "elapsed_s", "distill_loss")
 
 
 def read_metrics_csv(path: str | Path) -> list[dict[str, float | None]]:

@@ -76,7 +76,8 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resumed: bool) -> list[str]:
         notes.append(f"removed {len(temps)} half-written file(s) left in {run_dir} by an interrupted write: "
                      f"{', '.join(temps)}")
     if overwrite and not resumed:
-        removed = run_files(run_dir)
+        # the TensorBoard event files too: the old curves would otherwise mix with the new run's
+        removed = run_files(run_dir) + sorted(p.name for p in run_dir.glob("events.out.tfevents.*") if p.is_file())
         for name in removed:
             (run_dir / name).unlink()
         if removed:

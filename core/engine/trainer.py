@@ -14,7 +14,12 @@ Run folder (``out_dir``; a folder holding another run is refused, see core.engin
                     and when stopped;
     ``model.pt``    the final weights (core.load_detector reads it; no optimizer state);
     ``best.pt``     the weights with the best validation mAP so far (if validation runs);
-    ``metrics.csv`` one row per iteration, see core.engine.metrics.
+    ``metrics.csv`` one row per iteration, see core.engine.metrics;
+    ``events.out.tfevents.*``  the same curves, validation images with predicted boxes, for
+                    ``tensorboard --logdir`` (core.engine.tensorboard).
+
+With ``distill_teacher`` the loss has a third term, the teacher's soft class scores on the matched
+priors (core.engine.distill).
 
 A non-finite loss raises :class:`NonFiniteLossError` naming the iteration before anything is
 written, so the last checkpoint on disk stays the last good one.
@@ -58,6 +63,7 @@ class StepOut(NamedTuple):
     conf: float
     lr: float
     images: int
+    distill: float | None = None  # the distillation term (weighted), when distilling
 
 
 class Trainer:
@@ -112,6 +118,8 @@ class Trainer:
         finally:
             if self.csv_log is not None:
                 self.csv_log.close()
+            if self.tb is not None:
+                self.tb.close()
         return self._finish(iteration)
 
     # ------------------------------------------------------------------------------ build
@@ -174,6 +182,12 @@ class Trainer:
         c = self.ssd_config
         self.matcher, self.coder, self.criterion = Matcher(c.matcher), BoxCoder(c.model.variances), MultiBoxLoss(c.loss)
         self.priors = model.priors(device)
+        self.distiller = None
+        if cfg.distill_teacher:
+            from core.engine.distill import Distiller
+
+            self.distiller = Distiller(cfg.distill_teacher, c, self.class_names, self.priors, device,
+                                       cfg.distill_weight, cfg.distill_temperature)
 
     def _build_loader(self) -> None:
         from core.data.loader import build_loader
@@ -220,10 +234,14 @@ class Trainer:
     def _open_run_dir(self, iteration: int, resumed: bool) -> None:
         """Clean the folder (the overwritten run, a kill's temp files), open metrics.csv, say we started."""
         self.csv_log: MetricsCSV | None = None
+        self.tb: Any = None
         if self.dist.is_main:
+            from core.engine.tensorboard import TensorBoardLog
+
             self._warnings[:0] = prepare_run_dir(self.run_dir, self.cfg.overwrite, resumed)
             history = Path(self.cfg.resume).expanduser().parent / "metrics.csv" if resumed else None
             self.csv_log = MetricsCSV(self.run_dir / "metrics.csv", iteration if resumed else None, history)
+            self.tb = TensorBoardLog(self.run_dir, iteration if resumed else None)
         if resumed:
             self._emit(EventKind.RESUMED, iteration, f"resumed from '{self.cfg.resume}' at iteration {iteration}",
                        path=Path(self.cfg.resume))
@@ -255,7 +273,12 @@ class Trainer:
         with torch.autocast(device.type, dtype=torch.float16, enabled=self.scaler is not None):
             logits, deltas = self.model(batch.images)
         out = self.criterion(logits, deltas, labels, deltas_t)
-        terms = all_reduce_mean(torch.stack([out.total.detach(), out.loc.detach(), out.conf.detach()]).float(),
+        total, distill = out.total, None
+        if self.distiller is not None:
+            distill_term = self.distiller(batch.images, logits, labels)
+            total = total + distill_term
+            distill = float(all_reduce_mean(distill_term.detach().float(), self.dist))
+        terms = all_reduce_mean(torch.stack([total.detach(), out.loc.detach(), out.conf.detach()]).float(),
                                 self.dist)
         loss, loc, conf = (float(v) for v in terms.cpu())
         if not all(math.isfinite(v) for v in (loss, loc, conf)):
@@ -265,14 +288,14 @@ class Trainer:
                 f"is {self._last_saved_desc()}. Lower the learning rate or check the data.")
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
-            self.scaler.scale(out.total).backward()
+            self.scaler.scale(total).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
-            out.total.backward()
+            total.backward()
             self.optimizer.step()
         self.scheduler.step()
-        return StepOut(loss, loc, conf, lr, len(batch))
+        return StepOut(loss, loc, conf, lr, len(batch), distill)
 
     def _end_of_step(self, iteration: int, step: StepOut, t_wait: float, t_got: float) -> bool:
         """Log, validate (epoch ends), checkpoint, poll for a stop; True when this epoch's loop ends."""
@@ -287,7 +310,10 @@ class Trainer:
         if self.csv_log is not None:
             self.csv_log.write({"iteration": iteration, "epoch": epoch + 1, "loss": step.loss, "loc_loss": step.loc,
                                 "conf_loss": step.conf, "lr": step.lr, "images_per_s": ips,
-                                "data_wait_fraction": wait, "val_map": val, "elapsed_s": round(self._elapsed(), 3)})
+                                "data_wait_fraction": wait, "val_map": val, "elapsed_s": round(self._elapsed(), 3),
+                                "distill_loss": step.distill})
+        if self.tb is not None:
+            self.tb.step(iteration, step.loss, step.loc, step.conf, step.lr, ips, wait, step.distill)
         stop = any_rank(bool(self.should_stop()) if self.dist.is_main else False, self.device, self.dist)
         due = cfg.checkpoint_every and iteration % cfg.checkpoint_every == 0
         saved = self._save(iteration, epoch + (1 if epoch_done else 0)) if due or epoch_done or stop else None
@@ -309,8 +335,13 @@ class Trainer:
         # Every rank takes part (if only to wait at the barrier); rank 0 alone evaluates.
         value = None
         if self.dist.is_main and self.val_index is not None:
+            from core.engine.tensorboard import NUM_IMAGES, prediction_images
+
             value = validate(self._module, self.ssd_config, self.class_names, self.val_index, self.device,
                              self.cfg.val_batch_size)
+            if self.tb is not None:
+                self.tb.validation(iteration, value, prediction_images(
+                    self._module, self.ssd_config, self.class_names, self.val_index.records[:NUM_IMAGES], self.device))
         self.model.train()
         barrier(self.dist)
         if value is not None:

@@ -1,0 +1,109 @@
+"""Knowledge distillation: a teacher detector's soft class scores on the matched priors as an extra loss term
+(``ssd train --distill W --distill-weight A --distill-temperature T``).
+
+For every default box (prior) that the matcher assigned to an object of the batch (the positives of the
+MultiBox loss), the student's class distribution is pulled towards the teacher's, both softened by the
+temperature T (Hinton et al., 2015)::
+
+    L = MultiBox(student) + A * T^2 * mean over matched priors of KL(softmax(z_teacher / T) || softmax(z_student / T))
+
+* **A** (``distill_weight``, default 1.0) weighs the term against the MultiBox loss, whose confidence
+  part is a cross-entropy summed over the positives and the mined negatives and divided by the
+  positives: at 1 the term weighs about as much as that cross-entropy on the positives alone.
+* **T** (``distill_temperature``, default 2.0) > 1 flattens both distributions so that the teacher's
+  second and third choices (a hexagon that is almost a circle) carry information; the T^2 factor keeps
+  the term's gradient on the same scale whatever T is. T = 1 compares the plain softmax scores.
+
+The term is exactly 0 when student and teacher give the same logits (e.g. the same weights) and
+positive otherwise. The teacher runs on the very batch the student sees (same augmentation, same
+network input), in eval mode without gradients; it must therefore take the same input size and
+normalisation and have the same default boxes, one prior for one prior. Its classes are matched to
+the student's by name (the student's must all be there; the teacher's other classes are left out and
+its distribution renormalised over the student's classes).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def distillation_term(student_logits: Tensor, teacher_logits: Tensor, positive: Tensor, temperature: float) -> Tensor:
+    """``T^2 * mean over positives of KL(softmax(teacher / T) || softmax(student / T))``.
+
+    Args:
+        student_logits, teacher_logits: [B, P, C] class logits of the same priors and classes.
+        positive: bool [B, P], the priors matched to an object.
+        temperature: T > 0.
+
+    Returns:
+        A scalar tensor (0 when there is no positive prior), differentiable in ``student_logits``.
+    """
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher logits "
+                         f"{tuple(teacher_logits.shape)} differ in shape")
+    if not bool(positive.any()):
+        return student_logits.sum() * 0.0
+    log_s = F.log_softmax(student_logits[positive].float() / temperature, dim=-1)
+    log_t = F.log_softmax(teacher_logits[positive].float() / temperature, dim=-1)
+    kl = F.kl_div(log_s, log_t, reduction="none", log_target=True).sum(dim=-1)
+    return kl.mean() * temperature ** 2
+
+
+class Distiller:
+    """The teacher and its class mapping; ``distiller(images, student_logits, target_labels)`` is A times the term.
+
+    Args:
+        weights: the teacher detector (any file :func:`core.detector.load_detector` reads).
+        student_config: the student's :class:`core.config.SSDConfig`.
+        student_classes: the student's class names (entry 0 the background).
+        student_priors: [P, 4] the student's default boxes (cx, cy, w, h normalised).
+        device: where both run.
+        weight, temperature: A and T (see the module docstring).
+
+    Raises:
+        ValueError: naming the file, when the teacher's input, normalisation, default boxes or classes do
+            not fit the student.
+    """
+
+    def __init__(self, weights: str | Path, student_config: Any, student_classes: Sequence[str], student_priors: Tensor,
+                 device: torch.device, weight: float = 1.0, temperature: float = 2.0) -> None:
+        from core.detector import load_detector
+
+        if temperature <= 0:
+            raise ValueError(f"distillation temperature must be > 0, got {temperature}")
+        self.weight, self.temperature = float(weight), float(temperature)
+        teacher = load_detector(str(weights), device=str(device))
+        t, s = teacher.config.model, student_config.model
+        if (t.image_size, tuple(t.image_mean)) != (s.image_size, tuple(s.image_mean)):
+            raise ValueError(f"{weights}: the teacher takes {t.image_size} px images normalised by {t.image_mean}, "
+                             f"the student {s.image_size} px by {s.image_mean}; distillation needs the same input")
+        self.model = teacher.model.to(device).eval()
+        priors = self.model.priors(device)
+        if priors.shape != student_priors.shape or not torch.allclose(priors, student_priors.to(priors), atol=1e-6):
+            raise ValueError(f"{weights}: the teacher's {priors.shape[0]} default boxes are not the student's "
+                             f"{student_priors.shape[0]} (distillation compares them one by one): use the same "
+                             f"architecture and default-box set (--model, --priors)")
+        teacher_index = {n: i for i, n in enumerate(teacher.class_names) if i > 0}
+        missing = [n for n in student_classes[1:] if n not in teacher_index]
+        if missing:
+            raise ValueError(f"{weights}: the teacher has no class {', '.join(repr(n) for n in missing)} "
+                             f"(its classes: {', '.join(teacher.class_names[1:])})")
+        self.index = torch.tensor([0] + [teacher_index[n] for n in student_classes[1:]], device=device)
+
+    @torch.no_grad()
+    def teacher_logits(self, images: Tensor) -> Tensor:
+        """[B, P, C_student]: the teacher's class logits on the network input ``images`` [B, 3, S, S]."""
+        logits, _ = self.model(images)
+        return logits.index_select(-1, self.index).float()
+
+    def __call__(self, images: Tensor, student_logits: Tensor, target_labels: Tensor) -> Tensor:
+        """``A * distillation_term`` on the priors with ``target_labels > 0`` (int64 [B, P])."""
+        term = distillation_term(student_logits, self.teacher_logits(images), target_labels > 0, self.temperature)
+        return term * self.weight
+
+
+__all__ = ["Distiller", "distillation_term"]

@@ -1,0 +1,90 @@
+"""Knowledge distillation: the teacher's soft class scores on the matched priors as an extra loss term."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from core.config import preset
+from core.data.synthetic import SHAPE_CLASSES
+from core.engine import train
+from core.engine.distill import Distiller, distillation_term
+from core.engine.tensorboard import read_scalars
+from core.model import build_model
+from core.weights import save_checkpoint
+from tests.engine.helpers import tiny_config
+
+
+def test_the_term_is_zero_when_the_distributions_agree_and_positive_otherwise() -> None:
+    torch.manual_seed(0)
+    logits = torch.randn(2, 50, 9)
+    positive = torch.rand(2, 50) < 0.3
+    assert float(distillation_term(logits, logits.clone(), positive, 2.0)) == 0.0
+    other = logits + 0.5 * torch.randn_like(logits)
+    for t in (1.0, 2.0, 4.0):
+        assert float(distillation_term(other, logits, positive, t)) > 0
+    assert float(distillation_term(other, logits, torch.zeros(2, 50, dtype=torch.bool), 2.0)) == 0.0
+    student = other.clone().requires_grad_()
+    distillation_term(student, logits, positive, 2.0).backward()
+    assert float(student.grad[~positive].abs().max()) == 0.0 and float(student.grad[positive].abs().max()) > 0
+
+
+def _teacher(path: Path, priors: str = "voc", seed: int = 1, classes: tuple[str, ...] = SHAPE_CLASSES) -> Path:
+    cfg = preset("ssd300", num_classes=len(classes), priors=priors, width=0.05)
+    torch.manual_seed(seed)
+    return save_checkpoint(path, build_model(cfg.model), cfg, classes)
+
+
+def test_same_weights_agree_exactly_and_other_weights_do_not(tmp_path: Path) -> None:
+    from core.weights import load_weights, load_state_into
+
+    teacher_path = _teacher(tmp_path / "teacher.pt")
+    cfg = preset("ssd300", num_classes=len(SHAPE_CLASSES), priors="voc", width=0.05)
+    student = build_model(cfg.model).train()
+    load_state_into(student, load_weights(teacher_path).state_dict, teacher_path)
+    device = torch.device("cpu")
+    distiller = Distiller(teacher_path, cfg, SHAPE_CLASSES, student.priors(device), device, weight=1.0, temperature=2.0)
+    images = torch.randn(2, 3, 300, 300)
+    labels = torch.zeros(2, student.priors(device).shape[0], dtype=torch.int64)
+    labels[:, ::97] = 3  # some matched priors
+    logits, _ = student(images)
+    assert float(distiller(images, logits, labels).detach()) == 0.0
+    torch.manual_seed(5)
+    other = build_model(cfg.model).train()
+    assert float(distiller(images, other(images)[0], labels).detach()) > 0
+
+    # a teacher of other default boxes or without the student's classes is refused, naming the file
+    with pytest.raises(ValueError, match="default boxes") as info:
+        Distiller(_teacher(tmp_path / "coco_priors.pt", priors="coco"), cfg, SHAPE_CLASSES, student.priors(device),
+                  device)
+    assert "coco_priors.pt" in str(info.value)
+    few = _teacher(tmp_path / "few.pt", classes=("__background__", "circle", "square"))
+    with pytest.raises(ValueError, match="no class 'triangle'"):
+        Distiller(few, cfg, SHAPE_CLASSES, student.priors(device), device)
+
+
+def test_ssd_train_distill_logs_a_term_that_starts_at_zero_from_the_teachers_weights(tmp_path: Path) -> None:
+    from core.cli import main
+
+    teacher = _teacher(tmp_path / "teacher.pt")
+    out = tmp_path / "run"
+    assert main(["train", "--format", "synthetic", "--synthetic-count", "4", "--synthetic-size", "64",
+                 "--val-split", "none", "--width", "0.05", "--batch-size", "2", "--max-iterations", "3",
+                 "--optimizer", "adam", "--workers", "0", "--threads", "1", "--warmup-iters", "0",
+                 "--init", str(teacher), "--distill", str(teacher), "--distill-weight", "0.5",
+                 "--distill-temperature", "3", "--out", str(out)]) == 0
+    with (out / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    distill = [float(r["distill_loss"]) for r in rows]
+    assert distill[0] == 0.0  # the student starts as the teacher: the same scores
+    assert distill[1] > 0 and distill[2] > 0  # one Adam step later they differ
+    for r in rows:
+        assert float(r["loss"]) == pytest.approx(float(r["loc_loss"]) + float(r["conf_loss"]) + float(r["distill_loss"]),
+                                                 rel=1e-5)
+    assert [v for _, v in read_scalars(out)["loss/distill"]] == pytest.approx(distill, rel=1e-6, abs=1e-12)
+    # without --distill the column stays empty
+    plain = train(tiny_config(tmp_path / "plain", max_iterations=1))
+    with plain.metrics_csv.open() as f:
+        assert next(csv.DictReader(f))["distill_loss"] == ""
