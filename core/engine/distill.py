@@ -106,4 +106,14 @@ class Distiller:
         return term * self.weight
 
 
-__all__ = ["Distiller", "distillation_term"]
+def build_distiller(cfg: Any, student_config: Any, student_classes: Sequence[str], student_priors: Tensor,
+                    device: torch.device) -> Distiller | None:
+    """The :class:`Distiller` a :class:`core.engine.config.TrainConfig` asks for (``distill_teacher``,
+    ``distill_weight``, ``distill_temperature``), or None without a teacher."""
+    if not cfg.distill_teacher:
+        return None
+    return Distiller(cfg.distill_teacher, student_config, student_classes, student_priors, device,
+                     cfg.distill_weight, cfg.distill_temperature)
+
+
+__all__ = ["Distiller", "distillation_term", "build_distiller"]

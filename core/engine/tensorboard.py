@@ -52,9 +52,14 @@ class TensorBoardLog:
         w.add_scalar("speed/images_per_s", images_per_s, iteration)
         w.add_scalar("speed/data_wait_fraction", data_wait_fraction, iteration)
 
-    def validation(self, iteration: int, val_map: float, images: Sequence[np.ndarray] = ()) -> None:
-        """The validation mAP, and images with predicted boxes (uint8 [H, W, 3] RGB each)."""
+    def validation(self, iteration: int, val_map: float, model: Any = None, config: Any = None,
+                   class_names: Sequence[str] = (), val_index: Any = None, device: Any = None) -> None:
+        """The validation mAP and, given the model and the validation data, the first :data:`NUM_IMAGES`
+        validation images with the model's boxes drawn (leaves ``model`` in eval mode)."""
         self.writer.add_scalar("val/map_voc07", val_map, iteration)
+        images: list[np.ndarray] = []
+        if model is not None and val_index is not None:
+            images = prediction_images(model, config, class_names, val_index.records[:NUM_IMAGES], device)
         for k, image in enumerate(images):
             self.writer.add_image(f"val/predictions/{k}", image, iteration, dataformats="HWC")
         self.writer.flush()

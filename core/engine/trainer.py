@@ -182,12 +182,9 @@ class Trainer:
         c = self.ssd_config
         self.matcher, self.coder, self.criterion = Matcher(c.matcher), BoxCoder(c.model.variances), MultiBoxLoss(c.loss)
         self.priors = model.priors(device)
-        self.distiller = None
-        if cfg.distill_teacher:
-            from core.engine.distill import Distiller
+        from core.engine.distill import build_distiller
 
-            self.distiller = Distiller(cfg.distill_teacher, c, self.class_names, self.priors, device,
-                                       cfg.distill_weight, cfg.distill_temperature)
+        self.distiller = build_distiller(cfg, c, self.class_names, self.priors, device)  # None without a teacher
 
     def _build_loader(self) -> None:
         from core.data.loader import build_loader
@@ -335,13 +332,11 @@ class Trainer:
         # Every rank takes part (if only to wait at the barrier); rank 0 alone evaluates.
         value = None
         if self.dist.is_main and self.val_index is not None:
-            from core.engine.tensorboard import NUM_IMAGES, prediction_images
-
             value = validate(self._module, self.ssd_config, self.class_names, self.val_index, self.device,
                              self.cfg.val_batch_size)
             if self.tb is not None:
-                self.tb.validation(iteration, value, prediction_images(
-                    self._module, self.ssd_config, self.class_names, self.val_index.records[:NUM_IMAGES], self.device))
+                self.tb.validation(iteration, value, self._module, self.ssd_config, self.class_names, self.val_index,
+                                   self.device)
         self.model.train()
         barrier(self.dist)
         if value is not None:
