@@ -86,8 +86,8 @@ def request_from_args(args: argparse.Namespace) -> Any:
     from core.data.index import DatasetSpec
     from core.evaluation.run import EvaluationRequest
 
-    return EvaluationRequest(ground_truth_from_args(args) if args.reference else DatasetSpec("auto", args.gt, args.split),
-                             weights=args.weights, detections=args.dets, metric=args.metric,
+    truth = ground_truth_from_args(args) if args.reference else DatasetSpec("auto", args.gt, args.split)
+    return EvaluationRequest(truth, weights=args.weights, detections=args.dets, metric=args.metric,
                              score_thresh=args.score_thresh, nms=args.nms, device=args.device,
                              precision=args.precision, batch_size=args.batch_size,
                              runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration)

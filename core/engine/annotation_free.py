@@ -9,7 +9,7 @@ Steps (a second run skips or resumes each one whose output is there):
 1. **Footage.** ``videos`` synthetic videos of moving shapes (seeds ``PROOF_VIDEO_SEED + k``, used by
    nothing else), square like the training scenes. Their true labels exist (the renderer knows them)
    but are never written next to the frames.
-2. **Pseudo-labels.** The teacher (``resources/demo_model.pt`` by default) labels every ``every``-th
+2. **Pseudo-labels.** The teacher (``core/resources/demo_model.pt`` by default) labels every ``every``-th
    frame with ``ssd pseudo-label``'s engine (:func:`core.pseudo_label.pseudo_label`): its detections
    scoring above ``score_thresh`` become a VOC dataset.
 3. **Label quality** (reported, used by nothing): the pseudo-labels against the frames' true labels
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/annotation_free", help="run folder (default runs/annotation_free)")
     parser.add_argument("--quick", action="store_true", help="the short version (minutes; checks the pipeline)")
-    parser.add_argument("--teacher", default=None, help="teacher weights (default resources/demo_model.pt)")
+    parser.add_argument("--teacher", default=None, help="teacher weights (default core/resources/demo_model.pt)")
     args = parser.parse_args(argv)
 
     def show(p: Any) -> None:

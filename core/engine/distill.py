@@ -78,9 +78,12 @@ class Distiller:
         self.weight, self.temperature = float(weight), float(temperature)
         teacher = load_detector(str(weights), device=str(device))
         t, s = teacher.config.model, student_config.model
-        if (t.image_size, tuple(t.image_mean)) != (s.image_size, tuple(s.image_mean)):
-            raise ValueError(f"{weights}: the teacher takes {t.image_size} px images normalised by {t.image_mean}, "
-                             f"the student {s.image_size} px by {s.image_mean}; distillation needs the same input")
+        def norm(m: Any) -> tuple:
+            return m.image_size, tuple(m.image_mean), tuple(getattr(m, "image_std", ()) or ())
+
+        if norm(t) != norm(s):
+            raise ValueError(f"{weights}: the teacher takes {t.image_size} px images normalised by {norm(t)[1:]}, "
+                             f"the student {s.image_size} px by {norm(s)[1:]}; distillation needs the same input")
         self.model = teacher.model.to(device).eval()
         priors = self.model.priors(device)
         if priors.shape != student_priors.shape or not torch.allclose(priors, student_priors.to(priors), atol=1e-6):

@@ -185,7 +185,8 @@ def confusion_matrix(result: Any, threshold: float, iou_threshold: float | None 
     n = m.num_classes
     counts = np.bincount(entry_true * n + entry_pred, minlength=n * n).reshape(n, n).astype(np.int64)
     return ConfusionMatrix(class_names=m.class_names, threshold=float(threshold), iou_threshold=float(iou_threshold),
-                           counts=counts, entry_true=entry_true.astype(np.int64), entry_pred=entry_pred.astype(np.int64),
+                           counts=counts, entry_true=entry_true.astype(np.int64),
+                           entry_pred=entry_pred.astype(np.int64),
                            entry_image=entry_image.astype(np.int64), entry_det=entry_det.astype(np.int64),
                            entry_gt=entry_gt.astype(np.int64))
 

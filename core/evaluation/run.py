@@ -9,8 +9,8 @@ The steps are small functions so that another kind of ground truth or of detecti
 without touching the rest: the ground truth is any object with ``index(check_images)`` and
 ``describe()`` (:class:`GroundTruthSource`; :class:`core.data.index.DatasetSpec` is one).
 Progress is reported as :class:`core.jobs.Progress` with the stages ``load``, ``reference`` (a
-reference model labelling the frames), ``model``, ``detect``, ``read``, ``match``, ``coco`` and ``sweep``; ``should_stop`` is polled between
-batches and steps and raises :class:`EvaluationCancelled` (partial detections would give a
+reference model labelling the frames), ``model``, ``detect``, ``read``, ``match``, ``coco`` and
+``sweep``; ``should_stop`` is polled between batches and steps and raises :class:`EvaluationCancelled` (partial detections would give a
 wrong mAP, so nothing partial is returned).
 """
 from __future__ import annotations

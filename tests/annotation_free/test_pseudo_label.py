@@ -60,8 +60,8 @@ def test_video_to_a_voc_dataset_that_train_and_eval_read(demo_weights: Path, sho
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["mAP"] > 0.9
     # ssd train reads it (two iterations of a tiny student, validated on the "val" split)
     run = tmp_path / "run"
-    assert main(["train", "--format", "voc", "--data", str(out), "--val-split", "val", "--width", "0.05",
-                 "--batch-size", "2", "--max-iterations", "2", "--workers", "0", "--threads", "1",
+    assert main(["train", "--format", "voc", "--data", str(out), "--val-split", "val", "--model", "ssd300",
+                 "--width", "0.05", "--batch-size", "2", "--max-iterations", "2", "--workers", "0", "--threads", "1",
                  "--warmup-iters", "0", "--out", str(run)]) == 0
     assert (run / "model.pt").is_file()
     assert load_detector(run / "model.pt").class_names == ds.class_names

@@ -54,7 +54,8 @@ def test_a_model_against_itself_agrees_fully(self_agreement) -> None:  # type: i
     assert done[-1].done == done[-1].total == 12
 
 
-def test_video_frame_records_read_back_the_same_pixels(self_agreement, short_video: Path) -> None:  # type: ignore[no-untyped-def]
+def test_video_frame_records_read_back_the_same_pixels(self_agreement,  # type: ignore[no-untyped-def]
+                                                        short_video: Path) -> None:
     output, _ = self_agreement
     records = output.gt.records
     assert records[3].file == video_frame_path(short_video, 3) and records[3].image_id == "shapes_000003"

@@ -71,7 +71,8 @@ def test_ssd_train_distill_logs_a_term_that_starts_at_zero_from_the_teachers_wei
     teacher = _teacher(tmp_path / "teacher.pt")
     out = tmp_path / "run"
     assert main(["train", "--format", "synthetic", "--synthetic-count", "4", "--synthetic-size", "64",
-                 "--val-split", "none", "--width", "0.05", "--batch-size", "2", "--max-iterations", "3",
+                 "--val-split", "none", "--model", "ssd300", "--width", "0.05", "--batch-size", "2",
+                 "--max-iterations", "3",
                  "--optimizer", "adam", "--workers", "0", "--threads", "1", "--warmup-iters", "0",
                  "--init", str(teacher), "--distill", str(teacher), "--distill-weight", "0.5",
                  "--distill-temperature", "3", "--out", str(out)]) == 0
@@ -81,8 +82,8 @@ def test_ssd_train_distill_logs_a_term_that_starts_at_zero_from_the_teachers_wei
     assert distill[0] == 0.0  # the student starts as the teacher: the same scores
     assert distill[1] > 0 and distill[2] > 0  # one Adam step later they differ
     for r in rows:
-        assert float(r["loss"]) == pytest.approx(float(r["loc_loss"]) + float(r["conf_loss"]) + float(r["distill_loss"]),
-                                                 rel=1e-5)
+        terms = float(r["loc_loss"]) + float(r["conf_loss"]) + float(r["distill_loss"])
+        assert float(r["loss"]) == pytest.approx(terms, rel=1e-5)
     assert [v for _, v in read_scalars(out)["loss/distill"]] == pytest.approx(distill, rel=1e-6, abs=1e-12)
     # without --distill the column stays empty
     plain = train(tiny_config(tmp_path / "plain", max_iterations=1))
