@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -46,29 +47,31 @@ SHORT_EPOCHS = 2
 
 
 def stages(arch: str, out: Path, smoke: bool = False, width: float | None = None,
-           recipe: str = "full") -> list[tuple[str, object]]:
+           recipe: str = "full", epochs: int | None = None) -> list[tuple[str, object]]:
     """(name, TrainConfig) of each stage of ``arch``'s run in ``out``; ``smoke``: 3 iterations each.
 
     ``recipe="short"`` is stage 1 alone for :data:`SHORT_EPOCHS` epochs: the run that fits in a session
-    on two shared cores, recorded as such (its mAP is not the full recipe's).
+    on two shared cores, recorded as such (its mAP is not the full recipe's); ``epochs`` replaces its
+    epoch count.
     """
     common = dict(arch=arch, priors=None, width=RECIPES[arch] if width is None else width)
     first = replace(DEMO_CONFIG, **common, out_dir=str(out / "stage1"))
     second = replace(DEMO_STAGE2, **common, out_dir=str(out / "stage2"))
     if recipe == "short":
-        first = replace(first, epochs=SHORT_EPOCHS, num_threads=1)
+        first = replace(first, epochs=epochs or SHORT_EPOCHS, num_threads=1)
     if smoke:
         tiny = dict(synthetic_count=24, val_count=8, epochs=1, max_iterations=3, warmup_iters=1, checkpoint_every=0)
         first, second = replace(first, **tiny), replace(second, **tiny)
     return [("stage1", first)] if recipe == "short" else [("stage1", first), ("stage2", second)]
 
 
-def train_run(arch: str, out: Path, smoke: bool = False, width: float | None = None, recipe: str = "full") -> None:
+def train_run(arch: str, out: Path, smoke: bool = False, width: float | None = None, recipe: str = "full",
+              epochs: int | None = None) -> None:
     """Both stages; each resumes from its ``last.pt`` when there, stage 2 starts from stage 1's best."""
     from core.engine.trainer import train
 
     previous: Path | None = None
-    for name, cfg in stages(arch, out, smoke, width, recipe):
+    for name, cfg in stages(arch, out, smoke, width, recipe, epochs):
         last = Path(cfg.out_dir) / "last.pt"
         cfg = replace(cfg, resume=str(last) if last.exists() else None,
                       init_weights=str(previous) if previous is not None else None)
@@ -91,17 +94,22 @@ def eval_run(arch: str, out: Path, count: int = TEST_COUNT) -> dict:
     if not source.exists():
         source = out / names[-1] / "model.pt"
     done = [load_weights(out / s / "model.pt").meta for s in names]
+    epochs = (done[-1].get("train_config") or {}).get("epochs")
     recipe = "full" if len(names) == 2 else "short"
     t0 = time.monotonic()
     result = {
-        "arch": arch, "recipe": recipe, "stages": names, "width": load_weights(source).config.model.width, "weights": str(source),
+        "arch": arch, "recipe": recipe, "stages": names, "epochs": epochs,
+        "width": load_weights(source).config.model.width, "weights": str(source),
         "held_out_map_voc07": held_out_map(source, count=count), "held_out_seed": TEST_SEED, "held_out_count": count,
         "iterations": int(sum(m.get("iterations", 0) for m in done)),
         "train_time_s": float(sum(m.get("train_time_s", 0.0) for m in done)),
-        "reproduce": f"python -m benchmarks.train_family train --model {arch} --recipe {recipe} && "
+        "reproduce": f"python -m benchmarks.train_family train --model {arch} --recipe {recipe}"
+                     + (f" --epochs {epochs}" if recipe == "short" else "") + " && "
                      f"python -m benchmarks.train_family eval --model {arch}",
     }
     result["eval_s"] = time.monotonic() - t0
+    # Other processes share the cores: the training time is only comparable with the load it ran under.
+    result["load_average_at_eval"] = list(os.getloadavg())
     write_json(out / "result.json", result)
     return result
 
@@ -115,11 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=float, default=None, help="channel width (default: the recipe's)")
     parser.add_argument("--recipe", choices=("full", "short"), default="full",
                         help="full: both stages (13,125 iterations); short: stage 1 for 2 epochs (1,250)")
+    parser.add_argument("--epochs", type=int, default=None, help="--recipe short: epochs of stage 1 (default 2)")
     parser.add_argument("--smoke", action="store_true", help="3 iterations per stage and 8 held-out scenes")
     args = parser.parse_args(argv)
     out = Path(args.out) / args.model
     if args.stage == "train":
-        train_run(args.model, out, args.smoke, args.width, args.recipe)
+        train_run(args.model, out, args.smoke, args.width, args.recipe, args.epochs)
     else:
         print(json.dumps(eval_run(args.model, out, count=8 if args.smoke else TEST_COUNT), indent=1))
     return 0
