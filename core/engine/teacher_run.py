@@ -27,7 +27,7 @@ from typing import Any
 
 from core.engine.config import FieldSpec, TrainConfig
 from core.engine.events import TrainResult
-from core.jobs import ProgressFn, StopFn, report
+from core.jobs import Cancelled, ProgressFn, StopFn, report
 from core.pseudo_label import PseudoLabelConfig, PseudoLabelResult
 
 #: The pseudo-labelled dataset's folder inside the run folder.
@@ -170,10 +170,20 @@ def _finished_labelling(label_cfg: PseudoLabelConfig) -> PseudoLabelResult | Non
                              frames_written=0, frames_skipped=frames, frames_total=frames, objects=0, partial=False)
 
 
-def _overwrite_labels(out: Path) -> None:
-    """``overwrite`` of a new run replaces its pseudo-labels too (only a folder this module wrote)."""
-    from core.data.pseudo_label_files import STATE_FILE
+def _stopped_before_labelling(out: Path) -> PseudoLabelResult:
+    """The result of a run stopped before its first frame (the frames of an earlier start are still there)."""
+    done = len(list((out / "Annotations").glob("*.xml"))) if out.is_dir() else 0
+    return PseudoLabelResult(out_dir=out, dataset_path=out, fmt="voc", class_names=(), frames_written=0,
+                             frames_skipped=0, frames_total=done, objects=0, partial=True)
 
+
+def _overwrite_run(out: Path) -> None:
+    """``overwrite`` of a new run: the old run's files go now, not when training starts (a stop while labelling
+    must not leave an old ``last.pt`` to resume), and its pseudo-labels too (only a folder this module wrote)."""
+    from core.data.pseudo_label_files import STATE_FILE
+    from core.engine.rundir import prepare_run_dir
+
+    prepare_run_dir(out, overwrite=True, resumed=False)
     labels = out / LABELS_DIR
     if labels.is_dir() and (labels / STATE_FILE).is_file():
         shutil.rmtree(labels)
@@ -202,11 +212,14 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
     out = Path(cfg.out_dir).expanduser()
     check_run_dir(out, cfg.resume, cfg.overwrite)
     if cfg.overwrite and cfg.resume is None:
-        _overwrite_labels(out)
+        _overwrite_run(out)
     label_cfg = stage.labelling(out, "cpu" if cfg.device == "auto" else cfg.device)
     labels = _finished_labelling(label_cfg)
     if labels is None:
-        labels = pseudo_label(label_cfg, on_progress=on_progress, should_stop=should_stop)
+        try:
+            labels = pseudo_label(label_cfg, on_progress=on_progress, should_stop=should_stop)
+        except Cancelled:  # stopped while the teacher loaded: nothing labelled yet, the run starts again
+            labels = _stopped_before_labelling(Path(label_cfg.out_dir))
         if labels.partial:
             return TeacherRunResult(labels, None)
     if labels.frames_total == 0:

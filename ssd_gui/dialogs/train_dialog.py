@@ -7,6 +7,11 @@ field and the dialog stays open. A folder that already holds a run is never repl
 dialog offers to resume it, to use a new folder, or to overwrite it. Below the fields it shows how
 long the run will take on this machine (:func:`core.engine.estimate.estimate_run_seconds`). What a
 new run starts from is :func:`suggested_config`.
+
+Besides the formats of ``TrainConfig`` the data source can be "Unlabelled images or video + teacher
+model" (:data:`TEACHER`): :class:`ssd_gui.dialogs.teacher_fields.TeacherFields` then replaces the dataset
+fields, :meth:`TrainDialog.teacher_stage` gives the :class:`core.engine.teacher_run.TeacherStage` and the
+config trains on the dataset that stage writes into the run folder (``teacher_train_config``).
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QStandardPaths
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -28,13 +33,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import ARCHITECTURES, default_arch
 from core.engine.config import FieldValueError, TrainConfig, train_fields
 from core.engine.rundir import RunExistsError, check_run_dir
+from core.engine.teacher_run import LABELS_DIR, TeacherStage, teacher_train_config
 from ssd_gui.dialogs.field_editors import FieldEditor
+from ssd_gui.dialogs.teacher_fields import TeacherFields
 from ssd_gui.widgets.estimate_label import EstimateLabel
 
 #: Set through the "this folder holds a run" question, never as a plain check box.
 HIDDEN_FIELDS = frozenset({"overwrite"})
+#: The data source "unlabelled footage + teacher": not a TrainConfig format (the run trains on VOC it writes).
+TEACHER = "teacher"
+TEACHER_LABEL = "Unlabelled images or video + teacher model"
+#: Fields the teacher source decides (teacher_train_config), hidden while it is chosen.
+TEACHER_DECIDES = frozenset({"val_split"})
 GROUP_TITLES = {"data": "Dataset", "model": "Model", "optimisation": "Optimisation and schedule", "run": "Run"}
 
 
@@ -63,20 +76,19 @@ def new_run_dir() -> Path:
 def suggested_config(devices: list[str], out_dir: str | Path) -> TrainConfig:
     """What a first run starts from on this machine.
 
-    With a GPU: ``TrainConfig``'s defaults there. On a CPU: the demo model's recipe (the lightest
-    model of the project: SSD300 at width 0.125, Adam, light augmentation) on a small set, a run
-    of a minute or two, so that a first try shows curves rather than hours of waiting.
+    With a GPU: ``TrainConfig``'s defaults there (SSD300). On a CPU: the light model
+    (:func:`core.config.default_arch`, SSDlite320 at its published width) with the demo model's recipe
+    (Adam, light augmentation) on a small set, a run of a few minutes, so that a first try shows
+    curves rather than hours of waiting.
     """
     if any(d.startswith("cuda") for d in devices):
-        from core.config import default_arch
-
         return TrainConfig(device="cuda", arch=default_arch("cuda"), out_dir=str(out_dir))
     from core.engine.demo import DEMO_CONFIG
 
     base = TrainConfig()
-    return replace(DEMO_CONFIG, synthetic_count=400, val_count=50, epochs=2, cache_images=False, warmup_iters=20,
-                   checkpoint_every=50, num_workers=base.num_workers, num_threads=base.num_threads,
-                   out_dir=str(out_dir))
+    return replace(DEMO_CONFIG, arch=default_arch("cpu"), priors=None, width=1.0, synthetic_count=400, val_count=50,
+                   epochs=2, cache_images=False, warmup_iters=20, checkpoint_every=50, num_workers=base.num_workers,
+                   num_threads=base.num_threads, out_dir=str(out_dir))
 
 
 class TrainDialog(QDialog):
@@ -92,20 +104,28 @@ class TrainDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("New training run")
         self.result_config: TrainConfig | None = None
+        self.result_teacher: TeacherStage | None = None
         self.editors: dict[str, FieldEditor] = {}
         self._rows: dict[str, tuple[QFormLayout, QWidget]] = {}
         boxes = {group: self._group(group) for group in GROUP_TITLES}
         self._device_choices(devices or ["cpu"])
+        self._describe_architectures()
         self.format_combo: QComboBox = self.widget("data_format")  # type: ignore[assignment]
+        self.format_combo.addItem(TEACHER_LABEL, TEACHER)
+        self.format_combo.setItemData(self.format_combo.count() - 1, "A teacher model labels every N-th frame of "
+                                      "videos or image folders (first stage of the run), then this model trains on "
+                                      "those labels", Qt.ItemDataRole.ToolTipRole)
         self.format_combo.currentIndexChanged.connect(self._update_visibility)
+        self.teacher_fields = TeacherFields(self)
         self.error_label = QLabel("")
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #b00020;")
         self.error_label.hide()
         self.run_question: QMessageBox | None = None  # "the folder holds a run" while it is asked
-        self.estimate = EstimateLabel(self.config, self)
+        self.estimate = EstimateLabel(self._estimate_config, self)
         for editor in self.editors.values():
             editor.changed.connect(self.estimate.schedule)
+        self.teacher_fields.changed.connect(self.estimate.schedule)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start training")
         self.buttons.accepted.connect(self.accept)
@@ -115,6 +135,8 @@ class TrainDialog(QDialog):
             col = QVBoxLayout()
             for g in groups:
                 col.addWidget(boxes[g])
+                if g == "data":
+                    col.addWidget(self.teacher_fields)
             col.addStretch(1)
             cols.addLayout(col)
         layout = QVBoxLayout(self)
@@ -145,23 +167,56 @@ class TrainDialog(QDialog):
         combo.setToolTip(old.widget.toolTip())
         form, _ = self._rows["device"]
         form.replaceWidget(old.widget, combo)
+        old.widget.hide()  # until the deferred delete: it would show over the group title
         old.widget.deleteLater()
         old.widget = old.input = combo
         old.watch(combo)
         self._rows["device"] = (form, combo)
+
+    def _describe_architectures(self) -> None:
+        """Each architecture's one-line description (size, speed class, origin) from the registry: as the
+        tooltip of its entry, and under the box for the chosen one (also the box's tooltip)."""
+        combo: QComboBox = self.widget("arch")
+        for i in range(combo.count()):
+            combo.setItemData(i, ARCHITECTURES[combo.itemData(i)].description, Qt.ItemDataRole.ToolTipRole)
+        form, _ = self._rows["arch"]
+        self.arch_description = QLabel("", combo.parentWidget())
+        self.arch_description.setWordWrap(True)
+        row, _role = form.getWidgetPosition(combo)
+        form.insertRow(row + 1, "", self.arch_description)
+        help_text = combo.toolTip()
+
+        def show(_: int = 0) -> None:
+            info = ARCHITECTURES.get(combo.currentData())
+            text = info.description if info is not None else ""
+            self.arch_description.setText(text)
+            combo.setToolTip(f"{help_text}\n{text}" if text else help_text)
+
+        combo.currentIndexChanged.connect(show)
+        show()
 
     def widget(self, name: str) -> Any:
         """The input widget of field ``name`` (a QSpinBox, QLineEdit, QComboBox or QCheckBox)."""
         return self.editors[name].input
 
     # ---------------------------------------------------------------- fields <-> config
-    def set_config(self, cfg: TrainConfig) -> None:
-        """Fill every field from ``cfg``."""
+    @property
+    def teacher_mode(self) -> bool:
+        """The data source is unlabelled footage labelled by a teacher."""
+        return self.format_combo.currentData() == TEACHER
+
+    def set_config(self, cfg: TrainConfig, teacher: TeacherStage | None = None) -> None:
+        """Fill every field from ``cfg``; with ``teacher`` the data source is that teacher stage."""
         for name, editor in self.editors.items():
             if name == "device":
                 editor.widget.setCurrentText(cfg.device)  # type: ignore[attr-defined]
             else:
                 editor.set_value(getattr(cfg, name))
+        if teacher is not None:
+            self.teacher_fields.set_stage(teacher)
+            self.format_combo.setCurrentIndex(self.format_combo.findData(TEACHER))
+            if teacher.distill and cfg.distill_teacher == teacher.teacher:  # the check box says it
+                self.editors["distill_teacher"].set_value(None)
         self._update_visibility()
 
     def values(self) -> dict[str, Any]:
@@ -171,10 +226,12 @@ class TrainDialog(QDialog):
             ValueError: a field's text is not a valid value (names the field by its label).
         """
         out: dict[str, Any] = {}
-        fmt = self.format_combo.currentData()
         for name, editor in self.editors.items():
-            if editor.spec.formats is not None and fmt not in editor.spec.formats:
-                continue  # not shown for this format: TrainConfig's own value
+            if not self._shown(name):
+                continue  # not shown for this source: TrainConfig's own value (or the teacher run's)
+            if name == "data_format" and self.teacher_mode:
+                out[name] = "voc"  # what the teacher stage writes
+                continue
             try:
                 out[name] = editor.widget.currentText().strip() if name == "device" else editor.value()  # type: ignore[attr-defined]
             except FieldValueError as exc:
@@ -182,18 +239,42 @@ class TrainDialog(QDialog):
         return out
 
     def config(self) -> TrainConfig:
-        """The :class:`TrainConfig` the fields describe.
+        """The :class:`TrainConfig` the fields describe (for the teacher source: training on the dataset
+        its first stage writes into the run folder).
 
         Raises:
             ValueError: a field is invalid (the message names it).
         """
-        return TrainConfig(**self.values())
+        values = self.values()
+        if not self.teacher_mode:
+            return TrainConfig(**values)
+        stage = self.teacher_fields.stage()
+        labels = str(Path(values["out_dir"]).expanduser() / LABELS_DIR)
+        return teacher_train_config(TrainConfig(**{**values, "data_format": "voc", "data_path": labels}), stage)
+
+    def teacher_stage(self) -> TeacherStage | None:
+        """The teacher stage the fields describe, or None when the data source is a dataset.
+
+        Raises:
+            ValueError: a teacher field is invalid (the message names it).
+        """
+        return self.teacher_fields.stage() if self.teacher_mode else None
+
+    def _estimate_config(self) -> TrainConfig | None:
+        # The teacher source's training set does not exist until its first stage has run.
+        return None if self.teacher_mode else self.config()
+
+    def _shown(self, name: str) -> bool:
+        if self.teacher_mode:
+            return self.editors[name].spec.formats is None and name not in TEACHER_DECIDES
+        formats = self.editors[name].spec.formats
+        return formats is None or self.format_combo.currentData() in formats
 
     def _update_visibility(self) -> None:
         fmt = self.format_combo.currentData()
         for name, (form, widget) in self._rows.items():
-            formats = self.editors[name].spec.formats
-            form.setRowVisible(widget, formats is None or fmt in formats)
+            form.setRowVisible(widget, self._shown(name))
+        self.teacher_fields.setVisible(self.teacher_mode)
         data = self.editors["data_path"].widget
         data.mode = "dir" if fmt == "voc" else "json"  # type: ignore[attr-defined]
         data.edit.setPlaceholderText("VOC20xx or VOCdevkit folder (several: join with ',')" if fmt == "voc"  # type: ignore[attr-defined]
@@ -205,6 +286,7 @@ class TrainDialog(QDialog):
         why (or ask what to do with the run already in the folder) and stay open."""
         try:
             cfg = self.config()
+            self.result_teacher = self.teacher_stage()
             check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite)
         except RunExistsError as exc:
             cfg = self._settle_existing_run(cfg, exc)

@@ -2,7 +2,8 @@
 points of its curves, and the messages the run sent.
 
 Progress events are :class:`core.engine.TrainProgress` with a typed ``kind``; nothing here parses
-their text. The curves are plain lists the plot widget draws from (on a timer, so a fast loop never
+their text. A run on unlabelled footage (:func:`core.engine.teacher_run.pseudo_label_then_train`) first
+sends the pseudo-labelling stage's :class:`core.jobs.Progress` events, kept apart as the run's ``stage``. The curves are plain lists the plot widget draws from (on a timer, so a fast loop never
 redraws once per iteration).
 """
 from __future__ import annotations
@@ -26,13 +27,17 @@ class TrainState:
     Events (``state.events.<name>.connect(callback)``):
         status(str): the run's status changed (see the constants).
         progress(TrainProgress): an event of the run arrived (after the curves took its numbers).
+        stage(Progress): an event of the pseudo-labelling stage arrived (``core.jobs.Progress``).
         history(): the curves were reset or refilled (a new run, a resumed one).
         message(str, str): a line for the run log, and its kind ("info", "warning", "error").
     """
 
     def __init__(self) -> None:
-        self.events = Events("status", "progress", "history", "message")
+        self.events = Events("status", "progress", "stage", "history", "message")
         self.config: Any = None          # core.engine.TrainConfig of the current or last run
+        self.teacher: Any = None         # its core.engine.teacher_run.TeacherStage, when it labels footage first
+        self.stage: Any = None           # the latest core.jobs.Progress of that stage
+        self.labels: Any = None          # the PseudoLabelResult of the last run that ended, when it had one
         self.status = IDLE
         self.last: Any = None            # the latest TrainProgress
         self.result: Any = None          # core.engine.TrainResult of the last run that ended
@@ -50,10 +55,11 @@ class TrainState:
             self.status = status
             self.events.status.emit(status)
 
-    def start(self, config: Any) -> None:
-        """A new run (or a resumed one) begins: the previous curves, result and warnings go."""
-        self.config = config
-        self.result, self.last, self.error = None, None, ""
+    def start(self, config: Any, teacher: Any = None) -> None:
+        """A new run (or a resumed one) begins: the previous curves, result and warnings go.
+        ``teacher``: the run's pseudo-labelling stage (a ``TeacherStage``), if it has one."""
+        self.config, self.teacher = config, teacher
+        self.result, self.last, self.error, self.stage, self.labels = None, None, "", None, None
         self.warnings = []
         self.clear_points()
         self.set_status(RUNNING)
@@ -63,8 +69,14 @@ class TrainState:
             self.set_status(STOPPING)
 
     def finish(self, result: Any) -> None:
+        """The run ended: a ``TrainResult``, or a ``TeacherRunResult`` (its ``train`` None when it stopped
+        while labelling)."""
+        from core.engine.teacher_run import TeacherRunResult
+
+        if isinstance(result, TeacherRunResult):
+            self.labels, result = result.labels, result.train
         self.result = result
-        self.set_status(STOPPED if result.stopped else FINISHED)
+        self.set_status(STOPPED if result is None or result.stopped else FINISHED)
 
     def fail(self, text: str) -> None:
         self.error = text
@@ -110,6 +122,15 @@ class TrainState:
         return used
 
     # ---------------------------------------------------------------- events of the run
+    def record_stage(self, p: Any) -> None:
+        """Take one ``core.jobs.Progress`` of the pseudo-labelling stage; its end goes into the log."""
+        from core.engine.teacher_run import STAGE_LABELLED
+
+        self.stage = p
+        if p.stage == STAGE_LABELLED:
+            self.log(f"pseudo-labelling done: {p.detail}")
+        self.events.stage.emit(p)
+
     def record(self, p: Any) -> None:
         """Take one ``TrainProgress``: curves for STEP and VALIDATED, the log for the others."""
         self.last = p
@@ -132,8 +153,14 @@ class TrainState:
         return None if self.config is None else Path(self.config.out_dir)
 
     def resumable(self) -> Path | None:
-        """The ``last.pt`` the last run left to continue from, when there is one and nothing runs."""
-        if self.busy or self.config is None:
+        """What the last run left to continue from, when nothing runs: its ``last.pt``, or (a run stopped
+        while the teacher labelled) its pseudo-label folder; None when there is nothing."""
+        from core.engine.teacher_run import LABELS_DIR
+
+        if self.busy or self.config is None or self.status not in (STOPPED, FAILED):
             return None
         last = Path(self.config.out_dir) / "last.pt"
-        return last if last.is_file() and self.status in (STOPPED, FAILED) else None
+        labels = Path(self.config.out_dir) / LABELS_DIR
+        if last.is_file():
+            return last
+        return labels if self.teacher is not None and labels.is_dir() else None

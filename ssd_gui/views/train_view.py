@@ -6,6 +6,11 @@ The run itself is :func:`core.engine.train` (the function of ``ssd train``) in a
 listen to it. Stop asks the engine to stop after the current iteration (it saves ``last.pt``
 first); Resume continues that run in the same folder, its curves carrying on from ``metrics.csv``.
 Closing the window during a run asks first (:meth:`TrainView.confirm_stop`, called by the main window).
+
+A run whose data source is unlabelled footage and a teacher is
+:func:`core.engine.teacher_run.pseudo_label_then_train` in the same job: the labelling stage's
+``core.jobs.Progress`` events go to the state's ``stage`` (a bar of its own), then training goes on as
+any run. Stop during the labelling keeps the frames done; Resume labels the rest, then trains.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from core.detector import available_devices
-from core.engine import EventKind, TrainConfig, read_metrics_csv, train
+from core.engine import EventKind, TrainConfig, TrainProgress, read_metrics_csv, train
+from core.engine.teacher_run import TeacherRunResult, TeacherStage, pseudo_label_then_train
 from ssd_gui import settings
 from ssd_gui.dialogs.train_dialog import TrainDialog, new_run_dir, suggested_config
 from ssd_gui.jobs import Job
@@ -30,6 +36,7 @@ from ssd_gui.widgets.train_plots import TrainPlots
 
 __all__ = ["TrainView", "format_duration"]
 SETTINGS_KEY = "train/last_config"
+TEACHER_KEY = "train/last_teacher"  # the last run's teacher stage, or None
 
 
 class TrainView(View):
@@ -42,7 +49,8 @@ class TrainView(View):
 
     run_started = Signal(object)           # core.engine.TrainConfig
     progress_shown = Signal(object)        # core.engine.TrainProgress, after the labels show it
-    run_finished = Signal(object)          # core.engine.TrainResult
+    stage_shown = Signal(object)           # core.jobs.Progress of the pseudo-labelling stage, after it is shown
+    run_finished = Signal(object)          # core.engine.TrainResult (a TeacherRunResult: stopped while labelling)
     run_failed = Signal(str)
     open_in_detect_requested = Signal(str)  # a checkpoint path
     evaluate_requested = Signal(str, object)  # a checkpoint path, EvaluateView.set_dataset keywords
@@ -57,6 +65,7 @@ class TrainView(View):
         self._build_ui()
         self.state.events.status.connect(lambda _: self._update_controls())
         self.state.events.progress.connect(self.progress_shown.emit)
+        self.state.events.stage.connect(self.stage_shown.emit)
         self._update_controls()
 
     # ================================================================== UI
@@ -146,6 +155,16 @@ class TrainView(View):
             return suggested_config(available_devices(), new_run_dir())
         return replace(base, out_dir=str(new_run_dir()), resume=None, overwrite=False)
 
+    def initial_teacher(self) -> TeacherStage | None:
+        """The teacher stage the dialog proposes: the last run's (or the saved one), if it had one."""
+        if self.state.config is not None:
+            return self.state.teacher
+        saved = settings.get(TEACHER_KEY)
+        try:
+            return TeacherStage.from_dict(saved, "saved Train settings") if isinstance(saved, dict) else None
+        except ValueError:
+            return None
+
     def open_dialog(self) -> TrainDialog | None:
         """Open the run set-up dialog (window-modal, not blocking); accepting it starts the run."""
         if self.is_busy():
@@ -157,7 +176,7 @@ class TrainView(View):
             self._dialog.accepted.connect(self._on_dialog_accepted)
             self._dialog.finished.connect(self._forget_dialog)
         dialog = self._dialog
-        dialog.set_config(initial)
+        dialog.set_config(initial, self.initial_teacher())
         dialog.error_label.hide()
         self.dialog = dialog
         dialog.open()
@@ -166,9 +185,10 @@ class TrainView(View):
     @Slot()
     def _on_dialog_accepted(self) -> None:
         if self._dialog is not None and self._dialog.result_config is not None:
-            cfg = self._dialog.result_config
+            cfg, teacher = self._dialog.result_config, self._dialog.result_teacher
             settings.put(SETTINGS_KEY, cfg.to_dict())
-            self.start(cfg)
+            settings.put(TEACHER_KEY, teacher.to_dict() if teacher is not None else None)
+            self.start(cfg, teacher)
 
     @Slot(int)
     def _forget_dialog(self, _result: int = 0) -> None:
@@ -182,29 +202,38 @@ class TrainView(View):
         """
         return self._job is not None and not self._job.done.is_set()
 
-    def start(self, config: TrainConfig) -> bool:
-        """Start training with ``config``; False if a run is going."""
+    def start(self, config: TrainConfig, teacher: TeacherStage | None = None) -> bool:
+        """Start training with ``config``, after labelling ``teacher``'s sources when given; False if a run
+        is going."""
         if self._job is not None or config is None:
             return False
         self.banner.dismiss()
-        self.state.start(config)
+        self.state.start(config, teacher)
         what = (f"{config.data_format} data" + (f" from {config.data_path}" if config.data_path else "")
                 + f", {config.arch} width {config.width:g}, {config.epochs} epoch(s), batch {config.batch_size}, "
                 f"{config.optimizer} lr {config.lr:g}, device {config.device}, output {config.out_dir}"
                 + (f", resuming {config.resume}" if config.resume else ""))
+        if teacher is not None:
+            what = (f"the teacher {teacher.teacher} labels every {teacher.every}. frame of "
+                    f"{', '.join(teacher.sources)} (score > {teacher.score_thresh:g}"
+                    + (f", classes {', '.join(teacher.classes)}" if teacher.classes else "")
+                    + f"){', distilling from it' if teacher.distill else ''}; then {what}")
         self.state.log(f"Starting: {what}")
-        self._job = self.run_job(partial(train, config), "training", finished=self._on_finished,
+        work = partial(train, config) if teacher is None else partial(pseudo_label_then_train, config, teacher)
+        self._job = self.run_job(work, "training", finished=self._on_finished,
                                  failed=self._on_failed, progress=self._on_progress)
         self.say(f"Training started: output in {config.out_dir}")
         self.run_started.emit(config)
         return True
 
     def resume(self) -> bool:
-        """Continue the last run in its own folder from its ``last.pt``; False when there is none."""
-        last = self.state.resumable()
-        if last is None:
+        """Continue the last run in its own folder from its ``last.pt`` (or, stopped while the teacher
+        labelled, from the frames it had labelled); False when there is nothing to continue."""
+        left = self.state.resumable()
+        if left is None:
             return False
-        return self.start(replace(self.state.config, resume=str(last), overwrite=False))
+        resume = str(left) if left.name == "last.pt" else None
+        return self.start(replace(self.state.config, resume=resume, overwrite=False), self.state.teacher)
 
     # ================================================================== stopping
     def stop(self) -> None:
@@ -213,7 +242,10 @@ class TrainView(View):
             return
         self._job.cancel()
         self.state.stopping()
-        self.state.log("Stop requested: the run saves last.pt after the current iteration")
+        if self.state.teacher is not None and self.state.last is None:
+            self.state.log("Stop requested: the labelling stops after the current frames, which are kept")
+        else:
+            self.state.log("Stop requested: the run saves last.pt after the current iteration")
 
     def stop_and_wait(self, timeout_ms: int = 120_000) -> bool:
         """Stop a running run and block until its job has returned; True if it did in time."""
@@ -262,6 +294,9 @@ class TrainView(View):
     # ================================================================== progress
     @Slot(object)
     def _on_progress(self, p: Any) -> None:
+        if not isinstance(p, TrainProgress):  # the pseudo-labelling stage's core.jobs.Progress
+            self.state.record_stage(p)
+            return
         if p.kind == EventKind.RESUMED:
             self._load_history(p.iteration)
         elif p.kind == EventKind.WARNING:
@@ -282,6 +317,14 @@ class TrainView(View):
     def _on_finished(self, result: Any) -> None:
         self._job = None
         self.state.finish(result)
+        if isinstance(result, TeacherRunResult):
+            if result.train is None:
+                self.state.log(f"Run stopped while pseudo-labelling: {result.labels.frames_total} frame(s) labelled "
+                               f"in {result.labels.out_dir}; Resume continues")
+                self.say("Training stopped while pseudo-labelling")
+                self.run_finished.emit(result)
+                return
+            result = result.train
         how = "stopped" if result.stopped else "finished"
         val = f", validation mAP {result.val_map:.4f}" if result.val_map is not None else ""
         self.state.log(f"Run {how} at iteration {result.iterations}{val}; weights in {result.checkpoint}")

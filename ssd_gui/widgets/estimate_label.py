@@ -20,7 +20,8 @@ class EstimateLabel(QLabel):
     model on its data) in a job whenever the form settles, and shows the answer.
 
     Args:
-        config: returns the form's ``TrainConfig`` (``ValueError`` while a field is invalid).
+        config: returns the form's ``TrainConfig`` (``ValueError`` while a field is invalid; None when the
+            run's training data does not exist yet, e.g. pseudo-labels still to be written).
     """
 
     def __init__(self, config: Callable[[], Any], parent: QWidget | None = None) -> None:
@@ -61,6 +62,9 @@ class EstimateLabel(QLabel):
             cfg = self._config()
         except ValueError:
             self.setText("Estimated time: – (a field above is not valid yet)")
+            return None
+        if cfg is None:
+            self.setText("Estimated time: – (measured once the teacher has labelled the frames the run trains on)")
             return None
         self.setText("Estimating the time on this machine (a few training steps)…")
         self._job = Job(partial(estimate_run_seconds, cfg), "estimating the run's time")

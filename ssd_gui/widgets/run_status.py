@@ -1,4 +1,8 @@
-"""The Train view's run status: progress, time left, the latest numbers, the run log, what the run left."""
+"""The Train view's run status: progress, time left, the latest numbers, the run log, what the run left.
+
+A run on unlabelled footage has two stages; the first (the teacher labelling the frames) has its own
+line and progress bar above the training's, shown for such runs only.
+"""
 from __future__ import annotations
 
 import math
@@ -23,11 +27,16 @@ def format_duration(seconds: float | None) -> str:
 
 
 class RunStatus(QWidget):
-    """Bound to a :class:`TrainState`: the progress bar and ETA, a line of numbers, and the result."""
+    """Bound to a :class:`TrainState`: the labelling stage's bar (teacher runs), the training's progress
+    bar and ETA, a line of numbers, and the result."""
 
     def __init__(self, state: TrainState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.stage_label = QLabel("", self)
+        self.stage_bar = QProgressBar(self)
+        self.stage_bar.setFormat("%v / %m frames labelled (%p%)")
+        self.stage_bar.setToolTip("Stage 1 of the run: the teacher labels the frames the model then trains on")
         self.progress = QProgressBar(self)
         self.progress.setFormat("%v / %m iterations (%p%)")
         self.progress.setValue(0)
@@ -40,6 +49,9 @@ class RunStatus(QWidget):
         self.result_label = QLabel("", self)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_label.setWordWrap(True)
+        stage = QHBoxLayout()
+        stage.addWidget(self.stage_bar, 1)
+        stage.addWidget(self.stage_label, 1)
         bar = QHBoxLayout()
         bar.addWidget(self.progress, 1)
         bar.addWidget(self.eta_label)
@@ -50,10 +62,36 @@ class RunStatus(QWidget):
         numbers.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(stage)
         layout.addLayout(bar)
         layout.addLayout(numbers)
+        self._show_stage(False)
         state.events.status.connect(self._on_status)
         state.events.progress.connect(self._on_progress)
+        state.events.stage.connect(self._on_stage)
+
+    def _show_stage(self, shown: bool) -> None:
+        self.stage_bar.setVisible(shown)
+        self.stage_label.setVisible(shown)
+
+    def _on_stage(self, p: Any) -> None:
+        from core.engine.teacher_run import STAGE_LABEL, STAGE_LABELLED
+
+        if p.stage == STAGE_LABELLED:
+            self.stage_bar.setRange(0, max(1, p.total or 1))
+            self.stage_bar.setValue(max(1, p.total or 1))
+            self.stage_label.setText("Stage 1 of 2 done: the teacher's labels are written. Stage 2 of 2: training")
+            self.status_label.setText("Preparing data and model…")
+            return
+        if p.stage == STAGE_LABEL and p.total:
+            self.stage_bar.setRange(0, p.total)
+            self.stage_bar.setValue(min(p.done, p.total))
+        elif not p.total:
+            self.stage_bar.setRange(0, 0)  # busy: loading the teacher, or a source of unknown length
+        what = p.detail or p.stage
+        self.stage_label.setText(f"Stage 1 of 2: pseudo-labelling — {what}")
+        if self.state.status == RUNNING:
+            self.status_label.setText("The teacher labels the frames; training starts when they are done")
 
     def _on_status(self, status: str) -> None:
         s = self.state
@@ -63,6 +101,18 @@ class RunStatus(QWidget):
             self.status_label.setText("Preparing data and model…")
             for w in (self.speed_label, self.lr_label, self.val_label, self.result_label):
                 w.setText("")
+            self._show_stage(s.teacher is not None)
+            if s.teacher is not None:
+                self.stage_bar.setRange(0, 0)
+                self.stage_label.setText(f"Stage 1 of 2: pseudo-labelling {len(s.teacher.sources)} source(s) with "
+                                         f"the teacher {s.teacher.teacher}")
+        elif status == STOPPED and s.result is None:  # stopped while the teacher labelled
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            n = s.labels.frames_total if s.labels is not None else 0
+            self.status_label.setText(f"Run stopped while pseudo-labelling ({n} frame(s) labelled); "
+                                      "Resume continues with the frames not labelled yet")
+            self.result_label.setText(f"Pseudo-labels so far: {s.labels.out_dir}" if s.labels is not None else "")
         elif status == STOPPING:
             self.status_label.setText("Stopping: finishing the iteration and saving a checkpoint…")
         elif status in (FINISHED, STOPPED):

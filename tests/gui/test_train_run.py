@@ -10,7 +10,8 @@ import pytest
 from PySide6.QtCore import QStandardPaths, Qt
 
 from core.engine import TrainConfig, read_metrics_csv, train_fields
-from ssd_gui.dialogs.train_dialog import HIDDEN_FIELDS, TrainDialog
+from core.config import ARCHITECTURES, default_arch
+from ssd_gui.dialogs.train_dialog import HIDDEN_FIELDS, TrainDialog, suggested_config
 from ssd_gui.main_window import MainWindow
 from ssd_gui.views.train_view import TrainView
 from ssd_gui.widgets.plots import IterationAxis, LogAxis
@@ -52,8 +53,31 @@ def test_a_first_run_fits_this_machine_and_goes_to_the_data_folder(qtbot) -> Non
 
     if not torch.cuda.is_available():  # on a CPU: the light model and a run of a few hundred steps
         iterations = cfg.epochs * -(-cfg.synthetic_count // cfg.batch_size)
-        assert cfg.width <= 0.125 and cfg.device == "cpu" and iterations <= 200
+        assert cfg.arch == default_arch("cpu") and ARCHITECTURES[cfg.arch].light
+        assert cfg.device == "cpu" and iterations <= 200
+        assert dialog.widget("arch").currentData() == cfg.arch
     dialog.reject()
+    gpu = suggested_config(["cpu", "cuda:0"], "/tmp/run")  # with a GPU: SSD300, TrainConfig's defaults there
+    assert gpu.arch == default_arch("cuda") == "ssd300" and not ARCHITECTURES[gpu.arch].light
+
+
+def test_every_architecture_is_offered_with_its_description(qtbot) -> None:  # type: ignore[no-untyped-def]
+    dialog = TrainDialog(devices=["cpu"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    combo = dialog.widget("arch")
+    offered = [combo.itemData(i) for i in range(combo.count())]
+    assert offered == list(ARCHITECTURES)
+    for i, name in enumerate(offered):
+        info = ARCHITECTURES[name]
+        assert combo.itemText(i) == info.label
+        assert combo.itemData(i, Qt.ItemDataRole.ToolTipRole) == info.description
+        combo.setCurrentIndex(i)  # the chosen one's line is under the box and in its tooltip
+        assert dialog.arch_description.text() == info.description and dialog.arch_description.isVisible()
+        assert info.description in combo.toolTip() and "ssd info --models" in combo.toolTip()
+        assert dialog.config().arch == name
+    descriptions = {ARCHITECTURES[n].description for n in offered}
+    assert len(descriptions) == len(offered) and all("parameters" in d for d in descriptions)
 
 
 def test_the_dialog_remembers_the_last_settings(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]

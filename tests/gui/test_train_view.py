@@ -65,6 +65,7 @@ def _new_run(qtbot, view: TrainView, out_dir: Path, *, epochs: int, validate: bo
         if validate:
             _set(qtbot, field("val_count"), 2)
     _set(qtbot, field("val_split"), "val" if validate else "none")
+    field("arch").setCurrentIndex(field("arch").findData("ssd300"))
     _set(qtbot, field("width"), 0.125)
     _set(qtbot, field("epochs"), epochs)
     _set(qtbot, field("batch_size"), 2)
