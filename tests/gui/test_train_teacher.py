@@ -17,6 +17,7 @@ from core.engine.teacher_run import LABELS_DIR, STAGE_LABEL, STAGE_LABELLED, Tea
 from core.jobs import Progress
 from ssd_gui.dialogs.train_dialog import TEACHER, TrainDialog
 from ssd_gui.views.train_view import TrainView
+from tests.gui.test_train_view import _set as _type  # type like a person: select all, keys
 
 WAIT_MS = 180_000
 
@@ -27,16 +28,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.data.synthetic_files import render_video
 
     return render_video(tmp_path_factory.mktemp("clip") / "street.mp4", seconds=4, fps=10, seed=11, size=(160, 160))
-
-
-def _type(qtbot, widget, value) -> None:  # type: ignore[no-untyped-def]
-    from PySide6.QtWidgets import QLineEdit
-
-    edit = widget if isinstance(widget, QLineEdit) else widget.lineEdit()
-    edit.selectAll()
-    qtbot.keyClicks(edit, str(value))
-    if not isinstance(widget, QLineEdit):
-        widget.interpretText()
 
 
 def _fill(qtbot, dialog: TrainDialog, clip: Path, out_dir: Path, *, every: int, distill: bool,  # type: ignore[no-untyped-def]
