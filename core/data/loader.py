@@ -11,8 +11,10 @@ the loader's ``seed``), which is what the transforms draw from (see core.data.tr
 """
 from __future__ import annotations
 
+import multiprocessing
 import random
 import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -167,6 +169,22 @@ def seed_worker(worker_id: int) -> None:
     random.seed(s)
 
 
+def worker_context(num_workers: int) -> multiprocessing.context.BaseContext | None:
+    """How the loader starts its workers: None (the platform's default) or a forkserver.
+
+    Forking a process that runs other threads (the GUI's, a job's QThread, TensorBoard's event writer)
+    copies the locks those threads hold at that instant into the child, which can then wait on them for
+    ever: the Train view's runs hung on their first batch this way. A forkserver child is forked from a
+    server that started single-threaded, so it cannot inherit a held lock; the workers persist across
+    epochs, so its start-up cost (importing torch once) is paid once per run.
+    """
+    if num_workers == 0 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return None
+    if threading.active_count() > 1 or threading.current_thread() is not threading.main_thread():
+        return multiprocessing.get_context("forkserver")
+    return None
+
+
 def build_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: int = 2,
                  sampler: Sampler | Iterable | None = None, seed: int = 0, drop_last: bool = False,
                  pin_memory: bool = False) -> DataLoader:
@@ -187,4 +205,4 @@ def build_loader(dataset: Dataset, batch_size: int, shuffle: bool, num_workers: 
                       sampler=sampler, num_workers=num_workers, collate_fn=collate,
                       worker_init_fn=seed_worker if num_workers > 0 else None,
                       persistent_workers=num_workers > 0, generator=g, drop_last=drop_last,
-                      pin_memory=pin_memory)
+                      pin_memory=pin_memory, multiprocessing_context=worker_context(num_workers))

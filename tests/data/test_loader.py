@@ -1,6 +1,7 @@
 """DetectionDataset, collate and build_loader on real files and re-rendered synthetic scenes."""
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from core.config import IMAGE_MEAN_255, ssd300
-from core.data.loader import Batch, DetectionDataset, build_dataset, build_loader, collate
+from core.data.loader import Batch, DetectionDataset, build_dataset, build_loader, collate, worker_context
 from core.data.synthetic import SHAPE_CLASSES, render_scene, write_dataset
 from core.data.transforms import build_transforms
 from core.types import DatasetIndex, ImageRecord
@@ -126,3 +127,30 @@ def test_build_dataset_bad_kind() -> None:
         build_dataset("kitti", None, "train", CFG, train=False)
     with pytest.raises(ValueError, match="VOC dataset needs a path"):
         build_dataset("voc", None, "train", CFG, train=False)
+
+
+def test_loader_started_from_a_thread_uses_a_forkserver_and_gives_the_same_batches() -> None:
+    # The GUI trains in a QThread next to Qt's and TensorBoard's threads: a forked worker could inherit a
+    # held lock and hang (a Train view run did, on its first batch). From a thread, workers come from a
+    # forkserver and must still deliver exactly the in-process batches.
+    ds = build_dataset("synthetic", None, "train", CFG, train=False, count=6, seed=2, size=(48, 40))
+    expected = list(build_loader(ds, batch_size=3, shuffle=False, num_workers=0))
+    out: dict[str, object] = {}
+
+    def load() -> None:
+        loader = build_loader(ds, batch_size=3, shuffle=False, num_workers=1)
+        out["method"] = loader.multiprocessing_context.get_start_method()
+        out["batches"] = list(loader)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    worker.join(timeout=240)
+    assert not worker.is_alive(), "the loader started from a thread hung"
+    assert out["method"] == "forkserver"
+    assert worker_context(0) is None
+    got = out["batches"]
+    assert len(got) == len(expected) == 2
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a.images, b.images)
+        torch.testing.assert_close(a.boxes, b.boxes)
+        assert a.labels.tolist() == b.labels.tolist()
