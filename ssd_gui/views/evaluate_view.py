@@ -6,11 +6,14 @@ ground truth once, and the mAP-by-threshold curves are computed. Everything show
 threshold then comes from that pass's sweep, so moving the slider only looks values up.
 
 Built on an :class:`ssd_gui.state.evaluate.EvaluateState`: the inputs form on top; the per-class table
-and the mAP-by-threshold curve on the left; the PR curves with the threshold panel on the right; the
-image strip of the selected class at the bottom, which folds away to give the plots its room.
+(with the AP definition under it) and the mAP-by-threshold curve on the left; on the right, tabs for
+the PR curves, precision/recall/F1 against confidence, the confusion matrix and the comparison with an
+evaluation kept as "A", over the threshold panel; the image strip of the selected class (or confusion
+cell) at the bottom, which folds away to give the plots its room.
 """
 from __future__ import annotations
 
+import html
 from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.detector import available_devices
 from core.drawing import class_color
@@ -28,15 +31,17 @@ from ssd_gui.jobs import Job
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
 from ssd_gui.views.base import View
 from ssd_gui.views.evaluate_export import export_evaluation
-from ssd_gui.widgets.class_table import COLUMN, ClassTable, fmt
+from ssd_gui.widgets.class_table import COLUMN, ClassTable, definition_footer, fmt
+from ssd_gui.widgets.compare_panel import ComparePanel
+from ssd_gui.widgets.confusion_view import ConfusionView
 from ssd_gui.widgets.eval_inputs import EvalInputsPanel
+from ssd_gui.widgets.f1_plot import F1Plot
 from ssd_gui.widgets.strip_panel import StripPanel
 from ssd_gui.widgets.plots import ThresholdPlot
 from ssd_gui.widgets.pr_plot import PRPlot
 from ssd_gui.widgets.threshold_panel import ThresholdPanel
 
 __all__ = ["COLUMN", "EvaluateView"]
-
 
 
 class _Colors(dict):
@@ -72,6 +77,7 @@ class EvaluateView(View):
         self.colors: dict[int, tuple[int, int, int]] = _Colors()
         self._job: Job | None = None
         self._cancel_requested = False
+        self._run_name = ""
         self._build_ui(devices)
         self._connect()
         self._show_output()
@@ -84,6 +90,8 @@ class EvaluateView(View):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = ClassTable(s, self.colors, self)
+        self.definition_label = QLabel("", self)
+        self.definition_label.setWordWrap(True)
         self.map_plot = ThresholdPlot("mAP by confidence threshold", "mAP", self)
         left = QSplitter(Qt.Orientation.Vertical, self)
         top_left = QWidget(left)
@@ -91,24 +99,37 @@ class EvaluateView(View):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.summary_label)
         tl.addWidget(self.table, 1)
+        tl.addWidget(self.definition_label)
         left.addWidget(top_left)
         left.addWidget(self.map_plot)
         left.setSizes([300, 200])
 
         self.pr_plot = PRPlot(self)
         self.hover_label = QLabel("", self)
+        self.f1_plot = F1Plot(s, self)
+        self.confusion = ConfusionView(s, self)
+        self.compare_panel = ComparePanel(s, self)
+        self.plot_tabs = QTabWidget(self)
+        pr_page = QWidget(self.plot_tabs)
+        pv = QVBoxLayout(pr_page)
+        pv.setContentsMargins(0, 0, 0, 0)
+        pv.addWidget(self.pr_plot, 1)
+        pv.addWidget(self.hover_label)
+        for page, title in ((pr_page, "Precision-recall"), (self.f1_plot, "F1 / confidence"),
+                            (self.confusion, "Confusion matrix"), (self.compare_panel, "Compare A / B")):
+            self.plot_tabs.addTab(page, title)
         self.threshold_panel = ThresholdPanel(s, self.colors, self)
         right = QWidget(self)
         rv = QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
-        rv.addWidget(self.pr_plot, 1)
-        rv.addWidget(self.hover_label)
+        rv.addWidget(self.plot_tabs, 1)
         rv.addWidget(self.threshold_panel)
         split = QSplitter(Qt.Orientation.Horizontal, self)
         split.addWidget(left)
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([10_000, 10_000])  # halves: the tabs' wide rows would otherwise take the table's room
 
         self.strip_panel = StripPanel(s, parent=self)
         self.strip = self.strip_panel.strip
@@ -138,7 +159,8 @@ class EvaluateView(View):
         s.events.output.connect(self._show_output)
         s.events.selection.connect(self._show_selection)
         s.events.threshold.connect(self._on_threshold)
-        s.events.metric.connect(self._show_threshold)
+        s.events.metric.connect(self._show_metric)
+        s.events.compare.connect(self._show_selection)
         s.events.running.connect(lambda running: self.evaluate_action.setEnabled(not running))
 
     def menu_actions(self) -> list[QAction]:
@@ -215,12 +237,13 @@ class EvaluateView(View):
         if self._job is not None:
             return False
         try:
-            request = self.state.inputs.request()
+            request = self.state.inputs.request(self.state.ground_truth_for_run())
         except ValueError as exc:
             self.show_error(str(exc))
             return False
         self.banner.dismiss()
         self._cancel_requested = False
+        self._run_name = self.state.inputs.describe_run()
         # Looked up at each start, so that a test can watch the very function ``ssd eval`` calls.
         self._job = self.run_job(partial(evaluation_run.run_evaluation, request), "evaluation",
                                  finished=self._on_finished, failed=self._on_failed, progress=self._on_progress)
@@ -268,7 +291,8 @@ class EvaluateView(View):
     def _on_finished(self, output: Any) -> None:
         self._job = None
         self.state.set_running(False)
-        self.state.set_output(output)
+        self.state.remember_reference(output)
+        self.state.set_output(output, self._run_name)
         warnings = output.warnings
         if warnings:
             self.show_info(f"{len(warnings)} warning(s): " + "; ".join(warnings[:3]) + (" …" if len(warnings) > 3 else ""))
@@ -284,21 +308,33 @@ class EvaluateView(View):
             self.summary_label.setText("No results yet: choose a model (or detections) and a dataset, then Evaluate.")
             self.pr_plot.set_curves([], self.colors)
             self.map_plot.set_curve(np.zeros(0), np.zeros(0))
+            self._show_metric()
             return
         result, coco = out.result, out.coco
         voc07, voc12 = result.voc(True), result.voc(False)
         coco_text = (f"COCO AP@[.5:.95] {fmt(coco.stats[0])}, AP50 {fmt(coco.stats[1])}" if coco is not None
                      else f"COCO metrics unavailable ({out.coco_error})" if out.coco_error else "")
+        caveat = f"<br><b style='color:#b45000'>{html.escape(out.caveat)}</b>" if out.caveat else ""
         self.summary_label.setText(
-            f"<b>{Path(out.request.source).name}</b> on {result.gt.name} ({len(result.gt.records)} images)<br>"
-            f"mAP VOC07 {fmt(voc07.mAP)}, VOC2010+ {fmt(voc12.mAP)}" + (f"; {coco_text}" if coco_text else ""))
+            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(result.gt.name)} "
+            f"({len(result.gt.records)} images)<br>"
+            f"mAP VOC07 {fmt(voc07.mAP)}, VOC2010+ {fmt(voc12.mAP)}" + (f"; {coco_text}" if coco_text else "")
+            + caveat)
+        self._show_metric()
+
+    def _show_metric(self) -> None:
+        text, tip = definition_footer(self.state.metric, self.state.use_07)
+        self.definition_label.setText(f"AP: {text}")
+        self.definition_label.setToolTip(tip)
+        self.map_plot.setTitle(f"mAP ({'VOC07' if self.state.use_07 else 'VOC2010+'}) by confidence threshold")
         self._show_threshold()
 
     def _show_selection(self) -> None:
         out = self.state.output
         if out is None:
             return
-        self.pr_plot.set_curves([out.result.pr_curve(lab) for lab in self.state.selected], self.colors)
+        curves, names, dashed = self.state.pr_curves()
+        self.pr_plot.set_curves(curves, self.colors, names=names, dashed=dashed)
         self.pr_plot.set_threshold(self.state.threshold)
 
     def _on_threshold(self, threshold: float) -> None:

@@ -1,7 +1,10 @@
 """The Evaluate view's per-class table: APs of the whole run and the counts at the confidence threshold.
 
 Rows are selected by the person (Ctrl/Shift for several); the selection goes to
-``EvaluateState.select`` and comes back from its ``selection`` event.
+``EvaluateState.select`` and comes back from its ``selection`` event. With the COCO metric the table also
+shows pycocotools' AP by object size and AR@1/10/100 per class. Every AP column's header tooltip gives
+its definition (:func:`core.evaluation.definitions.ap_definition`); :func:`definition_footer` is the line
+shown under the table.
 """
 from __future__ import annotations
 
@@ -12,14 +15,31 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem, QWidget
 
+from core.evaluation.definitions import ap_definition
 from ssd_gui.state.evaluate import EvaluateState
 
 # (header, key). Keys starting with "t_" depend on the threshold.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Class", "name"), ("AP VOC07", "ap07"), ("AP VOC2010+", "ap12"), ("AP COCO", "ap_coco"),
-    ("AP50 COCO", "ap50_coco"), ("GT", "num_gt"), ("Detections", "num_det"), ("TP", "t_tp"), ("FP", "t_fp"),
-    ("FN", "t_fn"), ("Precision", "t_precision"), ("Recall", "t_recall"), ("F1", "t_f1"), ("AP@t", "t_ap"))
+    ("AP50 COCO", "ap50_coco"), ("APs COCO", "ap_small"), ("APm COCO", "ap_medium"), ("APl COCO", "ap_large"),
+    ("AR@1 COCO", "ar1"), ("AR@10 COCO", "ar10"), ("AR@100 COCO", "ar100"), ("GT", "num_gt"),
+    ("Detections", "num_det"), ("TP", "t_tp"), ("FP", "t_fp"), ("FN", "t_fn"), ("Precision", "t_precision"),
+    ("Recall", "t_recall"), ("F1", "t_f1"), ("AP@t", "t_ap"))
 COLUMN = {key: i for i, (_, key) in enumerate(COLUMNS)}
+#: pycocotools' per-class arrays (core.evaluation.coco.COCOMetrics) shown only with the COCO metric.
+COCO_ONLY: tuple[str, ...] = ("ap_small", "ap_medium", "ap_large", "ar1", "ar10", "ar100")
+#: the metric whose definition each AP column's tooltip gives ("t_ap" follows the AP@t flavour).
+COLUMN_METRIC = {"ap07": "voc07", "ap12": "voc12", "ap_coco": "coco", "ap50_coco": "coco",
+                 **{key: "coco" for key in COCO_ONLY}}
+
+
+def definition_footer(metric: str, use_07: bool) -> tuple[str, str]:
+    """(one line for under the table, the full definitions for its tooltip) of ``metric`` and of AP@t."""
+    d, at = ap_definition(metric), ap_definition("voc07" if use_07 else "voc12")
+    line = f"{d.title}: {d.short}."
+    if metric == "coco":
+        line += f" AP@t: {at.title}."
+    return line, f"{d.title}: {d.text}" + ("" if at.metric == metric else f"\n\nAP@t, {at.title}: {at.text}")
 
 
 def fmt(v: Any, digits: int = 3) -> str:
@@ -78,7 +98,8 @@ class ClassTable(QTableWidget):
         state.events.output.connect(self.fill)
         state.events.selection.connect(self._show_selection)
         state.events.threshold.connect(lambda _: self.show_threshold())
-        state.events.metric.connect(self.show_threshold)
+        state.events.metric.connect(self.show_metric)
+        self.show_metric()
 
     def fill(self) -> None:
         """One row per class from the state's output (empty without one)."""
@@ -94,13 +115,24 @@ class ClassTable(QTableWidget):
             for row, label in enumerate(range(1, len(names))):
                 values = {"name": (names[label], names[label]), "ap07": _num(voc07.ap[label]),
                           "ap12": _num(voc12.ap[label]),
-                          "ap_coco": _num(coco.ap[label] if coco is not None else math.nan),
-                          "ap50_coco": _num(coco.ap50[label] if coco is not None else math.nan),
                           "num_gt": _count(voc12.num_gt[label]), "num_det": _count(voc12.num_det[label])}
+                for key, field in (("ap_coco", "ap"), ("ap50_coco", "ap50")) + tuple((k, k) for k in COCO_ONLY):
+                    values[key] = _num(getattr(coco, field)[label] if coco is not None else math.nan)
                 self.rows[label] = [self._item(row, col, label, *values.get(key, ("", math.nan)))
                                     for col, (_, key) in enumerate(COLUMNS)]
         self.blockSignals(False)
         self.setSortingEnabled(True)
+        self.show_threshold()
+
+    def show_metric(self) -> None:
+        """COCO's size and recall columns with the COCO metric only; definitions in the AP headers' tooltips."""
+        for key in COCO_ONLY:
+            self.setColumnHidden(COLUMN[key], self.state.metric != "coco")
+        for key, metric in {**COLUMN_METRIC, "t_ap": "voc07" if self.state.use_07 else "voc12"}.items():
+            d = ap_definition(metric)
+            header = self.horizontalHeaderItem(COLUMN[key])
+            prefix = "AP keeping the detections scored >= the threshold. " if key == "t_ap" else ""
+            header.setToolTip(f"{prefix}{d.title}: {d.text}")
         self.show_threshold()
 
     def _item(self, row: int, col: int, label: int, text: str, key: float | str) -> SortItem:

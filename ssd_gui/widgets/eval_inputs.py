@@ -1,10 +1,12 @@
-"""The Evaluate view's form: model or detections file, dataset, device; Evaluate and Cancel; progress."""
+"""The Evaluate view's form: model or detections file; ground truth (a dataset, or a reference model's
+detections on footage); device, runtime and NMS; Evaluate and Cancel; progress."""
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QDoubleSpinBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -18,11 +20,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.config import NMS_METHODS
 from ssd_gui import settings
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
 DETECTIONS_FILTER = "Detections (*.json *.txt);;All files (*)"
+FOOTAGE_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.jpg *.jpeg *.png *.bmp);;All files (*)"
+RUNTIME_NAMES = {"torch": "PyTorch", "openvino": "OpenVINO"}
+REFERENCE_NOTE = "<b>Reference model</b>: figures measure agreement with it, not accuracy"
+REFERENCE_TIP = ("No annotations: what the reference model detects with a score above the threshold on these frames "
+                 "is the ground truth, so every figure measures how closely the evaluated model agrees with it, the "
+                 "reference's own mistakes included (as ssd eval --reference).")
 
 
 def _browse_button(parent: QWidget) -> QToolButton:
@@ -79,6 +88,28 @@ class EvalInputsPanel(QGroupBox):
         self.size_spin = _spin(self, 16, 2048, "size ", " px")
         self.device_combo = QComboBox(self)
         self.device_combo.addItems(devices)
+        self.ref_edit = QLineEdit(self)
+        self.ref_edit.setPlaceholderText("reference model (trusted weights)")
+        self.ref_edit.setToolTip("Its detections with a score above the threshold are the ground truth")
+        self.ref_browse = _browse_button(self)
+        self.ref_thresh_spin = QDoubleSpinBox(self)
+        self.ref_thresh_spin.setRange(0.0, 0.99)
+        self.ref_thresh_spin.setSingleStep(0.05)
+        self.ref_thresh_spin.setDecimals(2)
+        self.ref_thresh_spin.setPrefix("> ")
+        self.ref_thresh_spin.setToolTip("The reference's detections scoring above this are the ground truth")
+        self.every_spin = _spin(self, 1, 10_000, "every ", " frame(s)")
+        self.reference_note = QLabel(REFERENCE_NOTE, self)
+        self.reference_note.setToolTip(REFERENCE_TIP)
+        self.nms_combo = QComboBox(self)
+        self.nms_combo.addItem("NMS: the model's", "")
+        for method in NMS_METHODS:
+            self.nms_combo.addItem(f"NMS: {method}", method)
+        self.nms_combo.setToolTip("Non-maximum suppression of the evaluated model: greedy (hard) or soft-NMS "
+                                  "(Bodla et al. 2017), scores decayed linearly or by a Gaussian")
+        self.runtime_combo = QComboBox(self)
+        self.runtime_combo.setToolTip("How the evaluated model runs (compare one model at two precisions)")
+        self._fill_runtimes(self.state.inputs.device)
         self.evaluate_button = QPushButton("Evaluate", self)
         self.evaluate_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel", self)
@@ -106,12 +137,16 @@ class EvalInputsPanel(QGroupBox):
         grid.addWidget(self.dataset_browse, 1, 3)
         grid.addWidget(self.split_combo, 1, 4)
         box = QHBoxLayout()
-        for w in (self.count_spin, self.seed_spin, self.size_spin):
-            box.addWidget(w)
+        for w in (self.count_spin, self.seed_spin, self.size_spin, self.ref_edit, self.ref_browse,
+                  self.ref_thresh_spin, self.every_spin):
+            box.addWidget(w, 1 if w is self.ref_edit else 0)
         grid.addLayout(box, 1, 5, 1, 2)
         grid.addWidget(QLabel("Device", self), 1, 7)
         grid.addWidget(self.device_combo, 1, 8)
         row = QHBoxLayout()
+        row.addWidget(self.nms_combo)
+        row.addWidget(self.runtime_combo)
+        row.addWidget(self.reference_note)
         row.addWidget(self.progress, 1)
         row.addWidget(self.progress_label, 1)
         row.addWidget(self.evaluate_button)
@@ -131,7 +166,13 @@ class EvalInputsPanel(QGroupBox):
         self.count_spin.valueChanged.connect(lambda v: s.set_inputs(count=v))
         self.seed_spin.valueChanged.connect(lambda v: s.set_inputs(seed=v))
         self.size_spin.valueChanged.connect(lambda v: s.set_inputs(size=v))
-        self.device_combo.currentTextChanged.connect(lambda d: s.set_inputs(device=d))
+        self.device_combo.currentTextChanged.connect(self._set_device)
+        self.ref_edit.textChanged.connect(lambda t: s.set_inputs(reference=t))
+        self.ref_thresh_spin.valueChanged.connect(lambda v: s.set_inputs(reference_thresh=round(float(v), 4)))
+        self.every_spin.valueChanged.connect(lambda v: s.set_inputs(every=v))
+        self.nms_combo.currentIndexChanged.connect(lambda _: s.set_inputs(nms=str(self.nms_combo.currentData())))
+        self.runtime_combo.currentIndexChanged.connect(self._set_runtime)
+        self.ref_browse.clicked.connect(self._ask_reference)
         self.model_browse.clicked.connect(self._ask_model)
         self.dets_browse.clicked.connect(self._ask_detections)
         self.dataset_browse.clicked.connect(self._ask_dataset)
@@ -147,31 +188,63 @@ class EvalInputsPanel(QGroupBox):
         """Put the state's values in the fields (signals blocked: they are not edits)."""
         v = self.state.inputs
         widgets = (self.model_radio, self.dets_radio, self.model_edit, self.dets_edit, self.dataset_combo,
-                   self.dataset_edit, self.count_spin, self.seed_spin, self.size_spin, self.device_combo)
+                   self.dataset_edit, self.count_spin, self.seed_spin, self.size_spin, self.device_combo,
+                   self.ref_edit, self.ref_thresh_spin, self.every_spin, self.nms_combo, self.runtime_combo)
         for w in widgets:
             w.blockSignals(True)
         (self.model_radio if v.use_model else self.dets_radio).setChecked(True)
-        for edit, text in ((self.model_edit, v.weights), (self.dets_edit, v.detections), (self.dataset_edit, v.path)):
+        for edit, text in ((self.model_edit, v.weights), (self.dets_edit, v.detections), (self.dataset_edit, v.path),
+                           (self.ref_edit, v.reference)):
             if edit.text() != text:
                 edit.setText(text)
         self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(v.kind)))
-        for spin, value in ((self.count_spin, v.count), (self.seed_spin, v.seed), (self.size_spin, v.size)):
+        for spin, value in ((self.count_spin, v.count), (self.seed_spin, v.seed), (self.size_spin, v.size),
+                            (self.every_spin, v.every), (self.ref_thresh_spin, v.reference_thresh)):
             spin.setValue(value)
         self.device_combo.setCurrentText(v.device)
+        self.nms_combo.setCurrentIndex(max(0, self.nms_combo.findData(v.nms)))
+        self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData((v.runtime, v.precision))))
+        for w in (self.nms_combo, self.runtime_combo):
+            w.setEnabled(v.use_model)
         for w in widgets:
             w.blockSignals(False)
         self._show_kind(v.kind)
         self._list_splits()
 
     def _show_kind(self, kind: str) -> None:
-        synthetic = kind == "synthetic"
+        synthetic, reference = kind == "synthetic", kind == "reference"
         for w in (self.count_spin, self.seed_spin, self.size_spin):
             w.setVisible(synthetic)
+        for w in (self.ref_edit, self.ref_browse, self.ref_thresh_spin, self.every_spin, self.reference_note):
+            w.setVisible(reference)
         for w in (self.dataset_edit, self.dataset_browse):
             w.setVisible(not synthetic)
         self.split_combo.setVisible(kind == "voc")
-        self.dataset_edit.setPlaceholderText("VOC20xx or VOCdevkit folder(s), joined with ','" if kind == "voc"
-                                             else "COCO instances JSON")
+        self.dataset_edit.setPlaceholderText({"voc": "VOC20xx or VOCdevkit folder(s), joined with ','",
+                                              "reference": "video, image folder or image (no annotations needed)"}
+                                             .get(kind, "COCO instances JSON"))
+
+    def _fill_runtimes(self, device: str) -> None:
+        """The (runtime, precision) pairs ``device`` offers; PyTorch fp32, the exact reference, stays the default."""
+        from core.runtime import runtime_choices
+
+        self.runtime_combo.blockSignals(True)
+        self.runtime_combo.clear()
+        for runtime, precision in runtime_choices(device):
+            self.runtime_combo.addItem(f"{RUNTIME_NAMES.get(runtime, runtime)} {precision}", (runtime, precision))
+        v = self.state.inputs
+        self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData((v.runtime, v.precision))))
+        self.runtime_combo.blockSignals(False)
+
+    def _set_device(self, device: str) -> None:
+        self._fill_runtimes(device)
+        runtime, precision = self.runtime_combo.currentData() or ("torch", "fp32")
+        self.state.set_inputs(device=device, runtime=runtime, precision=precision)
+
+    def _set_runtime(self, _: int) -> None:
+        data = self.runtime_combo.currentData()
+        if data:
+            self.state.set_inputs(runtime=data[0], precision=data[1])
 
     def _list_splits(self) -> None:
         """The VOC folder's image sets in the split box, the default one chosen when none is."""
@@ -224,8 +297,16 @@ class EvalInputsPanel(QGroupBox):
         if path:
             self.state.set_inputs(detections=path, use_model=False)
 
+    def _ask_reference(self) -> None:
+        path = settings.ask_open_file(self, "Reference model (its detections are the ground truth)", "weights",
+                                      WEIGHTS_FILTER)
+        if path:
+            self.state.set_inputs(reference=path)
+
     def _ask_dataset(self) -> None:
-        if self.state.inputs.kind == "voc":
+        if self.state.inputs.kind == "reference":
+            path = settings.ask_open_file(self, "Video or image the reference model labels", "video", FOOTAGE_FILTER)
+        elif self.state.inputs.kind == "voc":
             path = settings.ask_folder(self, "VOC folder (VOC20xx or VOCdevkit)", "dataset")
         else:
             path = settings.ask_open_file(self, "COCO annotation JSON", "dataset", "JSON (*.json);;All files (*)")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
 from core.drawing import class_color
@@ -87,23 +87,28 @@ class PRPlot(pg.PlotWidget):
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ---------------------------------------------------------------- data
-    def set_curves(self, curves: list, colors: dict[int, tuple[int, int, int]] | None = None) -> None:
+    def set_curves(self, curves: list, colors: dict[int, tuple[int, int, int]] | None = None,
+                   names: list[str] | None = None, dashed: list[bool] | None = None) -> None:
         """Show ``curves`` (list of :class:`core.evaluation.PRCurve`), replacing the previous ones.
 
-        ``colors`` maps a label to its RGB colour (default: the palette by label).
+        ``colors`` maps a label to its RGB colour (default: the palette by label). ``names`` suffixes each
+        curve's legend entry and ``dashed`` draws some dashed: two evaluations of one class overlaid
+        (a comparison's "A" dashed, "B" solid) keep the class colour and differ by the line.
         """
         for line in self._lines:
             self.removeItem(line)
         self.legend.clear()
         self._lines = []
         self._curves = list(curves)
-        for c in self._curves:
+        for i, c in enumerate(self._curves):
             color = (colors or {}).get(c.label, class_color(c.label))
             recall = np.nan_to_num(np.asarray(c.recall, np.float64))
             # Start at recall 0 with the first point's precision so a one-point curve is visible.
             x = np.concatenate([[0.0], recall]) if recall.size else recall
             y = np.concatenate([[c.precision[0]], c.precision]) if recall.size else recall
-            line = self.plot(x, y, pen=pg.mkPen(color, width=2), name=f"{c.name} (GT {c.num_gt})")
+            style = Qt.PenStyle.DashLine if dashed and dashed[i] else Qt.PenStyle.SolidLine
+            suffix = f" {names[i]}" if names and names[i] else ""
+            line = self.plot(x, y, pen=pg.mkPen(color, width=2, style=style), name=f"{c.name}{suffix} (GT {c.num_gt})")
             self._lines.append(line)
         self._set_hover(None)
         self.set_threshold(self.threshold)
@@ -112,6 +117,10 @@ class PRPlot(pg.PlotWidget):
     def labels(self) -> list[int]:
         """The labels plotted, in order."""
         return [c.label for c in self._curves]
+
+    def lines_for(self, label: int) -> list[pg.PlotDataItem]:
+        """The plot items drawn for class ``label`` (two when a comparison overlays "A" and "B")."""
+        return [line for c, line in zip(self._curves, self._lines) if c.label == label]
 
     def curve_data(self, label: int) -> tuple[np.ndarray, np.ndarray]:
         """(recall, precision) float64 arrays drawn for ``label``."""
@@ -124,13 +133,13 @@ class PRPlot(pg.PlotWidget):
         """Mark the operating point at ``threshold`` on every curve."""
         self.threshold = float(threshold)
         xs, ys, brushes = [], [], []
-        for c in self._curves:
+        for c, line in zip(self._curves, self._lines):
             k = kept_count(c.confidence, threshold)
             if k == 0:
                 continue  # nothing kept: no operating point on this curve
             xs.append(float(np.nan_to_num(c.recall[k - 1])))
             ys.append(float(c.precision[k - 1]))
-            brushes.append(pg.mkBrush(self._lines[self._curves.index(c)].opts["pen"].color()))
+            brushes.append(pg.mkBrush(line.opts["pen"].color()))
         self._points.setData(xs, ys, brush=brushes)
 
     def operating_points(self) -> dict[int, tuple[float, float] | None]:

@@ -1,4 +1,5 @@
-"""The Evaluate view's image strip: the images where the threshold costs the most, for the selected class.
+"""The Evaluate view's image strip: the images where the threshold costs the most, for the selected class,
+or the images of the confusion-matrix cell the person clicked (``EvaluateState.cell``).
 
 Bound to an :class:`EvaluateState`: a new threshold, class or evaluation redraws it once the input
 settles. Decoding and drawing run in a :class:`ssd_gui.jobs.Job` (tens of ms per image for large
@@ -72,7 +73,7 @@ class StripPanel(QWidget):
         self.toggle.toggled.connect(self.set_expanded)
         self.strip.opened.connect(self.open_image)
         state.events.output.connect(self._on_output)
-        for event in (state.events.selection, state.events.threshold):
+        for event in (state.events.selection, state.events.threshold, state.events.cell):
             event.connect(lambda *_: self.schedule())
         self.set_expanded(True)
 
@@ -113,21 +114,42 @@ class StripPanel(QWidget):
         if out is None:
             return
         result, label, t = out.result, self.state.strip_label, self.state.threshold
-        # Images where the threshold costs the most (errors first, then hits), counted cheaply;
-        # only the shown ones are described box by box.
-        tp, fp, missed = result.sweep.image_counts(label, t)
-        with_content = np.flatnonzero(tp + fp + missed > 0)
-        order = with_content[np.lexsort((with_content, -tp[with_content], -(fp + missed)[with_content]))]
-        shown = result.image_breakdown(label, t, images=order[:MAX_IMAGES])
-        name = result.class_names[label] if label is not None else "all classes"
-        self._text = (f"<b>{name}</b> at {t:.3f}: {with_content.size} image(s) with detections or objects"
-                      + (f", the {len(shown)} with the most errors shown" if with_content.size > len(shown) else "")
-                      + LEGEND)
+        if self.state.cell is not None:
+            label = None  # a cell spans two classes (or the background): every box is drawn, named
+            shown, self._text = self._cell_images(result, t)
+        else:
+            shown, self._text = self._class_images(result, label, t)
         self.cancel()
         records = result.gt.records
         fn = partial(draw_thumbnails, self._generation, [(bd.image_index, records[bd.image_index], bd) for bd in shown],
                      result.class_names, self.strip.thumb_height, label is None, self.images)
         self._job = Job(fn, "image strip").start(finished=self._on_thumbnails, failed=self._on_failed)
+
+    @staticmethod
+    def _class_images(result: Any, label: int | None, t: float) -> tuple[list[Any], str]:
+        """Images where the threshold costs the most (errors first, then hits), counted cheaply;
+        only the shown ones are described box by box."""
+        tp, fp, missed = result.sweep.image_counts(label, t)
+        with_content = np.flatnonzero(tp + fp + missed > 0)
+        order = with_content[np.lexsort((with_content, -tp[with_content], -(fp + missed)[with_content]))]
+        shown = result.image_breakdown(label, t, images=order[:MAX_IMAGES])
+        name = result.class_names[label] if label is not None else "all classes"
+        text = (f"<b>{name}</b> at {t:.3f}: {with_content.size} image(s) with detections or objects"
+                + (f", the {len(shown)} with the most errors shown" if with_content.size > len(shown) else "")
+                + LEGEND)
+        return shown, text
+
+    def _cell_images(self, result: Any, t: float) -> tuple[list[Any], str]:
+        """The images behind the confusion cell, in dataset order."""
+        cm = self.state.confusion()
+        true_label, pred_label = self.state.cell  # type: ignore[misc]
+        images = cm.images(true_label, pred_label)
+        shown = result.image_breakdown(None, t, only_with_content=False, images=images[:MAX_IMAGES])
+        names = ["background" if k == 0 else result.class_names[k] for k in (true_label, pred_label)]
+        text = (f"<b>true {names[0]}, predicted {names[1]}</b> at {t:.3f}, IoU {cm.iou_threshold:.2f}: "
+                f"{images.size} image(s)" + (f", the first {len(shown)} shown" if images.size > len(shown) else "")
+                + LEGEND)
+        return shown, text
 
     def _on_failed(self, text: str) -> None:
         self.failed.emit(text)
@@ -157,7 +179,8 @@ class StripPanel(QWidget):
         except ValueError as exc:
             self.failed.emit(str(exc))
             return
-        bd = out.result.image_breakdown(self.state.strip_label, t, images=[entry.index])[0]
+        label = None if self.state.cell is not None else self.state.strip_label
+        bd = out.result.image_breakdown(label, t, only_with_content=False, images=[entry.index])[0]
         full = draw_breakdown(image, bd, out.result.class_names, height=image.shape[0], show_names=True)
         title = f"{entry.image_id}: TP {entry.num_tp}, FP {entry.num_fp}, missed {entry.num_missed} at {t:.3f}"
         self.image_dialog = ImageDialog(full, title, str(record.file) if record.file else None, self)

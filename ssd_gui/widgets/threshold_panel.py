@@ -6,7 +6,7 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from ssd_gui.state.evaluate import EvaluateState
+from ssd_gui.state.evaluate import METRIC_NAMES, EvaluateState
 from ssd_gui.widgets.class_table import fmt
 
 SLIDER_STEPS = 1000
@@ -30,8 +30,10 @@ class ThresholdPanel(QWidget):
         self.value_label = QLabel("", self)
         self.value_label.setMinimumWidth(50)
         self.metric_combo = QComboBox(self)
-        self.metric_combo.addItem("AP@t: VOC2010+", False)
-        self.metric_combo.addItem("AP@t: VOC07 11-point", True)
+        for key, text in METRIC_NAMES:
+            self.metric_combo.addItem(f"AP: {text}", key)
+        self.metric_combo.setToolTip("The AP the table, the comparison and the exports use; AP@t and mAP by "
+                                     "threshold use VOC07 with VOC07, else VOC2010+ (COCO has no per-threshold AP)")
         self.export_button = QPushButton("Export…", self)
         self.export_button.setToolTip("Save the plots as PNG and the PR points and table as CSV")
         self.operating_label = QLabel("", self)
@@ -48,7 +50,7 @@ class ThresholdPanel(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.operating_label)
         self.slider.valueChanged.connect(lambda v: state.set_threshold(v / SLIDER_STEPS))
-        self.metric_combo.currentIndexChanged.connect(lambda _: state.set_use_07(bool(self.metric_combo.currentData())))
+        self.metric_combo.currentIndexChanged.connect(lambda _: state.set_metric(str(self.metric_combo.currentData())))
         for event in (state.events.threshold, state.events.metric, state.events.output, state.events.selection):
             event.connect(lambda *_: self.refresh())
         self.refresh()
@@ -61,7 +63,7 @@ class ThresholdPanel(QWidget):
             self.slider.setValue(value)
             self.slider.blockSignals(False)
         self.value_label.setText(f"{s.threshold:.3f}")
-        index = self.metric_combo.findData(s.use_07)
+        index = self.metric_combo.findData(s.metric)
         if index != self.metric_combo.currentIndex():
             self.metric_combo.blockSignals(True)
             self.metric_combo.setCurrentIndex(index)
