@@ -203,7 +203,7 @@ class EvalInputsPanel(QGroupBox):
             spin.setValue(value)
         self.device_combo.setCurrentText(v.device)
         self.nms_combo.setCurrentIndex(max(0, self.nms_combo.findData(v.nms)))
-        self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData((v.runtime, v.precision))))
+        self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData(f"{v.runtime}:{v.precision}")))
         for w in (self.nms_combo, self.runtime_combo):
             w.setEnabled(v.use_model)
         for w in widgets:
@@ -231,20 +231,22 @@ class EvalInputsPanel(QGroupBox):
         self.runtime_combo.blockSignals(True)
         self.runtime_combo.clear()
         for runtime, precision in runtime_choices(device):
-            self.runtime_combo.addItem(f"{RUNTIME_NAMES.get(runtime, runtime)} {precision}", (runtime, precision))
+            # a string key: QComboBox.findData does not find Python tuples
+            self.runtime_combo.addItem(f"{RUNTIME_NAMES.get(runtime, runtime)} {precision}", f"{runtime}:{precision}")
         v = self.state.inputs
-        self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData((v.runtime, v.precision))))
+        self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData(f"{v.runtime}:{v.precision}")))
         self.runtime_combo.blockSignals(False)
 
     def _set_device(self, device: str) -> None:
         self._fill_runtimes(device)
-        runtime, precision = self.runtime_combo.currentData() or ("torch", "fp32")
+        runtime, precision = str(self.runtime_combo.currentData() or "torch:fp32").split(":")
         self.state.set_inputs(device=device, runtime=runtime, precision=precision)
 
     def _set_runtime(self, _: int) -> None:
         data = self.runtime_combo.currentData()
         if data:
-            self.state.set_inputs(runtime=data[0], precision=data[1])
+            runtime, precision = str(data).split(":")
+            self.state.set_inputs(runtime=runtime, precision=precision)
 
     def _list_splits(self) -> None:
         """The VOC folder's image sets in the split box, the default one chosen when none is."""

@@ -106,3 +106,26 @@ def test_reference_model_as_ground_truth_then_compare_with_soft_nms(qtbot, clip:
     qtbot.mouseClick(view.compare_panel.clear_button, Qt.MouseButton.LeftButton)
     assert len(view.pr_plot.lines_for(label)) == 1 and view.compare_panel.rows() == []
     view.shutdown()
+
+
+def test_the_runtime_precision_and_nms_boxes_make_the_request(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """What the boxes say is what run_evaluation gets (the model itself runs in the test above)."""
+    from core.runtime import runtime_choices
+
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    inputs = view.inputs
+    assert inputs.runtime_combo.currentText() == "PyTorch fp32"  # the exact reference by default
+    view.set_model(DEMO_WEIGHTS)
+    offered = [str(inputs.runtime_combo.itemData(i)) for i in range(inputs.runtime_combo.count())]
+    assert offered == [f"{r}:{p}" for r, p in runtime_choices(view.state.inputs.device)]
+    for i, key in enumerate(offered):
+        inputs.runtime_combo.setCurrentIndex(i)
+        request = view.state.inputs.request()
+        assert f"{request.runtime}:{request.precision}" == key
+    for method in ("hard", "soft-linear", "soft-gaussian", ""):
+        inputs.nms_combo.setCurrentIndex(inputs.nms_combo.findData(method))
+        assert view.state.inputs.request().nms == (method or None)
+    view.set_detections(DEMO_WEIGHTS)  # a detections file: no model options
+    assert not inputs.nms_combo.isEnabled() and not inputs.runtime_combo.isEnabled()
+    view.shutdown()
