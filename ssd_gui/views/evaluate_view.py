@@ -324,7 +324,7 @@ class EvaluateView(View):
 
     def _show_metric(self) -> None:
         text, tip = definition_footer(self.state.metric, self.state.use_07)
-        self.definition_label.setText(f"AP: {text}")
+        self.definition_label.setText(text)
         self.definition_label.setToolTip(tip)
         self.map_plot.setTitle(f"mAP ({'VOC07' if self.state.use_07 else 'VOC2010+'}) by confidence threshold")
         self._show_threshold()

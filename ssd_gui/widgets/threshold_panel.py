@@ -6,6 +6,7 @@ import html
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from core.evaluation.definitions import ap_definition
 from ssd_gui.state.evaluate import METRIC_NAMES, EvaluateState
 from ssd_gui.widgets.class_table import fmt
 
@@ -70,6 +71,8 @@ class ThresholdPanel(QWidget):
             self.metric_combo.blockSignals(False)
         self.export_button.setEnabled(s.output is not None)
         self.operating_label.setText(self.figures_text())
+        d = ap_definition("voc07" if s.use_07 else "voc12")
+        self.operating_label.setToolTip(f"AP@t keeps the detections scored >= the threshold. {d.title}: {d.text}")
 
     def figures_text(self) -> str:
         """Rich text: precision, recall, F1, TP, FP, FN, AP@t of the selected classes and of all."""
