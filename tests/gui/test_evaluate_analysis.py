@@ -161,3 +161,17 @@ def test_coco_columns_and_ap_definitions_next_to_every_figure(qtbot, view: Evalu
     cm = view.state.confusion()
     assert [[int(v) for v in r[1:]] for r in rows[1:]] == cm.counts.tolist()
     assert {"f1_by_threshold.png", "confidence_curves.csv"} <= set(paths)
+
+
+def test_evaluations_of_other_data_are_not_compared(qtbot, view: EvaluateView, confused, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Kept as A, then the same detections scored on another dataset: core's reason, no table, one curve."""
+    qtbot.mouseClick(view.compare_panel.keep_button, Qt.MouseButton.LeftButton)
+    assert not view.compare_panel.keep_button.isEnabled() and view.compare_panel.clear_button.isEnabled()
+    other = write_dataset(tmp_path / "other", count=8, seed=6, fmt="coco", size=(200, 160))
+    view.set_dataset("coco", other)
+    with qtbot.waitSignal(view.evaluation_finished, timeout=WAIT_MS):
+        assert view.start()
+    assert view.state.kept is not None and view.state.comparison()[0] is None
+    assert "Not comparable" in view.compare_panel.caption.text() and "same" in view.compare_panel.caption.text()
+    assert view.compare_panel.rows() == []
+    assert all(len(view.pr_plot.lines_for(label)) == 1 for label in view.selected_labels())
