@@ -49,7 +49,37 @@ def add(sub: argparse._SubParsersAction) -> None:
     groups = {g: p.add_argument_group(g) for g in GROUPS}
     for spec in train_fields():
         _add_option(groups[spec.group], spec)
+    _add_teacher_options(p)
     p.set_defaults(run=run)
+
+
+def _add_teacher_options(p: argparse.ArgumentParser) -> None:
+    """``--unlabelled SOURCE...``: a teacher labels them into RUN/pseudo_labels first (core.engine.teacher_run)."""
+    from core.engine.teacher_run import TEACHER_FIELDS
+
+    group = p.add_argument_group(
+        "unlabelled data + teacher", "with --unlabelled the run's first stage is a teacher labelling every N-th frame "
+        "of the sources into RUN/pseudo_labels (as ssd pseudo-label); the model then trains on those labels (the "
+        "--format/--data options are not used). Running the same command again continues a stopped labelling.")
+    group.add_argument("--unlabelled", nargs="+", metavar="SOURCE", default=argparse.SUPPRESS,
+                       help="videos, image folders or images to pseudo-label")
+    for spec in TEACHER_FIELDS:
+        _add_option(group, spec)
+
+
+def teacher_stage_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`core.engine.teacher_run.TeacherStage` of ``--unlabelled`` and its options, or None."""
+    from core.engine.teacher_run import TEACHER_FIELDS, TeacherStage, parse_classes
+
+    given = {spec.name: getattr(args, spec.name) for spec in TEACHER_FIELDS if hasattr(args, spec.name)}
+    if not hasattr(args, "unlabelled"):
+        if given:
+            flags = ", ".join(spec.flag for spec in TEACHER_FIELDS if spec.name in given)
+            raise ValueError(f"{flags}: only with --unlabelled SOURCE... (the footage the teacher labels)")
+        return None
+    if "classes" in given:
+        given["classes"] = parse_classes(given["classes"])
+    return TeacherStage(sources=tuple(args.unlabelled), **given)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -140,16 +170,58 @@ def _show_progress() -> tuple[Callable[[Any], None], Callable[[], None]]:
     return show, close
 
 
+def _show_stage(show_train: Callable[[Any], None]) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    """``show_train`` with a bar for the pseudo-labelling stage's ``core.jobs.Progress`` events in front."""
+    from core.engine.teacher_run import STAGE_LABEL, STAGE_LABELLED
+    from core.jobs import Progress
+
+    bar: ProgressBar | None = None
+
+    def show(p: Any) -> None:
+        nonlocal bar
+        if not isinstance(p, Progress):
+            show_train(p)
+        elif p.stage == STAGE_LABELLED:
+            close()
+            sys.stderr.write(f"pseudo-labels: {p.detail}\n")
+        elif p.stage == STAGE_LABEL and p.done:
+            if bar is None:
+                bar = ProgressBar("pseudo-label", p.total, start=p.done - 1)
+            bar.update(p.done - bar.n)
+
+    def close() -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+
+    return show, close
+
+
 def run(args: argparse.Namespace) -> int:
     from core.engine import train
+    from core.engine.teacher_run import pseudo_label_then_train
 
     cfg = config_from_args(args)
+    stage = teacher_stage_from_args(args)
     show, close = _show_progress()
+    if stage is not None:
+        show, close_stage = _show_stage(show)
     with StopOnSignal() as stop:
         try:
-            result = train(cfg, on_progress=show, should_stop=stop)
+            if stage is None:
+                result = train(cfg, on_progress=show, should_stop=stop)
+            else:
+                both = pseudo_label_then_train(cfg, stage, on_progress=show, should_stop=stop)
+                if both.train is None:
+                    print(f"stopped while pseudo-labelling: {both.labels.frames_total} frame(s) labelled in "
+                          f"{both.labels.out_dir}; run the same command again to continue", file=sys.stderr)
+                    return 128 + stop.received if stop.received is not None else 0
+                result = both.train
         finally:
             close()
+            if stage is not None:
+                close_stage()
     vm = "" if result.val_map is None else f", validation VOC07 mAP@0.5 {result.val_map:.4f}"
     last = result.run_dir / "last.pt"
     if not result.stopped:

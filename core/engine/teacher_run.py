@@ -37,23 +37,24 @@ STAGE_LABEL = "pseudo-label"
 STAGE_LABELLED = "pseudo-labelled"
 
 
-def _field(name: str, kind: str, default: Any, label: str, help: str, **extra: Any) -> FieldSpec:
-    return FieldSpec(name=name, kind=kind, default=default, label=label, help=help, group="data",
-                     flag="--" + name.replace("_", "-"), **extra)
+def _field(name: str, kind: str, default: Any, label: str, help: str, flag: str, **extra: Any) -> FieldSpec:
+    return FieldSpec(name=name, kind=kind, default=default, label=label, help=help, group="data", flag=flag, **extra)
 
 
 #: How the scalar fields of :class:`TeacherStage` are shown, parsed and checked (the Train dialog's fields).
 TEACHER_FIELDS: tuple[FieldSpec, ...] = (
     _field("teacher", "path", "demo", "Teacher model", "the detector whose boxes become the labels (any weights "
-           "file the app loads, or 'demo')", path_mode="file"),
+           "file the app loads, or 'demo')", "--teacher", path_mode="file"),
     _field("score_thresh", "float", 0.5, "Teacher threshold", "the teacher's detections scoring above this become "
-           "labels", minimum=0.0, maximum=1.0, exclusive_maximum=True),
-    _field("every", "int", 10, "Every N-th frame", "label one frame (or image of a folder) in N", minimum=1,
+           "labels", "--teacher-thresh", minimum=0.0, maximum=1.0, exclusive_maximum=True),
+    _field("every", "int", 10, "Every N-th frame", "label one frame (or image of a folder) in N", "--every", minimum=1,
            maximum=2**31 - 1),
-    _field("classes", "str", None, "Classes", "the teacher's classes to learn, comma-separated", optional=True,
+    _field("classes", "str", None, "Classes", "the teacher's classes to learn, comma-separated", "--teacher-classes",
+           optional=True,
            none_text="all the teacher's classes"),
     _field("distill", "bool", False, "Distil from the teacher", "also learn the teacher's soft class scores on the "
-           "matched default boxes (the student must take the teacher's input size and default boxes)"),
+           "matched default boxes (the student must take the teacher's input size and default boxes)",
+           "--distill-from-teacher"),
 )
 
 

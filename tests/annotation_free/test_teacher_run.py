@@ -88,3 +88,24 @@ def test_the_training_config_points_at_the_dataset_in_the_run_folder(tmp_path: P
         TeacherStage(sources=("a.mp4",), every=0)
     with pytest.raises(ValueError, match="at least one"):
         TeacherStage(sources=())
+
+
+def test_ssd_train_unlabelled_labels_then_trains(short_video: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    from core.cli import main
+
+    run = tmp_path / "run"
+    student = ["--model", "ssd300", "--priors", "coco", "--width", "0.125", "--epochs", "1", "--batch-size", "2",
+               "--warmup-iters", "0", "--augment", "none", "--checkpoint-every", "0", "--workers", "0"]
+    assert main(["train", "--unlabelled", str(short_video), "--teacher", "demo", "--teacher-thresh", "0.4",
+                 "--every", "3", "--distill-from-teacher", *student, "--out", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert "pseudo-labels: 4 frame(s)" in err and "finished after 2 iterations" in err
+    assert [r.image_id for r in load_voc(run / LABELS_DIR, "trainval").records] == [
+        f"shapes_{i:06d}" for i in range(0, 12, 3)]
+    assert (run / "model.pt").is_file()
+    assert all(r["distill_loss"] is not None for r in read_metrics_csv(run / "metrics.csv"))
+
+    # the teacher's options without footage are an error naming them
+    assert main(["train", "--every", "2", "--teacher", "demo", *student, "--out", str(tmp_path / "other")]) == 2
+    assert "--teacher, --every: only with --unlabelled" in capsys.readouterr().err
