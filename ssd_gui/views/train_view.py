@@ -214,7 +214,7 @@ class TrainView(View):
                 f"{config.optimizer} lr {config.lr:g}, device {config.device}, output {config.out_dir}"
                 + (f", resuming {config.resume}" if config.resume else ""))
         if teacher is not None:
-            what = (f"the teacher {teacher.teacher} labels every {teacher.every}. frame of "
+            what = (f"the teacher {teacher.teacher} labels one frame in {teacher.every} of "
                     f"{', '.join(teacher.sources)} (score > {teacher.score_thresh:g}"
                     + (f", classes {', '.join(teacher.classes)}" if teacher.classes else "")
                     + f"){', distilling from it' if teacher.distill else ''}; then {what}")
