@@ -1,7 +1,17 @@
 """GUI tests never read or write the user's settings: each test gets its own settings folder."""
 from __future__ import annotations
 
+import gc
+
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def collect_on_gui_thread():  # type: ignore[no-untyped-def]
+    """Free the Qt wrappers a test leaves in reference cycles here, on the GUI thread: collected later by a
+    training job's thread, a window's menus were once destroyed from two threads at once (a deadlock)."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@ synthetic video, the bundled demo model as the teacher, a tiny student. The labe
 the run, with its own bar in the Train view; Stop during it keeps the frames done and Resume continues."""
 from __future__ import annotations
 
-import gc
 import json
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,6 @@ from ssd_gui.views.train_view import TrainView
 from tests.gui.test_train_view import _set as _type  # type like a person: select all, keys
 
 WAIT_MS = 180_000
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_on_the_gui_thread():  # type: ignore[no-untyped-def]
-    """Free the Qt wrappers a test leaves in reference cycles here, on the GUI thread: collected later by a
-    training job's thread, a window's menus were once destroyed from two threads at once (a deadlock)."""
-    yield
-    gc.collect()
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ Runs are tiny: SSD300 at width 0.125, four 300x300 synthetic scenes, batch 2, no
 """
 from __future__ import annotations
 
-import gc
 import math
 from pathlib import Path
 
@@ -20,14 +19,6 @@ from core.engine import read_metrics_csv
 from ssd_gui.views.train_view import TrainView, format_duration
 
 WAIT_MS = 120_000
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_on_the_gui_thread():  # type: ignore[no-untyped-def]
-    """Free the Qt wrappers a test leaves in reference cycles here, on the GUI thread: collected later by a
-    training job's thread, a window's menus were once destroyed from two threads at once (a deadlock)."""
-    yield
-    gc.collect()
 
 
 @pytest.fixture()
