@@ -1,7 +1,12 @@
-"""Importers for the SSD family's foreign layouts, and ImageNet initialisation of every backbone.
+"""Importers for the foreign layouts, and ImageNet initialisation of every backbone.
 
 Detectors (``core.weights.load_weights`` dispatches here):
 
+- ``torchvision``: a state dict of ``torchvision.models.detection.ssd300_vgg16`` (COCO, 91 labels); only
+  the conv4_3 scale is renamed (``backbone.scale_weight`` -> ``backbone.l2norm.weight``).
+- ``ssd.pytorch``: Max deGroot's ssd.pytorch (``vgg.N``, ``L2Norm.weight``, ``extras.N``, ``loc.N``,
+  ``conf.N``; VOC, 21 classes): a pure key rename (:func:`ssd_pytorch_key_map`), as its networks already
+  take RGB minus (123, 117, 104), as ours.
 - ``torchvision-ssdlite``: a state dict of ``torchvision.models.detection.ssdlite320_mobilenet_v3_large``;
   this project's SSDlite has the same modules, so the keys are kept as they are.
 - ``qfgaohao``: a ``.pth`` of qfgaohao/pytorch-ssd, ``mb1-ssd`` (MobileNetV1-SSD) or ``mb2-ssd-lite``
@@ -10,8 +15,9 @@ Detectors (``core.weights.load_weights`` dispatches here):
   MobileNetV2 is torchvision's with flatter Sequentials), so each group's parameterised layers are
   paired in order, layer by layer, and every pair must agree in parameter names and shapes.
 
-ImageNet classifiers in torchvision's layout (``ssd train --backbone FILE``): ``vgg16`` (core.weights),
-``mobilenet_v3_large``, ``mobilenet_v2`` and ``resnet50``; see :func:`init_backbone`.
+ImageNet classifiers in torchvision's layout (``ssd train --backbone FILE``): ``vgg16`` (fc6/fc7
+decimated into conv6/conv7, :func:`vgg16_backbone_state`), ``mobilenet_v3_large``, ``mobilenet_v2`` and
+``resnet50``; see :func:`init_backbone`.
 """
 from __future__ import annotations
 
@@ -21,7 +27,8 @@ from typing import Mapping
 
 from torch import Tensor, nn
 
-from core.config import ARCHITECTURES, preset
+from core.config import ARCHITECTURES, BACKGROUND, preset
+from core.weights import LoadedWeights, as_state_dict, detect_format, load_state_into, read_file
 
 CLASSIFIERS = ("mobilenet_v3_large", "mobilenet_v2", "resnet50")
 FORMATS = ("torchvision-ssdlite", "qfgaohao") + tuple(f"{c}-imagenet" for c in CLASSIFIERS)
@@ -47,10 +54,19 @@ def detect_foreign_format(keys: set[str]) -> str | None:
     return None
 
 
-def load_foreign(fmt: str, sd: dict[str, Tensor], p: Path):  # type: ignore[no-untyped-def]
-    """A state dict of format ``fmt`` (from :func:`detect_foreign_format`) as ``core.weights.LoadedWeights``."""
-    from core.weights import LoadedWeights, _generic_names, _num_classes_from_head, coco_category_names
+def load_foreign(fmt: str, sd: dict[str, Tensor], p: Path, priors: str | None = None) -> LoadedWeights:
+    """A state dict of a layout other than this project's (``core.weights.detect_format``), in ours.
 
+    Args:
+        fmt: "torchvision", "ssd.pytorch", "vgg16-imagenet" or one of :data:`FORMATS`.
+        sd: the file's tensors. p: the file, for messages.
+        priors: "voc" or "coco" to override the default-box preset assumed for torchvision's SSD300
+            ("coco") and ssd.pytorch ("voc" for 21 classes, "coco" for 81).
+    """
+    if fmt == "torchvision":
+        return _from_torchvision(sd, p, priors or "coco")
+    if fmt == "ssd.pytorch":
+        return _from_ssd_pytorch(sd, p, priors)
     if fmt.endswith("-imagenet"):
         return LoadedWeights(fmt, None, (), sd, {}, p)
     if fmt == "torchvision-ssdlite":
@@ -122,7 +138,139 @@ def qfgaohao_to_ours(sd: Mapping[str, Tensor], cfg, p: Path) -> dict[str, Tensor
     return out
 
 
+# ------------------------------------------------------ torchvision SSD300 and ssd.pytorch
+
+def _num_classes_from_head(w: Tensor, boxes_first_map: int, key: str, p: Path) -> int:
+    out = int(w.shape[0])
+    if out % boxes_first_map:
+        raise ValueError(f"'{p}': layer {key} has {out} outputs, not a multiple of {boxes_first_map} default boxes")
+    return out // boxes_first_map
+
+
+def coco_category_names() -> tuple[str, ...]:
+    """torchvision's 91 COCO label names (index 0 "__background__", gaps named "N/A")."""
+    from torchvision.models.detection import SSD300_VGG16_Weights
+
+    return tuple(SSD300_VGG16_Weights.COCO_V1.meta["categories"])
+
+
+def _generic_names(n: int) -> tuple[str, ...]:
+    return (BACKGROUND,) + tuple(f"class_{i}" for i in range(1, n))
+
+
+def _from_torchvision(sd: dict[str, Tensor], p: Path, priors: str) -> LoadedWeights:
+    n_extra = len({k.split(".")[2] for k in sd if k.startswith("backbone.extra.")})
+    if n_extra != 5:
+        raise ValueError(f"'{p}': torchvision layout with {n_extra} extra blocks; only ssd300_vgg16 (5) is supported "
+                         f"(torchvision's highres SSD512 differs from the paper's conv10-12)")
+    key = "head.classification_head.module_list.0.weight"
+    cfg0 = preset("ssd300", num_classes=2, priors=priors)
+    n = _num_classes_from_head(sd[key], cfg0.model.priors.boxes_per_location[0], key, p)
+    cfg = preset("ssd300", num_classes=n, priors=priors)
+    coco = coco_category_names()
+    names = coco if n == len(coco) else _generic_names(n)
+    out = {("backbone.l2norm.weight" if k == "backbone.scale_weight" else k): v for k, v in sd.items()}
+    return LoadedWeights("torchvision", cfg, names, out, {"source": "torchvision ssd300_vgg16"}, p)
+
+
+def ssd_pytorch_key_map(num_extra_convs: int) -> dict[str, str]:
+    """ssd.pytorch module prefixes -> this project's (and torchvision's) prefixes.
+
+    ssd.pytorch's ``vgg`` list is VGG16 up to conv5_3, then pool5 (30), conv6 (31), conv7 (33);
+    its ``extras`` are the 1x1/3x3 convs without ReLU modules, two per extra feature map.
+    """
+    m = {f"vgg.{i}": f"backbone.features.{i}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21)}
+    m.update({"vgg.24": "backbone.extra.0.1", "vgg.26": "backbone.extra.0.3", "vgg.28": "backbone.extra.0.5",
+              "vgg.31": "backbone.extra.0.7.1", "vgg.33": "backbone.extra.0.7.3",
+              "L2Norm": "backbone.l2norm"})
+    for i in range(num_extra_convs):
+        m[f"extras.{i}"] = f"backbone.extra.{i // 2 + 1}.{0 if i % 2 == 0 else 2}"
+    for i in range(7):
+        m[f"loc.{i}"] = f"head.regression_head.module_list.{i}"
+        m[f"conf.{i}"] = f"head.classification_head.module_list.{i}"
+    return m
+
+
+def _from_ssd_pytorch(sd: dict[str, Tensor], p: Path, priors: str | None) -> LoadedWeights:
+    n_extra = len({k.split(".")[1] for k in sd if k.startswith("extras.")})
+    n_maps = len({k.split(".")[1] for k in sd if k.startswith("conf.")})
+    arch = "ssd300" if n_maps == 6 else "ssd512" if n_maps == 7 else None
+    if arch is None:
+        raise ValueError(f"'{p}': ssd.pytorch layout with {n_maps} prediction layers (expected 6 or 7)")
+    key = "conf.0.weight"
+    n = _num_classes_from_head(sd[key], 4, key, p)
+    if priors is None:
+        priors = "coco" if n == 81 else "voc"
+    cfg = preset(arch, num_classes=n, priors=priors)
+    mapping = ssd_pytorch_key_map(n_extra)
+    out: dict[str, Tensor] = {}
+    for k, v in sd.items():
+        prefix, _, leaf = k.rpartition(".")
+        if prefix not in mapping:
+            raise ValueError(f"'{p}': unexpected ssd.pytorch key {k!r}")
+        out[f"{mapping[prefix]}.{leaf}"] = v
+    from core.data.voc import VOC_CLASSES
+
+    names = VOC_CLASSES if n == len(VOC_CLASSES) else _generic_names(n)
+    return LoadedWeights("ssd.pytorch", cfg, names, out, {"source": "ssd.pytorch"}, p)
+
+
 # ---------------------------------------------------------------- ImageNet backbone initialisation
+
+def vgg16_backbone_state(sd: Mapping[str, Tensor], source: str | Path = "<vgg16>") -> dict[str, Tensor]:
+    """Turn a torchvision ``vgg16`` classifier state dict into SSD backbone weights.
+
+    conv1_1..conv5_3 are copied; fc6 (4096 x 512*7*7) and fc7 (4096 x 4096) become conv6
+    (1024 x 512 x 3 x 3, dilation 6) and conv7 (1024 x 1024 x 1 x 1) by decimation, as in the
+    SSD paper's footnote and seed 004: every 4th filter, and every 3rd spatial tap of the 7x7
+    kernel (taps 0, 3, 6), so that the atrous conv keeps the receptive field.
+    """
+    try:
+        w6 = sd["classifier.0.weight"].reshape(4096, 512, 7, 7)
+        b6 = sd["classifier.0.bias"]
+        w7 = sd["classifier.3.weight"]
+        b7 = sd["classifier.3.bias"]
+    except KeyError as exc:
+        raise ValueError(f"'{source}': not a VGG16 classifier state dict (missing {exc.args[0]})") from None
+    except RuntimeError as exc:
+        raise ValueError(f"'{source}': classifier.0.weight has shape {tuple(sd['classifier.0.weight'].shape)}, "
+                         f"expected (4096, 25088)") from exc
+    out: dict[str, Tensor] = {}
+    conv_idx = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
+    for i in conv_idx:
+        dst = f"backbone.features.{i}" if i < 23 else f"backbone.extra.0.{i - 23}"
+        for leaf in ("weight", "bias"):
+            key = f"features.{i}.{leaf}"
+            if key not in sd:
+                raise ValueError(f"'{source}': not a VGG16 state dict (missing {key})")
+            out[f"{dst}.{leaf}"] = sd[key]
+    out["backbone.extra.0.7.1.weight"] = w6[::4, :, ::3, ::3].contiguous()
+    out["backbone.extra.0.7.1.bias"] = b6[::4].contiguous()
+    out["backbone.extra.0.7.3.weight"] = w7[::4, ::4].reshape(1024, 1024, 1, 1).contiguous()
+    out["backbone.extra.0.7.3.bias"] = b7[::4].contiguous()
+    return out
+
+
+def init_backbone_from_vgg16(model: nn.Module, path: str | Path) -> int:
+    """Load ImageNet VGG16 weights (torchvision ``vgg16`` layout) into an SSD's backbone.
+
+    Returns the number of tensors copied. Only full-width models (width 1.0) fit; anything else
+    raises a ValueError that names the layer and both shapes.
+    """
+    obj = read_file(path)
+    if detect_format(obj) != "vgg16-imagenet":
+        raise ValueError(f"'{path}' is not a torchvision vgg16 classifier state dict")
+    part = vgg16_backbone_state(as_state_dict(obj, Path(path)), path)
+    own = model.state_dict()
+    for k, v in part.items():
+        if k not in own:
+            raise ValueError(f"'{path}': model has no layer {k}")
+        if tuple(own[k].shape) != tuple(v.shape):
+            raise ValueError(f"'{path}': layer {k} has shape {tuple(v.shape)} in the file but the model expects "
+                             f"{tuple(own[k].shape)} (VGG16 initialisation needs width 1.0)")
+    model.load_state_dict(part, strict=False)
+    return len(part)
+
 
 def _cut(name: str):  # type: ignore[no-untyped-def]
     """The function that cuts a torchvision ``features`` into our backbone's stages."""
@@ -145,8 +293,6 @@ def imagenet_backbone_state(name: str, sd: Mapping[str, Tensor], width: float, s
     if name == "resnet50":
         return {f"backbone.features.0.{k}": v for k, v in sd.items() if not k.startswith(("layer4.", "fc."))}
     import torchvision
-
-    from core.weights import load_state_into
 
     clf = getattr(torchvision.models, name)(weights=None, width_mult=width)
     try:
@@ -177,8 +323,6 @@ def init_backbone(model: nn.Module, path: str | Path) -> int:
     Raises:
         ValueError naming the file: another classifier, a width that does not fit, a layer that does not fit.
     """
-    from core.weights import _tensors, detect_format, init_backbone_from_vgg16, read_file
-
     arch, width = model.cfg.arch, model.cfg.width
     want = ARCHITECTURES[arch].backbone_init
     if want is None:
@@ -191,7 +335,7 @@ def init_backbone(model: nn.Module, path: str | Path) -> int:
     if fmt != f"{want}-imagenet":
         raise ValueError(f"'{path}' is not a torchvision {want} classifier state dict (found: {fmt}); {arch} "
                          f"starts from {want}")
-    part = imagenet_backbone_state(want, _tensors(obj, Path(path)), width, path)
+    part = imagenet_backbone_state(want, as_state_dict(obj, Path(path)), width, path)
     own = model.state_dict()
     fits = _fitting_layers(part, own)
     if want == "resnet50" and len(fits) != len(part):

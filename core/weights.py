@@ -9,9 +9,12 @@ Every file is read with ``torch.load(weights_only=True)``. Recognised layouts:
 - ``ssd.pytorch``: a state dict of Max deGroot's ssd.pytorch (``vgg.N``, ``L2Norm.weight``, ``extras.N``,
   ``loc.N``, ``conf.N``; VOC, 21 classes). Its networks already take RGB minus (123, 117, 104), as ours.
 - ``vgg16-imagenet``: a torchvision ``vgg16`` classifier, usable only to initialise a backbone for
-  training (:func:`init_backbone_from_vgg16`), with fc6/fc7 decimated into conv6/conv7.
+  training (``core.importers.init_backbone_from_vgg16``), with fc6/fc7 decimated into conv6/conv7.
 - the other architectures' layouts (torchvision's SSDlite, qfgaohao/pytorch-ssd's MobileNet-SSDs, the
-  ImageNet MobileNets and ResNet-50): see ``core.importers``.
+  ImageNet MobileNets and ResNet-50).
+
+The foreign layouts are turned into this project's by ``core.importers``; this module reads files,
+recognises their layout and loads checked state dicts into models.
 
 Whatever the layout, a file is refused with a one-line ``ValueError`` naming it and the field when
 an entry has the wrong type, its configuration is impossible (``SSDConfig.from_dict``) or a tensor
@@ -28,7 +31,7 @@ from typing import Any, Mapping, NoReturn
 import torch
 from torch import Tensor, nn
 
-from core.config import BACKGROUND, SSDConfig, preset
+from core.config import SSDConfig
 from core.download import TORCHVISION_COCO_SPEC, TORCHVISION_FILES  # noqa: F401 - names of weights
 from core.fileio import atomic_path
 
@@ -178,16 +181,10 @@ def load_weights(path: str | Path, *, priors: str | None = None) -> LoadedWeight
     fmt = detect_format(obj)
     if fmt == "own":
         lw = _from_own(obj, p)
-    elif fmt == "torchvision":
-        lw = _from_torchvision(_tensors(obj, p), p, priors or "coco")
-    elif fmt == "ssd.pytorch":
-        lw = _from_ssd_pytorch(_tensors(obj, p), p, priors)
-    elif fmt == "vgg16-imagenet":
-        lw = LoadedWeights("vgg16-imagenet", None, (), _tensors(obj, p), {}, p)
     elif fmt != "unknown":
         from core.importers import load_foreign
 
-        lw = load_foreign(fmt, _tensors(obj, p), p)
+        lw = load_foreign(fmt, as_state_dict(obj, p), p, priors)
     else:
         _unknown(obj, p)
     check_finite(lw.state_dict, p)
@@ -214,7 +211,9 @@ def _unknown(obj: Any, p: Path) -> NoReturn:
     raise ValueError(f"'{p}' holds a {type(obj).__name__}, not a state dict or checkpoint")
 
 
-def _tensors(obj: Any, p: Path, what: str = "the file") -> dict[str, Tensor]:
+def as_state_dict(obj: Any, p: Path, what: str = "the file") -> dict[str, Tensor]:
+    """``obj`` as a state dict (layer name -> tensor, any DataParallel ``module.`` prefix removed), or a
+    ValueError naming the file ``p`` and the entry that is not a tensor."""
     if not isinstance(obj, Mapping):
         raise ValueError(f"'{p}': {what} is a {type(obj).__name__}, expected a state dict (layer name -> tensor)")
     out = {}
@@ -244,83 +243,8 @@ def _from_own(obj: dict[str, Any], p: Path) -> LoadedWeights:
         raise ValueError(f"'{p}': class_names holds a {type(bad).__name__} ({bad!r}), expected names (strings)")
     if len(names) != cfg.model.num_classes:
         raise ValueError(f"'{p}': {len(names)} class names for {cfg.model.num_classes} classes")
-    return LoadedWeights("own", cfg, tuple(names), _tensors(obj["model"], p, "the 'model' entry"),
+    return LoadedWeights("own", cfg, tuple(names), as_state_dict(obj["model"], p, "the 'model' entry"),
                         dict(obj.get("meta") or {}), p)
-
-
-def _num_classes_from_head(w: Tensor, boxes_first_map: int, key: str, p: Path) -> int:
-    out = int(w.shape[0])
-    if out % boxes_first_map:
-        raise ValueError(f"'{p}': layer {key} has {out} outputs, not a multiple of {boxes_first_map} default boxes")
-    return out // boxes_first_map
-
-
-def coco_category_names() -> tuple[str, ...]:
-    """torchvision's 91 COCO label names (index 0 "__background__", gaps named "N/A")."""
-    from torchvision.models.detection import SSD300_VGG16_Weights
-
-    return tuple(SSD300_VGG16_Weights.COCO_V1.meta["categories"])
-
-
-def _generic_names(n: int) -> tuple[str, ...]:
-    return (BACKGROUND,) + tuple(f"class_{i}" for i in range(1, n))
-
-
-def _from_torchvision(sd: dict[str, Tensor], p: Path, priors: str) -> LoadedWeights:
-    n_extra = len({k.split(".")[2] for k in sd if k.startswith("backbone.extra.")})
-    if n_extra != 5:
-        raise ValueError(f"'{p}': torchvision layout with {n_extra} extra blocks; only ssd300_vgg16 (5) is supported "
-                         f"(torchvision's highres SSD512 differs from the paper's conv10-12)")
-    key = "head.classification_head.module_list.0.weight"
-    cfg0 = preset("ssd300", num_classes=2, priors=priors)
-    n = _num_classes_from_head(sd[key], cfg0.model.priors.boxes_per_location[0], key, p)
-    cfg = preset("ssd300", num_classes=n, priors=priors)
-    coco = coco_category_names()
-    names = coco if n == len(coco) else _generic_names(n)
-    out = {("backbone.l2norm.weight" if k == "backbone.scale_weight" else k): v for k, v in sd.items()}
-    return LoadedWeights("torchvision", cfg, names, out, {"source": "torchvision ssd300_vgg16"}, p)
-
-
-def ssd_pytorch_key_map(num_extra_convs: int) -> dict[str, str]:
-    """ssd.pytorch module prefixes -> this project's (and torchvision's) prefixes.
-
-    ssd.pytorch's ``vgg`` list is VGG16 up to conv5_3, then pool5 (30), conv6 (31), conv7 (33);
-    its ``extras`` are the 1x1/3x3 convs without ReLU modules, two per extra feature map.
-    """
-    m = {f"vgg.{i}": f"backbone.features.{i}" for i in (0, 2, 5, 7, 10, 12, 14, 17, 19, 21)}
-    m.update({"vgg.24": "backbone.extra.0.1", "vgg.26": "backbone.extra.0.3", "vgg.28": "backbone.extra.0.5",
-              "vgg.31": "backbone.extra.0.7.1", "vgg.33": "backbone.extra.0.7.3",
-              "L2Norm": "backbone.l2norm"})
-    for i in range(num_extra_convs):
-        m[f"extras.{i}"] = f"backbone.extra.{i // 2 + 1}.{0 if i % 2 == 0 else 2}"
-    for i in range(7):
-        m[f"loc.{i}"] = f"head.regression_head.module_list.{i}"
-        m[f"conf.{i}"] = f"head.classification_head.module_list.{i}"
-    return m
-
-
-def _from_ssd_pytorch(sd: dict[str, Tensor], p: Path, priors: str | None) -> LoadedWeights:
-    n_extra = len({k.split(".")[1] for k in sd if k.startswith("extras.")})
-    n_maps = len({k.split(".")[1] for k in sd if k.startswith("conf.")})
-    arch = "ssd300" if n_maps == 6 else "ssd512" if n_maps == 7 else None
-    if arch is None:
-        raise ValueError(f"'{p}': ssd.pytorch layout with {n_maps} prediction layers (expected 6 or 7)")
-    key = "conf.0.weight"
-    n = _num_classes_from_head(sd[key], 4, key, p)
-    if priors is None:
-        priors = "coco" if n == 81 else "voc"
-    cfg = preset(arch, num_classes=n, priors=priors)
-    mapping = ssd_pytorch_key_map(n_extra)
-    out: dict[str, Tensor] = {}
-    for k, v in sd.items():
-        prefix, _, leaf = k.rpartition(".")
-        if prefix not in mapping:
-            raise ValueError(f"'{p}': unexpected ssd.pytorch key {k!r}")
-        out[f"{mapping[prefix]}.{leaf}"] = v
-    from core.data.voc import VOC_CLASSES
-
-    names = VOC_CLASSES if n == len(VOC_CLASSES) else _generic_names(n)
-    return LoadedWeights("ssd.pytorch", cfg, names, out, {"source": "ssd.pytorch"}, p)
 
 
 def load_state_into(model: nn.Module, state_dict: Mapping[str, Tensor], source: str | Path) -> None:
@@ -340,63 +264,6 @@ def load_state_into(model: nn.Module, state_dict: Mapping[str, Tensor], source: 
             parts.append(f"{len(unexpected)} unexpected layers (e.g. {unexpected[0]})")
         raise ValueError(f"'{source}': does not fit the model: " + "; ".join(parts))
     model.load_state_dict(state_dict, strict=True)
-
-
-# -------------------------------------------------------------------- ImageNet VGG16 backbone
-
-def vgg16_backbone_state(sd: Mapping[str, Tensor], source: str | Path = "<vgg16>") -> dict[str, Tensor]:
-    """Turn a torchvision ``vgg16`` classifier state dict into SSD backbone weights.
-
-    conv1_1..conv5_3 are copied; fc6 (4096 x 512*7*7) and fc7 (4096 x 4096) become conv6
-    (1024 x 512 x 3 x 3, dilation 6) and conv7 (1024 x 1024 x 1 x 1) by decimation, as in the
-    SSD paper's footnote and seed 004: every 4th filter, and every 3rd spatial tap of the 7x7
-    kernel (taps 0, 3, 6), so that the atrous conv keeps the receptive field.
-    """
-    try:
-        w6 = sd["classifier.0.weight"].reshape(4096, 512, 7, 7)
-        b6 = sd["classifier.0.bias"]
-        w7 = sd["classifier.3.weight"]
-        b7 = sd["classifier.3.bias"]
-    except KeyError as exc:
-        raise ValueError(f"'{source}': not a VGG16 classifier state dict (missing {exc.args[0]})") from None
-    except RuntimeError as exc:
-        raise ValueError(f"'{source}': classifier.0.weight has shape {tuple(sd['classifier.0.weight'].shape)}, "
-                         f"expected (4096, 25088)") from exc
-    out: dict[str, Tensor] = {}
-    conv_idx = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28]
-    for i in conv_idx:
-        dst = f"backbone.features.{i}" if i < 23 else f"backbone.extra.0.{i - 23}"
-        for leaf in ("weight", "bias"):
-            key = f"features.{i}.{leaf}"
-            if key not in sd:
-                raise ValueError(f"'{source}': not a VGG16 state dict (missing {key})")
-            out[f"{dst}.{leaf}"] = sd[key]
-    out["backbone.extra.0.7.1.weight"] = w6[::4, :, ::3, ::3].contiguous()
-    out["backbone.extra.0.7.1.bias"] = b6[::4].contiguous()
-    out["backbone.extra.0.7.3.weight"] = w7[::4, ::4].reshape(1024, 1024, 1, 1).contiguous()
-    out["backbone.extra.0.7.3.bias"] = b7[::4].contiguous()
-    return out
-
-
-def init_backbone_from_vgg16(model: nn.Module, path: str | Path) -> int:
-    """Load ImageNet VGG16 weights (torchvision ``vgg16`` layout) into an SSD's backbone.
-
-    Returns the number of tensors copied. Only full-width models (width 1.0) fit; anything else
-    raises a ValueError that names the layer and both shapes.
-    """
-    obj = read_file(path)
-    if detect_format(obj) != "vgg16-imagenet":
-        raise ValueError(f"'{path}' is not a torchvision vgg16 classifier state dict")
-    part = vgg16_backbone_state(_tensors(obj, Path(path)), path)
-    own = model.state_dict()
-    for k, v in part.items():
-        if k not in own:
-            raise ValueError(f"'{path}': model has no layer {k}")
-        if tuple(own[k].shape) != tuple(v.shape):
-            raise ValueError(f"'{path}': layer {k} has shape {tuple(v.shape)} in the file but the model expects "
-                             f"{tuple(own[k].shape)} (VGG16 initialisation needs width 1.0)")
-    model.load_state_dict(part, strict=False)
-    return len(part)
 
 
 def resolve_weights_spec(spec: str | Path, allow_download: bool = True) -> Path:

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from core.detector import load_detector
+from core.importers import ssd_pytorch_key_map
 from core.loss import LossOutput, MultiBoxLoss
 from core.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
-from core.weights import load_state_into, load_weights, ssd_pytorch_key_map
+from core.weights import load_state_into, load_weights
 
 SIZES = [(480, 640), (300, 300), (375, 500), (720, 405)]
 

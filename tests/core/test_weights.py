@@ -13,7 +13,8 @@ from core.detector import Detector, load_detector
 from core.model import build_model
 from core.cli.info import describe
 from core.download import fetch_torchvision_coco, torchvision_cache_path
-from core.weights import init_backbone_from_vgg16, load_weights, save_checkpoint
+from core.importers import init_backbone_from_vgg16
+from core.weights import load_weights, save_checkpoint
 
 
 def _tiny(tmp_path: Path, num_classes: int = 4, name: str = "tiny.pt") -> Path:
