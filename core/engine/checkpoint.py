@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from core.config import SSDConfig
+from core.fileio import describe_os_error
 from core.weights import FORMAT, read_file, save_checkpoint
 
 TRAINING_KEYS: tuple[str, ...] = ("iteration", "epoch", "optimizer", "scheduler", "rng")
@@ -68,10 +69,15 @@ def save_training_checkpoint(path: str | Path, model: nn.Module, config: SSDConf
                              class_names: tuple[str, ...] | list[str], *, iteration: int, epoch: int,
                              optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any | None,
                              train_config: Mapping[str, Any], meta: Mapping[str, Any] | None = None,
-                             schedule: Mapping[str, Any] | None = None) -> Path:
+                             schedule: Mapping[str, Any] | None = None, previous_iteration: int | None = None
+                             ) -> Path:
     """Write a resumable checkpoint atomically (temp file, fsync, rename) and return its path.
 
     ``model`` may be wrapped in DistributedDataParallel; the unwrapped module's weights are stored.
+
+    Raises:
+        OSError naming the file and the cause (a full disk: "no space left on device") and saying what is
+        kept: the previous checkpoint, of ``previous_iteration``, is intact (None: there is none).
     """
     module = model.module if hasattr(model, "module") else model
     extra: dict[str, Any] = {
@@ -86,7 +92,13 @@ def save_training_checkpoint(path: str | Path, model: nn.Module, config: SSDConf
         extra["scaler"] = scaler.state_dict()
     if schedule is not None:
         extra["schedule"] = dict(schedule)
-    return save_checkpoint(path, module, config, class_names, meta=meta, **extra)
+    try:
+        return save_checkpoint(path, module, config, class_names, meta=meta, **extra)
+    except OSError as exc:
+        kept = (f"the previous checkpoint is intact: {path}, iteration {previous_iteration}"
+                if previous_iteration is not None else "no earlier checkpoint of this run")
+        raise OSError(exc.errno, f"could not save the checkpoint of iteration {iteration} to {path}: "
+                                 f"{describe_os_error(exc)} ({kept})") from exc
 
 
 def load_training_checkpoint(path: str | Path) -> dict[str, Any]:

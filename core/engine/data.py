@@ -1,5 +1,5 @@
-"""What a run trains and validates on: datasets of a :class:`TrainConfig`, their checks, validation mAP,
-and the weights a run starts from.
+"""What a run trains and validates on: datasets of a :class:`TrainConfig`, their checks, the training
+loader, validation mAP, and the weights a run starts from.
 
 The dataset readers (core.data) record what they dropped or clipped in ``DatasetIndex.warnings``;
 :func:`dataset_warnings` turns them into the lines a run reports (``ssd train`` prints them, the
@@ -9,7 +9,7 @@ it would train at loss 0 and report success.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from torch import nn
 from core.config import SSDConfig
 from core.data.index import DatasetSpec, build_index
 from core.engine.config import TrainConfig
+from core.engine.sampler import EpochSampler, SeededSamples
 from core.types import DatasetIndex
 
 #: Dataset warnings reported one by one; the rest are counted in one more line.
@@ -158,6 +159,17 @@ def check_finite_state(state: Mapping[str, Any], path: str | Path, what: str) ->
                          "these weights. Use another weights file (or train from scratch).")
 
 
+def check_weights_fit(saved: SSDConfig, saved_names: Sequence[str], state: Mapping[str, Any], config: SSDConfig,
+                      class_names: Sequence[str], path: str | Path, what: str) -> None:
+    """Refuse to ``what`` ("resume", "fine-tune") from weights of another model or class list, or holding
+    NaN or infinity, with a ValueError naming ``path``, both models and the tensor."""
+    if saved.model != config.model or tuple(saved_names) != tuple(class_names):
+        raise ValueError(f"'{path}': its model ({saved.model.arch}, width {saved.model.width}, "
+                         f"{len(saved_names)} classes) does not match this run's ({config.model.arch}, "
+                         f"width {config.model.width}, {len(class_names)} classes)")
+    check_finite_state(state, path, what)
+
+
 def init_from_detector(model: nn.Module, config: SSDConfig, class_names: Sequence[str], path: str | Path) -> None:
     """Load a detector's weights into ``model`` (fine-tuning start).
 
@@ -168,9 +180,41 @@ def init_from_detector(model: nn.Module, config: SSDConfig, class_names: Sequenc
     from core.weights import load_state_into, load_weights
 
     lw = load_weights(path)
-    if lw.config.model != config.model or tuple(lw.class_names) != tuple(class_names):
-        raise ValueError(f"'{path}': its model ({lw.config.model.arch}, width {lw.config.model.width}, "
-                         f"{len(lw.class_names)} classes) does not match this run's ({config.model.arch}, "
-                         f"width {config.model.width}, {len(class_names)} classes)")
-    check_finite_state(lw.state_dict, path, "fine-tune")
+    check_weights_fit(lw.config, lw.class_names, lw.state_dict, config, class_names, path, "fine-tune")
     load_state_into(model, lw.state_dict, path)
+
+
+class EpochLoader(NamedTuple):
+    """The training loader of one process: its sampler (``set_epoch`` before each epoch), the loader,
+    and the optimizer steps of an epoch."""
+
+    sampler: EpochSampler
+    loader: Any
+    iters_per_epoch: int
+
+
+def build_epoch_loader(dataset: Any, cfg: TrainConfig, model: nn.Module, rank: int, world_size: int,
+                       device: torch.device) -> EpochLoader:
+    """The loader of this process's shard of ``dataset``, seeded by ``cfg.seed``.
+
+    BatchNorm cannot train on a single image (its last feature map is 1x1: one value per channel), so
+    for models that have it a trailing batch of one image is left out of every epoch.
+
+    Raises:
+        ValueError naming ``--batch-size`` when a model with BatchNorm would train on single images.
+    """
+    from core.data.loader import build_loader
+
+    samples: Any = CachedImages(dataset) if cfg.cache_images else dataset
+    sampler = EpochSampler(len(dataset), seed=cfg.seed, shuffle=True, rank=rank, world_size=world_size)
+    shard = sampler.shard_size
+    batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    if batchnorm and min(cfg.batch_size, shard) < 2:
+        raise ValueError(f"{cfg.arch} has BatchNorm layers and trains on at least 2 images per batch; got "
+                         f"--batch-size {cfg.batch_size} with {shard} image(s) per process")
+    one_left = batchnorm and shard % cfg.batch_size == 1
+    loader = build_loader(SeededSamples(samples, cfg.seed), cfg.batch_size, shuffle=False,
+                          num_workers=cfg.num_workers, sampler=sampler, seed=cfg.seed,
+                          pin_memory=device.type == "cuda", drop_last=one_left)
+    iters = shard // cfg.batch_size if one_left else -(-shard // cfg.batch_size)
+    return EpochLoader(sampler, loader, iters)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 
 class EventKind(str, Enum):
@@ -112,3 +112,14 @@ class TrainResult:
 
 ProgressFn = Callable[[TrainProgress], None]
 StopFn = Callable[[], bool]
+
+
+class StepOut(NamedTuple):
+    """One optimizer step: the loss terms (averaged over ranks), the learning rate it used, its images."""
+
+    loss: float
+    loc: float
+    conf: float
+    lr: float
+    images: int
+    distill: float | None = None  # the distillation term (weighted), when distilling

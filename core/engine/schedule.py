@@ -68,3 +68,17 @@ def schedule_for(cfg: TrainConfig, total: int, iters_per_epoch: int, ckpt: Mappi
     if old.get("max_iterations") is not None:
         old_total = min(old_total, int(old["max_iterations"]))
     return milestone_iterations(tuple(old.get("milestones", cfg.milestones)), old_total)
+
+
+def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any | None) -> None:
+    """Backward ``loss`` (a 0-d tensor), then one optimizer and one scheduler step; through the AMP
+    ``scaler`` (``torch.amp.GradScaler``) when there is one."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+    scheduler.step()

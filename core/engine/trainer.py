@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -37,33 +37,20 @@ from torch import nn
 from core.config import SSDConfig, preset
 from core.engine.checkpoint import load_training_checkpoint, restore_rng_state, save_training_checkpoint
 from core.engine.config import TrainConfig
-from core.engine.data import (CachedImages, build_train_dataset, build_val_index, check_finite_state,
-                              check_has_objects, dataset_warnings, init_from_detector, validate)
+from core.engine.data import (build_epoch_loader, build_train_dataset, build_val_index, check_has_objects,
+                              check_weights_fit, dataset_warnings, first_non_finite, init_from_detector, validate)
 from core.engine.distributed import (DistInfo, all_reduce_mean, any_rank, barrier, cleanup_distributed,
                                      init_distributed, rank_device)
-from core.engine.events import EventKind, NonFiniteLossError, ProgressFn, StopFn, TrainProgress, TrainResult
+from core.engine.events import (EventKind, NonFiniteLossError, ProgressFn, StepOut, StopFn, TrainProgress,
+                                TrainResult)
 from core.engine.metrics import Ema, MetricsCSV
 from core.engine.rundir import check_run_dir, prepare_run_dir, remove_if_empty
-from core.engine.sampler import EpochSampler, SeededSamples
-from core.engine.schedule import build_optimizer, build_scheduler, schedule_for, validation_due
-from core.fileio import describe_os_error
+from core.engine.schedule import build_optimizer, build_scheduler, optimizer_step, schedule_for, validation_due
+from core.loss import MultiBoxLoss
+from core.matching import BoxCoder, Matcher, build_targets
+from core.model import build_model
 
 __all__ = ["Trainer", "train", "validate"]
-
-
-def _has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
-class StepOut(NamedTuple):
-    """One optimizer step: the loss terms (averaged over ranks), the learning rate it used, its images."""
-
-    loss: float
-    loc: float
-    conf: float
-    lr: float
-    images: int
-    distill: float | None = None  # the distillation term (weighted), when distilling
 
 
 class Trainer:
@@ -149,22 +136,14 @@ class Trainer:
         self.dataset_name = self.dataset.index.name
         self.ssd_config = preset(cfg.arch, num_classes=len(self.class_names), priors=cfg.priors, width=cfg.width)
         if ckpt is not None:
-            saved = SSDConfig.from_dict(ckpt["config"], source=str(cfg.resume))
-            if saved.model != self.ssd_config.model or tuple(ckpt["class_names"]) != self.class_names:
-                raise ValueError(f"'{cfg.resume}': its model ({saved.model.arch}, width {saved.model.width}, "
-                                 f"{saved.model.num_classes} classes) does not match this run's "
-                                 f"({cfg.arch}, width {cfg.width}, {len(self.class_names)} classes)")
-            check_finite_state(ckpt["model"], cfg.resume, "resume")
+            check_weights_fit(SSDConfig.from_dict(ckpt["config"], source=str(cfg.resume)), ckpt["class_names"],
+                              ckpt["model"], self.ssd_config, self.class_names, cfg.resume, "resume")
         self.val_index = build_val_index(cfg, self.class_names) if self.dist.is_main else None
         self._warnings += dataset_warnings(self.dataset.index, "training")
         if self.val_index is not None:
             self._warnings += dataset_warnings(self.val_index, "validation")
 
     def _build_model(self, ckpt: dict[str, Any] | None) -> None:
-        from core.loss import MultiBoxLoss
-        from core.matching import BoxCoder, Matcher
-        from core.model import build_model
-
         cfg, device = self.cfg, self.device
         torch.manual_seed(cfg.seed)
         model = build_model(self.ssd_config.model)
@@ -187,23 +166,9 @@ class Trainer:
         self.distiller = build_distiller(cfg, c, self.class_names, self.priors, device)  # None without a teacher
 
     def _build_loader(self) -> None:
-        from core.data.loader import build_loader
-
-        cfg, info = self.cfg, self.dist
-        samples: Any = CachedImages(self.dataset) if cfg.cache_images else self.dataset
-        self.sampler = EpochSampler(len(self.dataset), seed=cfg.seed, shuffle=True, rank=info.rank,
-                                    world_size=info.world_size)
-        # BatchNorm cannot train on a single image (its last feature map is 1x1: one value per channel), so
-        # for models that have it a trailing batch of one image is left out of every epoch.
-        shard, batchnorm = self.sampler.shard_size, _has_batchnorm(self._module)
-        if batchnorm and min(cfg.batch_size, shard) < 2:
-            raise ValueError(f"{cfg.arch} has BatchNorm layers and trains on at least 2 images per batch; got "
-                             f"--batch-size {cfg.batch_size} with {shard} image(s) per process")
-        one_left = batchnorm and shard % cfg.batch_size == 1
-        self.loader = build_loader(SeededSamples(samples, cfg.seed), cfg.batch_size, shuffle=False,
-                                   num_workers=cfg.num_workers, sampler=self.sampler, seed=cfg.seed,
-                                   pin_memory=self.device.type == "cuda", drop_last=one_left)
-        self.iters_per_epoch = shard // cfg.batch_size if one_left else -(-shard // cfg.batch_size)
+        cfg = self.cfg
+        self.sampler, self.loader, self.iters_per_epoch = build_epoch_loader(
+            self.dataset, cfg, self._module, self.dist.rank, self.dist.world_size, self.device)
         self.total = cfg.epochs * self.iters_per_epoch
         if cfg.max_iterations is not None:
             self.total = min(self.total, cfg.max_iterations)
@@ -261,8 +226,6 @@ class Trainer:
 
     def _train_step(self, batch: Any, iteration: int) -> StepOut:
         """Match, forward, loss, backward, optimizer and scheduler step; raises on a non-finite loss."""
-        from core.matching import build_targets
-
         device = self.device
         batch = batch.to(device, non_blocking=True)
         lr = self.optimizer.param_groups[0]["lr"]
@@ -283,15 +246,7 @@ class Trainer:
                 f"non-finite loss at iteration {iteration + 1} (epoch {iteration // self.iters_per_epoch + 1}): "
                 f"total={loss}, loc={loc}, conf={conf} (lr {lr:g}). Training stopped; the last good checkpoint "
                 f"is {self._last_saved_desc()}. Lower the learning rate or check the data.")
-        self.optimizer.zero_grad(set_to_none=True)
-        if self.scaler is not None:
-            self.scaler.scale(total).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            total.backward()
-            self.optimizer.step()
-        self.scheduler.step()
+        optimizer_step(total, self.optimizer, self.scheduler, self.scaler)
         return StepOut(loss, loc, conf, lr, len(batch), distill)
 
     def _end_of_step(self, iteration: int, step: StepOut, t_wait: float, t_got: float) -> bool:
@@ -351,17 +306,12 @@ class Trainer:
         self._check_finite_weights(iteration)
         path = self.run_dir / "last.pt"
         if self.dist.is_main:
-            try:
-                save_training_checkpoint(
-                    path, self.model, self.ssd_config, self.class_names, iteration=iteration, epoch=epoch,
-                    optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
-                    train_config=self.cfg.to_dict(), meta=self._meta(iteration),
-                    schedule={"milestone_iters": list(self.milestone_iters), "total_iterations": self.total})
-            except OSError as exc:
-                kept = (f"the previous checkpoint is intact: {path}, iteration {self._last_saved_iteration}"
-                        if self._last_saved_iteration is not None else "no earlier checkpoint of this run")
-                raise OSError(exc.errno, f"could not save the checkpoint of iteration {iteration} to {path}: "
-                                         f"{describe_os_error(exc)} ({kept})") from exc
+            save_training_checkpoint(
+                path, self.model, self.ssd_config, self.class_names, iteration=iteration, epoch=epoch,
+                optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+                train_config=self.cfg.to_dict(), meta=self._meta(iteration),
+                schedule={"milestone_iters": list(self.milestone_iters), "total_iterations": self.total},
+                previous_iteration=self._last_saved_iteration)
         self._last_saved_iteration = iteration
         return path
 
@@ -394,10 +344,10 @@ class Trainer:
         self.on_progress(TrainProgress(iteration=iteration, message=message, kind=kind, **values))
 
     def _check_finite_weights(self, iteration: int) -> None:
-        bad = [n for n, p in self._module.named_parameters() if not bool(torch.isfinite(p).all())]
-        if bad:
+        bad = first_non_finite(dict(self._module.named_parameters()))
+        if bad is not None:
             raise NonFiniteLossError(
-                f"weights became non-finite at iteration {iteration} (first: {bad[0]}); nothing was saved, "
+                f"weights became non-finite at iteration {iteration} (first: {bad}); nothing was saved, "
                 f"the last good checkpoint is {self._last_saved_desc()}; lower the learning rate")
 
     def _last_saved_desc(self) -> str:
