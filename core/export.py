@@ -38,24 +38,12 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
     Raises:
         ValueError naming the option or file; core.jobs.Cancelled when ``should_stop`` says so.
     """
-    from core.fileio import check_output_file
     from core.model import build_model
     from core.runtime.cache import file_sha256
     from core.runtime.metadata import NetworkMeta
     from core.weights import load_state_into, load_weights, resolve_weights_spec
 
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}")
-    if precision not in ("fp32", "int8"):
-        raise ValueError(f"unknown export precision {precision!r}; choose 'fp32' or 'int8'")
-    if precision == "int8" and fmt != "openvino":
-        raise ValueError(f"int8 export writes an OpenVINO IR (--format openvino); {fmt} is exported in fp32")
-    if batch < 1:
-        raise ValueError(f"batch must be >= 1, got {batch}")
-    out = Path(out)
-    if fmt in _SUFFIX and out.suffix.lower() != _SUFFIX[fmt]:
-        raise ValueError(f"output '{out}': a {fmt} export must end in {_SUFFIX[fmt]}")
-    check_output_file(out, f"{fmt} export")
+    out = _check_options(fmt, precision, batch, Path(out))
     path = resolve_weights_spec(weights, allow_download=False)
     lw = load_weights(path, priors=priors)
     if lw.config is None:
@@ -82,6 +70,25 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
         written = _export_ir(model, lw, meta, out, precision, calibration, on_progress, should_stop)
     report(on_progress, 1, 1, "export", f"wrote {written.name}")
     return written
+
+
+def _check_options(fmt: str, precision: str, batch: int, out: Path) -> Path:
+    """``out`` once the options are known to fit together and it can be written; else a ValueError
+    naming the option (or an OSError naming the file), before any work."""
+    from core.fileio import check_output_file
+
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}")
+    if precision not in ("fp32", "int8"):
+        raise ValueError(f"unknown export precision {precision!r}; choose 'fp32' or 'int8'")
+    if precision == "int8" and fmt != "openvino":
+        raise ValueError(f"int8 export writes an OpenVINO IR (--format openvino); {fmt} is exported in fp32")
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
+    if fmt in _SUFFIX and out.suffix.lower() != _SUFFIX[fmt]:
+        raise ValueError(f"output '{out}': a {fmt} export must end in {_SUFFIX[fmt]}")
+    check_output_file(out, f"{fmt} export")
+    return out
 
 
 def _export_ir(model: Any, lw: Any, meta: Any, out: Path, precision: str, calibration: Any,

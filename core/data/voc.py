@@ -260,6 +260,19 @@ def parse_voc_xml(xml_path: str | Path, class_to_label: dict[str, int], warnings
             np.asarray(difficult, bool))
 
 
+def _split_ids(voc_dir: Path, split: str) -> tuple[Path, list[str]]:
+    """The split file of ``voc_dir`` and the image ids it lists; a ValueError naming it when it is
+    missing (with the image sets there are) or empty."""
+    split_file = voc_dir / "ImageSets" / "Main" / f"{split}.txt"
+    if not split_file.exists():
+        have = ", ".join(sorted(_split_names(voc_dir))) or "none"
+        raise ValueError(f"{split_file}: split file not found (image sets there: {have})")
+    ids = [ln.split()[0] for ln in read_text_file(split_file, "split file").splitlines() if ln.strip()]
+    if not ids:
+        raise ValueError(f"{split_file}: split file is empty")
+    return split_file, ids
+
+
 def load_voc(roots: Sequence[str | Path] | str | Path, split: str = "trainval",
              class_names: Sequence[str] | None = None, *, check_images: bool = True) -> DatasetIndex:
     """Read one or more Pascal VOC folders into a :class:`DatasetIndex`.
@@ -292,13 +305,7 @@ def load_voc(roots: Sequence[str | Path] | str | Path, split: str = "trainval",
     records: list[ImageRecord] = []
     warnings: list[str] = []
     for voc_dir in voc_dirs:
-        split_file = voc_dir / "ImageSets" / "Main" / f"{split}.txt"
-        if not split_file.exists():
-            have = ", ".join(sorted(_split_names(voc_dir))) or "none"
-            raise ValueError(f"{split_file}: split file not found (image sets there: {have})")
-        ids = [ln.split()[0] for ln in read_text_file(split_file, "split file").splitlines() if ln.strip()]
-        if not ids:
-            raise ValueError(f"{split_file}: split file is empty")
+        split_file, ids = _split_ids(voc_dir, split)
         for image_id in ids:
             xml_path = voc_dir / "Annotations" / f"{image_id}.xml"
             if not xml_path.exists():

@@ -79,6 +79,67 @@ class FlatDetections:
                 for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def _label_map(names: tuple[str, ...], detector_class_names: Sequence[str] | None
+               ) -> tuple[list[str], np.ndarray]:
+    """(the detector's class names, int64 [C]: detector label -> dataset label, -1 for none), matched by
+    name; without ``detector_class_names`` the labels are the dataset's own. The background maps to -1."""
+    if detector_class_names is not None:
+        index = {n: i for i, n in enumerate(names) if i > 0}
+        det_names = list(detector_class_names)
+        return det_names, np.array([index.get(n, -1) if i > 0 else -1 for i, n in enumerate(det_names)], np.int64)
+    label_map = np.arange(len(names), dtype=np.int64)
+    label_map[0] = -1  # the background is never a detection
+    return list(names), label_map
+
+
+def _concatenate(keys: list[Any], dets: list[Detections], source: str
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The detections of every image in one set of arrays: (owner int64 [D], the position in ``keys`` of
+    each detection's image; boxes float64 [D, 4]; scores float32 or float64 [D], as given; labels int64 [D]).
+
+    Raises:
+        ValueError naming the image when its boxes, scores and labels differ in number.
+    """
+    boxes_l = [np.asarray(d.boxes).reshape(-1, 4) for d in dets]
+    scores_l = [np.asarray(d.scores).reshape(-1) for d in dets]
+    labels_l = [np.asarray(d.labels).reshape(-1) for d in dets]
+    for k, b, s, lab in zip(keys, boxes_l, scores_l, labels_l):
+        if not (b.shape[0] == s.shape[0] == lab.shape[0]):
+            raise ValueError(f"{source}: image {k!r} has {b.shape[0]} boxes, {s.shape[0]} scores "
+                             f"and {lab.shape[0]} labels")
+    counts = np.array([s.shape[0] for s in scores_l], np.int64)
+    if not keys or int(counts.sum()) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64)
+    scores = np.concatenate(scores_l)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
+    return (np.repeat(np.arange(len(keys)), counts), np.concatenate(boxes_l).astype(np.float64, copy=False),
+            scores, np.concatenate(labels_l).astype(np.int64, copy=False))
+
+
+def _check_values(keys: list[Any], owner: np.ndarray, boxes: np.ndarray, scores: np.ndarray, source: str) -> None:
+    """A ValueError naming the first image (``keys[owner[i]]``) with a non-finite score or box, or a box
+    with negative width or height (boxes float [D, 4] x1, y1, x2, y2)."""
+
+    def first_bad(bad: np.ndarray) -> tuple[Any, int, int]:
+        i = int(np.flatnonzero(bad)[0])
+        return keys[owner[i]], int(bad[owner == owner[i]].sum()), i
+
+    bad = ~np.isfinite(scores)
+    if bad.any():
+        k, n, i = first_bad(bad)
+        raise ValueError(f"{source}: image {k!r} has {n} non-finite score(s), e.g. {scores[i]}")
+    bad = ~np.isfinite(boxes).all(axis=1)
+    if bad.any():
+        k, n, i = first_bad(bad)
+        raise ValueError(f"{source}: image {k!r} has a non-finite box {boxes[i].tolist()}")
+    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    if bad.any():
+        k, n, i = first_bad(bad)
+        raise ValueError(f"{source}: image {k!r} has {n} box(es) with negative width or height, "
+                         f"e.g. x1, y1, x2, y2 = {boxes[i].tolist()}")
+
+
 def prepare_detections(gt: DatasetIndex, detections: Mapping[Any, Detections],
                        detector_class_names: Sequence[str] | None = None,
                        source: str = "detections") -> tuple[FlatDetections, list[str]]:
@@ -103,54 +164,15 @@ def prepare_detections(gt: DatasetIndex, detections: Mapping[Any, Detections],
             after dropping detections the dataset cannot place.
     """
     warnings: list[str] = []
-    names = tuple(gt.class_names)
-    if detector_class_names is not None:
-        index = {n: i for i, n in enumerate(names) if i > 0}
-        det_names = list(detector_class_names)
-        label_map = np.array([index.get(n, -1) if i > 0 else -1 for i, n in enumerate(det_names)], np.int64)
-    else:
-        det_names = list(names)
-        label_map = np.arange(len(names), dtype=np.int64)
-        label_map[0] = -1  # the background is never a detection
+    det_names, label_map = _label_map(tuple(gt.class_names), detector_class_names)
     id_to_index = {r.image_id: i for i, r in enumerate(gt.records)}
     keys = list(detections.keys())
-    dets = [detections[k] for k in keys]
-    boxes_l = [np.asarray(d.boxes).reshape(-1, 4) for d in dets]
-    scores_l = [np.asarray(d.scores).reshape(-1) for d in dets]
-    labels_l = [np.asarray(d.labels).reshape(-1) for d in dets]
-    counts = np.array([s.shape[0] for s in scores_l], np.int64)
-    for k, b, s, lab in zip(keys, boxes_l, scores_l, labels_l):
-        if not (b.shape[0] == s.shape[0] == lab.shape[0]):
-            raise ValueError(f"{source}: image {k!r} has {b.shape[0]} boxes, {s.shape[0]} scores "
-                             f"and {lab.shape[0]} labels")
-    total = int(counts.sum())
+    owner, boxes, scores, labels = _concatenate(keys, [detections[k] for k in keys], source)
+    total = int(owner.shape[0])
     if total == 0:
         empty = FlatDetections(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros(0), np.zeros(0, np.int64))
         return empty, warnings
-    boxes = np.concatenate(boxes_l).astype(np.float64, copy=False)
-    scores = np.concatenate(scores_l)
-    if scores.dtype not in (np.float32, np.float64):
-        scores = scores.astype(np.float64)
-    labels = np.concatenate(labels_l).astype(np.int64, copy=False)
-    owner = np.repeat(np.arange(len(keys)), counts)  # position in ``keys`` of each detection
-
-    def first_bad(bad: np.ndarray) -> tuple[Any, int, int]:
-        i = int(np.flatnonzero(bad)[0])
-        return keys[owner[i]], int(bad[owner == owner[i]].sum()), i
-
-    bad = ~np.isfinite(scores)
-    if bad.any():
-        k, n, i = first_bad(bad)
-        raise ValueError(f"{source}: image {k!r} has {n} non-finite score(s), e.g. {scores[i]}")
-    bad = ~np.isfinite(boxes).all(axis=1)
-    if bad.any():
-        k, n, i = first_bad(bad)
-        raise ValueError(f"{source}: image {k!r} has a non-finite box {boxes[i].tolist()}")
-    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
-    if bad.any():
-        k, n, i = first_bad(bad)
-        raise ValueError(f"{source}: image {k!r} has {n} box(es) with negative width or height, "
-                         f"e.g. x1, y1, x2, y2 = {boxes[i].tolist()}")
+    _check_values(keys, owner, boxes, scores, source)
 
     key_image = np.array([id_to_index.get(k, -1) for k in keys], np.int64)
     image = key_image[owner]

@@ -176,29 +176,14 @@ def match_detections(gt: DatasetIndex, detections: Sequence[Detections],
     return match_flat(gt, det_image, det_boxes, det_score, det_label, iou_threshold)
 
 
-def match_flat(gt: DatasetIndex, det_image: np.ndarray, det_boxes: np.ndarray, det_score: np.ndarray,
-               det_label: np.ndarray, iou_threshold: float = 0.5) -> MatchResult:
-    """:func:`match_detections` on detections already flattened over the dataset.
+def _best_objects(gt_image: np.ndarray, gt_label: np.ndarray, gt_boxes: np.ndarray, det_image: np.ndarray,
+                  det_label: np.ndarray, det_boxes: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each detection, the object of its image and class it overlaps most, as the devkit finds it.
 
-    Args:
-        gt: the dataset.
-        det_image: int64 [D], record index of each detection, non-decreasing (dataset image
-            order); the order of these arrays is the tie-break for equal scores.
-        det_boxes: float [D, 4], x1, y1, x2, y2 in continuous pixels.
-        det_score: float32 or float64 [D].
-        det_label: int64 [D], dataset labels.
-        iou_threshold: see :func:`match_detections`.
+    Returns:
+        (best_iou float [D], -inf without a candidate; best_gt int64 [D], the object's index, -1 without one).
     """
-    num_classes = len(gt.class_names)
-    gt_image, gt_boxes, gt_label, gt_difficult = _gt_arrays(gt)
-    det_image = np.asarray(det_image, np.int64)
-    det_boxes = np.asarray(det_boxes, np.float64).reshape(-1, 4)
-    det_label = np.asarray(det_label, np.int64)
-    det_score = np.asarray(det_score)
-    if det_image.size and (np.any(np.diff(det_image) < 0) or det_image[0] < 0 or det_image[-1] >= len(gt.records)):
-        raise ValueError(f"{gt.source}: detection image indices must be sorted and within 0..{len(gt.records) - 1}")
-    n_det, n_gt = det_score.shape[0], gt_label.shape[0]
-
+    n_det = det_image.shape[0]
     # Objects grouped by (image, class); each detection looks up its own group's range.
     gt_key = gt_image * num_classes + gt_label
     gt_order = np.argsort(gt_key, kind="stable")  # stable: keeps annotation order within a group
@@ -222,6 +207,33 @@ def match_flat(gt: DatasetIndex, det_image: np.ndarray, det_boxes: np.ndarray, d
         hits = np.flatnonzero((iou == best_iou[pair_det]) & (iou > -np.inf))
         owners, first_hit = np.unique(pair_det[hits], return_index=True)
         best_gt[owners] = pair_gt[hits[first_hit]]
+    return best_iou, best_gt
+
+
+def match_flat(gt: DatasetIndex, det_image: np.ndarray, det_boxes: np.ndarray, det_score: np.ndarray,
+               det_label: np.ndarray, iou_threshold: float = 0.5) -> MatchResult:
+    """:func:`match_detections` on detections already flattened over the dataset.
+
+    Args:
+        gt: the dataset.
+        det_image: int64 [D], record index of each detection, non-decreasing (dataset image
+            order); the order of these arrays is the tie-break for equal scores.
+        det_boxes: float [D, 4], x1, y1, x2, y2 in continuous pixels.
+        det_score: float32 or float64 [D].
+        det_label: int64 [D], dataset labels.
+        iou_threshold: see :func:`match_detections`.
+    """
+    num_classes = len(gt.class_names)
+    gt_image, gt_boxes, gt_label, gt_difficult = _gt_arrays(gt)
+    det_image = np.asarray(det_image, np.int64)
+    det_boxes = np.asarray(det_boxes, np.float64).reshape(-1, 4)
+    det_label = np.asarray(det_label, np.int64)
+    det_score = np.asarray(det_score)
+    if det_image.size and (np.any(np.diff(det_image) < 0) or det_image[0] < 0 or det_image[-1] >= len(gt.records)):
+        raise ValueError(f"{gt.source}: detection image indices must be sorted and within 0..{len(gt.records) - 1}")
+    n_det, n_gt = det_score.shape[0], gt_label.shape[0]
+
+    best_iou, best_gt = _best_objects(gt_image, gt_label, gt_boxes, det_image, det_label, det_boxes, num_classes)
 
     status = np.full(n_det, FP, np.int8)
     counted = best_iou >= iou_threshold

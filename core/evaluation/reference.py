@@ -184,18 +184,24 @@ def build_reference_index(source: ReferenceSource, on_progress: ProgressFn | Non
         warnings = list(getattr(frames, "warnings", []))
     finally:
         frames.close()
+    return _reference_index(source, records, warnings, bad, tuple(detector.class_names))
+
+
+def _reference_index(source: ReferenceSource, records: list[ImageRecord], warnings: list[str], bad: int,
+                     class_names: tuple[str, ...]) -> DatasetIndex:
+    """The index of the frames' records; ``bad`` detections were dropped as non-finite. A ValueError
+    when no frame was read or the reference detected nothing above its threshold."""
     if bad:
         warnings.append(f"{source.weights}: {bad} reference detection(s) with a non-finite box or score were dropped")
     if not records:
         raise ValueError(f"{source.images}: no frame could be read" + (f" ({warnings[0]})" if warnings else ""))
-    objects = sum(len(r.labels) for r in records)
-    if objects == 0:
+    if sum(len(r.labels) for r in records) == 0:
         raise ValueError(f"the reference model {source.weights} detects nothing with a score above "
                          f"{source.threshold:g} in the {len(records)} frame(s) of {source.images}: there is nothing "
                          f"to agree with; lower the reference threshold")
     name = f"{Path(source.images).name} labelled by {Path(source.weights).name} > {source.threshold:g}"
-    return DatasetIndex(name=name, source=str(source.images), class_names=tuple(detector.class_names),
-                        records=records, warnings=warnings)
+    return DatasetIndex(name=name, source=str(source.images), class_names=class_names, records=records,
+                        warnings=warnings)
 
 
 __all__ = ["ReferenceSource", "FixedGroundTruth", "build_reference_index", "CAVEAT"]
