@@ -20,6 +20,7 @@ import errno
 import json
 import math
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -161,15 +162,20 @@ def write_json(path: str | Path, obj: Any, what: str = "JSON file", indent: int 
 def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
     """Delete temporary files this module left behind in ``folder`` (after a kill mid-write).
 
-    With ``name``, only the temporaries of that target file. Returns the files removed.
+    These are ``atomic_path``'s ``.<name>.<random>.tmp`` and the files written beside them under that
+    name plus an extension (``core.video_writer`` encodes into ``.<name>.<random>.tmp.mp4``: OpenCV
+    picks the container from the extension). With ``name``, only the temporaries of that target
+    file. Returns the files removed.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    pattern = f"{_tmp_prefix(Path(name))}*{TMP_SUFFIX}" if name else f".*{TMP_SUFFIX}"
+    prefix = re.escape(_tmp_prefix(Path(name))) if name else r"\..+\."
+    # tempfile.mkstemp's random characters, then our suffix, then at most one short extension
+    stale = re.compile(prefix + r"[a-z0-9_]+" + re.escape(TMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?")
     removed = []
-    for p in folder.glob(pattern):
-        if p.is_file():
+    for p in folder.iterdir():
+        if stale.fullmatch(p.name) and p.is_file():
             with contextlib.suppress(OSError):
                 p.unlink()
                 removed.append(p)

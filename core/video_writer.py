@@ -11,8 +11,10 @@ cores (mp4v: ~7 ms), so it is not a default.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -20,7 +22,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from core.fileio import atomic_path
+from core.fileio import atomic_path, remove_stale_temps
 
 #: Codecs tried in this order; the first one the OpenCV build can write is used.
 CODEC_PREFERENCE: tuple[str, ...] = ("avc1", "H264", "mp4v")
@@ -43,6 +45,14 @@ def _quiet_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has less room left than a frame may take (1 MiB)."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def _fourcc(codec: str) -> int:
@@ -100,7 +110,9 @@ class VideoWriter:
 
     Frames go to a temporary file next to ``path``; :meth:`close` moves it into place (so a
     crash, a full disk or :meth:`discard` leaves an earlier file at ``path`` intact). Used as a
-    context manager, an exception inside the block discards the video.
+    context manager, an exception inside the block discards the video. The temporaries a kill
+    left behind (``.<name>.<random>.tmp`` and ``.tmp.mp4``) are removed by the next writer of the
+    same file, or by ``core.fileio.remove_stale_temps``.
 
     Args:
         path: output file (``.mp4`` for the codec choice above); its folder is created.
@@ -126,13 +138,19 @@ class VideoWriter:
         self.codec_name = CODEC_NAMES.get(self.codec, self.codec)
         self.frames_written = 0
         self._closed = False
+        # What a kill during an earlier write of this same file left behind (atomic_path's cleanup never ran).
+        remove_stale_temps(self.path.parent, self.path.name)
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(self.path, "video"))
         # OpenCV (FFmpeg) picks the container from the extension, which atomic_path's temporary lacks.
         self._tmp, self._work = tmp, tmp.with_name(tmp.name + (self.path.suffix or ".mp4"))
         self._writer = cv2.VideoWriter(str(self._work), _fourcc(self.codec), self.fps, self.size)
         if not self._writer.isOpened():
+            full = _disk_full(self.path.parent)
             self.discard()
+            if full:
+                raise OSError(errno.ENOSPC, f"could not write video {self.path}: no space left on device "
+                                            f"({'the previous version is intact' if self.path.exists() else 'nothing was written'})")
             raise ValueError(f"cannot write video '{self.path}': OpenCV could not open a {self.codec} writer")
 
     def write(self, rgb: np.ndarray) -> None:
@@ -153,12 +171,32 @@ class VideoWriter:
         self._closed = True
         self._writer.release()
         try:
+            self._check_complete()
             os.replace(self._work, self._tmp)
         except BaseException as exc:
             self._work.unlink(missing_ok=True)
             self._stack.__exit__(type(exc), exc, exc.__traceback__)
             raise
         self._stack.close()  # fsync, then rename over path
+
+    def _check_complete(self) -> None:
+        """Raise an OSError unless the finished file holds every frame written.
+
+        OpenCV's FFmpeg writer only logs a failed write ("Failed to write frame") and a full disk then
+        leaves a file without its index (the MP4 ``moov`` atom): no frame decodes. Checked here, before
+        the file replaces an earlier one at ``path``.
+        """
+        with _quiet_stderr():  # FFmpeg logs "moov atom not found" for the broken file
+            cap = cv2.VideoCapture(str(self._work))
+            try:
+                count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            finally:
+                cap.release()
+        if count != self.frames_written:
+            if _disk_full(self.path.parent):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            raise OSError(errno.EIO, f"the {self.codec_name} encoder stored {count} of the {self.frames_written} "
+                                     f"frames")
 
     def discard(self) -> None:
         """Stop and delete what was written; ``path`` keeps its earlier content, if any."""

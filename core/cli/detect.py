@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from typing import Any, Sequence
 
@@ -61,12 +60,8 @@ def parse_classes(spec: str | None, class_names: Sequence[str]) -> set[int] | No
     return labels
 
 
-def _sigterm_as_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # a kill is handled as Ctrl-C: the frames done are saved first
-
-
 def run(args: argparse.Namespace) -> int:
-    from core.cli.progress import ProgressBar
+    from core.cli.progress import ProgressBar, sigterm_as_interrupt
     from core.inference import InferenceInterrupted, check_outputs, run_inference
     from core.video import open_source
 
@@ -81,18 +76,16 @@ def run(args: argparse.Namespace) -> int:
             detector.set_postprocess(nms=args.nms)
         labels = parse_classes(args.classes, detector.class_names)
         bar = ProgressBar("detect", source.frame_count, enabled=source.frame_count != 1)
-        previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
         try:
-            result = run_inference(detector, source, json_path=args.out, video_path=args.save_video,
-                                   score_thresh=args.score_thresh, labels=labels, batch_size=args.batch_size,
-                                   max_frames=args.max_frames, weights=args.weights,
-                                   on_progress=lambda p: bar.update(p.done - bar.n))
+            with sigterm_as_interrupt():  # a kill is handled as Ctrl-C: the frames done are saved first
+                result = run_inference(detector, source, json_path=args.out, video_path=args.save_video,
+                                       score_thresh=args.score_thresh, labels=labels, batch_size=args.batch_size,
+                                       max_frames=args.max_frames, weights=args.weights,
+                                       on_progress=lambda p: bar.update(p.done - bar.n))
         except InferenceInterrupted as exc:
             bar.close()
             _summary(exc.result, "interrupted")
             return 130
-        finally:
-            signal.signal(signal.SIGTERM, previous)
         bar.close()
     _summary(result, None)
     return 0

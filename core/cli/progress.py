@@ -1,8 +1,28 @@
-"""A plain text progress bar on stderr, shared by the subcommands."""
+"""What the subcommands share on the terminal: a plain text progress bar on stderr, and SIGTERM
+handled as Ctrl-C."""
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
+from typing import Any, Iterator
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block a SIGTERM (``kill``, a session ending) raises ``KeyboardInterrupt`` as Ctrl-C does,
+    so the work is wound up the same way (frames done saved, temporaries removed) instead of the
+    process vanishing mid-write. The previous handler is back afterwards."""
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class ProgressBar:

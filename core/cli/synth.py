@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Callable
 
-from core.cli.progress import ProgressBar
+from core.cli.progress import ProgressBar, sigterm_as_interrupt
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +30,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=int, default=25, help="video frame rate (default 25)")
     p.add_argument("--overwrite", action="store_true",
                    help="with --out: replace the dataset already in DIR as a whole (never mixed; a folder "
-                        "holding anything but a dataset is not replaced)")
+                        "holding anything but a dataset is not replaced); with --video: replace FILE")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -54,18 +55,22 @@ def run(args: argparse.Namespace) -> int:
         size = tuple(args.size) if args.size else (320, 320)
         bar, on_progress = _bar("synth", args.count, args.quiet)
         try:
-            result = write_dataset(args.out, args.count, args.seed, args.format, size,  # type: ignore[arg-type]
-                                   overwrite=args.overwrite, on_progress=on_progress)
+            with sigterm_as_interrupt():  # a kill leaves nothing half-written, as Ctrl-C
+                result = write_dataset(args.out, args.count, args.seed, args.format, size,  # type: ignore[arg-type]
+                                       overwrite=args.overwrite, on_progress=on_progress)
         finally:
             bar.close()
         print(f"wrote {args.count} images ({args.format}, {size[0]}x{size[1]}, seed {args.seed}): {result}")
         return 0
     size = tuple(args.size) if args.size else (640, 360)
     total = max(1, int(round(args.seconds * args.fps)))
+    if Path(args.video).expanduser().is_file() and not args.overwrite:  # before the first frame
+        raise ValueError(f"video {args.video} exists; choose another name, or replace it with --overwrite")
     bar, on_progress = _bar("video", total, args.quiet)
     try:
-        path = render_video(args.video, args.seconds, args.fps, args.seed, size,  # type: ignore[arg-type]
-                            on_progress=on_progress)
+        with sigterm_as_interrupt():
+            path = render_video(args.video, args.seconds, args.fps, args.seed, size,  # type: ignore[arg-type]
+                                overwrite=args.overwrite, on_progress=on_progress)
     finally:
         bar.close()
     print(f"wrote {path} ({total} frames, {size[0]}x{size[1]} at {args.fps} fps, seed {args.seed})")

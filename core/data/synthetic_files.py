@@ -32,7 +32,7 @@ import numpy as np
 
 from core.data.synthetic import (JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, compose, render_background,
                                  render_scene)
-from core.fileio import check_output_dir, describe_os_error
+from core.fileio import check_output_dir, check_output_file, describe_os_error
 from core.jobs import ProgressFn, StopFn, check_stop, report
 
 FORMATS: tuple[str, ...] = ("voc", "coco")
@@ -282,34 +282,40 @@ class MovingScene:
 
 
 def render_video(path: str | Path, seconds: float = 20, fps: int = 25, seed: int = 0,
-                 size: tuple[int, int] = (640, 360), *, on_progress: ProgressFn | None = None,
-                 should_stop: StopFn | None = None) -> Path:
+                 size: tuple[int, int] = (640, 360), *, overwrite: bool = False,
+                 on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> Path:
     """Write a demo video of moving shapes (mp4, fourcc ``mp4v``) and return its path.
+
+    The video is written through :class:`core.video_writer.VideoWriter`: into a temporary file beside
+    ``path``, moved into place when complete, so a full disk, Ctrl-C, a kill or a cancel leaves
+    ``path`` as it was (and nothing half-written).
 
     Args:
         path: output file; its folder is created.
         seconds, fps: duration and frame rate.
         seed: the video is a pure function of (seed, size, fps, frame number).
         size: (width, height) in pixels.
+        overwrite: replace a file already at ``path``; without it such a file is refused before the
+            first frame.
         on_progress: gets ``Progress(frames done, total, "video")``.
-        should_stop: polled between frames; True raises :class:`core.jobs.Cancelled` (the file
-            written so far is a valid, shorter video).
+        should_stop: polled between frames; True raises :class:`core.jobs.Cancelled` (nothing is written).
+
+    Raises:
+        ValueError: bad seconds, fps or size, or ``path`` exists (without ``overwrite``) or is a folder.
+        OSError: the file cannot be written (naming it and saying that an earlier file is intact).
     """
+    from core.video_writer import VideoWriter
+
     if seconds <= 0 or fps <= 0:
         raise ValueError(f"video needs positive seconds and fps, got seconds={seconds} fps={fps}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output_file(path, "video", overwrite=overwrite)
     width, height = int(size[0]), int(size[1])
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-    if not writer.isOpened():
-        raise OSError(f"{path}: cv2.VideoWriter could not open an mp4v writer")
     total = max(1, int(round(seconds * fps)))
     scene = MovingScene(seed, (width, height), fps)
-    try:
+    # mp4v whatever the build offers: the demo video stays the same file on every machine.
+    with VideoWriter(path, float(fps), (width, height), codec="mp4v") as writer:
         for i, (frame, _, _) in enumerate(scene.frames(total)):
             check_stop(should_stop, f"stopped after {i} of {total} frames")
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+            writer.write(frame)
             report(on_progress, i + 1, total, "video")
-    finally:
-        writer.release()
     return path

@@ -92,11 +92,9 @@ def render_footage(cfg: ProofConfig, out: Path, on_progress: ProgressFn | None =
     paths = []
     for k in range(cfg.videos):
         path = out / "videos" / f"proof_{k:03d}.mp4"
-        if not path.is_file():
-            partial = path.with_name(f".{path.name}.partial.mp4")
-            render_video(partial, cfg.seconds, cfg.fps, PROOF_VIDEO_SEED + k, (cfg.size, cfg.size),
+        if not path.is_file():  # render_video writes atomically: a file there is a whole video
+            render_video(path, cfg.seconds, cfg.fps, PROOF_VIDEO_SEED + k, (cfg.size, cfg.size),
                          should_stop=should_stop)
-            partial.replace(path)
         paths.append(path)
         report(on_progress, k + 1, cfg.videos, "footage", path.name)
     return paths

@@ -63,3 +63,64 @@ def test_progress_and_cancel() -> None:
     check_stop(lambda: False)
     with pytest.raises(Cancelled, match="after 2 frames"):
         check_stop(lambda: True, "after 2 frames")
+
+
+_KILLED_WRITER = """
+import sys, time
+import numpy as np
+from core.video_writer import VideoWriter
+w = VideoWriter(sys.argv[1], 10.0, (64, 48))
+for i in range(5):
+    w.write(np.full((48, 64, 3), 40 * i, np.uint8))
+print("writing", flush=True)
+time.sleep(120)
+"""
+
+
+def _kill_mid_video(target: Path) -> None:
+    """A real process writing ``target`` through core.video_writer, SIGKILLed mid-video."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_WRITER, str(target)], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def test_a_killed_video_write_leaves_temps_that_are_cleaned(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from core.video_writer import VideoWriter
+
+    target = tmp_path / "clip.mp4"
+    with VideoWriter(target, 10.0, (64, 48)) as w:
+        for _ in range(3):
+            w.write(np.zeros((48, 64, 3), np.uint8))
+    before = target.read_bytes()
+    (tmp_path / "notes.tmp.mp4").write_bytes(b"the user's")  # not ours: never removed
+    (tmp_path / ".hidden.txt").write_bytes(b"the user's")
+
+    _kill_mid_video(target)
+    left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".clip.mp4."))
+    assert len(left) == 2 and left[0].endswith(".tmp") and left[1] == left[0] + ".mp4"  # atomic_path's + OpenCV's
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in remove_stale_temps(tmp_path)) == left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden.txt", "clip.mp4", "notes.tmp.mp4"]
+
+    _kill_mid_video(target)  # again: the next writer of the same file cleans up after the killed one
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".clip.mp4.")]) == 2
+    with VideoWriter(target, 10.0, (64, 48)) as w:
+        assert len([p for p in tmp_path.iterdir() if p.name.startswith(".clip.mp4.")]) == 2  # its own, at work
+        w.write(np.zeros((48, 64, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden.txt", "clip.mp4", "notes.tmp.mp4"]
+    cap = cv2.VideoCapture(str(target))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 1
+    cap.release()

@@ -119,3 +119,79 @@ def test_cancelled_dataset_leaves_the_old_one(tmp_path: Path) -> None:
         write_dataset(out, 6, seed=2, fmt="coco", size=(32, 32), overwrite=True, on_progress=seen.append,
                       should_stop=lambda: len(seen) >= 2)
     assert snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def _video_args(path: Path, *extra: str) -> list[str]:
+    return ["synth", "--video", str(path), "--seconds", "0.4", "--fps", "10", "--size", "80", "48", "--quiet", *extra]
+
+
+def test_synth_video_refuses_an_existing_file_and_overwrite_replaces_it(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from core.data.synthetic_files import render_video
+    from core.jobs import Cancelled
+
+    path = tmp_path / "demo.mp4"
+    assert main(_video_args(path)) == 0
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert main(_video_args(path, "--seed", "1")) == 2
+    err = capsys.readouterr().err
+    assert f"video {path} exists" in err and "--overwrite" in err
+    assert path.read_bytes() == before
+    with pytest.raises(ValueError, match="exists"):  # the function refuses too, before the first frame
+        render_video(path, 0.4, 10, seed=1, size=(80, 48), should_stop=lambda: pytest.fail("a frame was drawn"))
+    with pytest.raises(Cancelled, match="stopped after 0 of 4 frames"):  # a cancel keeps the earlier file
+        render_video(path, 0.4, 10, seed=1, size=(80, 48), overwrite=True, should_stop=lambda: True)
+    assert path.read_bytes() == before
+
+    assert main(_video_args(path, "--seed", "1", "--overwrite")) == 0
+    after = path.read_bytes()
+    assert after != before and sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
+    cap = cv2.VideoCapture(str(path))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    cap.release()
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_synth_video_interrupted_keeps_the_earlier_file(tmp_path: Path, signame: str) -> None:
+    """A real ``ssd synth --video --overwrite`` process stopped by a signal mid-video: the earlier file is
+    intact and no temporary file is left."""
+    import signal
+
+    from tests.core.test_cli import _ssd, _wait_for
+
+    path = tmp_path / "demo.mp4"
+    assert main(_video_args(path)) == 0
+    before = path.read_bytes()
+    proc = _ssd("synth", "--video", str(path), "--seconds", "600", "--fps", "25", "--size", "64", "48",
+                "--overwrite")
+    _wait_for(proc, b"video [")
+    proc.send_signal(getattr(signal, signame))
+    err = proc.communicate(timeout=120)[1].decode()
+    assert proc.returncode == 130 and "interrupted" in err, err
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["demo.mp4"]
+
+
+def test_synth_video_on_a_full_disk_keeps_the_earlier_file(full_disk, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    path = Path(full_disk.folder) / "demo.mp4"
+    assert main(_video_args(path)) == 0
+    before = path.read_bytes()
+    full_disk.fill()
+    args = ["synth", "--video", str(path), "--seconds", "8", "--fps", "25", "--size", "320", "240", "--quiet",
+            "--overwrite"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"could not write video {path}: no space left on device (the previous version is intact)" in err, err
+    assert path.read_bytes() == before
+    if full_disk.real:
+        # Room for the encoder to start but not to finish: OpenCV only logs its failed writes, and the
+        # file it leaves has no index (no frame decodes). It must not replace the earlier video.
+        filler = Path(full_disk.folder) / ".filler"
+        os.truncate(filler, filler.stat().st_size - 16 * 1024)
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"could not write video {path}: no space left on device (the previous version is intact)" in err
+        assert path.read_bytes() == before
+        assert sorted(p.name for p in Path(full_disk.folder).iterdir()) == [".filler", "demo.mp4"]
