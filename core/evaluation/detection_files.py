@@ -233,12 +233,23 @@ def _ssd_detect_json(data: dict, p: Path, gt: DatasetIndex) -> tuple[Rows, list[
     if total == 0:
         raise ValueError(f"{p}: the detections file holds no detections")
     twice = {k: n for k, n in listed.items() if n > 1}
-    warnings = []
+    warnings = [_partial_warning(data, p)] if data.get("partial") is True else []
     if twice:
         shown = ", ".join(f"{k!r} ({n}x)" for k, n in list(twice.items())[:5])
         warnings.append(f"{p}: {len(twice)} image(s) listed more than once; every entry is kept, so repeated "
                         f"detections count as false positives: {shown}")
     return out, warnings, tuple(names)
+
+
+def _partial_warning(data: dict, p: Path) -> str:
+    """What a detections file marked ``"partial": true`` (a stopped, interrupted or crashed ``ssd detect``)
+    means for the figures: the frames it never reached have no detections, so their objects count as missed."""
+    done, total = data.get("frames_done"), data.get("frames_total")
+    how_far = (f" after {done} of {total} frames" if isinstance(done, int) and isinstance(total, int)
+               else f" after {done} frames" if isinstance(done, int) else "")
+    return (f"{p}: this detections file is partial (\"partial\": true): ssd detect stopped{how_far}; the "
+            f"objects of the images it never reached count as missed, so recall and AP are lower than the "
+            f"model's. Run ssd detect to the end for a full evaluation")
 
 
 def _finish(rows: Rows, p: Path, warnings: list[str]) -> tuple[dict[Any, Detections], list[str]]:

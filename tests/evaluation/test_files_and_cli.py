@@ -301,3 +301,42 @@ def test_ssd_detect_json_is_read_by_file_name_and_class_name(voc_dir: Path, tmp_
     direct = evaluate(gt, dets)
     np.testing.assert_allclose(from_file.voc(False).ap, direct.voc(False).ap, atol=1e-12, equal_nan=True)
     assert from_file.sweep.num_det.tolist() == direct.sweep.num_det.tolist()
+
+
+def test_a_partial_detections_file_is_evaluated_with_a_warning(voc_dir: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    """A real ``ssd detect`` JSON stopped after 4 of the 10 images says ``"partial": true``; ``ssd eval``
+    scores it and warns that the images it never reached count as missed."""
+    from core.config import ssd300
+    from core.detector import load_detector
+    from core.inference import run_inference
+    from core.model import build_model
+    from core.weights import save_checkpoint
+
+    import torch
+
+    torch.manual_seed(0)
+    gt = load_voc(voc_dir, split="trainval")
+    cfg = ssd300(num_classes=len(gt.class_names), priors="voc", width=0.125)
+    weights = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg.model), cfg, gt.class_names)
+    dets = tmp_path / "partial.json"
+    done: list[int] = []
+    result = run_inference(load_detector(weights), voc_dir / "JPEGImages", json_path=dets,
+                           on_progress=lambda p: done.append(p.done), should_stop=lambda: len(done) >= 4)
+    doc = json.loads(dets.read_text())
+    assert result.partial and doc["partial"] is True and doc["frames_done"] == 4 and doc["frames_total"] == 10
+    assert sum(len(e["detections"]) for e in doc["images"]) > 0
+
+    _, warnings, _ = read_detections(dets, gt)
+    assert len(warnings) == 1 and "partial" in warnings[0] and "after 4 of 10 frames" in warnings[0]
+    out = tmp_path / "out"
+    assert main(["eval", "--gt", str(voc_dir), "--split", "trainval", "--dets", str(dets), "--metric", "voc07",
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {dets}: this detections file is partial" in err and "count as missed" in err
+    assert any("partial" in w for w in json.loads((out / "metrics.json").read_text())["warnings"])
+
+    # the full run of the same model is not partial and gets no such warning
+    run_inference(load_detector(weights), voc_dir / "JPEGImages", json_path=dets)
+    assert json.loads(dets.read_text())["partial"] is False
+    assert read_detections(dets, gt)[1] == []
