@@ -34,8 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if kind is not None:  # ONNX, OpenVINO IR or TorchScript written by `ssd export`
         from core.runtime.describe import describe_exported
 
-        # Values from the file, escaped line by line (the lines are describe_exported's own).
-        print("\n".join(printable(line) for line in describe_exported(path, kind).splitlines()))
+        print(describe_exported(path, kind))  # every value from the file escaped there
         return 0
     print(describe(load_weights(path)))
     return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.text import printable
 from core.runtime.metadata import INPUT_NAME, OUTPUT_NAMES, NetworkMeta, preprocess_constants
 
 _FORMAT_NAMES = {"onnx": "ONNX", "openvino": "OpenVINO IR", "torchscript": "TorchScript"}
@@ -28,33 +29,35 @@ def read_exported_meta(path: str | Path, kind: str) -> tuple[NetworkMeta, str]:
 
 
 def describe_exported(path: str | Path, kind: str) -> str:
-    """Multi-line description of an exported network for ``ssd info``."""
+    """Multi-line description of an exported network for ``ssd info``; every value from the file goes
+    through :func:`core.text.printable` (class names and metadata may hold newlines or terminal escape
+    sequences: one line per field, whatever the file says)."""
     meta, container = read_exported_meta(path, kind)
     m = meta.config.model
     pp = meta.config.postprocess
     pre = preprocess_constants(meta.config)
     n = meta.batch if meta.batch else "N"
     lines = [
-        f"file: {path}",
+        f"file: {printable(path)}",
         f"format: {container}, {meta.precision}",
         f"architecture: {m.arch} (width {m.width:g})",
         f"input: {INPUT_NAME} [{n}, 3, {m.image_size}, {m.image_size}] float32, RGB, "
         f"(pixel - {[round(v, 3) for v in pre['mean']]}) / {[round(v, 5) for v in pre['std']]}",
         f"outputs: {OUTPUT_NAMES[0]} [{n}, {m.priors.num_priors}, {m.num_classes}], "
         f"{OUTPUT_NAMES[1]} [{n}, {m.priors.num_priors}, 4]",
-        f"classes: {m.num_classes - 1} + background: {', '.join(meta.class_names[1:])}",
+        f"classes: {m.num_classes - 1} + background: {', '.join(printable(c) for c in meta.class_names[1:])}",
         f"default boxes: {m.priors.num_priors} on feature maps {list(m.priors.feature_maps)}, min sizes "
         f"{[round(s, 2) for s in m.priors.min_sizes]}, variances {list(m.variances)}",
         f"postprocess: score > {pp.score_thresh}, NMS IoU {pp.nms_thresh}, top {pp.topk_candidates} per class, "
         f"at most {pp.detections_per_img} detections",
     ]
     if meta.source:
-        lines.append(f"exported from: {meta.source.get('file')} ({meta.source.get('format')}, sha256 "
-                     f"{str(meta.source.get('sha256'))[:12]}…)")
+        src = {k: printable(meta.source.get(k)) for k in ("file", "format", "sha256")}
+        lines.append(f"exported from: {src['file']} ({src['format']}, sha256 {src['sha256'][:12]}…)")
     if meta.calibration:
         c = meta.calibration
-        lines.append(f"int8 calibration: {c.get('count')} images from {c.get('source')}")
+        lines.append(f"int8 calibration: {printable(c.get('count'))} images from {printable(c.get('source'))}")
     for k in ("dataset", "iterations", "held_out_map_voc07", "val_map_voc07"):
         if k in meta.training:
-            lines.append(f"{k}: {meta.training[k]}")
+            lines.append(f"{k}: {printable(meta.training[k])}")
     return "\n".join(lines)

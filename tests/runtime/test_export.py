@@ -111,3 +111,32 @@ def test_cli_export_then_info(tmp_path: Path) -> None:
         assert "classes: 3 + background: circle, square, triangle" in text
         assert "input: images [1, 3, 300, 300]" in text and "outputs: cls_logits [1, 8732, 4]" in text
         assert "exported from: m.pt (own" in text
+
+
+def test_info_on_an_exported_file_escapes_what_the_file_says(tmp_path: Path) -> None:
+    """Class names and metadata carried into an export keep their escapes in ``ssd info``: a newline in a
+    name cannot fake a line, an ESC sequence cannot clear the screen (as for checkpoints)."""
+    import torch
+
+    from core.config import preset
+    from core.model import build_model
+    from core.weights import save_checkpoint
+
+    cfg = preset("ssd300", num_classes=3, priors="voc", width=0.05)
+    hostile = ("__background__", "cat\x1b[2J\x1b[H", "dog\nformat: fake")
+    torch.manual_seed(0)
+    weights = save_checkpoint(tmp_path / "w.pt", build_model(cfg.model), cfg, hostile,
+                              meta={"dataset": "shapes\nfile: /etc/passwd\u202etxt", "iterations": 12})
+    texts = []
+    for suffix in (".onnx", ".torchscript"):
+        path = export_model(weights, suffix[1:], tmp_path / f"m{suffix}")
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            assert main(["info", str(path)]) == 0
+        texts.append(buf.getvalue())
+    for text in texts:
+        assert not any(c in text for c in "\x1b\u202e")
+        lines = text.splitlines()
+        assert len(lines) == 11 and [ln.split(":")[0] for ln in lines].count("format") == 1
+        assert "classes: 2 + background: cat\\x1b[2J\\x1b[H, dog\\nformat: fake" in lines
+        assert "dataset: shapes\\nfile: /etc/passwd\\u202etxt" in lines and "iterations: 12" in lines
