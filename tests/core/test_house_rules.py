@@ -69,3 +69,19 @@ def test_size_report_limits_and_bad_input(tmp_path: Path) -> None:
     assert res.returncode == 2 and f"'{broken}': not valid Python (line 1" in res.stderr
     res = _size_report(str(tmp_path / "absent"))
     assert res.returncode == 2 and "no such file or folder" in res.stderr
+
+
+def test_the_issue_10_map_names_tests_that_exist() -> None:
+    """tests/ISSUE10.md maps each case of issue 10 to test node ids: each names a test function that is there."""
+    import ast
+    import re
+
+    text = (ROOT / "tests" / "ISSUE10.md").read_text(encoding="utf-8")
+    ids = re.findall(r"`(tests/[\w/]+\.py)::(\w+)(?:\[[^`]*\])?`", text)
+    assert len(ids) > 80
+    defined: dict[str, set[str]] = {}
+    for path, name in ids:
+        if path not in defined:
+            tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+            defined[path] = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name in defined[path], f"{path}::{name} named in tests/ISSUE10.md does not exist"
