@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from core.cli.progress import ProgressBar, sigterm_as_interrupt
+
+T = TypeVar("T")
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -35,9 +37,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _bar(label: str, total: int, quiet: bool) -> tuple[ProgressBar, Callable[[Any], None]]:
+def _with_bar(label: str, total: int, quiet: bool, work: Callable[[Callable[[Any], None]], T]) -> T:
+    """``work(on_progress)`` with a progress bar, SIGTERM handled as Ctrl-C (nothing half-written either way)."""
     bar = ProgressBar(label, total, enabled=not quiet)
-    return bar, lambda p: bar.update(p.done - bar.n)
+    try:
+        with sigterm_as_interrupt():
+            return work(lambda p: bar.update(p.done - bar.n))
+    finally:
+        bar.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,25 +60,17 @@ def run(args: argparse.Namespace) -> int:
                              + ("" if "not a dataset" in str(exc) else ", or replace that dataset with --overwrite")
                              ) from None
         size = tuple(args.size) if args.size else (320, 320)
-        bar, on_progress = _bar("synth", args.count, args.quiet)
-        try:
-            with sigterm_as_interrupt():  # a kill leaves nothing half-written, as Ctrl-C
-                result = write_dataset(args.out, args.count, args.seed, args.format, size,  # type: ignore[arg-type]
-                                       overwrite=args.overwrite, on_progress=on_progress)
-        finally:
-            bar.close()
+        result = _with_bar("synth", args.count, args.quiet, lambda on_progress: write_dataset(
+            args.out, args.count, args.seed, args.format, size, overwrite=args.overwrite,  # type: ignore[arg-type]
+            on_progress=on_progress))
         print(f"wrote {args.count} images ({args.format}, {size[0]}x{size[1]}, seed {args.seed}): {result}")
         return 0
     size = tuple(args.size) if args.size else (640, 360)
     total = max(1, int(round(args.seconds * args.fps)))
     if Path(args.video).expanduser().is_file() and not args.overwrite:  # before the first frame
         raise ValueError(f"video {args.video} exists; choose another name, or replace it with --overwrite")
-    bar, on_progress = _bar("video", total, args.quiet)
-    try:
-        with sigterm_as_interrupt():
-            path = render_video(args.video, args.seconds, args.fps, args.seed, size,  # type: ignore[arg-type]
-                                overwrite=args.overwrite, on_progress=on_progress)
-    finally:
-        bar.close()
+    path = _with_bar("video", total, args.quiet, lambda on_progress: render_video(
+        args.video, args.seconds, args.fps, args.seed, size, overwrite=args.overwrite,  # type: ignore[arg-type]
+        on_progress=on_progress))
     print(f"wrote {path} ({total} frames, {size[0]}x{size[1]} at {args.fps} fps, seed {args.seed})")
     return 0
