@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         model_menu = bar.addMenu("&Model")
         for a in dv.models.actions_for_menu():
             model_menu.addAction(a)
-        model_menu.addMenu(dv.models.device_menu)
+        model_menu.addMenu(dv.models.runtime_menu)
 
         for view, title in ((self.train_view, "&Train"), (self.evaluate_view, "&Evaluate")):
             menu = bar.addMenu(title)

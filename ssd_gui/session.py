@@ -1,9 +1,10 @@
 """What the main window keeps between sessions and what it makes of files dropped on it.
 
 * :func:`restore` / :func:`save`: window geometry, the open tab, the Detect view's confidence
-  threshold, real-time and loop choices and device, and the last model (through :mod:`ssd_gui.settings`).
-* :func:`file_kind`: a path dropped on the window (or picked from File > Recent) is weights, a
-  video, an image or a folder of images.
+  threshold, real-time and loop choices, runtime choice (device, runtime, precision) and NMS method,
+  and the last model (through :mod:`ssd_gui.settings`).
+* :func:`file_kind`: a path dropped on the window (or picked from File > Recent) is weights (a
+  checkpoint or an exported network), a video, an image or a folder of images.
 * :func:`app_version`: the version shown in Help > About.
 """
 from __future__ import annotations
@@ -14,9 +15,12 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray
 
+from core.config import NMS_METHODS
 from ssd_gui import settings
 
 WEIGHTS_EXTENSIONS: tuple[str, ...] = (".pt", ".pth", ".ckpt", ".bin")
+# What `ssd export` writes (an IR is its .xml; TorchScript saved as .pt is told by its content in core).
+EXPORTED_EXTENSIONS: tuple[str, ...] = (".onnx", ".xml", ".torchscript")
 
 
 def app_version() -> str:
@@ -45,7 +49,7 @@ def file_kind(path: str | Path) -> str | None:
     if not p.is_file():
         return None
     suffix = p.suffix.lower()
-    if suffix in WEIGHTS_EXTENSIONS:
+    if suffix in WEIGHTS_EXTENSIONS + EXPORTED_EXTENSIONS:
         return "weights"
     return "image" if suffix in IMAGE_EXTENSIONS else "video"
 
@@ -73,8 +77,20 @@ def restore(window: Any) -> None:
             detect.set_realtime(saved["realtime"])
         if isinstance(saved.get("loop"), bool):
             detect.set_loop(saved["loop"])
-        if saved.get("device") in detect.devices and isinstance(saved.get("precision"), str):
-            detect.set_device(saved["device"], saved["precision"])
+        _restore_runtime(detect, saved)
+
+
+def _restore_runtime(detect: Any, saved: dict[str, Any]) -> None:
+    """The runtime choice and NMS method kept by :func:`save`, when this machine still offers them."""
+    from ssd_gui.state.detect import RuntimeChoice
+
+    fields = [saved.get(k) for k in ("device", "runtime", "precision")]
+    if all(isinstance(v, str) for v in fields):
+        choice = RuntimeChoice(*fields)  # type: ignore[arg-type]
+        if choice in detect.choices:  # e.g. not when OpenVINO or the GPU has gone since
+            detect.set_runtime_choice(choice)
+    if saved.get("nms") in NMS_METHODS:
+        detect.set_nms(saved["nms"])
 
 
 def save(window: Any) -> None:
@@ -83,7 +99,8 @@ def save(window: Any) -> None:
     settings.put("window/tab", window.tabs.currentIndex())
     detect = window.detect_view.state
     settings.put("detect/view", {"min_score": detect.min_score, "realtime": detect.realtime, "loop": detect.loop,
-                                 "device": detect.device, "precision": detect.precision})
+                                 "device": detect.device, "runtime": detect.runtime, "precision": detect.precision,
+                                 "nms": detect.nms})
     path = getattr(detect.detector, "weights_path", None)
     if path and Path(str(path)).is_file():
         settings.put("detect/model", str(Path(str(path)).resolve()))

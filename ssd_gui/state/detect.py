@@ -7,8 +7,9 @@ widget back to know what is shown. Everything here runs on the GUI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
+from core.config import NMS_METHODS
 from core.types import Detections
 from core.video import Frame
 from ssd_gui.state.events import Events
@@ -28,6 +29,40 @@ class DetectorLike(Protocol):
     weights_path: Any
 
     def detect(self, images: list, score_thresh: float | None = None) -> list[Detections]: ...
+
+    def set_postprocess(self, **changes: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    """One entry of the Detect view's runtime list: what runs the network, where, in which precision.
+
+    Attributes:
+        device: "cpu" or "cuda".
+        runtime: "openvino" or "torch" (core.runtime.RUNTIMES).
+        precision: "fp32", "int8" (OpenVINO), "bf16" or "fp16" (PyTorch).
+    """
+
+    device: str
+    runtime: str
+    precision: str
+
+    @property
+    def label(self) -> str:
+        """"OpenVINO int8", "PyTorch fp32 (exact)", "CUDA fp16", ..."""
+        if self.runtime == "openvino":
+            return f"OpenVINO {self.precision}"
+        if self.device != "cpu":
+            return f"{self.device.upper()} {self.precision}"
+        return "PyTorch fp32 (exact)" if self.precision == "fp32" else f"PyTorch {self.precision}"
+
+
+def runtime_options(devices: Sequence[str]) -> list[RuntimeChoice]:
+    """Every (device, runtime, precision) core offers on ``devices``, the CPU default first (the
+    CLI's ``--runtime auto``: OpenVINO fp32 when it is installed)."""
+    from core.runtime import runtime_choices
+
+    return [RuntimeChoice(str(d), r, p) for d in devices for r, p in runtime_choices(str(d))]
 
 
 @dataclass(frozen=True)
@@ -116,14 +151,15 @@ class DetectState:
         playing(bool), options(): real time or loop changed.
         filters(): the confidence threshold or the shown classes changed.
         model(detector | None), loading(str): a model was applied; a load started ("" when none runs).
-        device(): the device or precision changed.
+        device(): the runtime choice (device, runtime, precision) changed.
+        nms(): the NMS method changed (already applied to the detector).
         result(DetectionResult): new detections to show.
         stats(): the performance counters changed.
     """
 
     def __init__(self, devices: list[str] | None = None) -> None:
         self.events = Events("source", "position", "playing", "options", "filters", "model", "loading",
-                             "device", "result", "stats")
+                             "device", "nms", "result", "stats")
         self.source: SourceInfo | None = None
         self.position = 0
         self.position_file: str | None = None
@@ -135,8 +171,9 @@ class DetectState:
         self.detector: DetectorLike | None = None
         self.loading = ""
         self.devices = list(devices or ["cpu"])
-        self.device = self.devices[0]
-        self.precision = "fp32"
+        self.choices = runtime_options(self.devices)
+        self.runtime_choice = self.choices[0]
+        self.nms = "hard"
         self.result: DetectionResult | None = None
         self.source_rate, self.model_time, self.latency = Meter(), Meter(), Meter()
         self.dropped = 0
@@ -210,18 +247,52 @@ class DetectState:
             self.events.loading.emit(what)
 
     def set_detector(self, detector: DetectorLike | None) -> None:
-        """Apply a loaded model; the class filter starts over when its classes differ."""
+        """Apply a loaded model (with the NMS method chosen here); the class filter starts over when its
+        classes differ."""
         old = tuple(self.detector.class_names) if self.detector is not None else None
+        if detector is not None:
+            detector.set_postprocess(nms=self.nms)
         self.detector = detector
         if detector is None or tuple(detector.class_names) != old:
             self.shown_labels = None
         self.model_time.reset()
         self.events.model.emit(detector)
 
-    def set_device(self, device: str, precision: str) -> None:
-        if (device, precision) != (self.device, self.precision):
-            self.device, self.precision = device, precision
+    @property
+    def device(self) -> str:
+        return self.runtime_choice.device
+
+    @property
+    def precision(self) -> str:
+        return self.runtime_choice.precision
+
+    @property
+    def runtime(self) -> str:
+        return self.runtime_choice.runtime
+
+    def choices_on(self, device: str) -> list[RuntimeChoice]:
+        return [c for c in self.choices if c.device == device]
+
+    def set_runtime_choice(self, choice: RuntimeChoice) -> None:
+        """Run the next model load with ``choice`` (one of :attr:`choices`; ValueError otherwise).
+        Loading is the model picker's job: this only records the choice."""
+        if choice not in self.choices:
+            raise ValueError(f"runtime choice {choice.label!r} ({choice}) is not offered here; choose one of "
+                             f"{[c.label for c in self.choices]}")
+        if choice != self.runtime_choice:
+            self.runtime_choice = choice
             self.events.device.emit()
+
+    def set_nms(self, method: str) -> None:
+        """"hard", "soft-linear" or "soft-gaussian"; applied to the running detector at once (the
+        detector keeps it in its postprocessing settings, so no reload is needed)."""
+        if method not in NMS_METHODS:
+            raise ValueError(f"NMS method must be one of {NMS_METHODS}, got {method!r}")
+        if method != self.nms:
+            self.nms = method
+            if self.detector is not None:
+                self.detector.set_postprocess(nms=method)
+            self.events.nms.emit()
 
     # ---------------------------------------------------------------- results and counters
     def accepts(self, generation: int) -> bool:

@@ -1,7 +1,8 @@
 """The Detect view: open a video, camera, image or folder and watch the detector run on it.
 
 Built from a :class:`ssd_gui.state.detect.DetectState` and its sub-widgets: source picker, model
-picker, frame canvas, confidence control, class filter, stats panel, export panel, transport bar.
+picker (with the runtime choice), frame canvas, confidence control, NMS choice, class filter, stats
+panel, export panel, transport bar.
 
 Threads: frames are decoded by :class:`ssd_gui.live.FrameReader` and the model runs in
 :class:`ssd_gui.live.DetectionWorker`, each in its own QThread; loading a model and exporting run as
@@ -22,8 +23,10 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSplitter, QVBoxLayout, QW
 # Imported here, on the GUI thread at start-up: the first import of torch/torchvision
 # modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
 import core.detector  # noqa: F401
+import core.runtime.load  # noqa: F401
 import core.weights  # noqa: F401
 from core.detector import available_devices
+from core.runtime import runtime_label
 from core.video import Frame
 from ssd_gui import settings
 from ssd_gui.live import LivePipeline
@@ -34,9 +37,15 @@ from ssd_gui.widgets.confidence import ConfidenceControl
 from ssd_gui.widgets.export_panel import ExportPanel
 from ssd_gui.widgets.frame_canvas import FrameCanvas
 from ssd_gui.widgets.model_picker import ModelPicker, model_name
+from ssd_gui.widgets.nms_picker import NmsPicker
 from ssd_gui.widgets.source_picker import SourcePicker
 from ssd_gui.widgets.stats_panel import StatsPanel
 from ssd_gui.widgets.transport_bar import TransportBar
+
+try:  # OpenVINO's first import holds the GIL for ~0.5 s: here at start-up, not in the loading job
+    import openvino  # noqa: F401
+except ImportError:  # the PyTorch runtime still works
+    pass
 
 STATS_INTERVAL_S = 0.25  # label text changes re-run layouts: a few times a second is enough for numbers
 SHORTCUTS: tuple[tuple[str, str], ...] = (
@@ -63,13 +72,13 @@ class DetectView(View):
                  state: DetectState | None = None) -> None:
         super().__init__(parent)
         self.state = state or DetectState(available_devices())
-        if device in self.state.devices:
-            self.state.set_device(device, "fp32")
         self._last_frame_t: float | None = None
         self._stats_t = 0.0
         self._autoplay = True
         self.frames_shown = 0  # frames put on the canvas as they were read (real-time playback)
         self._build_ui()
+        if device:
+            self.models.choose_device(device)
         self.pipeline = LivePipeline(self)
         self._connect()
 
@@ -87,6 +96,7 @@ class DetectView(View):
         top.addWidget(self.export_button)
 
         self.confidence = ConfidenceControl(s, self)
+        self.nms = NmsPicker(s, self)
         self.class_filter = ClassFilter(self)
         class_box = QGroupBox("Classes", self)
         QVBoxLayout(class_box).addWidget(self.class_filter)
@@ -94,7 +104,8 @@ class DetectView(View):
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        for w, stretch in ((self.confidence, 0), (class_box, 1), (self.stats, 0), (self.export_panel, 0)):
+        for w, stretch in ((self.confidence, 0), (self.nms, 0), (class_box, 1), (self.stats, 0),
+                           (self.export_panel, 0)):
             side_layout.addWidget(w, stretch)
         side.setMinimumWidth(220)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
@@ -127,6 +138,7 @@ class DetectView(View):
         self.transport.step_requested.connect(self.step)
         self.transport.seek_requested.connect(self.seek)
         s.events.filters.connect(self._redraw_boxes)
+        s.events.nms.connect(self._detect_again)
         s.events.options.connect(lambda: (p.request_loop.emit(s.loop), p.request_realtime.emit(s.realtime)))
         s.events.model.connect(lambda d: self.class_filter.set_class_names(d.class_names if d else ()))
         p.request_loop.emit(s.loop)
@@ -307,11 +319,15 @@ class DetectView(View):
     def _on_model_loaded(self, detector: Any) -> None:
         self.banner.dismiss_topic("model")
         self.pipeline.detection.set_detector(detector)
-        self.say(f"Loaded model {model_name(detector)} on {detector.device}")
-        result = self.state.result
-        if result is not None and not self.playing:  # a paused frame gets the new model's boxes at once
-            self.pipeline.detection.submit(result.frame, generation=result.generation)
+        self.say(f"Loaded model {model_name(detector)}: {runtime_label(detector)}")
+        self._detect_again()
         self.model_changed.emit(detector)
+
+    def _detect_again(self) -> None:
+        """A paused frame gets the boxes of the new model or NMS method at once (playing ones at the next frame)."""
+        result = self.state.result
+        if result is not None and not self.playing:
+            self.pipeline.detection.submit(result.frame, generation=result.generation)
 
     @Slot(str)
     def _on_model_failed(self, text: str) -> None:

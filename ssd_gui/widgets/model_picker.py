@@ -1,8 +1,9 @@
-"""The Detect view's model controls: which weights, on which device, in which precision; loading them.
+"""The Detect view's model controls: which weights (checkpoints and exported networks), on which
+runtime; loading them.
 
 Loading runs :func:`core.detector.load_detector` (or the COCO download first) in a
 :class:`ssd_gui.jobs.Job`; the outcome goes into the :class:`DetectState`. Only the latest request's
-outcome is applied, and a failure keeps the current model.
+outcome is applied, and a failure keeps the current model (and the runtime choice it runs with).
 """
 from __future__ import annotations
 
@@ -11,29 +12,61 @@ from pathlib import Path
 from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QProgressDialog, QToolButton, QWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QProgressDialog, QToolButton, QWidget
 
-from core.detector import precisions_for
+from core.runtime import runtime_label
 from ssd_gui import settings
 from ssd_gui.jobs import Job
-from ssd_gui.state.detect import DetectState
+from ssd_gui.session import EXPORTED_EXTENSIONS, WEIGHTS_EXTENSIONS
+from ssd_gui.state.detect import DetectState, RuntimeChoice
+from ssd_gui.widgets.runtime_picker import RuntimePicker
 
-WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
+
+def _patterns(suffixes: tuple[str, ...]) -> str:
+    return " ".join(f"*{s}" for s in suffixes)
 
 
-def load_coco_detector(device: str = "cpu", precision: str = "fp32", allow_download: bool = True,
+WEIGHTS_FILTER = (f"Models ({_patterns(WEIGHTS_EXTENSIONS + EXPORTED_EXTENSIONS)});;"
+                  f"Checkpoints ({_patterns(WEIGHTS_EXTENSIONS)});;"
+                  f"Exported networks: ONNX, OpenVINO IR, TorchScript ({_patterns(EXPORTED_EXTENSIONS)});;All files (*)")
+_STAGES = {"download": "Downloading torchvision's COCO SSD300 weights…", "calibration": "Reading calibration images…",
+           "quantize": "Quantizing to int8…", "convert": "Converting for OpenVINO…", "compile": "Compiling for this CPU…"}
+
+
+def load_for_view(weights: str | Path, choice: RuntimeChoice, calibration_fallback: str | None = None,
+                  on_progress: Callable[[Any], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None) -> Any:
+    """:func:`core.detector.load_detector` with a runtime choice of the view (frozen graph for PyTorch on
+    the CPU; int8 calibrated per core's defaults, then on ``calibration_fallback``, the open source).
+
+    Exported networks (ONNX, IR, TorchScript) run on the CPU whatever the choice; ONNX and IR always on
+    OpenVINO, in the choice's precision when it is an OpenVINO one, else in the file's own.
+    """
+    from core.detector import load_detector
+    from core.runtime.formats import exported_kind
+
+    device, runtime, precision = choice.device, choice.runtime, choice.precision
+    if exported_kind(weights) is not None:
+        device = "cpu"
+        if runtime != "openvino":
+            precision = "fp32"
+    return load_detector(str(weights), device=device, precision=precision, runtime=runtime, optimize=True,
+                         calibration_fallback=calibration_fallback, on_progress=on_progress,
+                         should_stop=should_stop)
+
+
+def load_coco_detector(choice: RuntimeChoice, calibration_fallback: str | None = None, allow_download: bool = True,
                        on_progress: Callable[[Any], None] | None = None,
                        should_stop: Callable[[], bool] | None = None) -> Any:
     """torchvision's COCO SSD300 from torchvision's cache, else downloaded (progress in bytes, stage "download")."""
-    from core.detector import load_detector
     from core.jobs import report
     from core.download import fetch_torchvision_coco
 
     dest = fetch_torchvision_coco(allow_download=allow_download,
                                   on_progress=lambda done, total: report(on_progress, done, total, "download"),
                                   should_stop=should_stop)
-    return load_detector(dest, device=device, precision=precision, optimize=True)
+    return load_for_view(dest, choice, calibration_fallback, on_progress, should_stop)
 
 
 def model_name(detector: Any) -> str:
@@ -45,12 +78,13 @@ def model_name(detector: Any) -> str:
 
 
 class ModelPicker(QWidget):
-    """The Model button and menu, the model's description, the device and precision boxes.
+    """The Model button and menu, the model's description (with what runs it) and the runtime box.
 
     Signals:
         loaded(detector): a load finished; the detector is already in the state.
-        failed(str): a load failed (the message names the file); the state keeps its model.
-    Changing the device or precision reloads the current weights there.
+        failed(str): a load failed (the message names the file); the state keeps its model, and the
+            runtime choice goes back to the one that model was loaded with.
+    Changing the runtime choice reloads the current weights with it (int8: a progress dialog with Cancel).
     """
 
     loaded = Signal(object)
@@ -60,45 +94,30 @@ class ModelPicker(QWidget):
         super().__init__(parent)
         self.state = state
         self._job: Job | None = None
-        self.download_dialog: QProgressDialog | None = None
+        self._job_choice: RuntimeChoice | None = None
+        self._loaded_choice: RuntimeChoice | None = None  # what the running model was loaded with
+        self.progress_dialog: QProgressDialog | None = None
         self.model_button = QToolButton(self)
         self.model_button.setText("Model")
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.model_label = QLabel("No model loaded", self)
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.device_combo = QComboBox(self)
-        self.device_combo.addItems(state.devices)
-        self.device_combo.setCurrentText(state.device)
-        self.device_combo.setToolTip("Where the model runs")
-        self.precision_combo = QComboBox(self)
-        self.precision_combo.addItems(precisions_for(state.device))
-        self.precision_combo.setToolTip("Arithmetic precision of the model")
+        self.runtime = RuntimePicker(state, self)
+        self.runtime_menu = self.runtime.runtime_menu
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.model_button)
         row.addWidget(self.model_label, 1)
-        row.addWidget(QLabel("Device:", self))
-        row.addWidget(self.device_combo)
-        row.addWidget(self.precision_combo)
+        row.addWidget(self.runtime)
         self._build_actions()
-        self.device_combo.currentTextChanged.connect(lambda d: self.choose_device(d))
-        self.precision_combo.currentTextChanged.connect(self._on_precision)
+        self.runtime.chosen.connect(lambda _: self._reload())
         state.events.model.connect(lambda _: self._describe())
         state.events.loading.connect(lambda _: self._describe())
-        state.events.device.connect(self._on_device)
-        state.events.device.connect(self._reload)
 
     def _build_actions(self) -> None:
         self.demo_model_action = QAction("&Demo model", self, triggered=self.load_demo)
         self.open_weights_action = QAction("Open &weights…", self, shortcut="Ctrl+M", triggered=self._ask_weights)
         self.coco_model_action = QAction("torchvision &COCO SSD300", self, triggered=lambda: self.load_coco())
-        self.device_menu = QMenu("&Device", self)
-        self._device_actions = QActionGroup(self)
-        for dev in self.state.devices:
-            act = QAction(dev, self, checkable=True, checked=dev == self.state.device)
-            act.triggered.connect(lambda _=False, d=dev: self.choose_device(d))
-            self._device_actions.addAction(act)
-            self.device_menu.addAction(act)
         self.menu = QMenu(self)
         for a in (self.demo_model_action, self.open_weights_action, self.coco_model_action):
             self.menu.addAction(a)
@@ -108,20 +127,25 @@ class ModelPicker(QWidget):
         return [self.demo_model_action, self.open_weights_action, self.coco_model_action]
 
     def _ask_weights(self) -> None:
-        path = settings.ask_open_file(self, "Open weights (own checkpoints, torchvision, ssd.pytorch)", "weights",
-                                      WEIGHTS_FILTER)
+        path = settings.ask_open_file(self, "Open a model (checkpoints, torchvision, ssd.pytorch, ONNX, OpenVINO IR, "
+                                            "TorchScript)", "weights", WEIGHTS_FILTER)
         if path:
             self.load(path)
 
+    @property
+    def download_dialog(self) -> QProgressDialog | None:
+        """The progress dialog of a COCO download or an int8 quantization (None when none runs)."""
+        return self.progress_dialog
+
     # ---------------------------------------------------------------- loading
     def load(self, weights: str | Path) -> Job:
-        """Load ``weights`` on the state's device and precision."""
-        from core.detector import load_detector
-
-        # optimize: a frozen graph on CPU fp32 (a no-op elsewhere), paid once in the job, off the GUI thread.
-        return self._start(partial(load_detector, str(weights), device=self.state.device,
-                                   precision=self.state.precision, optimize=True),
-                           str(weights), f"cannot load model '{weights}'")
+        """Load ``weights`` (a checkpoint or an exported network) with the state's runtime choice."""
+        choice = self.state.runtime_choice
+        job = self._start(partial(load_for_view, str(weights), choice, self._calibration_source()),
+                          str(weights), f"loading model '{weights}'")
+        if choice.precision == "int8":
+            self._show_progress(job, "int8", f"Preparing {Path(str(weights)).name} in int8…")
+        return job
 
     def load_demo(self) -> Job | None:
         """The bundled demo model, or a message saying where it was expected."""
@@ -138,53 +162,77 @@ class ModelPicker(QWidget):
         from core.download import torchvision_cache_path
         from core.weights import TORCHVISION_COCO_SPEC
 
-        job = self._start(partial(load_coco_detector, device=self.state.device, precision=self.state.precision,
+        job = self._start(partial(load_coco_detector, self.state.runtime_choice, self._calibration_source(),
                                   allow_download=allow_download),
-                          TORCHVISION_COCO_SPEC, "cannot load torchvision COCO SSD300")
+                          TORCHVISION_COCO_SPEC, "loading torchvision COCO SSD300")
         if allow_download and not torchvision_cache_path().is_file():
-            dlg = QProgressDialog("Downloading torchvision's COCO SSD300 weights…", "Cancel", 0, 0, self)
-            dlg.setWindowTitle("Download")
-            dlg.setWindowModality(Qt.WindowModality.WindowModal)
-            dlg.setMinimumDuration(0)
-            # Direct: the job's thread is busy downloading, a queued call would wait for the end.
-            dlg.canceled.connect(job.cancel, Qt.ConnectionType.DirectConnection)
-            self.download_dialog = dlg
-            dlg.show()
+            self._show_progress(job, "Download", _STAGES["download"])
+        elif self.state.precision == "int8":
+            self._show_progress(job, "int8", "Preparing torchvision COCO SSD300 in int8…")
         return job
 
     def cancel(self) -> None:
         if self._job is not None:
             self._job.cancel()
 
+    def _calibration_source(self) -> str | None:
+        """The open file source, for int8 calibration when the checkpoint records no training data."""
+        info = self.state.source
+        return info.spec if info is not None and not info.is_live else None
+
     def _start(self, fn: Callable[..., Any], what: str, label: str) -> Job:
         self.cancel()  # only the latest request counts
+        self._close_progress()
         self.state.set_loading(what)
+        self._job_choice = self.state.runtime_choice
         self._job = Job(fn, label).start(finished=self._on_loaded, failed=self._on_failed,
                                          progress=self._on_progress)
         return self._job
 
+    def _show_progress(self, job: Job, title: str, text: str) -> None:
+        dlg = QProgressDialog(text, "Cancel", 0, 0, self)
+        dlg.setWindowTitle(title)
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(0)
+        # Direct: the job's thread is busy, a queued call would wait for the end.
+        dlg.canceled.connect(job.cancel, Qt.ConnectionType.DirectConnection)
+        self.progress_dialog = dlg
+        dlg.show()
+
     def _on_progress(self, p: Any) -> None:
-        dlg = self.download_dialog
-        if dlg is not None:
-            if p.total:
-                dlg.setMaximum(1000)
-                dlg.setValue(int(1000 * p.done / p.total))
-            dlg.setLabelText(f"Downloading torchvision's COCO SSD300 weights… {p.done / 1e6:.1f} MB")
+        dlg = self.progress_dialog
+        if dlg is None or self.sender() is not self._job:
+            return
+        if p.total:
+            dlg.setMaximum(1000)
+            dlg.setValue(int(1000 * min(p.done, p.total) / p.total))
+        else:
+            dlg.setMaximum(0)
+        text = _STAGES.get(p.stage, p.detail or p.stage)
+        if p.stage == "download":
+            text += f" {p.done / 1e6:.1f} MB"
+        elif p.stage in ("calibration", "quantize") and p.total:
+            text = f"{text} {p.done} of {p.total}" + (f" ({p.detail})" if p.stage == "calibration" else "")
+        dlg.setLabelText(text)
+
+    def _close_progress(self) -> None:
+        if self.progress_dialog is not None:
+            self.progress_dialog.close()
+            self.progress_dialog.deleteLater()
+            self.progress_dialog = None
 
     def _end(self) -> bool:
         """Forget the finished load; False when it was replaced by a later request."""
         if self.sender() is not self._job:
             return False
         self._job = None
-        if self.download_dialog is not None:
-            self.download_dialog.close()
-            self.download_dialog.deleteLater()
-            self.download_dialog = None
+        self._close_progress()
         self.state.set_loading("")
         return True
 
     def _on_loaded(self, detector: Any) -> None:
         if self._end():
+            self._loaded_choice = self._job_choice
             self.state.set_detector(detector)
             path = getattr(detector, "weights_path", None)
             if path and Path(str(path)).is_file():
@@ -193,6 +241,9 @@ class ModelPicker(QWidget):
 
     def _on_failed(self, text: str) -> None:
         if self._end():
+            kept = self._loaded_choice
+            if self.state.detector is not None and kept is not None and kept != self.state.runtime_choice:
+                self.state.set_runtime_choice(kept)  # the choice shown is the one the running model uses
             self.failed.emit(text)
 
     def _reload(self) -> None:
@@ -200,39 +251,18 @@ class ModelPicker(QWidget):
         if path:
             self.load(path)
 
-    # ---------------------------------------------------------------- device and precision
     def choose_device(self, device: str) -> None:
-        """Run on ``device``; the precision falls back to fp32 where the current one is not offered."""
-        if device not in self.state.devices:
-            return
-        precision = self.state.precision if self.state.precision in precisions_for(device) else "fp32"
-        self.state.set_device(device, precision)
-
-    def _on_precision(self, precision: str) -> None:
-        if precision:
-            self.state.set_device(self.state.device, precision)
-
-    def _on_device(self) -> None:
-        device, precision = self.state.device, self.state.precision
-        for act in self._device_actions.actions():
-            act.setChecked(act.text() == device)
-        for combo, items, value in ((self.device_combo, self.state.devices, device),
-                                    (self.precision_combo, precisions_for(device), precision)):
-            combo.blockSignals(True)
-            if [combo.itemText(i) for i in range(combo.count())] != items:
-                combo.clear()
-                combo.addItems(items)
-            combo.setCurrentText(value)
-            combo.blockSignals(False)
+        """Run on ``device`` (its first runtime choice)."""
+        self.runtime.choose_device(device)
 
     # ---------------------------------------------------------------- description
     def _describe(self) -> None:
         state, d = self.state, self.state.detector
         if state.loading:
-            self.model_label.setText(f"Loading {Path(state.loading).name} on {state.device}…")
+            self.model_label.setText(f"Loading {Path(state.loading).name} ({state.runtime_choice.label})…")
         elif d is None:
             self.model_label.setText("No model loaded")
         else:
             n = len(d.class_names) - 1
-            self.model_label.setText(f"{model_name(d)}: {n} classes, {d.device}, {getattr(d, 'precision', 'fp32')}")
+            self.model_label.setText(f"{model_name(d)}: {n} classes, {runtime_label(d)}")
         self.model_label.setToolTip(str(getattr(d, "weights_path", "") or ""))

@@ -1,9 +1,12 @@
-"""The Detect view's performance numbers: source and model rates, latency, dropped frames, boxes shown."""
+"""The Detect view's performance numbers: what runs the model, source and model rates, latency, dropped frames,
+boxes shown, the NMS method."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QWidget
 
+from core.runtime import runtime_label
 from ssd_gui.state.detect import DetectState
+from ssd_gui.widgets.nms_picker import LABELS as NMS_LABELS
 
 
 class StatsPanel(QGroupBox):
@@ -17,15 +20,22 @@ class StatsPanel(QGroupBox):
         self.model_fps_label = QLabel("–", self)
         self.latency_label = QLabel("–", self)
         self.count_label = QLabel("–", self)
+        self.runtime_label = QLabel("–", self)
+        self.nms_label = QLabel("–", self)
         form = QFormLayout(self)
+        form.addRow("Runtime:", self.runtime_label)
         form.addRow("Source:", self.source_fps_label)
         form.addRow("Model:", self.model_fps_label)
         form.addRow("Latency:", self.latency_label)
         form.addRow("Shown:", self.count_label)
-        state.events.stats.connect(self.refresh)
+        form.addRow("NMS:", self.nms_label)
+        for event in (state.events.stats, state.events.model, state.events.nms):
+            event.connect(lambda *_: self.refresh())
 
     def refresh(self) -> None:
         s = self.state
+        self.runtime_label.setText(runtime_label(s.detector) if s.detector is not None else "no model")
+        self.nms_label.setText(NMS_LABELS.get(s.nms, s.nms))
         r, info = s.source_rate.value, s.source
         if info is not None and not info.is_live and info.fps:
             self.source_fps_label.setText(f"{info.fps:.1f} fps file, {r:.1f} read" if r else f"{info.fps:.1f} fps file")

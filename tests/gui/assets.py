@@ -20,8 +20,11 @@ def spread_scores(model: torch.nn.Module, boxes_per_location: tuple[int, ...], n
     """Zero the classifier's weights and give each (feature map, default box) group one class
     and one logit, so scores are image-independent levels between about 0.1 and 0.95 and the
     labels cover every class whatever the random seed."""
-    convs = list(model.head.classification_head.module_list)
-    assert len(convs) == len(boxes_per_location)
+    # the last convolution of each head module: the module itself (SSD300), or the pointwise conv ending
+    # a depthwise-separable block (SSDlite)
+    convs = [[c for c in m.modules() if isinstance(c, torch.nn.Conv2d)][-1]
+             for m in model.head.classification_head.module_list]
+    assert len(convs) == len(boxes_per_location) and all(c.bias is not None for c in convs)
     groups = [(m, a) for m, n in enumerate(boxes_per_location) for a in range(n)]
     logits = np.linspace(-2.2, 2.9, len(groups))
     with torch.no_grad():
