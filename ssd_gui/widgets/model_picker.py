@@ -29,9 +29,11 @@ def _patterns(suffixes: tuple[str, ...]) -> str:
 
 WEIGHTS_FILTER = (f"Models ({_patterns(WEIGHTS_EXTENSIONS + EXPORTED_EXTENSIONS)});;"
                   f"Checkpoints ({_patterns(WEIGHTS_EXTENSIONS)});;"
-                  f"Exported networks: ONNX, OpenVINO IR, TorchScript ({_patterns(EXPORTED_EXTENSIONS)});;All files (*)")
-_STAGES = {"download": "Downloading torchvision's COCO SSD300 weights…", "calibration": "Reading calibration images…",
-           "quantize": "Quantizing to int8…", "convert": "Converting for OpenVINO…", "compile": "Compiling for this CPU…"}
+                  f"Exported networks: ONNX, OpenVINO IR, TorchScript ({_patterns(EXPORTED_EXTENSIONS)});;"
+                  "All files (*)")
+_STAGES = {"download": "Downloading torchvision's COCO SSD300 weights…",
+           "calibration": "Reading calibration images…", "quantize": "Quantizing to int8…",
+           "convert": "Converting for OpenVINO…", "compile": "Compiling for this CPU…"}
 
 
 def load_for_view(weights: str | Path, choice: RuntimeChoice, calibration_fallback: str | None = None,

@@ -1,4 +1,4 @@
-"""Files the Detect tests share: a tiny real model with hand-spread scores, clips, broken files."""
+"""Files the Detect tests share: a tiny real model with hand-spread scores, clips, broken files; dropping files."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +6,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QWidget
 
 from core.config import ssd300
 from core.data.synthetic import render_video
@@ -70,6 +73,19 @@ def make_detect_assets(folder: Path) -> dict[str, Path]:
     bad_weights = folder / "broken.pt"
     bad_weights.write_bytes(b"not a torch file at all")
     return {"weights": Path(weights), "video": Path(video), "bad_video": bad_video, "bad_weights": bad_weights}
+
+
+def drop_files(window: QWidget, paths: list[Path]) -> bool:
+    """Drag ``paths`` over ``window`` and drop them; True when the window accepted the drag."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    actions, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(QPoint(50, 50), actions, mime, left, none)
+    QApplication.sendEvent(window, enter)
+    if not enter.isAccepted():
+        return False
+    QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), actions, mime, left, none))
+    return True
 
 
 def coco_results_from(gt: object, fp_score: float = 0.3) -> list[dict]:

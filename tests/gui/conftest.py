@@ -36,3 +36,16 @@ def detect_assets(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
     from tests.gui.assets import make_detect_assets
 
     return make_detect_assets(tmp_path_factory.mktemp("detect_assets"))
+
+
+@pytest.fixture()
+def detect_view(qtbot):  # type: ignore[no-untyped-def]
+    """A shown DetectView (1000x600) on a fresh state, shut down after the test."""
+    from ssd_gui.views.detect_view import DetectView
+
+    v = DetectView()
+    qtbot.addWidget(v)
+    v.resize(1000, 600)
+    v.show()
+    yield v
+    v.shutdown()

@@ -22,13 +22,8 @@ WAIT_MS = 20_000
 
 
 @pytest.fixture()
-def view(qtbot):  # type: ignore[no-untyped-def]
-    v = DetectView()
-    qtbot.addWidget(v)
-    v.resize(900, 600)
-    v.show()
-    yield v
-    v.shutdown()
+def view(detect_view):  # type: ignore[no-untyped-def]
+    return detect_view  # tests/gui/conftest.py
 
 
 def _load_and_open(qtbot, view: DetectView, weights: Path, source: Path):  # type: ignore[no-untyped-def]

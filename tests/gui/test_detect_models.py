@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QFileSystemModel, QLineEdit
 
 from core import load_detector
@@ -22,7 +21,7 @@ from core.weights import save_checkpoint
 from ssd_gui.main_window import MainWindow
 from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult
 from ssd_gui.views.detect_view import DetectView
-from tests.gui.assets import CLASS_NAMES
+from tests.gui.assets import CLASS_NAMES, drop_files
 
 pytest.importorskip("openvino")
 pytest.importorskip("onnx")
@@ -38,16 +37,6 @@ def exported(detect_assets, tmp_path_factory) -> dict[str, Path]:  # type: ignor
     w = detect_assets["weights"]
     return {"onnx": export_model(w, "onnx", d / "tiny.onnx"), "xml": export_model(w, "openvino", d / "tiny.xml"),
             "torchscript": export_model(w, "torchscript", d / "tiny.torchscript")}
-
-
-@pytest.fixture()
-def view(qtbot):  # type: ignore[no-untyped-def]
-    v = DetectView()
-    qtbot.addWidget(v)
-    v.resize(1000, 600)
-    v.show()
-    yield v
-    v.shutdown()
 
 
 def _open_paused(qtbot, view: DetectView, source: Path) -> DetectionResult:  # type: ignore[no-untyped-def]
@@ -68,7 +57,8 @@ def _same_as_core(result: DetectionResult, path: Path, runtime: str) -> None:
 
 class _DialogAnswer:
     """Answers the open-file dialog the view shows: goes to the folder of ``path``, waits until the dialog
-    lists it, notes which files it offers (enabled under the first filter), then types ``path`` into its file name box and accepts."""
+    lists it, notes which files it offers (enabled under the first filter), then types ``path`` into its
+    file name box and accepts."""
 
     def __init__(self, path: Path) -> None:
         self.path, self.filters, self.offered, self.tries = path, [], set(), 0
@@ -95,34 +85,22 @@ class _DialogAnswer:
         dialog.accept()
 
 
-def test_the_open_dialog_offers_exported_networks_and_they_load(qtbot, view, detect_assets, exported) -> None:  # type: ignore[no-untyped-def]
+def test_the_open_dialog_offers_exported_networks_and_they_load(qtbot, detect_view, detect_assets, exported) -> None:  # type: ignore[no-untyped-def]
     folder = exported["onnx"].parent
     (folder / "notes.txt").write_text("not a model\n")
-    _open_paused(qtbot, view, detect_assets["video"])
+    _open_paused(qtbot, detect_view, detect_assets["video"])
     for kind, fmt in (("onnx", "onnx"), ("xml", "openvino"), ("torchscript", "torchscript")):
         answer = _DialogAnswer(exported[kind])
         QTimer.singleShot(0, answer)
-        with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
-                qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as shown:
-            view.models.open_weights_action.trigger()
+        with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS) as changed, \
+                qtbot.waitSignal(detect_view.result_shown, timeout=WAIT_MS) as shown:
+            detect_view.models.open_weights_action.trigger()
         assert {"tiny.onnx", "tiny.xml", "tiny.torchscript"} <= answer.offered and "notes.txt" not in answer.offered
         assert "*.onnx" in answer.filters[0] and "*.xml" in answer.filters[0]
         det = changed.args[0]
         assert det.weights_format == fmt and Path(det.weights_path) == exported[kind]
-        assert view.models.model_label.text().startswith(f"{exported[kind].name}: 3 classes")
+        assert detect_view.models.model_label.text().startswith(f"{exported[kind].name}: 3 classes")
         _same_as_core(shown.args[0], exported[kind], det.runtime)
-
-
-def _drop(window: MainWindow, paths: list[Path]) -> bool:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    actions, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(50, 50), actions, mime, left, none)
-    QApplication.sendEvent(window, enter)
-    if not enter.isAccepted():
-        return False
-    QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), actions, mime, left, none))
-    return True
 
 
 def test_exported_networks_dropped_on_the_window_load_in_detect(qtbot, detect_assets, exported) -> None:  # type: ignore[no-untyped-def]
@@ -134,12 +112,12 @@ def test_exported_networks_dropped_on_the_window_load_in_detect(qtbot, detect_as
         win.tabs.setCurrentWidget(win.evaluate_view)
         with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
                 qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
-            assert _drop(win, [detect_assets["video"], exported["onnx"]])
+            assert drop_files(win, [detect_assets["video"], exported["onnx"]])
         assert changed.args[0].weights_format == "onnx" and win.tabs.currentWidget() is view
         for kind in ("xml", "torchscript"):
             with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
                     qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as shown:
-                assert _drop(win, [exported[kind]])
+                assert drop_files(win, [exported[kind]])
             assert Path(changed.args[0].weights_path) == exported[kind]
             _same_as_core(shown.args[0], exported[kind], changed.args[0].runtime)
     finally:
@@ -167,24 +145,25 @@ def _bad_models(folder: Path, weights: Path, exported: dict[str, Path]) -> list[
     return [cut, lonely, other, nan]
 
 
-def test_a_bad_model_file_is_named_and_the_previous_model_keeps_running(qtbot, view, detect_assets, exported,  # type: ignore[no-untyped-def]
+def test_a_bad_model_file_is_named_and_the_previous_model_keeps_running(qtbot, detect_view, detect_assets, exported,  # type: ignore[no-untyped-def]
                                                                          tmp_path) -> None:
-    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
-        view.load_model(detect_assets["weights"])
-    first = _open_paused(qtbot, view, detect_assets["video"])
-    good, choice = view.detector, view.state.runtime_choice
+    with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS):
+        detect_view.load_model(detect_assets["weights"])
+    first = _open_paused(qtbot, detect_view, detect_assets["video"])
+    good, choice = detect_view.detector, detect_view.state.runtime_choice
     assert len(first.detections) > 0
     for bad in _bad_models(tmp_path, detect_assets["weights"], exported):
-        with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as failed:
-            view.load_model(bad)
+        with qtbot.waitSignal(detect_view.model_failed, timeout=WAIT_MS) as failed:
+            detect_view.load_model(bad)
         assert str(bad) in failed.args[0], failed.args[0]
-        assert bad.name in view.banner.text() and "Still using tiny.pt" in view.banner.text()
-        assert view.detector is good and view.state.detector is good and view.state.runtime_choice == choice
-        assert view.models.model_label.text().startswith("tiny.pt: 3 classes")
-        target = view.state.position + 1
-        with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS,
+        assert bad.name in detect_view.banner.text() and "Still using tiny.pt" in detect_view.banner.text()
+        assert detect_view.detector is good and detect_view.state.detector is good
+        assert detect_view.state.runtime_choice == choice
+        assert detect_view.models.model_label.text().startswith("tiny.pt: 3 classes")
+        target = detect_view.state.position + 1
+        with qtbot.waitSignal(detect_view.result_shown, timeout=WAIT_MS,
                               check_params_cb=lambda r, t=target: r.frame.index == t) as stepped:
-            view.step()
+            detect_view.step()
         assert len(stepped.args[0].detections) > 0 and stepped.args[0].class_names == CLASS_NAMES
 
 
@@ -216,29 +195,29 @@ def tiny_ssdlite(path: Path, frames: list[np.ndarray]) -> Path:
     return save_checkpoint(path, model.eval(), cfg, CLASS_NAMES)
 
 
-def test_the_demo_video_plays_with_an_ssdlite_model_and_shows_its_detections(qtbot, view, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_demo_video_plays_with_an_ssdlite_model_and_shows_its_detections(qtbot, detect_view, tmp_path) -> None:  # type: ignore[no-untyped-def]
     with open_source(DEMO_VIDEO) as src:
         frames = [f.image for f, _ in zip(src, range(40))][::10]
     weights = tiny_ssdlite(tmp_path / "ssdlite_tiny.pt", frames)
-    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed:
-        view.load_model(weights)
+    with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS) as changed:
+        detect_view.load_model(weights)
     det = changed.args[0]
     assert det.config.model.arch == "ssdlite320_mobilenet_v3_large" and det.config.model.priors.num_priors == 3234
-    view.set_min_score(0.4)
+    detect_view.set_min_score(0.4)
     results: list[DetectionResult] = []
-    view.result_shown.connect(results.append)
-    view.open_source(DEMO_VIDEO, play=True)
+    detect_view.result_shown.connect(results.append)
+    detect_view.open_source(DEMO_VIDEO, play=True)
     qtbot.waitUntil(lambda: len({r.frame.index for r in results}) >= 5, timeout=60_000)
-    view.pause()
-    assert view.state.source.name == DEMO_VIDEO.name
+    detect_view.pause()
+    assert detect_view.state.source.name == DEMO_VIDEO.name
     for r in results[:5]:
         scores = r.detections.scores
         assert len(scores) > 0 and len(np.unique(scores)) == len(scores)  # distinct: the kept set is not arbitrary
         assert 0 < int((scores >= 0.4).sum()) < len(scores)
     last = results[-1]
     _same_as_core(last, weights, det.runtime)
-    visible = view.state.visible(last)
+    visible = detect_view.state.visible(last)
     assert 0 < len(visible) < len(last.detections)
-    view.canvas.grab()  # paint now: the canvas draws the boxes above the threshold
-    assert view.canvas.drawn_boxes == len(view.state.visible())
-    assert view.canvas.drawn_boxes > 0
+    detect_view.canvas.grab()  # paint now: the canvas draws the boxes above the threshold
+    assert detect_view.canvas.drawn_boxes == len(detect_view.state.visible())
+    assert detect_view.canvas.drawn_boxes > 0

@@ -23,16 +23,6 @@ WAIT_MS = 30_000
 needs_openvino = pytest.mark.skipif(not openvino_available(), reason="OpenVINO is not installed")
 
 
-@pytest.fixture()
-def view(qtbot):  # type: ignore[no-untyped-def]
-    v = DetectView()
-    qtbot.addWidget(v)
-    v.resize(1000, 600)
-    v.show()
-    yield v
-    v.shutdown()
-
-
 def _load_and_open(qtbot, view: DetectView, weights: Path, source: Path) -> DetectionResult:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
         view.load_model(weights)
@@ -52,38 +42,39 @@ def _same(a, b) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=1e-5)
 
 
-def test_the_runtime_list_is_cores_and_the_default_is_the_clis_auto(qtbot, view, detect_assets) -> None:  # type: ignore[no-untyped-def]
-    combo = view.models.runtime.combo
+def test_the_runtime_list_is_cores_and_the_default_is_the_clis_auto(qtbot, detect_view, detect_assets) -> None:  # type: ignore[no-untyped-def]
+    combo = detect_view.models.runtime.combo
     offered = [combo.itemData(i) for i in range(combo.count())]
     assert [(c.device, c.runtime, c.precision) for c in offered] == [
         (d, r, p) for d in available_devices() for r, p in runtime_choices(d)]
-    assert [a.text() for a in view.models.runtime_menu.actions()] == [combo.itemText(i) for i in range(combo.count())]
     labels = [combo.itemText(i) for i in range(combo.count())]
+    assert [a.text() for a in detect_view.models.runtime_menu.actions()] == labels
     if openvino_available():
         assert labels[:3] == ["OpenVINO fp32", "OpenVINO int8", "PyTorch fp32 (exact)"]
     if torch.cuda.is_available():
         assert {"CUDA fp32", "CUDA fp16", "CUDA bf16"} <= set(labels)
     auto, _ = choose_runtime("auto", "cpu", "fp32")
-    assert view.state.runtime_choice == RuntimeChoice("cpu", auto, "fp32") and combo.currentIndex() == 0
+    assert detect_view.state.runtime_choice == RuntimeChoice("cpu", auto, "fp32") and combo.currentIndex() == 0
 
-    _load_and_open(qtbot, view, detect_assets["weights"], detect_assets["video"])
-    det = view.detector
+    _load_and_open(qtbot, detect_view, detect_assets["weights"], detect_assets["video"])
+    det = detect_view.detector
     assert (det.runtime, det.precision) == (auto, "fp32")
-    assert view.models.model_label.text() == f"tiny.pt: 3 classes, {runtime_label(det)}"
-    assert view.stats.runtime_label.text() == runtime_label(det)
+    assert detect_view.models.model_label.text() == f"tiny.pt: 3 classes, {runtime_label(det)}"
+    assert detect_view.stats.runtime_label.text() == runtime_label(det)
 
 
-def test_choosing_pytorch_reloads_the_model_and_the_paused_frame_gets_its_boxes(qtbot, view, detect_assets) -> None:  # type: ignore[no-untyped-def]
-    first = _load_and_open(qtbot, view, detect_assets["weights"], detect_assets["video"])
-    before = view.detector
-    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
-            qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as shown:
-        _menu_action(view, "PyTorch fp32 (exact)").trigger()
+def test_choosing_pytorch_reloads_the_model_and_the_paused_frame_gets_its_boxes(qtbot, detect_view, detect_assets) -> None:  # type: ignore[no-untyped-def]
+    first = _load_and_open(qtbot, detect_view, detect_assets["weights"], detect_assets["video"])
+    before = detect_view.detector
+    with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS) as changed, \
+            qtbot.waitSignal(detect_view.result_shown, timeout=WAIT_MS) as shown:
+        _menu_action(detect_view, "PyTorch fp32 (exact)").trigger()
     det = changed.args[0]
-    assert det is not before and view.detector is det and (det.runtime, det.precision) == ("torch", "fp32")
-    assert view.models.runtime.combo.currentText() == "PyTorch fp32 (exact)"
-    assert _menu_action(view, "PyTorch fp32 (exact)").isChecked()
-    assert runtime_label(det) in view.models.model_label.text() and "PyTorch fp32" in view.stats.runtime_label.text()
+    assert det is not before and detect_view.detector is det and (det.runtime, det.precision) == ("torch", "fp32")
+    assert detect_view.models.runtime.combo.currentText() == "PyTorch fp32 (exact)"
+    assert _menu_action(detect_view, "PyTorch fp32 (exact)").isChecked()
+    assert runtime_label(det) in detect_view.models.model_label.text()
+    assert "PyTorch fp32" in detect_view.stats.runtime_label.text()
     again = shown.args[0]
     assert again.frame.index == first.frame.index
     reference = load_detector(detect_assets["weights"], runtime="torch", optimize=True)
@@ -91,55 +82,55 @@ def test_choosing_pytorch_reloads_the_model_and_the_paused_frame_gets_its_boxes(
 
 
 @needs_openvino
-def test_int8_shows_its_progress_can_be_cancelled_and_then_runs(qtbot, view, detect_assets, tmp_path,  # type: ignore[no-untyped-def]
+def test_int8_shows_its_progress_can_be_cancelled_and_then_runs(qtbot, detect_view, detect_assets, tmp_path,  # type: ignore[no-untyped-def]
                                                                  monkeypatch) -> None:
     """The tiny model records no training data, so int8 calibrates on the frames of the open video."""
     monkeypatch.setenv("SSD_CACHE_DIR", str(tmp_path / "cache"))  # nothing quantized yet: no cache hit
     video = render_video(tmp_path / "calib.mp4", seconds=6, fps=10, seed=5, size=(160, 120))
-    _load_and_open(qtbot, view, detect_assets["weights"], video)
-    fp32 = view.detector
-    combo = view.models.runtime.combo
+    _load_and_open(qtbot, detect_view, detect_assets["weights"], video)
+    fp32 = detect_view.detector
+    combo = detect_view.models.runtime.combo
     assert combo.currentText() == "OpenVINO fp32"
     combo.setFocus()
-    with qtbot.waitSignal(view.model_failed, timeout=WAIT_MS) as failed:
+    with qtbot.waitSignal(detect_view.model_failed, timeout=WAIT_MS) as failed:
         qtbot.keyClick(combo, Qt.Key.Key_Down)  # the next entry: OpenVINO int8
-        dialog = view.models.progress_dialog
+        dialog = detect_view.models.progress_dialog
         assert dialog is not None and dialog.isVisible()
         qtbot.waitUntil(lambda: " of " in dialog.labelText(), timeout=WAIT_MS)
         cancel = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Cancel")
         qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
-    assert "cancelled" in failed.args[0] and view.models.progress_dialog is None
-    assert view.detector is fp32 and "Still using tiny.pt" in view.banner.text()
+    assert "cancelled" in failed.args[0] and detect_view.models.progress_dialog is None
+    assert detect_view.detector is fp32 and "Still using tiny.pt" in detect_view.banner.text()
     # the box shows again what runs
-    assert view.state.runtime_choice.precision == "fp32" and combo.currentText() == "OpenVINO fp32"
+    assert detect_view.state.runtime_choice.precision == "fp32" and combo.currentText() == "OpenVINO fp32"
 
-    with qtbot.waitSignal(view.model_changed, timeout=60_000) as changed, \
-            qtbot.waitSignal(view.result_shown, timeout=60_000) as shown:
+    with qtbot.waitSignal(detect_view.model_changed, timeout=60_000) as changed, \
+            qtbot.waitSignal(detect_view.result_shown, timeout=60_000) as shown:
         qtbot.keyClick(combo, Qt.Key.Key_Down)
     det = changed.args[0]
     assert (det.runtime, det.precision) == ("openvino", "int8") and combo.currentText() == "OpenVINO int8"
     calibration = det.runtime_info["calibration"]
     assert calibration["source"] == str(video) and calibration["count"] == 60
-    assert "OpenVINO int8 (CPU)" in view.models.model_label.text()
+    assert "OpenVINO int8 (CPU)" in detect_view.models.model_label.text()
     assert len(shown.args[0].detections) > 0
 
 
-def test_nms_choice_applies_to_the_running_model_without_reloading(qtbot, view, detect_assets) -> None:  # type: ignore[no-untyped-def]
-    hard = _load_and_open(qtbot, view, detect_assets["weights"], detect_assets["video"])
-    det = view.detector
+def test_nms_choice_applies_to_the_running_model_without_reloading(qtbot, detect_view, detect_assets) -> None:  # type: ignore[no-untyped-def]
+    hard = _load_and_open(qtbot, detect_view, detect_assets["weights"], detect_assets["video"])
+    det = detect_view.detector
     loads: list[str] = []
-    view.state.events.loading.connect(loads.append)
-    combo = view.nms.combo
-    assert combo.currentData() == "hard" and view.stats.nms_label.text() == combo.currentText()
+    detect_view.state.events.loading.connect(loads.append)
+    combo = detect_view.nms.combo
+    assert combo.currentData() == "hard" and detect_view.stats.nms_label.text() == combo.currentText()
     combo.setFocus()
     shown = []
     for _ in range(2):  # down to soft-NMS, linear, then to soft-NMS, Gaussian: each detects the frame again
-        with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as blocker:
+        with qtbot.waitSignal(detect_view.result_shown, timeout=WAIT_MS) as blocker:
             qtbot.keyClick(combo, Qt.Key.Key_Down)
         shown.append(blocker.args[0])
     linear, soft = shown
-    assert loads == [] and view.detector is det and det.config.postprocess.nms == "soft-gaussian"
-    assert combo.currentText() == "soft-NMS, Gaussian" == view.stats.nms_label.text()
+    assert loads == [] and detect_view.detector is det and det.config.postprocess.nms == "soft-gaussian"
+    assert combo.currentText() == "soft-NMS, Gaussian" == detect_view.stats.nms_label.text()
     assert soft.frame.index == linear.frame.index == hard.frame.index
     reference = load_detector(detect_assets["weights"], runtime=det.runtime, optimize=True)
     for result, method in ((soft, "soft-gaussian"), (linear, "soft-linear"), (hard, "hard")):
@@ -148,8 +139,8 @@ def test_nms_choice_applies_to_the_running_model_without_reloading(qtbot, view, 
     assert not np.array_equal(soft.detections.scores, hard.detections.scores)
 
     # a model loaded later runs with the NMS chosen here
-    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed:
-        view.load_model(detect_assets["weights"])
+    with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS) as changed:
+        detect_view.load_model(detect_assets["weights"])
     assert changed.args[0].config.postprocess.nms == "soft-gaussian"
 
 
@@ -175,12 +166,12 @@ def test_runtime_and_nms_choices_are_kept_between_sessions(qtbot, detect_assets)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
-def test_cuda_choices_run_the_model_on_the_gpu(qtbot, view, detect_assets) -> None:  # type: ignore[no-untyped-def]
-    _load_and_open(qtbot, view, detect_assets["weights"], detect_assets["video"])
+def test_cuda_choices_run_the_model_on_the_gpu(qtbot, detect_view, detect_assets) -> None:  # type: ignore[no-untyped-def]
+    _load_and_open(qtbot, detect_view, detect_assets["weights"], detect_assets["video"])
     for precision in ("fp32", "fp16", "bf16"):
-        with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
-                qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as shown:
-            _menu_action(view, f"CUDA {precision}").trigger()
+        with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS) as changed, \
+                qtbot.waitSignal(detect_view.result_shown, timeout=WAIT_MS) as shown:
+            _menu_action(detect_view, f"CUDA {precision}").trigger()
         det = changed.args[0]
         assert det.device.type == "cuda" and det.precision == precision
         assert len(shown.args[0].detections) > 0

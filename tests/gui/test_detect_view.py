@@ -30,13 +30,8 @@ def assets(detect_assets: dict[str, Path]) -> dict[str, Path]:
 
 
 @pytest.fixture()
-def view(qtbot):  # type: ignore[no-untyped-def]
-    v = DetectView()
-    qtbot.addWidget(v)
-    v.resize(900, 600)
-    v.show()
-    yield v
-    v.shutdown()
+def view(detect_view):  # type: ignore[no-untyped-def]
+    return detect_view  # tests/gui/conftest.py
 
 
 def _load(qtbot, view: DetectView, weights: Path) -> None:  # type: ignore[no-untyped-def]

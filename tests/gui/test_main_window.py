@@ -6,13 +6,12 @@ from pathlib import Path
 
 import cv2
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from core.video import open_source
 from ssd_gui import settings
 from ssd_gui.main_window import MainWindow
+from tests.gui.assets import drop_files as _drop
 
 WAIT_MS = 30_000
 
@@ -76,19 +75,6 @@ def test_recent_files_reopen_sources_and_weights(qtbot, make_window, detect_asse
     with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS) as opened:
         win.recent_menu.actions()[0].trigger()
     assert Path(opened.args[0].spec) == detect_assets["video"].resolve()
-
-
-def _drop(window: MainWindow, paths: list[Path]) -> bool:
-    """Drag ``paths`` over the window and drop them; True when the window accepted the drag."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    actions, left, none = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    enter = QDragEnterEvent(QPoint(50, 50), actions, mime, left, none)
-    QApplication.sendEvent(window, enter)
-    if not enter.isAccepted():
-        return False
-    QApplication.sendEvent(window, QDropEvent(QPointF(50, 50), actions, mime, left, none))
-    return True
 
 
 def test_files_dropped_on_the_window_are_opened(qtbot, make_window, detect_assets, tmp_path) -> None:  # type: ignore[no-untyped-def]
