@@ -114,6 +114,9 @@ def test_exported_networks_dropped_on_the_window_load_in_detect(qtbot, detect_as
                 qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
             assert drop_files(win, [detect_assets["video"], exported["onnx"]])
         assert changed.args[0].weights_format == "onnx" and win.tabs.currentWidget() is view
+        view.pause()  # the dropped video plays; paused, a new model detects the frame shown, and nothing else comes
+        qtbot.waitUntil(lambda: not view.playing and view.pipeline.detection.is_idle(), timeout=WAIT_MS)
+        qtbot.wait(200)  # results already queued for the GUI thread arrive now
         for kind in ("xml", "torchscript"):
             with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
                     qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as shown:
