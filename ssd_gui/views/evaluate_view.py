@@ -84,6 +84,8 @@ class EvaluateView(View):
 
     # ================================================================== UI
     def _build_ui(self, devices: list[str]) -> None:
+        # A little over 60 lines: the view's whole layout (inputs, table, analysis tabs, strip) reads
+        # best in one place, top to bottom as on screen.
         s = self.state
         self.inputs = EvalInputsPanel(s, devices, self)
         self.summary_label = QLabel("", self)

@@ -60,6 +60,7 @@ class EvalInputsPanel(QGroupBox):
     demo_requested = Signal()
 
     def __init__(self, state: EvaluateState, devices: list[str], parent: QWidget | None = None) -> None:
+        # A little over 60 lines: the form's rows in their on-screen order, each one widget and its label.
         super().__init__("Evaluate", parent)
         self.state = state
         self.model_radio = QRadioButton("Model file", self)
