@@ -1,4 +1,5 @@
-"""Tiny real models and images for the runtime tests (SSD300 / SSD512 layouts at width 0.05)."""
+"""Tiny real models and images for the runtime tests (SSD300 / SSD512 layouts at width 0.05, SSDlite320 at
+width 0.125)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +8,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from core.config import preset
+from core.config import ModelConfig, preset
 from core.data.synthetic import render_scene
 from core.model import build_model
 from core.weights import save_checkpoint
 
-ARCHS = ("ssd300", "ssd512")
+ARCHS = ("ssd300", "ssd512", "ssdlite320_mobilenet_v3_large")
 NAMES = ("__background__", "circle", "square", "triangle")
 
 
@@ -21,14 +22,39 @@ def tiny_checkpoint(path: Path, arch: str = "ssd300", meta: dict[str, Any] | Non
 
     The classifier weights are scaled up so that scores spread out (a fresh head gives every class
     ~1/C, and near-ties would make the comparison of two runtimes test the tie order, not the network).
+    BatchNorm models (SSDlite320) first get their running statistics measured on synthetic scenes:
+    with fresh statistics the activations vanish block after block and every score is exactly 1/C.
     """
     torch.manual_seed(seed)
-    cfg = preset(arch, num_classes=len(NAMES), priors="voc", width=0.05)
+    vgg = arch in ("ssd300", "ssd512")
+    cfg = preset(arch, num_classes=len(NAMES), priors="voc" if vgg else None, width=0.05 if vgg else 0.125)
     model = build_model(cfg.model)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    if norms:
+        _measure_batchnorm(model, norms, cfg.model)
     with torch.no_grad():
-        for conv in model.head.classification_head.module_list:
-            conv.weight.mul_(8.0)
+        for predictor in model.head.classification_head.module_list:
+            last = [m for m in predictor.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+            last.weight.mul_(8.0)
     return save_checkpoint(path, model, cfg, NAMES, meta=meta or {})
+
+
+def _measure_batchnorm(model: torch.nn.Module, norms: list[torch.nn.BatchNorm2d], mcfg: ModelConfig) -> None:
+    """Running mean/var of every BatchNorm = a plain average over four synthetic scenes, normalised as
+    the detector normalises its input."""
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None
+    size = mcfg.image_size
+    images = [render_scene(17, i, (size, size))[0] for i in range(4)]
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
+    x = (x - torch.tensor(mcfg.image_mean).view(1, 3, 1, 1)) / torch.tensor(mcfg.image_std).view(1, 3, 1, 1)
+    model.train()
+    with torch.no_grad():
+        model(x)
+    for bn in norms:
+        bn.momentum = 0.03
+    model.eval()
 
 
 def scenes(n: int = 3, size: tuple[int, int] = (160, 120), seed: int = 5) -> list[np.ndarray]:
