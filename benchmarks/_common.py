@@ -117,12 +117,19 @@ def print_table(rows: list[Row], title: str | None = None) -> None:
             print(f"- {r.figure}: {r.note}")
 
 
-def bench_main(run: Callable[[bool], list[Row]], description: str) -> None:
-    """Command line of a single benchmark script: ``[--quick] [--threads N]``, then its table."""
+def bench_main(run: Callable[..., list[Row]], description: str,
+               add_options: Callable[[argparse.ArgumentParser], None] | None = None) -> None:
+    """Command line of a single benchmark script: ``[--quick] [--threads N]``, then its table.
+
+    ``add_options`` adds a script's own options; they are passed to ``run`` by name after ``quick``.
+    """
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print_table(run(args.quick))
+    if add_options is not None:
+        add_options(ap)
+    args = vars(ap.parse_args())
+    quick, threads = args.pop("quick"), args.pop("threads")
+    if threads:
+        torch.set_num_threads(threads)
+    print_table(run(quick, **args))
