@@ -112,7 +112,8 @@ def map_rows(weights: Path, figures: tuple[str, str, str], quick: bool, cache: s
     return [
         Row(figures[0], f"{maps['openvino int8']:.4f}", f"{maps['openvino fp32']:.4f}", f"{d_int8:+.4f}",
             "|diff| <= 0.01", status(abs(d_int8) <= 0.01),
-            f"{where}; int8 calibrated on {calib_record['count']} images of {calib_record['source']}, "
+            f"{where}; int8 calibrated on {calib_record['count']} images of "
+            f"{f'its training scenes (seed {train_seed})' if quick else calib_record['source']}, "
             f"quantized in {quant_s:.0f} s (once: cached after)"),
         Row(figures[1], f"{maps['openvino fp32']:.4f}", f"{maps['torch']:.4f}", f"{d_fp32:+.5f}", "|diff| <= 1e-4",
             status(abs(d_fp32) <= 1e-4), where),
