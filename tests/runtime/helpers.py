@@ -20,10 +20,12 @@ NAMES = ("__background__", "circle", "square", "triangle")
 def tiny_checkpoint(path: Path, arch: str = "ssd300", meta: dict[str, Any] | None = None, seed: int = 0) -> Path:
     """A seeded random tiny detector saved as this project's checkpoint.
 
-    The classifier weights are scaled up so that scores spread out (a fresh head gives every class
-    ~1/C, and near-ties would make the comparison of two runtimes test the tie order, not the network).
-    BatchNorm models (SSDlite320) first get their running statistics measured on synthetic scenes:
-    with fresh statistics the activations vanish block after block and every score is exactly 1/C.
+    The classifier is rescaled so that the scores spread out: a fresh head gives every class ~1/C, and
+    a head scaled by a fixed factor saturates the VGG models (every score 1.0). Either way the kept set
+    would be decided by the order of ties, not by the network, and comparing two runtimes would prove
+    nothing (:func:`_spread_classifier`). BatchNorm models (SSDlite320) first get their running
+    statistics measured on synthetic scenes: with fresh statistics the activations vanish block after
+    block and every score is exactly 1/C.
     """
     torch.manual_seed(seed)
     vgg = arch in ("ssd300", "ssd512")
@@ -32,11 +34,44 @@ def tiny_checkpoint(path: Path, arch: str = "ssd300", meta: dict[str, Any] | Non
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     if norms:
         _measure_batchnorm(model, norms, cfg.model)
-    with torch.no_grad():
-        for predictor in model.head.classification_head.module_list:
-            last = [m for m in predictor.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-            last.weight.mul_(8.0)
+    _spread_classifier(model, cfg.model)
     return save_checkpoint(path, model, cfg, NAMES, meta=meta or {})
+
+
+#: Standard deviation of the class logits after :func:`_spread_classifier`: with 4 classes, softmax scores
+#: then range over most of (0, 1) without reaching 1.0 in float32.
+LOGIT_STD = 1.5
+
+
+def _spread_classifier(model: torch.nn.Module, mcfg: ModelConfig) -> None:
+    """Scale each feature map's last classifier convolution (weight and bias) so that its logits on
+    four synthetic scenes have a standard deviation of :data:`LOGIT_STD`."""
+    lasts = [[m for m in predictor.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+             for predictor in model.head.classification_head.module_list]
+    stds: dict[int, float] = {}
+    hooks = [conv.register_forward_hook(lambda _m, _i, out, k=k: stds.__setitem__(k, float(out.std())))
+             for k, conv in enumerate(lasts)]
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(_normalised_scenes(mcfg))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    with torch.no_grad():
+        for k, conv in enumerate(lasts):
+            factor = LOGIT_STD / max(stds[k], 1e-12)
+            conv.weight.mul_(factor)
+            if conv.bias is not None:
+                conv.bias.mul_(factor)
+
+
+def _normalised_scenes(mcfg: ModelConfig, count: int = 4) -> torch.Tensor:
+    """Tensor[count, 3, S, S]: synthetic scenes (seed 17) normalised as the detector normalises its input."""
+    size = mcfg.image_size
+    images = [render_scene(17, i, (size, size))[0] for i in range(count)]
+    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
+    return (x - torch.tensor(mcfg.image_mean).view(1, 3, 1, 1)) / torch.tensor(mcfg.image_std).view(1, 3, 1, 1)
 
 
 def _measure_batchnorm(model: torch.nn.Module, norms: list[torch.nn.BatchNorm2d], mcfg: ModelConfig) -> None:
@@ -45,13 +80,9 @@ def _measure_batchnorm(model: torch.nn.Module, norms: list[torch.nn.BatchNorm2d]
     for bn in norms:
         bn.reset_running_stats()
         bn.momentum = None
-    size = mcfg.image_size
-    images = [render_scene(17, i, (size, size))[0] for i in range(4)]
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
-    x = (x - torch.tensor(mcfg.image_mean).view(1, 3, 1, 1)) / torch.tensor(mcfg.image_std).view(1, 3, 1, 1)
     model.train()
     with torch.no_grad():
-        model(x)
+        model(_normalised_scenes(mcfg))
     for bn in norms:
         bn.momentum = 0.03
     model.eval()
@@ -63,10 +94,16 @@ def scenes(n: int = 3, size: tuple[int, int] = (160, 120), seed: int = 5) -> lis
 
 def assert_same_detections(ours: Sequence[Any], ref: Sequence[Any], box_atol: float = 1e-2,
                            score_atol: float = 1e-4) -> None:
-    """Same number of detections and labels per image; boxes within ``box_atol`` px, scores within ``score_atol``."""
+    """Same number of detections and labels per image; boxes within ``box_atol`` px, scores within ``score_atol``.
+
+    The reference's scores must be distinct within each image (at most 1 % repeated): with tied scores the
+    kept set and its order follow the ties, and equal detections would not show equal networks.
+    """
     assert len(ours) == len(ref)
     total = 0
     for i, (a, b) in enumerate(zip(ours, ref)):
+        repeated = len(b.scores) - len(np.unique(np.asarray(b.scores)))
+        assert repeated <= 0.01 * len(b.scores), f"image {i}: {repeated} of {len(b.scores)} reference scores tie"
         assert len(a) == len(b), f"image {i}: {len(a)} vs {len(b)} detections"
         np.testing.assert_array_equal(a.labels, b.labels, err_msg=f"image {i}")
         np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=box_atol, err_msg=f"image {i}")
