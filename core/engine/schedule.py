@@ -70,6 +70,24 @@ def schedule_for(cfg: TrainConfig, total: int, iters_per_epoch: int, ckpt: Mappi
     return milestone_iterations(tuple(old.get("milestones", cfg.milestones)), old_total)
 
 
+def resumed_schedule_warnings(milestone_iters: Sequence[int], total: int, ckpt: Mapping[str, Any],
+                              source: str) -> list[str]:
+    """Warnings for a resumed run whose kept milestones (see :func:`schedule_for`) fall at or after its new
+    ``total`` although they lay inside the run the checkpoint came from: a run shortened on resume would
+    otherwise end without the learning-rate decays it was set up with, silently. ``source`` is the
+    checkpoint resumed from (named in the message)."""
+    saved = ckpt.get("schedule")
+    before = int(saved["total_iterations"]) if isinstance(saved, Mapping) and "total_iterations" in saved else None
+    late = [int(m) for m in milestone_iters if m >= total and (before is None or m < before)]
+    if not late:
+        return []
+    return [f"'{source}': the learning-rate decay{'s' if len(late) > 1 else ''} this run fixed when it started "
+            f"(after iteration{'s' if len(late) > 1 else ''} {', '.join(map(str, late))}) "
+            f"{'fall' if len(late) > 1 else 'falls'} at or after the end of the resumed run ({total} iterations), "
+            "so the rate will not decay there; resume with at least the run's original epochs, or start a new run "
+            "to place the decays within the shorter one"]
+
+
 def optimizer_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer, scheduler: Any, scaler: Any | None) -> None:
     """Backward ``loss`` (a 0-d tensor), then one optimizer and one scheduler step; through the AMP
     ``scaler`` (``torch.amp.GradScaler``) when there is one."""

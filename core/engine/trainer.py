@@ -45,7 +45,8 @@ from core.engine.events import (EventKind, NonFiniteLossError, ProgressFn, StepO
                                 TrainResult)
 from core.engine.metrics import Ema, MetricsCSV
 from core.engine.rundir import check_run_dir, prepare_run_dir, remove_if_empty
-from core.engine.schedule import build_optimizer, build_scheduler, optimizer_step, schedule_for, validation_due
+from core.engine.schedule import (build_optimizer, build_scheduler, optimizer_step, resumed_schedule_warnings,
+                                  schedule_for, validation_due)
 from core.loss import MultiBoxLoss
 from core.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
@@ -122,6 +123,8 @@ class Trainer:
         self.optimizer = build_optimizer(self._module, cfg)
         self.milestone_iters = schedule_for(cfg, self.total, self.iters_per_epoch, ckpt)
         self.scheduler = build_scheduler(self.optimizer, cfg, self.milestone_iters)
+        if ckpt is not None:
+            self._warnings += resumed_schedule_warnings(self.milestone_iters, self.total, ckpt, str(cfg.resume))
         use_amp = cfg.amp and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda") if use_amp else None
         return ckpt

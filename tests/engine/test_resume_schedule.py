@@ -105,3 +105,23 @@ def test_cli_resume_alone_continues_the_run_in_its_folder(tmp_path: Path, capsys
     saved = load_training_checkpoint(run / "last.pt")["train_config"]
     assert saved["width"] == 0.05 and saved["epochs"] == 2 and saved["synthetic_size"] == 64
     assert [r["iteration"] for r in read_metrics_csv(run / "metrics.csv")] == [1, 2, 3, 4]
+
+
+def test_resuming_with_fewer_epochs_warns_that_the_kept_decay_now_falls_after_the_end(tmp_path: Path) -> None:
+    # 2 iterations per epoch; 3 epochs decay after step 3 (half of 6); stopped after step 1
+    a = tmp_path / "a"
+    steps: list[TrainProgress] = []
+    train(tiny_config(a, synthetic_count=4, epochs=3, milestones=(0.5,), lr=1e-3),
+          on_progress=lambda p: p.kind == EventKind.STEP and steps.append(p), should_stop=lambda: len(steps) >= 1)
+    assert load_training_checkpoint(a / "last.pt")["schedule"] == {"milestone_iters": [3], "total_iterations": 6}
+
+    def warnings(epochs: int, out: str) -> list[str]:
+        events: list[TrainProgress] = []
+        train(tiny_config(tmp_path / out, synthetic_count=4, epochs=epochs, milestones=(0.5,), lr=1e-3,
+                          resume=str(a / "last.pt")), on_progress=events.append)
+        return [e.message for e in events if e.kind == EventKind.WARNING and "decay" in e.message]
+
+    # one epoch (2 iterations): the decay after step 3 never comes, and the user is told so, by file
+    [message] = warnings(1, "short")
+    assert str(a / "last.pt") in message and "after iteration 3" in message and "(2 iterations)" in message
+    assert warnings(3, "same") == []  # the run as it was set up: the decay lies inside it
