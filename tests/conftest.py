@@ -2,8 +2,15 @@
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A suite started in the background (`nohup make test &`) inherits SIGINT ignored, and so would every
+# process the tests start: Python installs no KeyboardInterrupt handler then, and the tests that press
+# Ctrl-C on a real `ssd detect` / `ssd synth` would see it ignored. Ctrl-C reaches a program only from
+# a terminal, where it is not ignored: give this process (and through it its children) that disposition.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # Idle OpenMP threads that spin take the second core from the GUI thread (as in ssd_gui/app.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
