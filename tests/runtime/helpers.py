@@ -8,8 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from core.config import ModelConfig, preset
+from core.config import preset
 from core.data.synthetic import render_scene
+from core.detector import Detector
 from core.model import build_model
 from core.weights import save_checkpoint
 
@@ -31,10 +32,13 @@ def tiny_checkpoint(path: Path, arch: str = "ssd300", meta: dict[str, Any] | Non
     vgg = arch in ("ssd300", "ssd512")
     cfg = preset(arch, num_classes=len(NAMES), priors="voc" if vgg else None, width=0.05 if vgg else 0.125)
     model = build_model(cfg.model)
+    # four synthetic scenes (seed 17) as the network sees them: through the detector's own preprocessing
+    size = cfg.model.image_size
+    x = Detector(model, cfg, NAMES).preprocess([render_scene(17, i, (size, size))[0] for i in range(4)])
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     if norms:
-        _measure_batchnorm(model, norms, cfg.model)
-    _spread_classifier(model, cfg.model)
+        _measure_batchnorm(model, norms, x)
+    _spread_classifier(model, x)
     return save_checkpoint(path, model, cfg, NAMES, meta=meta or {})
 
 
@@ -43,9 +47,9 @@ def tiny_checkpoint(path: Path, arch: str = "ssd300", meta: dict[str, Any] | Non
 LOGIT_STD = 1.5
 
 
-def _spread_classifier(model: torch.nn.Module, mcfg: ModelConfig) -> None:
-    """Scale each feature map's last classifier convolution (weight and bias) so that its logits on
-    four synthetic scenes have a standard deviation of :data:`LOGIT_STD`."""
+def _spread_classifier(model: torch.nn.Module, x: torch.Tensor) -> None:
+    """Scale each feature map's last classifier convolution (weight and bias) so that its logits on the
+    network input ``x`` (Tensor[N, 3, S, S], preprocessed) have a standard deviation of :data:`LOGIT_STD`."""
     lasts = [[m for m in predictor.modules() if isinstance(m, torch.nn.Conv2d)][-1]
              for predictor in model.head.classification_head.module_list]
     stds: dict[int, float] = {}
@@ -54,7 +58,7 @@ def _spread_classifier(model: torch.nn.Module, mcfg: ModelConfig) -> None:
     try:
         model.eval()
         with torch.no_grad():
-            model(_normalised_scenes(mcfg))
+            model(x)
     finally:
         for hook in hooks:
             hook.remove()
@@ -66,23 +70,15 @@ def _spread_classifier(model: torch.nn.Module, mcfg: ModelConfig) -> None:
                 conv.bias.mul_(factor)
 
 
-def _normalised_scenes(mcfg: ModelConfig, count: int = 4) -> torch.Tensor:
-    """Tensor[count, 3, S, S]: synthetic scenes (seed 17) normalised as the detector normalises its input."""
-    size = mcfg.image_size
-    images = [render_scene(17, i, (size, size))[0] for i in range(count)]
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float()
-    return (x - torch.tensor(mcfg.image_mean).view(1, 3, 1, 1)) / torch.tensor(mcfg.image_std).view(1, 3, 1, 1)
-
-
-def _measure_batchnorm(model: torch.nn.Module, norms: list[torch.nn.BatchNorm2d], mcfg: ModelConfig) -> None:
-    """Running mean/var of every BatchNorm = a plain average over four synthetic scenes, normalised as
-    the detector normalises its input."""
+def _measure_batchnorm(model: torch.nn.Module, norms: list[torch.nn.BatchNorm2d], x: torch.Tensor) -> None:
+    """Running mean/var of every BatchNorm = a plain average over the network input ``x``
+    (Tensor[N, 3, S, S], preprocessed)."""
     for bn in norms:
         bn.reset_running_stats()
         bn.momentum = None
     model.train()
     with torch.no_grad():
-        model(_normalised_scenes(mcfg))
+        model(x)
     for bn in norms:
         bn.momentum = 0.03
     model.eval()
