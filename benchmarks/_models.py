@@ -10,7 +10,8 @@ import torch
 import torchvision
 
 from core.data.synthetic import render_scene
-from core.detector import Detector, load_detector
+from core.detector import Detector
+from core.resolve import load_detector
 
 
 def torchvision_ssd300(seed: int = 1234) -> torchvision.models.detection.SSD:

@@ -137,7 +137,7 @@ def run(quick: bool = False) -> list[Row]:
 def _fast_mode_map(quick: bool, device: torch.device, precision: str | None) -> Row:
     """Target 2's accuracy half: demo model mAP in fast mode vs fp32 on synthetic validation scenes."""
     from core.data.synthetic import synthetic_index
-    from core.detector import load_detector
+    from core.resolve import load_detector
     from core.engine.config import VAL_SEED
     from core.evaluation import evaluate
     from core.evaluation.run import run_detector

@@ -6,7 +6,7 @@ Reference: torchvision's SSD per-image loop (``box_iou`` + ``SSDMatcher`` + ``Bo
 on the foreground, as ``SSD.compute_loss`` does) over the 8732 SSD300 default boxes. Both sides work
 in normalised coordinates: the maths is scale-free, and identical inputs make ties (two priors with
 the same IoU for an object) break the same way, so the targets can be compared exactly.
-Ours: ``core.matching.build_targets`` on the padded batch (padding included in the time).
+Ours: ``core.ssd.matching.build_targets`` on the padded batch (padding included in the time).
 """
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from torchvision.models.detection._utils import SSDMatcher
 from torchvision.ops import box_iou
 
 from benchmarks._common import Row, bench_main, fmt_s, interleaved, median, status
-from core.boxes import cxcywh_to_xyxy
+from core.ssd.boxes import cxcywh_to_xyxy
 from core.config import ssd300
-from core.matching import BoxCoder, Matcher, build_targets
-from core.priors import prior_boxes
+from core.ssd.matching import BoxCoder, Matcher, build_targets
+from core.ssd.priors import prior_boxes
 
 
 def make_batch(batch: int = 32, seed: int = 0) -> tuple[list[torch.Tensor], list[torch.Tensor]]:

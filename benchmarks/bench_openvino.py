@@ -27,7 +27,8 @@ import torch
 from benchmarks._common import Row, bench_main, fmt_s, interleaved, median, status
 from benchmarks._models import same_detections, same_weights_detector, scene_image, torchvision_ssd300, tv_input
 from benchmarks.bench_family import matched_detections
-from core.detector import DEMO_WEIGHTS, load_detector
+from core.detector import DEMO_WEIGHTS
+from core.resolve import load_detector
 
 
 def speed_rows(tv: torch.nn.Module, tv_name: str, figures: tuple[str, str], quick: bool, cache: str,

@@ -1,4 +1,4 @@
-"""Target 3: postprocessing 91-class head outputs, core.postprocess vs torchvision's
+"""Target 3: postprocessing 91-class head outputs, core.ssd.postprocess vs torchvision's
 ``SSD.postprocess_detections`` on the same outputs (both decode, threshold, top-k and NMS).
 
     .venv/bin/python -m benchmarks.bench_postprocess [--quick]
@@ -15,7 +15,7 @@ from torchvision.models.detection.image_list import ImageList
 
 from benchmarks._common import Row, bench_main, fmt_s, interleaved, median, status
 from benchmarks._models import same_weights_detector, scene_image, torchvision_ssd300
-from core.postprocess import postprocess
+from core.ssd.postprocess import postprocess
 
 
 def _head_outputs(tv, det, index: int) -> tuple[dict[str, torch.Tensor], list[torch.Tensor]]:

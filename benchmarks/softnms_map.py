@@ -21,7 +21,8 @@ from core.engine.demo import TEST_COUNT
 def measure(count: int = TEST_COUNT) -> list[dict]:
     """One dict per NMS method: VOC07 and VOC2010+ mAP, detections per image, seconds for detection."""
     from core.data.synthetic import synthetic_index
-    from core.detector import DEMO_WEIGHTS, load_detector
+    from core.detector import DEMO_WEIGHTS
+    from core.resolve import load_detector
     from core.evaluation.evaluate import evaluate
     from core.evaluation.run import run_detector
 

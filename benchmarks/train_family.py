@@ -84,7 +84,7 @@ def train_run(arch: str, out: Path, smoke: bool = False, width: float | None = N
 
 def eval_run(arch: str, out: Path, count: int = TEST_COUNT) -> dict:
     """Held-out VOC07 mAP of the last stage's best weights; writes and returns ``out/result.json``."""
-    from core.fileio import write_json
+    from core.io.fileio import write_json
     from core.weights import load_weights
 
     names = [s for s in ("stage1", "stage2") if (out / s / "model.pt").exists()]

@@ -18,10 +18,14 @@ __all__ = ["__version__", "load_detector", "Detector", "Detections"]
 
 
 def __getattr__(name: str) -> Any:  # lazy, so `import core.config` stays light
-    if name in ("load_detector", "Detector"):
-        from core import detector
+    if name == "load_detector":
+        from core.resolve import load_detector
 
-        return getattr(detector, name)
+        return load_detector
+    if name == "Detector":
+        from core.detector import Detector
+
+        return Detector
     if name == "Detections":
         from core.types import Detections
 

@@ -1,11 +1,11 @@
 """The detection API used by the CLI and the GUI.
 
-    detector = load_detector("demo", device="cpu", precision="fp32")  # or a weights file
+    detector = core.load_detector("demo", device="cpu", precision="fp32")  # core.resolve: any model string
     [dets] = detector.detect([rgb])   # rgb: np.ndarray HxWx3 uint8
 
 Preprocessing matches torchvision's SSD transform (bilinear resize to S x S without
 antialiasing, then ``(x / 255 - mean) / std``, mean and std from the model's config: the Caffe means
-and 1/255 for VGG, 0.5 and 0.5 for SSDlite, ...); postprocessing is core.postprocess.
+and 1/255 for VGG, 0.5 and 0.5 for SSDlite, ...); postprocessing is core.ssd.postprocess.
 """
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from core.config import SSDConfig, with_postprocess
-from core.matching import BoxCoder
+from core.ssd.matching import BoxCoder
 from core.model import SSD, build_model
-from core.postprocess import postprocess
+from core.ssd.postprocess import postprocess
 from core.resources import DEMO_VIDEO, DEMO_WEIGHTS, RESOURCES  # noqa: F401 - the API's demo files
 from core.types import Detections
-from core.weights import LoadedWeights, load_state_into, load_weights, resolve_weights_spec
+from core.io.images import check_image
+from core.weights import LoadedWeights, load_state_into
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -145,7 +146,7 @@ class Detector:
         s = self.image_size
         batch = []
         for i, img in enumerate(images):
-            _check_image(img, i)
+            check_image(img, i)
             t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device).permute(2, 0, 1)[None]
             if self.precision == "fp32":
                 # torchvision's order (normalise, then resize) so fp32 outputs match it to the last bits.
@@ -209,16 +210,6 @@ def _per_channel(values_255: Sequence[float], device: torch.device) -> Tensor:
     return (torch.tensor(values_255, dtype=torch.float64) / 255.0).float().view(1, 3, 1, 1).to(device)
 
 
-def _check_image(img: Any, i: int) -> None:
-    if not isinstance(img, np.ndarray):
-        raise ValueError(f"image {i} is a {type(img).__name__}, expected a numpy array HxWx3 uint8 RGB")
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image {i} has shape {img.shape}, expected HxWx3 (RGB)")
-    if img.shape[0] == 0 or img.shape[1] == 0:
-        raise ValueError(f"image {i} has shape {img.shape}: width and height must be positive")
-    if img.dtype != np.uint8:
-        raise ValueError(f"image {i} has dtype {img.dtype}, expected uint8")
-
 
 def detector_from_weights(lw: LoadedWeights, device: str | torch.device = "cpu", precision: str = "fp32",
                           optimize: bool = False) -> Detector:
@@ -230,38 +221,3 @@ def detector_from_weights(lw: LoadedWeights, device: str | torch.device = "cpu",
     model = build_model(lw.config.model)
     load_state_into(model, lw.state_dict, lw.path or "<state dict>")
     return Detector(model, lw.config, lw.class_names, device, precision, lw.path, lw.format, lw.meta, optimize)
-
-
-def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp32", *,
-                  priors: str | None = None, allow_download: bool = True, optimize: bool = False,
-                  runtime: str = "torch", calibration: Any = None, calibration_fallback: Any = None,
-                  cache_dir: str | Path | None = None, on_progress: Any = None, should_stop: Any = None) -> Detector:
-    """Load any recognised weights file (see core.weights) as a ready Detector.
-
-    ``weights`` may also be ``"torchvision:ssd300_vgg16_coco"`` or
-    ``"torchvision:ssdlite320_mobilenet_v3_large_coco"`` (downloaded into torchvision's cache when online;
-    offline, the error says where to put the file).
-
-    ``optimize=True`` freezes the network for CPU fp32 inference (a few seconds at load, then
-    faster detection; same detections as eager mode to 1e-3 px). The GUI and CLI use it; tests
-    that load many small models leave it off.
-
-    ``runtime="openvino"`` runs the network compiled by OpenVINO for this CPU (precision "fp32" or
-    "int8"; ``calibration``: HxWx3 uint8 RGB images or a path to an image folder, a video or a
-    dataset, default the model's training data, else ``calibration_fallback``); exported ONNX, IR
-    and TorchScript files load here too. Converted networks are cached in ``cache_dir``. See
-    core.runtime; ``on_progress`` / ``should_stop`` as in core.jobs.
-
-    Raises:
-        FileNotFoundError, or ValueError naming the file and the problem.
-    """
-    path = resolve_weights_spec(weights, allow_download=allow_download)
-    from core.runtime.formats import exported_kind
-
-    if runtime != "torch" or precision == "int8" or exported_kind(path) is not None:
-        from core.runtime import load_runtime_detector
-
-        return load_runtime_detector(path, device, precision, runtime=runtime, calibration=calibration,
-                                     calibration_fallback=calibration_fallback, priors=priors, optimize=optimize,
-                                     cache_dir=cache_dir, on_progress=on_progress, should_stop=should_stop)
-    return detector_from_weights(load_weights(path, priors=priors), device, precision, optimize)

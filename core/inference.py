@@ -5,10 +5,10 @@ and of the Detect view's export.
                            score_thresh=0.3, on_progress=print, should_stop=lambda: False)
 
 Nothing is lost on the way: both output paths are checked before the first frame; the JSON is
-written atomically (:func:`core.fileio.write_json`, which also refuses NaN) and rewritten every
+written atomically (:func:`core.io.fileio.write_json`, which also refuses NaN) and rewritten every
 ``save_every_s`` seconds marked ``"partial": true`` with the frames done, so a long video that
 is stopped, interrupted (Ctrl-C) or killed still leaves a valid file; the video is written to a
-temporary file and moved into place when it ends (:class:`core.video_writer.VideoWriter`).
+temporary file and moved into place when it ends (:class:`core.io.video_writer.VideoWriter`).
 
 The detections JSON (``schema`` 1)::
 
@@ -29,12 +29,12 @@ from typing import Any, Collection, Iterator, Protocol, Sequence
 import cv2
 import numpy as np
 
-from core.drawing import class_name, draw_detections
-from core.fileio import check_output_file, write_json
+from core.io.drawing import class_name, draw_detections
+from core.io.fileio import check_output_file, write_json
 from core.jobs import ProgressFn, StopFn, report
 from core.types import Detections
-from core.video import Frame, FrameSource, ImageFolderSource, SingleImageSource, open_source
-from core.video_writer import VideoWriter
+from core.io.video import Frame, FrameSource, ImageFolderSource, SingleImageSource, open_source
+from core.io.video_writer import VideoWriter
 
 #: Seconds between two partial saves of the JSON during a long run.
 SAVE_EVERY_S = 30.0
@@ -256,7 +256,7 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
     Args:
         detector: a :class:`core.detector.Detector` (or anything with ``class_names`` and ``detect``).
         source: an image, a folder of images, a video file, ``"camera:N"`` (see
-            :func:`core.video.open_source`), or an open :class:`FrameSource` (left open).
+            :func:`core.io.video.open_source`), or an open :class:`FrameSource` (left open).
         json_path: the detections JSON to write (schema in the module docstring), or None.
         video_path: the annotated video (MP4: H.264 where OpenCV can write it, else MPEG-4 Part 2;
             the result says which), or None. Frames of another size than the first are letterboxed.

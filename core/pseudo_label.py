@@ -50,7 +50,7 @@ class PseudoLabelConfig:
 
     Attributes:
         sources: videos, image folders or images (not cameras: record them first).
-        teacher: the teacher model (any file :func:`core.detector.load_detector` reads).
+        teacher: the teacher model (any file :func:`core.resolve.load_detector` reads).
         out_dir: the dataset folder (new, empty, or this same run to resume).
         score_thresh: the teacher's detections scoring above this become labels.
         every: keep one frame in ``every`` (one image in ``every`` of a folder).
@@ -59,9 +59,10 @@ class PseudoLabelConfig:
         rename: (teacher name, dataset name) pairs.
         max_frames: at most this many kept frames per source (None: all).
         device, precision, runtime, calibration, batch_size: how the teacher runs (see
-            :func:`core.detector.load_detector`; int8 calibrates on ``calibration``, else the teacher's
+            :func:`core.resolve.load_detector`; int8 calibrates on ``calibration``, else the teacher's
             training data, else the first source).
         save_every: frames between two saves of the index files.
+        trust_code: the user's opt-in for a teacher that runs code when opened (core.model_spec).
     """
 
     sources: tuple[str, ...]
@@ -79,6 +80,7 @@ class PseudoLabelConfig:
     calibration: str | None = None
     batch_size: int = 8
     save_every: int = 50
+    trust_code: bool = False
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -171,7 +173,7 @@ def check_target(out_dir: str | Path, settings: dict[str, Any]) -> tuple[Path, d
         ValueError, OSError: ``out_dir`` is a file, or cannot be created or written.
     """
     from core.data._checks import read_json_file
-    from core.fileio import check_output_dir
+    from core.io.fileio import check_output_dir
 
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
@@ -249,7 +251,7 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
         DatasetExistsError, ValueError, OSError before any work: see :func:`check_target`, bad sources.
         Ctrl-C and errors mid-run are re-raised after the frames done were saved.
     """
-    from core.detector import load_detector
+    from core.resolve import load_detector
     from core.weights import resolve_weights_spec
 
     teacher_file = resolve_weights_spec(cfg.teacher, allow_download=False)
@@ -262,7 +264,7 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
     if teacher is None:
         teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision, runtime=cfg.runtime,
                                 calibration=cfg.calibration, calibration_fallback=cfg.sources[0],
-                                on_progress=on_progress, should_stop=should_stop)
+                                on_progress=on_progress, should_stop=should_stop, trust_code=cfg.trust_code)
     class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
     sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
     state = {"kind": "pseudo_label", "settings": cfg.settings(sha), "teacher": str(cfg.teacher),

@@ -33,7 +33,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from core.jobs import Cancelled
-from core.download import DownloadCancelled
+from core.weights.download import DownloadCancelled
 
 # Cancellation exceptions of core that predate core.jobs.Cancelled.
 _CANCELLED: tuple[type[BaseException], ...] = (Cancelled, DownloadCancelled)

@@ -1,6 +1,6 @@
 """The live frame pipeline of the Detect view: two long-lived workers in their own QThreads.
 
-* :class:`FrameReader` owns the :class:`core.video.FrameSource` and decodes frames in its own
+* :class:`FrameReader` owns the :class:`core.io.video.FrameSource` and decodes frames in its own
   thread, paced by a QTimer at the source's frame rate while playing.
 * :class:`DetectionWorker` runs the model in another thread. Frames reach it through a one-slot
   mailbox: a newer frame replaces one not yet started, so a live camera never builds a backlog
@@ -20,7 +20,7 @@ import time
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from core.types import Detections
-from core.video import Frame, FrameSource, SourceReadError, open_source
+from core.io.video import Frame, FrameSource, SourceReadError, open_source
 from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult, DetectorLike, SourceInfo
 
 

@@ -41,7 +41,7 @@ def app_version() -> str:
 
 def file_kind(path: str | Path) -> str | None:
     """"weights", "folder", "image" or "video" for an existing ``path``; None for anything else."""
-    from core.images import IMAGE_EXTENSIONS
+    from core.io.images import IMAGE_EXTENSIONS
 
     p = Path(path)
     if p.is_dir():

@@ -42,16 +42,16 @@ class FullDisk:
         self.folder, self.real, self._monkeypatch = folder, real, monkeypatch
 
     def fill(self) -> None:
-        """Fill the tmpfs to the last byte; without a tmpfs, make ``core.fileio``'s fsync fail with ENOSPC."""
+        """Fill the tmpfs to the last byte; without a tmpfs, make ``core.io.fileio``'s fsync fail with ENOSPC."""
         import errno
 
         if not self.real:
-            import core.fileio
+            import core.io.fileio
 
             def no_space(fd: int) -> None:
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-            self._monkeypatch.setattr(core.fileio.os, "fsync", no_space)
+            self._monkeypatch.setattr(core.io.fileio.os, "fsync", no_space)
             return
         fd = os.open(os.path.join(self.folder, ".filler"), os.O_WRONLY | os.O_CREAT)
         try:
@@ -66,7 +66,7 @@ class FullDisk:
 @pytest.fixture
 def full_disk(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     """A :class:`FullDisk` on a 256 KiB tmpfs, where the machine lets us mount one (root on Linux).
-    Elsewhere a plain folder where ``core.fileio``'s fsync raises ``OSError(ENOSPC)``, the error a
+    Elsewhere a plain folder where ``core.io.fileio``'s fsync raises ``OSError(ENOSPC)``, the error a
     full disk gives at that call (``full_disk.real`` is then False).
     """
     import shutil

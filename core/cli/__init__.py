@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
-        from core.text import printable
+        from core.io.text import printable
 
         print(f"ssd {args.command}: error: {printable(exc)}", file=sys.stderr)
         return 2

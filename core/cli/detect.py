@@ -63,7 +63,7 @@ def parse_classes(spec: str | None, class_names: Sequence[str]) -> set[int] | No
 def run(args: argparse.Namespace) -> int:
     from core.cli.progress import ProgressBar, sigterm_as_interrupt
     from core.inference import InferenceInterrupted, check_outputs, run_inference
-    from core.video import open_source
+    from core.io.video import open_source
 
     if args.out is None and args.save_video is None:
         raise ValueError("give --out (detections JSON), --save-video, or both")
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(result: Any, stopped: str | None) -> None:
     """What was written, on stderr: warnings first (each skipped file, a video that ended early)."""
-    from core.text import printable
+    from core.io.text import printable
 
     for w in result.warnings:
         print(f"ssd detect: warning: {printable(w)}", file=sys.stderr)

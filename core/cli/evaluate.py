@@ -90,7 +90,8 @@ def request_from_args(args: argparse.Namespace) -> Any:
     return EvaluationRequest(truth, weights=args.weights, detections=args.dets, metric=args.metric,
                              score_thresh=args.score_thresh, nms=args.nms, device=args.device,
                              precision=args.precision, batch_size=args.batch_size,
-                             runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration)
+                             runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration,
+                             trust_code=args.trust_code)
 
 
 def ground_truth_from_args(args: argparse.Namespace) -> Any:
@@ -109,13 +110,13 @@ def ground_truth_from_args(args: argparse.Namespace) -> Any:
     runtime, _ = choose_runtime(args.runtime, args.device, "fp32")
     return ReferenceSource(args.reference, args.images, threshold=args.reference_thresh, every=args.every,
                            max_frames=args.max_frames, device=args.device, runtime=runtime,
-                           batch_size=args.batch_size)
+                           batch_size=args.batch_size, trust_code=args.trust_code)
 
 
 def run(args: argparse.Namespace) -> int:
     from core.evaluation.io import write_evaluation
     from core.evaluation.run import run_evaluation
-    from core.fileio import check_output_dir
+    from core.io.fileio import check_output_dir
 
     if not args.reference and (args.images or args.every != 1 or args.max_frames is not None):
         raise ValueError("--images, --every and --max-frames go with --reference (a reference model as ground truth)")

@@ -33,7 +33,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from core.cli.progress import ProgressBar
-    from core.export import export_model
+    from core.runtime.export import export_model
 
     bars: dict[str, ProgressBar] = {}
 

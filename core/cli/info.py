@@ -5,7 +5,7 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
-from core.text import printable
+from core.io.text import printable
 
 if TYPE_CHECKING:  # core.weights imports torch: `ssd --help` stays instant without it
     from core.weights import LoadedWeights
@@ -21,28 +21,27 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from core.runtime.formats import exported_kind
-    from core.weights import load_weights, resolve_weights_spec
+    from core.model_spec import parse_model_spec
+    from core.weights import load_weights
 
     if args.models:
         print(describe_architectures())
         return 0
     if args.weights is None:
         raise ValueError("ssd info needs a weights file W (or --models)")
-    path = resolve_weights_spec(args.weights, allow_download=False)
-    kind = exported_kind(path)
-    if kind is not None:  # ONNX, OpenVINO IR or TorchScript written by `ssd export`
+    spec = parse_model_spec(args.weights, allow_download=False)
+    if spec.exported:  # ONNX, OpenVINO IR or TorchScript written by `ssd export`: metadata read as data
         from core.runtime.describe import describe_exported
 
-        print(describe_exported(path, kind))  # every value from the file escaped there
+        print(describe_exported(spec.path, spec.kind))  # every value from the file escaped there
         return 0
-    print(describe(load_weights(path)))
+    print(describe(load_weights(spec.path)))
     return 0
 
 
 def describe(lw: "LoadedWeights") -> str:
     """Multi-line description for ``ssd info``; every value from the file goes through
-    :func:`core.text.printable` (class names and metadata may hold terminal escape sequences)."""
+    :func:`core.io.text.printable` (class names and metadata may hold terminal escape sequences)."""
     from core.config import ARCHITECTURES
 
     if lw.config is None:

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
                             score_thresh=args.score_thresh, every=args.every, fmt=args.format,
                             classes=_names(args.classes), rename=_rename(args.rename), max_frames=args.max_frames,
                             device=args.device, precision=args.precision, runtime=chosen_runtime(args),
-                            calibration=args.calibration, batch_size=args.batch_size)
+                            calibration=args.calibration, batch_size=args.batch_size, trust_code=args.trust_code)
     bar: ProgressBar | None = None
 
     def on_progress(p: object) -> None:

@@ -23,6 +23,15 @@ def add_runtime_options(p: argparse.ArgumentParser, what: str = "") -> None:
     p.add_argument("--calibration", default=None, metavar="PATH",
                    help=f"{what}int8 calibration images: an image folder, a video or a dataset (default: the "
                         f"model's training data when its checkpoint records it, else the source being processed)")
+    add_trust_code_option(p)
+
+
+def add_trust_code_option(p: argparse.ArgumentParser) -> None:
+    """``--trust-code``: the opt-in for models that run code when opened (see core.model_spec)."""
+    p.add_argument("--trust-code", action="store_true",
+                   help="allow opening a model that runs code from its file: a .torchscript archive runs the "
+                        "TorchScript code inside it (it can read and write your files). Only for files from a "
+                        "source you trust; checkpoints, ONNX and OpenVINO IR are data and never need it")
 
 
 _BARS: dict[str, ProgressBar] = {}
@@ -54,12 +63,12 @@ def load_cli_detector(args: argparse.Namespace, weights: str, fallback: Any, opt
 
     ``fallback``: the calibration source when neither --calibration nor the checkpoint gives one.
     """
-    from core.detector import load_detector
+    from core.resolve import load_detector
     from core.runtime import runtime_label
 
     detector = load_detector(weights, device=args.device, precision=args.precision, optimize=optimize,
                              runtime=chosen_runtime(args), calibration=args.calibration, calibration_fallback=fallback,
-                             on_progress=show_load_progress)
+                             on_progress=show_load_progress, trust_code=args.trust_code)
     info = getattr(detector, "runtime_info", {})
     for line in info.get("notes", []):
         print(f"note: {line}", file=sys.stderr)

@@ -49,7 +49,7 @@ def read_video_frame(video: str | Path, index: int) -> np.ndarray:
     Raises:
         ValueError: the video cannot be opened, or has no frame ``index`` (names the file).
     """
-    from core.video import VideoFileSource
+    from core.io.video import VideoFileSource
 
     path = Path(video)
     source = getattr(_local, "source", None)
@@ -94,13 +94,13 @@ class SampledFrame:
 
 
 def open_frames(spec: str | Path) -> Any:
-    """A :class:`core.video.FrameSource` for a video file, an image folder or one image; a camera is refused.
+    """A :class:`core.io.video.FrameSource` for a video file, an image folder or one image; a camera is refused.
 
     Raises:
-        ValueError: a camera, or what :func:`core.video.open_source` refuses (a missing path, a file
+        ValueError: a camera, or what :func:`core.io.video.open_source` refuses (a missing path, a file
             that is not a video, a folder without images), naming the path.
     """
-    from core.video import open_source, parse_camera_spec
+    from core.io.video import open_source, parse_camera_spec
 
     if parse_camera_spec(spec) is not None:
         raise ValueError(f"{spec}: a camera cannot be used here (its frames cannot be read twice); record it to "
@@ -127,7 +127,7 @@ def sample_frames(source: Any, spec: str | Path, every: int = 1, max_frames: int
         max_frames: stop after this many kept frames (None: all).
         id_prefix: put before every image id (to keep ids of several sources apart).
     """
-    from core.video import VideoFileSource
+    from core.io.video import VideoFileSource
 
     if every < 1:
         raise ValueError(f"every must be >= 1 (keep one frame in N), got {every}")

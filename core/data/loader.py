@@ -27,7 +27,7 @@ from core.config import ModelConfig
 from core.data.frames import parse_video_frame_path, read_video_frame
 from core.data.synthetic import parse_synthetic_path, render_scene
 from core.data.transforms import Compose, build_transforms
-from core.images import read_image
+from core.io.images import read_image
 from core.types import DatasetIndex, ImageRecord
 
 

@@ -14,7 +14,7 @@ Each VOC ``<object>`` carries a ``<score>`` element, each COCO annotation a ``"s
 readers ignore them); ``pseudo_label.json`` records the teacher, its threshold, the sampling, the
 class subset and renaming, the sources and whether the run finished.
 
-Every file goes through :mod:`core.fileio` (temporary file, then rename). A frame is *done* when its
+Every file goes through :mod:`core.io.fileio` (temporary file, then rename). A frame is *done* when its
 annotation exists: the VOC XML, written after the image, or (COCO) its entry in
 ``annotations.json``, rewritten with every image written so far at each :meth:`save`. That is what a
 resumed run skips.
@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from core.data._checks import read_json_file
-from core.fileio import atomic_write, write_json
+from core.io.fileio import atomic_write, write_json
 
 JPEG_QUALITY = 95
 STATE_FILE = "pseudo_label.json"

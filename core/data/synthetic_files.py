@@ -30,9 +30,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from core.data.synthetic import (JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, compose, render_background,
+from core.data.scenes import (JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, compose, render_background,
                                  render_scene)
-from core.fileio import check_output_dir, check_output_file, describe_os_error
+from core.io.fileio import check_output_dir, check_output_file, describe_os_error
 from core.jobs import ProgressFn, StopFn, check_stop, report
 
 FORMATS: tuple[str, ...] = ("voc", "coco")
@@ -286,7 +286,7 @@ def render_video(path: str | Path, seconds: float = 20, fps: int = 25, seed: int
                  on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> Path:
     """Write a demo video of moving shapes (mp4, fourcc ``mp4v``) and return its path.
 
-    The video is written through :class:`core.video_writer.VideoWriter`: into a temporary file beside
+    The video is written through :class:`core.io.video_writer.VideoWriter`: into a temporary file beside
     ``path``, moved into place when complete, so a full disk, Ctrl-C, a kill or a cancel leaves
     ``path`` as it was (and nothing half-written).
 
@@ -304,7 +304,7 @@ def render_video(path: str | Path, seconds: float = 20, fps: int = 25, seed: int
         ValueError: bad seconds, fps or size, or ``path`` exists (without ``overwrite``) or is a folder.
         OSError: the file cannot be written (naming it and saying that an earlier file is intact).
     """
-    from core.video_writer import VideoWriter
+    from core.io.video_writer import VideoWriter
 
     if seconds <= 0 or fps <= 0:
         raise ValueError(f"video needs positive seconds and fps, got seconds={seconds} fps={fps}")

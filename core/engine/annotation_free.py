@@ -187,7 +187,7 @@ def run_proof(cfg: ProofConfig, out: str | Path, teacher: str | Path | None = No
     of :func:`student_variant`) the figures. Resumes where a run stopped."""
     from core.detector import DEMO_WEIGHTS
     from core.engine.trainer import train
-    from core.fileio import check_output_dir, write_json
+    from core.io.fileio import check_output_dir, write_json
     from core.pseudo_label import PseudoLabelConfig, pseudo_label
 
     out = check_output_dir(out, "proof folder")

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from core.config import SSDConfig
-from core.fileio import describe_os_error
+from core.io.fileio import describe_os_error
 from core.weights import FORMAT, read_file, save_checkpoint
 
 TRAINING_KEYS: tuple[str, ...] = ("iteration", "epoch", "optimizer", "scheduler", "rng")

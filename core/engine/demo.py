@@ -65,7 +65,7 @@ def _print_progress(p: TrainProgress) -> None:
 def held_out_map(weights: str | Path, count: int = TEST_COUNT, seed: int = TEST_SEED) -> float:
     """VOC07 mAP@0.5 of a checkpoint on ``count`` synthetic scenes of ``seed`` (300x300)."""
     from core.data.synthetic import synthetic_index
-    from core.detector import load_detector
+    from core.resolve import load_detector
 
     det = load_detector(weights)
     gt = synthetic_index(count, seed, (DEMO_CONFIG.synthetic_size, DEMO_CONFIG.synthetic_size))

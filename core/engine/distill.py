@@ -57,7 +57,7 @@ class Distiller:
     """The teacher and its class mapping; ``distiller(images, student_logits, target_labels)`` is A times the term.
 
     Args:
-        weights: the teacher detector (any file :func:`core.detector.load_detector` reads).
+        weights: the teacher detector (any file :func:`core.resolve.load_detector` reads).
         student_config: the student's :class:`core.config.SSDConfig`.
         student_classes: the student's class names (entry 0 the background).
         student_priors: [P, 4] the student's default boxes (cx, cy, w, h normalised).
@@ -70,13 +70,13 @@ class Distiller:
     """
 
     def __init__(self, weights: str | Path, student_config: Any, student_classes: Sequence[str], student_priors: Tensor,
-                 device: torch.device, weight: float = 1.0, temperature: float = 2.0) -> None:
-        from core.detector import load_detector
+                 device: torch.device, weight: float = 1.0, temperature: float = 2.0, trust_code: bool = False) -> None:
+        from core.resolve import load_detector
 
         if temperature <= 0:
             raise ValueError(f"distillation temperature must be > 0, got {temperature}")
         self.weight, self.temperature = float(weight), float(temperature)
-        teacher = load_detector(str(weights), device=str(device))
+        teacher = load_detector(str(weights), device=str(device), trust_code=trust_code)
         t, s = teacher.config.model, student_config.model
         def norm(m: Any) -> tuple:
             return m.image_size, tuple(m.image_mean), tuple(getattr(m, "image_std", ()) or ())
@@ -116,7 +116,7 @@ def build_distiller(cfg: Any, student_config: Any, student_classes: Sequence[str
     if not cfg.distill_teacher:
         return None
     return Distiller(cfg.distill_teacher, student_config, student_classes, student_priors, device,
-                     cfg.distill_weight, cfg.distill_temperature)
+                     cfg.distill_weight, cfg.distill_temperature, getattr(cfg, "trust_code", False))
 
 
 __all__ = ["Distiller", "distillation_term", "build_distiller"]

@@ -12,7 +12,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from core.fileio import atomic_write
+from core.io.fileio import atomic_write
 
 CSV_COLUMNS: tuple[str, ...] = ("iteration", "epoch", "loss", "loc_loss", "conf_loss", "lr", "images_per_s",
                                 "data_wait_fraction", "val_map", "elapsed_s", "distill_loss")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from core.fileio import remove_stale_temps
+from core.io.fileio import remove_stale_temps
 
 #: The files a run writes into its folder; any of them marks the folder as holding a run.
 RUN_FILES: tuple[str, ...] = ("last.pt", "model.pt", "best.pt", "metrics.csv")

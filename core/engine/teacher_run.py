@@ -78,7 +78,7 @@ class TeacherStage:
 
     Attributes:
         sources: videos, image folders or images (paths).
-        teacher: the teacher's weights (any file :func:`core.detector.load_detector` reads, or ``demo``).
+        teacher: the teacher's weights (any file :func:`core.resolve.load_detector` reads, or ``demo``).
         score_thresh: the teacher's detections scoring above this become labels, in [0, 1).
         every: keep one frame in ``every``.
         classes: the teacher's class names to keep (None: all).
@@ -116,11 +116,12 @@ class TeacherStage:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{source}: {exc}") from None
 
-    def labelling(self, out_dir: str | Path, device: str = "cpu") -> PseudoLabelConfig:
-        """The :class:`PseudoLabelConfig` of this stage for the run in ``out_dir``."""
+    def labelling(self, out_dir: str | Path, device: str = "cpu", trust_code: bool = False) -> PseudoLabelConfig:
+        """The :class:`PseudoLabelConfig` of this stage for the run in ``out_dir`` (``trust_code``: the run's
+        opt-in for a teacher that runs code when opened)."""
         return PseudoLabelConfig(sources=self.sources, teacher=self.teacher, out_dir=str(Path(out_dir) / LABELS_DIR),
                                  score_thresh=self.score_thresh, every=self.every, fmt="voc", classes=self.classes,
-                                 device=device)
+                                 device=device, trust_code=trust_code)
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
     check_run_dir(out, cfg.resume, cfg.overwrite)
     if cfg.overwrite and cfg.resume is None:
         _overwrite_run(out)
-    label_cfg = stage.labelling(out, "cpu" if cfg.device == "auto" else cfg.device)
+    label_cfg = stage.labelling(out, "cpu" if cfg.device == "auto" else cfg.device, cfg.trust_code)
     labels = _finished_labelling(label_cfg)
     if labels is None:
         try:

@@ -76,7 +76,7 @@ def prediction_images(model: Any, config: Any, class_names: Sequence[str], recor
     """
     from core.data.loader import read_image_rgb
     from core.detector import Detector
-    from core.drawing import draw_detections
+    from core.io.drawing import draw_detections
 
     if not records:
         return []

@@ -47,8 +47,8 @@ from core.engine.metrics import Ema, MetricsCSV
 from core.engine.rundir import check_run_dir, prepare_run_dir, remove_if_empty
 from core.engine.schedule import (build_optimizer, build_scheduler, optimizer_step, resumed_schedule_warnings,
                                   schedule_for, validation_due)
-from core.loss import MultiBoxLoss
-from core.matching import BoxCoder, Matcher, build_targets
+from core.ssd.loss import MultiBoxLoss
+from core.ssd.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
 
 __all__ = ["Trainer", "train", "validate"]
@@ -151,7 +151,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model = build_model(self.ssd_config.model)
         if cfg.backbone_weights and ckpt is None:
-            from core.importers import init_backbone
+            from core.weights.backbones import init_backbone
 
             init_backbone(model, cfg.backbone_weights)
         if cfg.init_weights and ckpt is None:

@@ -1,7 +1,7 @@
 """Precision, recall and F1 against the confidence threshold, per class and overall, and the
 threshold with the best F1 (the curves Ultralytics users read next to the PR curves).
 
-    curves = result.sweep.confidence_curves()      # or confidence_curves(result.sweep)
+    curves = result.confidence_curves()      # or confidence_curves(result.sweep)
     curves.f1[label]                               # float64 [T] on curves.thresholds
     curves.best_threshold[label], curves.overall_best_threshold
 

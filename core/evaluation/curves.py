@@ -250,13 +250,6 @@ class ThresholdSweep:
         """AP of one class for each threshold: float64 [T]."""
         return np.array([self.ap(label, use_07_metric, t) for t in thresholds], dtype=np.float64)
 
-    def confidence_curves(self, thresholds: Sequence[float] | np.ndarray | None = None) -> Any:
-        """Precision, recall and F1 against the threshold, per class and overall, with the best-F1
-        thresholds: :func:`core.evaluation.confidence.confidence_curves` of this sweep."""
-        from core.evaluation.confidence import confidence_curves
-
-        return confidence_curves(self, thresholds)
-
     def pr_curve(self, label: int) -> PRCurve:
         """The raw PR points of a class with the confidence at every point."""
         self._check_label(label)

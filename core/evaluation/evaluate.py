@@ -262,7 +262,9 @@ class EvaluationResult:
     def confidence_curves(self, thresholds: Sequence[float] | np.ndarray | None = None) -> Any:
         """Precision, recall, F1 against the threshold and the best-F1 thresholds
         (:func:`core.evaluation.confidence.confidence_curves`)."""
-        return self.sweep.confidence_curves(thresholds)
+        from core.evaluation.confidence import confidence_curves
+
+        return confidence_curves(self.sweep, thresholds)
 
     def image_breakdown(self, label: int | None, threshold: float, only_with_content: bool = True,
                         images: Sequence[int] | np.ndarray | None = None) -> list[ImageBreakdown]:

@@ -2,7 +2,7 @@
 :mod:`core.data.index` and :mod:`core.evaluation.detection_files`), ``metrics.json``, the
 PR-point CSVs and the PR plots out.
 
-Every file is written through :mod:`core.fileio`: the output folder is checked (and created)
+Every file is written through :mod:`core.io.fileio`: the output folder is checked (and created)
 before anything is written, each file is written to a temporary name and renamed, and JSON
 never holds NaN (an AP that does not exist is ``null``; in a CSV an empty cell).
 
@@ -24,7 +24,7 @@ import numpy as np
 
 from core.evaluation.detection_files import read_coco_results, read_comp4_files, read_detections
 from core.evaluation.evaluate import EvaluationResult
-from core.fileio import atomic_write, check_output_dir, write_json
+from core.io.fileio import atomic_write, check_output_dir, write_json
 from core.types import DatasetIndex
 
 

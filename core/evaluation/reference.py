@@ -65,13 +65,14 @@ class ReferenceSource:
     """The ground truth made by a reference model on footage (a :class:`core.evaluation.run.GroundTruthSource`).
 
     Attributes:
-        weights: the reference model (any file :func:`core.detector.load_detector` reads).
+        weights: the reference model (any file :func:`core.resolve.load_detector` reads).
         images: a video file, an image folder or one image (not a camera: record it first).
         threshold: the reference's detections with a score above this are the ground truth.
         every: keep one frame in ``every`` (frames 0, N, 2N, ...).
         max_frames: keep at most this many frames (None: all).
         device, precision, runtime, batch_size: how the reference model runs (see
-            :func:`core.detector.load_detector`; the trusted model, so fp32 unless there is a reason).
+            :func:`core.resolve.load_detector`; the trusted model, so fp32 unless there is a reason).
+        trust_code: the user's opt-in for a reference that runs code when opened (core.model_spec).
     """
 
     weights: str
@@ -83,6 +84,7 @@ class ReferenceSource:
     precision: str = "fp32"
     runtime: str = "torch"
     batch_size: int = 8
+    trust_code: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold < 1.0:
@@ -155,11 +157,11 @@ def build_reference_index(source: ReferenceSource, on_progress: ProgressFn | Non
     frames = open_frames(source.images)  # a bad source fails before the model loads
     try:
         if detector is None:
-            from core.detector import load_detector
+            from core.resolve import load_detector
 
             report(on_progress, 0, None, "reference", f"loading reference model {Path(source.weights).name}")
             detector = load_detector(source.weights, device=source.device, precision=source.precision,
-                                     runtime=source.runtime)
+                                     runtime=source.runtime, trust_code=source.trust_code)
         total = expected_frames(frames.frame_count, source.every, source.max_frames)
         records: list[ImageRecord] = []
         bad = 0

@@ -55,7 +55,7 @@ class EvaluationRequest:
         ground_truth: a :class:`GroundTruthSource`, e.g. ``DatasetSpec("voc", path, split)``, or a
             reference model's detections on footage (:class:`core.evaluation.reference.ReferenceSource`,
             or the :class:`~core.evaluation.reference.FixedGroundTruth` its ``build`` returns).
-        weights: a model (any file :func:`core.detector.load_detector` reads, or ``"demo"``
+        weights: a model (any file :func:`core.resolve.load_detector` reads, or ``"demo"``
             where that name is known) run over the ground truth's images.
         detections: a detections file (:func:`core.evaluation.io.read_detections`).
         metric: one of :data:`~core.evaluation.evaluate.METRICS`, the one ``metrics`` reports.
@@ -65,9 +65,10 @@ class EvaluationRequest:
         score_thresh: the model's score threshold (None: the model's own, 0.01 for VOC work).
         nms: "hard", "soft-linear" or "soft-gaussian" (None: the model's own, hard NMS).
         device, precision, batch_size: how the model runs.
-        runtime, calibration: see :func:`core.detector.load_detector` ("torch" or "openvino"; int8
+        runtime, calibration: see :func:`core.resolve.load_detector` ("torch" or "openvino"; int8
             calibration images, by default the model's training data, else the ground truth's images).
         threshold_steps: points of the mAP-by-confidence-threshold curves, 0..1 (0: none).
+        trust_code: the user's opt-in for a model that runs code when opened (core.model_spec).
     """
 
     ground_truth: GroundTruthSource
@@ -84,6 +85,7 @@ class EvaluationRequest:
     threshold_steps: int = 101
     runtime: str = "torch"
     calibration: Any = None
+    trust_code: bool = False
 
     def __post_init__(self) -> None:
         if (self.weights is None) == (self.detections is None):
@@ -240,12 +242,12 @@ def request_ground_truth(request: EvaluationRequest, on_progress: ProgressFn | N
 def detections_from_model(request: EvaluationRequest, gt: DatasetIndex, on_progress: ProgressFn | None = None,
                           should_stop: StopFn | None = None) -> tuple[dict[Any, Detections], tuple[str, ...], list[str]]:
     """Run ``request.weights`` over ``gt``: (detections, the model's class names, warnings)."""
-    from core.detector import load_detector
+    from core.resolve import load_detector
 
     report(on_progress, 0, len(gt.records), "model", f"loading model {Path(str(request.weights)).name}")
     detector = load_detector(str(request.weights), device=request.device, precision=request.precision,
                              runtime=request.runtime, calibration=request.calibration, calibration_fallback=gt,
-                             on_progress=on_progress, should_stop=should_stop)
+                             on_progress=on_progress, should_stop=should_stop, trust_code=request.trust_code)
     dets = run_detector(detector, gt, batch_size=request.batch_size, score_thresh=request.score_thresh,
                         nms=request.nms, on_progress=on_progress, should_stop=should_stop)
     return dets, tuple(detector.class_names), []

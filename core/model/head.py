@@ -24,7 +24,7 @@ def conv3x3_block(index: int, c_in: int, c_out: int) -> nn.Module:
 class ScoringHead(nn.Module):
     """One predictor per feature map with ``A_k * K`` outputs, flattened to [N, sum(H*W*A), K].
 
-    The flattening order (N, H, W, A, K) matches the default-box order of core.priors.
+    The flattening order (N, H, W, A, K) matches the default-box order of core.ssd.priors.
     """
 
     def __init__(self, predictors: Iterable[nn.Module], k: int) -> None:

@@ -6,7 +6,7 @@
     extra[0:4]   1x1 then 3x3 stride 2 (with bias, ReLU): 512/256/256/256 channels at 5/3/2/1
     heads        a 3x3 convolution per map (the paper's)
 
-MobileNetV1's layers are held as qfgaohao holds them (one Sequential per layer, ``core.importers`` maps
+MobileNetV1's layers are held as qfgaohao holds them (one Sequential per layer, ``core.weights.importers`` maps
 its ``base_net.N`` onto ``features``). torchvision has no ImageNet MobileNetV1, so this backbone starts
 from torchvision's default initialisation; extras and heads start Xavier-uniform, as qfgaohao's ``init``.
 """

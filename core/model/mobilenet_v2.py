@@ -9,7 +9,7 @@
                  1x1 convolution on the 1x1 map
 
 The trunk is torchvision's ``mobilenet_v2`` (the same network as qfgaohao's; torchvision's module
-names, so ``ssd train --backbone`` loads its ImageNet weights directly); ``core.importers`` maps
+names, so ``ssd train --backbone`` loads its ImageNet weights directly); ``core.weights.importers`` maps
 qfgaohao's ``.pth`` keys onto these modules. New layers start Xavier-uniform, as qfgaohao's ``init``.
 """
 from __future__ import annotations

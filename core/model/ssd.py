@@ -10,7 +10,7 @@ from torch import Tensor, nn
 from core.config import ModelConfig
 from core.model.head import SSDHead
 from core.model.vgg import VGGBackbone
-from core.priors import prior_boxes
+from core.ssd.priors import prior_boxes
 
 # Architecture -> the module of core.model that builds its backbone and head (``build(cfg)``).
 _FAMILY = {

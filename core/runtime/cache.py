@@ -22,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core.fileio import describe_os_error, write_json
+from core.io.fileio import describe_os_error, write_json
 from core.runtime.metadata import EXPORT_VERSION, NetworkMeta
 
 CACHE_ENV = "SSD_CACHE_DIR"

@@ -117,7 +117,7 @@ def _from_spec(spec: CalibrationSpec, limit: int, on_progress: ProgressFn | None
     if isinstance(spec, DatasetIndex):
         return _records(spec, spec.source, limit, on_progress, should_stop)
     if isinstance(spec, (str, Path)):
-        from core.video import parse_camera_spec
+        from core.io.video import parse_camera_spec
 
         if parse_camera_spec(spec) is not None:  # "camera:N": the first frames it gives
             return _frames(spec, limit, on_progress, should_stop)
@@ -130,10 +130,10 @@ def _from_spec(spec: CalibrationSpec, limit: int, on_progress: ProgressFn | None
     images = list(spec)
     if not images:
         raise ValueError("int8 needs calibration images: the list given is empty")
-    from core.detector import _check_image
+    from core.io.images import check_image
 
     for i, img in enumerate(images):
-        _check_image(img, i)
+        check_image(img, i)
     picked = [images[i] for i in _spread(len(images), limit)]
     report(on_progress, len(picked), len(picked), "calibration", "images given")
     return CalibrationSet(picked, {"source": "images given by the caller", "kind": "images", "count": len(picked),
@@ -177,7 +177,7 @@ def _records(gt: Any, where: Any, limit: int, on_progress: ProgressFn | None,
 
 def _frames(p: Path | str, limit: int, on_progress: ProgressFn | None, should_stop: StopFn | None) -> CalibrationSet:
     """Frames of an image folder, a video, one image or a camera, every k-th so that at most ``limit`` are kept."""
-    from core.video import VideoFileSource, open_source
+    from core.io.video import VideoFileSource, open_source
 
     source = open_source(p)
     total = source.frame_count

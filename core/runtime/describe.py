@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.text import printable
+from core.io.text import printable
 from core.runtime.metadata import INPUT_NAME, OUTPUT_NAMES, NetworkMeta, preprocess_constants
 
 _FORMAT_NAMES = {"onnx": "ONNX", "openvino": "OpenVINO IR", "torchscript": "TorchScript"}
 
 
 def read_exported_meta(path: str | Path, kind: str) -> tuple[NetworkMeta, str]:
-    """(metadata, one line on the container) of an exported file of ``kind`` (see formats.exported_kind)."""
+    """(metadata, one line on the container) of an exported file of ``kind`` (see core.model_spec)."""
     from core.runtime import formats
 
     if kind == "onnx":
@@ -24,13 +24,14 @@ def read_exported_meta(path: str | Path, kind: str) -> tuple[NetworkMeta, str]:
         xml, bin_ = formats.ir_paths(path)
         _, meta = formats.read_ir(xml)
         return meta, f"OpenVINO IR ({xml.name} + {bin_.name}, {bin_.stat().st_size / 1e6:.1f} MB of weights)"
-    _, meta = formats.read_torchscript(path)
-    return meta, "TorchScript (traced)"
+    # The metadata is read from the archive as a zip: describing a TorchScript file runs nothing in it.
+    meta = formats.read_torchscript_meta(path)
+    return meta, "TorchScript (traced; code: running it needs --trust-code)"
 
 
 def describe_exported(path: str | Path, kind: str) -> str:
     """Multi-line description of an exported network for ``ssd info``; every value from the file goes
-    through :func:`core.text.printable` (class names and metadata may hold newlines or terminal escape
+    through :func:`core.io.text.printable` (class names and metadata may hold newlines or terminal escape
     sequences: one line per field, whatever the file says)."""
     meta, container = read_exported_meta(path, kind)
     m = meta.config.model

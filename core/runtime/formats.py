@@ -19,36 +19,22 @@ from typing import Any
 import torch
 from torch import nn
 
-from core.fileio import atomic_path, atomic_write, describe_os_error
+from core.io.fileio import atomic_path, atomic_write, describe_os_error
+from core.io.text import first_error_line
+from core.weights.files import TORCHSCRIPT_SUFFIX
 from core.runtime.metadata import INPUT_NAME, META_KEY, OUTPUT_NAMES, NetworkMeta
 
 ONNX_OPSET = 17
-ONNX_SUFFIXES = (".onnx",)
-IR_SUFFIXES = (".xml", ".bin")
 TORCHSCRIPT_EXTRA = f"{META_KEY}.json"
 
 
 def exported_kind(path: str | Path) -> str | None:
-    """"onnx", "openvino" (IR .xml or .bin) or "torchscript" for an exported network file, else None.
+    """"onnx", "openvino" (IR .xml or .bin) or "torchscript" (``.torchscript``) for an exported network
+    file, else None: from the name alone (:func:`core.model_spec.kind_of_path`), never from the content."""
+    from core.model_spec import kind_of_path
 
-    ONNX and IR are told by their suffix; TorchScript by its content (a zip archive holding
-    TorchScript code), since it is often saved as ``.pt`` like a checkpoint.
-    """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix in ONNX_SUFFIXES:
-        return "onnx"
-    if suffix in IR_SUFFIXES:
-        return "openvino"
-    if p.is_file() and zipfile.is_zipfile(p):
-        try:
-            with zipfile.ZipFile(p) as z:
-                names = z.namelist()
-        except (zipfile.BadZipFile, OSError):
-            return None
-        if any(n.endswith("/constants.pkl") for n in names) and any("/code/" in n for n in names):
-            return "torchscript"
-    return None
+    kind = kind_of_path(path)
+    return None if kind == "checkpoint" else kind
 
 
 def _example(meta: NetworkMeta) -> torch.Tensor:
@@ -89,6 +75,22 @@ def write_onnx(model: nn.Module, meta: NetworkMeta, path: str | Path) -> Path:
     return atomic_write(path, onnx_bytes(model, meta), "ONNX model")
 
 
+def torch_to_openvino(model: nn.Module, meta: NetworkMeta) -> Any:
+    """Convert a torch network to an ``openvino.Model`` through this project's ONNX export.
+
+    The same exporter as ``ssd export --format onnx``, read by OpenVINO's ONNX frontend: one
+    conversion path to test, and no use of the ``ovc`` converter (which reports usage statistics).
+    """
+    import numpy as np
+    import openvino as ov
+
+    from core.runtime.openvino import ov_core
+
+    data = onnx_bytes(model, meta)
+    # ONNX read from memory: the weights are inside the protobuf, no second file.
+    return ov_core().read_model(data, ov.Tensor(np.empty(0, np.uint8)))
+
+
 def read_onnx_meta(path: str | Path) -> NetworkMeta:
     """The metadata of an ONNX file written by :func:`write_onnx`, checked against its graph."""
     import onnx
@@ -97,7 +99,7 @@ def read_onnx_meta(path: str | Path) -> NetworkMeta:
     try:
         proto = onnx.load(str(p), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError, onnx's own errors: all mean a corrupt or cut file
-        raise ValueError(f"'{p}' is not a readable ONNX model: truncated or corrupt ({_first_line(exc)})") from None
+        raise ValueError(f"'{p}' is not a readable ONNX model: truncated or corrupt ({first_error_line(exc)})") from None
     props = {e.key: e.value for e in proto.metadata_props}
     if META_KEY not in props:
         raise ValueError(f"'{p}' is an ONNX model of another network (producer {proto.producer_name or 'unknown'!r}, "
@@ -154,7 +156,7 @@ def read_ir(path: str | Path) -> tuple[Any, NetworkMeta]:
         model = ov_core().read_model(str(xml), str(bin_))
     except Exception as exc:  # OpenVINO raises RuntimeError with a long C++ trace
         raise ValueError(f"'{xml}' (with '{bin_.name}') is not a readable OpenVINO IR: truncated or corrupt "
-                         f"({_first_line(exc)})") from None
+                         f"({first_error_line(exc)})") from None
     if not model.has_rt_info([META_KEY]):
         raise ValueError(f"'{xml}' is an OpenVINO model of another network (no {META_KEY} metadata): only "
                          f"detectors exported by `ssd export` can be loaded")
@@ -203,22 +205,48 @@ def write_torchscript(model: nn.Module, meta: NetworkMeta, path: str | Path) -> 
     return Path(path)
 
 
-def read_torchscript(path: str | Path) -> tuple[torch.jit.ScriptModule, NetworkMeta]:
-    """(the traced network on the CPU, metadata) of a file written by :func:`write_torchscript`."""
+def read_torchscript_meta(path: str | Path) -> NetworkMeta:
+    """The metadata of a file written by :func:`write_torchscript`, read from the archive as a zip
+    (its ``extra/`` entry): nothing in the file is loaded or run, so no opt-in is needed."""
     p = _existing(path, "TorchScript model")
-    extra = {TORCHSCRIPT_EXTRA: ""}
+    try:
+        with zipfile.ZipFile(p) as z:
+            entry = next((n for n in z.namelist() if n.endswith(f"/extra/{TORCHSCRIPT_EXTRA}")), None)
+            raw = z.read(entry) if entry is not None else None
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"'{p}' is not a readable TorchScript model: truncated or corrupt "
+                         f"({first_error_line(exc)})") from None
+    if raw is None:
+        raise ValueError(f"'{p}' is a TorchScript model of another network (no {TORCHSCRIPT_EXTRA} inside): only "
+                         f"detectors exported by `ssd export` can be loaded")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"'{p}': its {TORCHSCRIPT_EXTRA} is not UTF-8 text") from None
+    return NetworkMeta.from_json(text, p)
+
+
+def read_torchscript(path: str | Path, *, trust_code: bool = False) -> tuple[torch.jit.ScriptModule, NetworkMeta]:
+    """(the traced network on the CPU, metadata) of a file written by :func:`write_torchscript`.
+
+    ``torch.jit.load`` runs the archive's TorchScript code, so this needs ``trust_code=True`` and the
+    ``.torchscript`` suffix (:func:`core.model_spec.check_trusted`); the metadata is read and checked first,
+    without loading anything.
+    """
+    from core.model_spec import ModelSpec, check_trusted, kind_of_path
+
+    p = Path(path)
+    if kind_of_path(p) != "torchscript":
+        raise ValueError(f"'{p}': a TorchScript archive is opened only under a {TORCHSCRIPT_SUFFIX} name")
+    check_trusted(ModelSpec(str(p), "torchscript", p), trust_code)
+    meta = read_torchscript_meta(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            module = torch.jit.load(str(p), map_location="cpu", _extra_files=extra)
+            module = torch.jit.load(str(p), map_location="cpu")
     except Exception as exc:
         raise ValueError(f"'{p}' is not a readable TorchScript model: truncated or corrupt "
-                         f"({_first_line(exc)})") from None
-    if not extra[TORCHSCRIPT_EXTRA]:
-        raise ValueError(f"'{p}' is a TorchScript model of another network (no {TORCHSCRIPT_EXTRA} inside): only "
-                         f"detectors exported by `ssd export` can be loaded")
-    raw = extra[TORCHSCRIPT_EXTRA]
-    meta = NetworkMeta.from_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw, p)
+                         f"({first_error_line(exc)})") from None
     return module.eval(), meta
 
 
@@ -233,11 +261,3 @@ def _existing(path: str | Path, what: str) -> Path:
     if p.stat().st_size == 0:
         raise ValueError(f"'{p}' is empty, not a {what} file")
     return p
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    # OpenVINO's messages start with "Exception from src/...": the useful sentence comes later.
-    useful = [ln for ln in lines if not ln.startswith(("Exception from", "Check '"))] or lines
-    return (useful[0][:200] if useful else type(exc).__name__)

@@ -1,4 +1,4 @@
-"""From a file and a runtime choice to a ready detector (called by core.detector.load_detector).
+"""From a file and a runtime choice to a ready detector (called by core.resolve.load_detector).
 
 Sources: a checkpoint (any layout of core.weights), or an exported network (ONNX, OpenVINO IR,
 TorchScript, see core.runtime.formats). Runtimes: "torch" (checkpoints: core.detector's own
@@ -11,27 +11,29 @@ from pathlib import Path
 from typing import Any, Callable
 
 from core.jobs import ProgressFn, StopFn, report
-from core.runtime import RUNTIMES, choose_runtime, runtime_precisions
+from core.runtime.choice import RUNTIMES, choose_runtime, runtime_precisions
 from core.runtime.calibration import CalibrationSpec, resolve_calibration, spec_fingerprint
 from core.runtime.metadata import NetworkMeta
 
 
 def load_runtime_detector(path: str | Path, device: str = "cpu", precision: str = "fp32", *,
+                          kind: str = "checkpoint", trust_code: bool = False,
                           runtime: str = "torch", calibration: CalibrationSpec | None = None,
                           calibration_fallback: CalibrationSpec | None = None, priors: str | None = None,
                           optimize: bool = False, cache_dir: str | Path | None = None,
                           on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> Any:
-    """A Detector for ``path`` on ``runtime`` (see core.detector.load_detector for the arguments).
+    """A Detector for ``path`` on ``runtime`` (see core.resolve.load_detector for the arguments).
 
-    Exported ONNX and IR files run on OpenVINO whatever ``runtime`` says; an exported file written
-    in int8 runs in int8 (``precision="fp32"``, the default, means "as the file is").
+    ``kind`` is the file's kind as :func:`core.model_spec.parse_model_spec` tells it ("checkpoint", "onnx",
+    "openvino", "torchscript"; a TorchScript file needs ``trust_code``). Exported ONNX and IR files run on
+    OpenVINO whatever ``runtime`` says; an exported file written in int8 runs in int8 (``precision="fp32"``,
+    the default, means "as the file is").
     """
-    from core.runtime.formats import exported_kind, read_torchscript
+    from core.runtime.formats import read_torchscript
 
     path = Path(path)
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
-    kind = exported_kind(path)
     if kind in ("onnx", "openvino"):
         runtime = "openvino"
     if runtime == "openvino":
@@ -40,13 +42,13 @@ def load_runtime_detector(path: str | Path, device: str = "cpu", precision: str 
         hint = " (int8 runs on runtime='openvino')" if precision == "int8" else ""
         raise ValueError(f"precision {precision!r} is not available on runtime {runtime!r}: choose one of "
                          f"{runtime_precisions(runtime)}{hint}")
-    if kind is not None and str(device) not in ("cpu", "auto"):
+    if kind != "checkpoint" and str(device) not in ("cpu", "auto"):
         raise ValueError(f"'{path}': exported networks run on the CPU here (device {device!r} asked for); load the "
                          f"checkpoint it came from for {device}")
     options = dict(calibration=calibration, fallback=calibration_fallback, cache_dir=cache_dir,
                    on_progress=on_progress, should_stop=should_stop)
     if kind == "torchscript":
-        module, meta = read_torchscript(path)
+        module, meta = read_torchscript(path, trust_code=trust_code)
         if runtime == "torch":
             from core.runtime.network import NetworkDetector, TorchScriptNetwork
 
@@ -76,7 +78,7 @@ def load_runtime_detector(path: str | Path, device: str = "cpu", precision: str 
 
 
 def _convert(module: Any, meta: NetworkMeta) -> Any:
-    from core.runtime.openvino import torch_to_openvino
+    from core.runtime.formats import torch_to_openvino
 
     return torch_to_openvino(module, meta)
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from core.io.text import first_error_line
 from core.jobs import ProgressFn, StopFn, check_stop, report
 from core.runtime.metadata import OUTPUT_NAMES, NetworkMeta
 
@@ -54,21 +55,6 @@ def ov_core() -> Any:
     return ov.Core()
 
 
-def torch_to_openvino(model: nn.Module, meta: NetworkMeta) -> Any:
-    """Convert a torch network to an ``openvino.Model`` through this project's ONNX export.
-
-    The same exporter as ``ssd export --format onnx``, read by OpenVINO's ONNX frontend: one
-    conversion path to test, and no use of the ``ovc`` converter (which reports usage statistics).
-    """
-    from core.runtime.formats import onnx_bytes
-
-    data = onnx_bytes(model, meta)
-    import openvino as ov
-
-    # ONNX read from memory: the weights are inside the protobuf, no second file.
-    return ov_core().read_model(data, ov.Tensor(np.empty(0, np.uint8)))
-
-
 def compile_model(model: Any, precision: str, cache_dir: Path | None = None) -> Any:
     """Compile an ``openvino.Model`` (or a model file path) for the CPU.
 
@@ -81,9 +67,7 @@ def compile_model(model: Any, precision: str, cache_dir: Path | None = None) -> 
     try:
         return ov_core().compile_model(model if not isinstance(model, Path) else str(model), "CPU", options)
     except RuntimeError as exc:
-        from core.runtime.formats import _first_line
-
-        raise ValueError(f"OpenVINO could not compile the network for this CPU ({_first_line(exc)})") from None
+        raise ValueError(f"OpenVINO could not compile the network for this CPU ({first_error_line(exc)})") from None
 
 
 class OpenVINONetwork:

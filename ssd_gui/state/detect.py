@@ -11,7 +11,7 @@ from typing import Any, Protocol, Sequence
 
 from core.config import NMS_METHODS
 from core.types import Detections
-from core.video import Frame
+from core.io.video import Frame
 from ssd_gui.state.events import Events
 
 # The model runs at this low threshold; the confidence control filters the kept detections on

@@ -27,7 +27,7 @@ import core.runtime.load  # noqa: F401
 import core.weights  # noqa: F401
 from core.detector import available_devices
 from core.runtime import runtime_label
-from core.video import Frame
+from core.io.video import Frame
 from ssd_gui import settings
 from ssd_gui.live import LivePipeline
 from ssd_gui.state.detect import DetectionResult, DetectState, SourceInfo

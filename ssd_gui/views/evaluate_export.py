@@ -61,7 +61,7 @@ def export_evaluation(state: EvaluateState, table_rows: Sequence[Sequence[str]],
         ValueError: ``folder`` is a file. OSError: a file could not be written (names it).
     """
     from core.evaluation.io import write_csv, write_pr_csvs
-    from core.fileio import check_output_dir
+    from core.io.fileio import check_output_dir
 
     out, t = state.output, state.threshold
     folder = check_output_dir(folder, "export folder")

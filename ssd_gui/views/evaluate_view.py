@@ -24,7 +24,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from core.detector import available_devices
-from core.drawing import class_color
+from core.io.drawing import class_color
 from core.evaluation import run as evaluation_run
 from ssd_gui import settings
 from ssd_gui.jobs import Job
@@ -45,7 +45,7 @@ __all__ = ["COLUMN", "EvaluateView"]
 
 
 class _Colors(dict):
-    """label -> RGB of the one class palette (core.drawing), filled on demand."""
+    """label -> RGB of the one class palette (core.io.drawing), filled on demand."""
 
     def __missing__(self, label: int) -> tuple[int, int, int]:
         self[label] = class_color(int(label))

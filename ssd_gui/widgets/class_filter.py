@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap, QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from core.drawing import class_color
+from core.io.drawing import class_color
 
 # torchvision's COCO list keeps "N/A" for the unused category ids; nobody filters on them.
 _HIDDEN_NAMES = {"__background__", "N/A"}

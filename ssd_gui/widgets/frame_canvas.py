@@ -9,7 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.types import Detections
-from core.drawing import class_color, ink_for, label_text
+from core.io.drawing import class_color, ink_for, label_text
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:

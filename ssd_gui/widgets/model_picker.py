@@ -1,7 +1,7 @@
 """The Detect view's model controls: which weights (checkpoints and exported networks), on which
 runtime; loading them.
 
-Loading runs :func:`core.detector.load_detector` (or the COCO download first) in a
+Loading runs :func:`core.resolve.load_detector` (or the COCO download first) in a
 :class:`ssd_gui.jobs.Job`; the outcome goes into the :class:`DetectState`. Only the latest request's
 outcome is applied, and a failure keeps the current model (and the runtime choice it runs with).
 """
@@ -38,24 +38,20 @@ _STAGES = {"download": "Downloading torchvision's COCO SSD300 weights…",
 
 def load_for_view(weights: str | Path, choice: RuntimeChoice, calibration_fallback: str | None = None,
                   on_progress: Callable[[Any], None] | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> Any:
-    """:func:`core.detector.load_detector` with a runtime choice of the view (frozen graph for PyTorch on
+                  should_stop: Callable[[], bool] | None = None, trust_code: bool = False) -> Any:
+    """:func:`core.resolve.load_detector` with a runtime choice of the view (frozen graph for PyTorch on
     the CPU; int8 calibrated per core's defaults, then on ``calibration_fallback``, the open source).
 
     Exported networks (ONNX, IR, TorchScript) run on the CPU whatever the choice; ONNX and IR always on
-    OpenVINO, in the choice's precision when it is an OpenVINO one, else in the file's own.
+    OpenVINO, in the choice's precision when it is an OpenVINO one, else in the file's own. ``trust_code``: the
+    user confirmed a file that runs code (:mod:`ssd_gui.dialogs.trust`).
     """
-    from core.detector import load_detector
-    from core.runtime.formats import exported_kind
+    from core.resolve import load_detector, runtime_for
 
-    device, runtime, precision = choice.device, choice.runtime, choice.precision
-    if exported_kind(weights) is not None:
-        device = "cpu"
-        if runtime != "openvino":
-            precision = "fp32"
+    device, runtime, precision = runtime_for(weights, choice.device, choice.runtime, choice.precision)
     return load_detector(str(weights), device=device, precision=precision, runtime=runtime, optimize=True,
                          calibration_fallback=calibration_fallback, on_progress=on_progress,
-                         should_stop=should_stop)
+                         should_stop=should_stop, trust_code=trust_code)
 
 
 def load_coco_detector(choice: RuntimeChoice, calibration_fallback: str | None = None, allow_download: bool = True,
@@ -63,7 +59,7 @@ def load_coco_detector(choice: RuntimeChoice, calibration_fallback: str | None =
                        should_stop: Callable[[], bool] | None = None) -> Any:
     """torchvision's COCO SSD300 from torchvision's cache, else downloaded (progress in bytes, stage "download")."""
     from core.jobs import report
-    from core.download import fetch_torchvision_coco
+    from core.weights.download import fetch_torchvision_coco
 
     dest = fetch_torchvision_coco(allow_download=allow_download,
                                   on_progress=lambda done, total: report(on_progress, done, total, "download"),
@@ -140,10 +136,17 @@ class ModelPicker(QWidget):
         return self.progress_dialog
 
     # ---------------------------------------------------------------- loading
-    def load(self, weights: str | Path) -> Job:
-        """Load ``weights`` (a checkpoint or an exported network) with the state's runtime choice."""
+    def load(self, weights: str | Path) -> Job | None:
+        """Load ``weights`` (a checkpoint or an exported network) with the state's runtime choice. A file that
+        runs code when opened is loaded only after the user confirms it (None when they decline)."""
+        from ssd_gui.dialogs.trust import confirm_running_code, needs_trust
+
+        trust = needs_trust(weights)
+        if trust and not confirm_running_code(self, weights):
+            self.failed.emit(f"Not opened: '{Path(str(weights)).name}' runs code when opened, and you declined.")
+            return None
         choice = self.state.runtime_choice
-        job = self._start(partial(load_for_view, str(weights), choice, self._calibration_source()),
+        job = self._start(partial(load_for_view, str(weights), choice, self._calibration_source(), trust_code=trust),
                           str(weights), f"loading model '{weights}'")
         if choice.precision == "int8":
             self._show_progress(job, "int8", f"Preparing {Path(str(weights)).name} in int8…")
@@ -161,7 +164,7 @@ class ModelPicker(QWidget):
 
     def load_coco(self, allow_download: bool = True) -> Job:
         """torchvision's COCO SSD300, downloaded with a progress dialog when not cached."""
-        from core.download import torchvision_cache_path
+        from core.weights.download import torchvision_cache_path
         from core.weights import TORCHVISION_COCO_SPEC
 
         job = self._start(partial(load_coco_detector, self.state.runtime_choice, self._calibration_source(),

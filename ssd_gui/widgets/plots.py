@@ -40,7 +40,7 @@ def render_png(widget: QWidget, path: str | Path, size: tuple[int, int] = EXPORT
     Raises:
         OSError: the file could not be written (names it).
     """
-    from core.fileio import atomic_path
+    from core.io.fileio import atomic_path
 
     widget.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     widget.show()

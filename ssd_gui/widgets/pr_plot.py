@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QWidget
 
-from core.drawing import class_color
+from core.io.drawing import class_color
 
 pg.setConfigOptions(antialias=True)
 

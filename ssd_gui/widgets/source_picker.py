@@ -5,8 +5,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
-from core.images import IMAGE_EXTENSIONS
-from core.video import list_cameras
+from core.io.images import IMAGE_EXTENSIONS
+from core.io.video import list_cameras
 from ssd_gui import settings
 from ssd_gui.state.detect import DetectState, SourceInfo
 

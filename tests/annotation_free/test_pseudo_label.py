@@ -13,7 +13,7 @@ import pytest
 from core.cli import main
 from core.data.coco import load_coco
 from core.data.voc import load_voc
-from core.detector import load_detector
+from core.resolve import load_detector
 from core.jobs import Progress
 from core.pseudo_label import DatasetExistsError, PseudoLabelConfig, class_plan, pseudo_label
 

@@ -13,7 +13,7 @@ import cv2
 from core.cli import main
 from core.config import ssd300
 from core.model import build_model
-from core.video_writer import VideoWriter
+from core.io.video_writer import VideoWriter
 from core.weights import save_checkpoint
 
 
@@ -144,7 +144,7 @@ def test_interrupted_detect_keeps_the_frames_done(tmp_path: Path, weights: Path,
 
 
 def test_detect_save_video_names_its_codec(tmp_path: Path, weights: Path, capsys) -> None:
-    from core.video_writer import writable_codecs
+    from core.io.video_writer import writable_codecs
     from tests.core.videos import decodable_frames, write_video
 
     video = write_video(tmp_path / "clip.mp4", 5)

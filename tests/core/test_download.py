@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.download import (MIRROR_ENV, TORCHVISION_COCO_FILE, DownloadCancelled, download_file,
+from core.weights.download import (MIRROR_ENV, TORCHVISION_COCO_FILE, DownloadCancelled, download_file,
                            fetch_torchvision_coco, torchvision_cache_path, torchvision_coco_url)
 from tests.local_http import serve_folder
 

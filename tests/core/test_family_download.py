@@ -10,8 +10,8 @@ import torch
 import torchvision
 from torchvision.models.detection import SSDLite320_MobileNet_V3_Large_Weights
 
-from core.detector import load_detector
-from core.download import MIRROR_ENV, TORCHVISION_FILES, fetch_torchvision_coco, torchvision_cache_path
+from core.resolve import load_detector
+from core.weights.download import MIRROR_ENV, TORCHVISION_FILES, fetch_torchvision_coco, torchvision_cache_path
 from tests.local_http import serve_folder
 
 SPEC = "torchvision:ssdlite320_mobilenet_v3_large_coco"

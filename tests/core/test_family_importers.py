@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.data.voc import VOC_CLASSES
-from core.detector import load_detector
+from core.resolve import load_detector
 from core.weights import load_weights, save_checkpoint
 
 

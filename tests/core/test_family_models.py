@@ -10,9 +10,9 @@ import torch
 import torchvision
 
 from core.config import ARCHITECTURES, SSDConfig, default_arch, preset
-from core.importers import init_backbone
+from core.weights.backbones import init_backbone
 from core.model import build_model
-from core.priors import prior_boxes
+from core.ssd.priors import prior_boxes
 from core.cli.info import describe, describe_architectures
 from core.weights import load_weights, save_checkpoint
 
@@ -115,7 +115,7 @@ def test_imagenet_resnet50_initialises_the_trunk(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not a torchvision mobilenet_v3_large classifier"):
         init_backbone(build_model(preset("ssdlite320_mobilenet_v3_large", 3).model), path)
     with pytest.raises(ValueError, match="ImageNet resnet50 classifier: use it to initialise training"):
-        from core.detector import load_detector
+        from core.resolve import load_detector
 
         load_detector(path)
 

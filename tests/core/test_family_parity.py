@@ -17,9 +17,9 @@ from torchvision.ops import box_convert, box_iou
 
 from benchmarks._models import same_detections, torchvision_ssdlite
 from core.config import preset
-from core.detector import load_detector
+from core.resolve import load_detector
 from core.model import build_model
-from core.priors import prior_boxes
+from core.ssd.priors import prior_boxes
 from core.weights import load_state_into, load_weights, save_checkpoint
 from tests.core.test_parity import _images, multibox_loss_of
 

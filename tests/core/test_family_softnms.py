@@ -1,4 +1,4 @@
-"""Soft-NMS (Bodla et al. 2017) in core.postprocess equals a plain per-class loop written from the paper."""
+"""Soft-NMS (Bodla et al. 2017) in core.ssd.postprocess equals a plain per-class loop written from the paper."""
 from __future__ import annotations
 
 import math
@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 
 from core.config import PostprocessConfig
-from core.detector import DEMO_WEIGHTS, load_detector
-from core.matching import BoxCoder
-from core.postprocess import postprocess
+from core.detector import DEMO_WEIGHTS
+from core.resolve import load_detector
+from core.ssd.matching import BoxCoder
+from core.ssd.postprocess import postprocess
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

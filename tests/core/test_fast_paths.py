@@ -11,9 +11,9 @@ from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import batched_nms
 
 from core.config import PostprocessConfig
-from core.detector import load_detector
-from core.matching import BoxCoder
-from core.postprocess import greedy_nms_same_class, postprocess
+from core.resolve import load_detector
+from core.ssd.matching import BoxCoder
+from core.ssd.postprocess import greedy_nms_same_class, postprocess
 
 
 def _clustered_boxes(g: torch.Generator, n: int, n_cls: int, spread: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -1,4 +1,4 @@
-"""core.fileio: atomic writes keep the previous file on a full disk; JSON never holds NaN."""
+"""core.io.fileio: atomic writes keep the previous file on a full disk; JSON never holds NaN."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from core.fileio import (atomic_write, check_output_dir, check_output_file, remove_stale_temps, write_json)
+from core.io.fileio import (atomic_write, check_output_dir, check_output_file, remove_stale_temps, write_json)
 from core.jobs import Cancelled, Progress, check_stop
 
 
@@ -47,7 +47,7 @@ def test_interrupted_write_leaves_the_old_file_and_stale_temps_are_cleaned(tmp_p
     class Boom(Exception):
         pass
 
-    from core.fileio import atomic_path
+    from core.io.fileio import atomic_path
     with pytest.raises(Boom):
         with atomic_path(target) as tmp:
             tmp.write_text("half")
@@ -68,7 +68,7 @@ def test_progress_and_cancel() -> None:
 _KILLED_WRITER = """
 import sys, time
 import numpy as np
-from core.video_writer import VideoWriter
+from core.io.video_writer import VideoWriter
 w = VideoWriter(sys.argv[1], 10.0, (64, 48))
 for i in range(5):
     w.write(np.full((48, 64, 3), 40 * i, np.uint8))
@@ -78,7 +78,7 @@ time.sleep(120)
 
 
 def _kill_mid_video(target: Path) -> None:
-    """A real process writing ``target`` through core.video_writer, SIGKILLed mid-video."""
+    """A real process writing ``target`` through core.io.video_writer, SIGKILLed mid-video."""
     import os
     import signal
     import subprocess
@@ -98,7 +98,7 @@ def test_a_killed_video_write_leaves_temps_that_are_cleaned(tmp_path: Path) -> N
     import cv2
     import numpy as np
 
-    from core.video_writer import VideoWriter
+    from core.io.video_writer import VideoWriter
 
     target = tmp_path / "clip.mp4"
     with VideoWriter(target, 10.0, (64, 48)) as w:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -71,17 +73,52 @@ def test_size_report_limits_and_bad_input(tmp_path: Path) -> None:
     assert res.returncode == 2 and "no such file or folder" in res.stderr
 
 
-def test_the_issue_10_map_names_tests_that_exist() -> None:
-    """tests/ISSUE10.md maps each case of issue 10 to test node ids: each names a test function that is there."""
+@pytest.mark.parametrize("issue, at_least", [(10, 80), (19, 10)])
+def test_the_issue_maps_name_tests_that_exist(issue: int, at_least: int) -> None:
+    """tests/ISSUE<N>.md maps each case of issue N to test node ids: each names a test function that is there."""
     import ast
     import re
 
-    text = (ROOT / "tests" / "ISSUE10.md").read_text(encoding="utf-8")
+    text = (ROOT / "tests" / f"ISSUE{issue}.md").read_text(encoding="utf-8")
     ids = re.findall(r"`(tests/[\w/]+\.py)::(\w+)(?:\[[^`]*\])?`", text)
-    assert len(ids) > 80
+    assert len(ids) >= at_least
     defined: dict[str, set[str]] = {}
     for path, name in ids:
         if path not in defined:
             tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
             defined[path] = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
-        assert name in defined[path], f"{path}::{name} named in tests/ISSUE10.md does not exist"
+        assert name in defined[path], f"{path}::{name} named in tests/ISSUE{issue}.md does not exist"
+
+
+def _import_cycles(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "tools.import_cycles", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=60)
+
+
+def test_no_module_of_core_or_the_gui_imports_another_that_imports_it_back() -> None:
+    res = _import_cycles()
+    assert res.returncode == 0, res.stdout
+    assert res.stdout == "" and " 0 circle(s)" in res.stderr
+
+
+def test_import_cycles_finds_direct_and_indirect_circles_including_imports_inside_functions(tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from pkg.b import x\n")
+    (pkg / "b.py").write_text("def f():\n    from pkg import a\n    return a\nx = 1\n")  # a <-> b, inside a function
+    (pkg / "c.py").write_text("import pkg.sub.d\n")
+    (pkg / "sub" / "d.py").write_text("from ..e import y\n")  # relative import, two levels up
+    (pkg / "e.py").write_text("from pkg import c\ny = 2\n")  # c -> d -> e -> c
+    (pkg / "f.py").write_text("from pkg.a import x\nimport os\n")  # imports into a circle: not part of one
+    res = _import_cycles("pkg", cwd=tmp_path)
+    assert res.returncode == 1
+    lines = res.stdout.splitlines()
+    assert lines == ["pkg.a -> pkg.b -> pkg.a   (2 modules: pkg.a, pkg.b)",
+                     "pkg.c -> pkg.sub.d -> pkg.e -> pkg.c   (3 modules: pkg.c, pkg.e, pkg.sub.d)"], res.stdout
+    (pkg / "b.py").write_text("x = 1\n")
+    (pkg / "e.py").write_text("y = 2\n")
+    res = _import_cycles("pkg", cwd=tmp_path)
+    assert res.returncode == 0 and res.stdout == ""

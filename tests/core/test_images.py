@@ -1,4 +1,4 @@
-"""The one image reader (core.images.read_image), used by the frame sources and the data loader,
+"""The one image reader (core.io.images.read_image), used by the frame sources and the data loader,
 on real files with names OpenCV's own imread cannot open."""
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from core.data.loader import read_image_rgb
-from core.images import read_image
+from core.io.images import read_image
 from core.types import ImageRecord
-from core.video import open_source
+from core.io.video import open_source
 
 
 def _png_bytes(rgb: np.ndarray) -> bytes:

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from core.config import ssd300
-from core.detector import load_detector
-from core.drawing import class_color
+from core.resolve import load_detector
+from core.io.drawing import class_color
 from core.inference import InferenceResult, run_inference
 from core.model import build_model
-from core.video_writer import writable_codecs
+from core.io.video_writer import writable_codecs
 from core.weights import save_checkpoint
 from tests.core.videos import decodable_frames, write_video
 

@@ -7,10 +7,10 @@ from torchvision.models.detection._utils import BoxCoder as TVBoxCoder
 from torchvision.models.detection._utils import SSDMatcher
 from torchvision.ops import box_iou
 
-from core.boxes import cxcywh_to_xyxy
+from core.ssd.boxes import cxcywh_to_xyxy
 from core.config import MatcherConfig, ssd300, ssd512
-from core.matching import BoxCoder, Matcher, _first_max, _grid_levels, build_targets
-from core.priors import prior_boxes
+from core.ssd.matching import BoxCoder, Matcher, _first_max, _grid_levels, build_targets
+from core.ssd.priors import prior_boxes
 
 
 def _priors() -> torch.Tensor:

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from core.config import LossConfig, ssd300, ssd512
-from core.loss import MultiBoxLoss
-from core.matching import BoxCoder, Matcher, build_targets
+from core.ssd.loss import MultiBoxLoss
+from core.ssd.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
 
 

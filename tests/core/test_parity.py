@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from core.detector import load_detector
-from core.importers import ssd_pytorch_key_map
-from core.loss import LossOutput, MultiBoxLoss
-from core.matching import BoxCoder, Matcher, build_targets
+from core.resolve import load_detector
+from core.weights.importers import ssd_pytorch_key_map
+from core.ssd.loss import LossOutput, MultiBoxLoss
+from core.ssd.matching import BoxCoder, Matcher, build_targets
 from core.model import build_model
 from core.weights import load_state_into, load_weights
 

@@ -9,7 +9,7 @@ import torch
 from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
 
 from core.config import SSDConfig, preset, ssd300, ssd512
-from core.priors import prior_boxes
+from core.ssd.priors import prior_boxes
 
 
 def test_prior_counts() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.types import Detections
-from core.video import (
+from core.io.video import (
     CameraSource,
     Frame,
     ImageFolderSource,
@@ -18,8 +18,8 @@ from core.video import (
     open_source,
     read_image,
 )
-from core.drawing import class_color, draw_detections
-from core.video_writer import VideoWriter
+from core.io.drawing import class_color, draw_detections
+from core.io.video_writer import VideoWriter
 
 W, H, N, FPS = 64, 48, 12, 10.0
 

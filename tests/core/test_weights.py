@@ -9,11 +9,12 @@ import torch
 import torchvision
 
 from core.config import ssd300
-from core.detector import Detector, load_detector
+from core.detector import Detector
+from core.resolve import load_detector
 from core.model import build_model
 from core.cli.info import describe
-from core.download import fetch_torchvision_coco, torchvision_cache_path
-from core.importers import init_backbone_from_vgg16
+from core.weights.download import fetch_torchvision_coco, torchvision_cache_path
+from core.weights.backbones import init_backbone_from_vgg16
 from core.weights import load_weights, save_checkpoint
 
 

@@ -14,7 +14,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from core.video_writer import VideoWriter
+from core.io.video_writer import VideoWriter
 
 
 def numbered_frame(k: int, size: tuple[int, int] = (96, 64)) -> np.ndarray:

@@ -5,7 +5,8 @@ import cv2
 import torch
 
 from core.data.synthetic import SHAPE_CLASSES, render_scene, synthetic_index
-from core.detector import DEMO_VIDEO, DEMO_WEIGHTS, load_detector
+from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
+from core.resolve import load_detector
 from core.engine.demo import DEMO_CONFIG, STAGES, TEST_SEED
 from core.evaluation.evaluate import evaluate
 from core.weights import read_file

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.detector import load_detector
+from core.resolve import load_detector
 
 
 @pytest.mark.parametrize("arch", ["ssdlite320_mobilenet_v3_large", "ssdlite300_mobilenet_v2", "ssd300_mobilenet_v1",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.detector import load_detector
+from core.resolve import load_detector
 from core.engine import EventKind, NonFiniteLossError, TrainConfig, TrainProgress, train
 from core.engine.checkpoint import capture_rng_state, load_training_checkpoint, restore_rng_state
 from core.engine.sampler import EpochSampler, SeededSamples

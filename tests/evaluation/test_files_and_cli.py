@@ -237,7 +237,7 @@ def test_empty_detection_files_are_errors(voc_dir: Path, tmp_path: Path) -> None
 
 def test_eval_with_weights_runs_the_model(voc_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from core.config import ssd300
-    from core.detector import load_detector
+    from core.resolve import load_detector
     from core.evaluation.run import EvaluationCancelled, run_detector
     from core.model import build_model
     from core.weights import save_checkpoint
@@ -308,7 +308,7 @@ def test_a_partial_detections_file_is_evaluated_with_a_warning(voc_dir: Path, tm
     """A real ``ssd detect`` JSON stopped after 4 of the 10 images says ``"partial": true``; ``ssd eval``
     scores it and warns that the images it never reached count as missed."""
     from core.config import ssd300
-    from core.detector import load_detector
+    from core.resolve import load_detector
     from core.inference import run_inference
     from core.model import build_model
     from core.weights import save_checkpoint

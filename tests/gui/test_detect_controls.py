@@ -12,7 +12,7 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionSlider
 
-from core.video import open_source
+from core.io.video import open_source
 from ssd_gui.live import LivePipeline
 from ssd_gui.views.detect_view import DetectView
 from ssd_gui.widgets.class_filter import ClassFilter

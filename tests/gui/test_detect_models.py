@@ -16,12 +16,12 @@ from core import load_detector
 from core.config import preset
 from core.detector import DEMO_VIDEO, Detector
 from core.model import build_model
-from core.video import open_source
+from core.io.video import open_source
 from core.weights import save_checkpoint
 from ssd_gui.main_window import MainWindow
 from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult
 from ssd_gui.views.detect_view import DetectView
-from tests.gui.assets import CLASS_NAMES, drop_files
+from tests.gui.assets import CLASS_NAMES, TrustAnswer, drop_files
 
 pytest.importorskip("openvino")
 pytest.importorskip("onnx")
@@ -31,7 +31,7 @@ WAIT_MS = 30_000
 
 @pytest.fixture(scope="module")
 def exported(detect_assets, tmp_path_factory) -> dict[str, Path]:  # type: ignore[no-untyped-def]
-    from core.export import export_model
+    from core.runtime.export import export_model
 
     d = tmp_path_factory.mktemp("exported")
     w = detect_assets["weights"]
@@ -47,7 +47,9 @@ def _open_paused(qtbot, view: DetectView, source: Path) -> DetectionResult:  # t
 
 def _same_as_core(result: DetectionResult, path: Path, runtime: str) -> None:
     """The view's detections of ``result.frame`` are what core's own loader of ``path`` gives on ``runtime``."""
-    ref = load_detector(path, runtime=runtime).detect([result.frame.image], score_thresh=RUN_SCORE_THRESH)[0]
+    trust = path.suffix == ".torchscript"  # the test made this file: it runs only our own traced network
+    ref = load_detector(path, runtime=runtime, trust_code=trust).detect([result.frame.image],
+                                                                       score_thresh=RUN_SCORE_THRESH)[0]
     got = result.detections
     assert len(got) == len(ref) > 0 and result.class_names == CLASS_NAMES
     np.testing.assert_array_equal(got.labels, ref.labels)
@@ -92,9 +94,13 @@ def test_the_open_dialog_offers_exported_networks_and_they_load(qtbot, detect_vi
     for kind, fmt in (("onnx", "onnx"), ("xml", "openvino"), ("torchscript", "torchscript")):
         answer = _DialogAnswer(exported[kind])
         QTimer.singleShot(0, answer)
+        trust = TrustAnswer(open_it=True)
+        if kind == "torchscript":  # it runs code: the app asks first, and the person says yes
+            QTimer.singleShot(0, trust)
         with qtbot.waitSignal(detect_view.model_changed, timeout=WAIT_MS) as changed, \
                 qtbot.waitSignal(detect_view.result_shown, timeout=WAIT_MS) as shown:
             detect_view.models.open_weights_action.trigger()
+        assert ("runs the TorchScript code inside it" in trust.text) == (kind == "torchscript")
         assert {"tiny.onnx", "tiny.xml", "tiny.torchscript"} <= answer.offered and "notes.txt" not in answer.offered
         assert "*.onnx" in answer.filters[0] and "*.xml" in answer.filters[0]
         det = changed.args[0]
@@ -118,6 +124,8 @@ def test_exported_networks_dropped_on_the_window_load_in_detect(qtbot, detect_as
         qtbot.waitUntil(lambda: not view.playing and view.pipeline.detection.is_idle(), timeout=WAIT_MS)
         qtbot.wait(200)  # results already queued for the GUI thread arrive now
         for kind in ("xml", "torchscript"):
+            if kind == "torchscript":
+                QTimer.singleShot(0, TrustAnswer(open_it=True))
             with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS) as changed, \
                     qtbot.waitSignal(view.result_shown, timeout=WAIT_MS) as shown:
                 assert drop_files(win, [exported[kind]])
@@ -224,3 +232,21 @@ def test_the_demo_video_plays_with_an_ssdlite_model_and_shows_its_detections(qtb
     detect_view.canvas.grab()  # paint now: the canvas draws the boxes above the threshold
     assert detect_view.canvas.drawn_boxes == len(detect_view.state.visible())
     assert detect_view.canvas.drawn_boxes > 0
+
+
+def test_a_torchscript_file_declined_in_the_confirmation_never_loads(qtbot, detect_view, detect_assets,  # type: ignore[no-untyped-def]
+                                                                    tmp_path) -> None:
+    """The app names the risk before opening a file that runs code; Cancel keeps the running model."""
+    from ssd_gui.dialogs import trust as trust_dialog
+    from core.runtime.export import export_model
+
+    ts = export_model(detect_assets["weights"], "torchscript", tmp_path / "other.torchscript")
+    _open_paused(qtbot, detect_view, detect_assets["video"])
+    before = detect_view.state.detector
+    answer = TrustAnswer(open_it=False)
+    QTimer.singleShot(0, answer)
+    with qtbot.waitSignal(detect_view.models.failed, timeout=WAIT_MS) as failed:
+        assert detect_view.models.load(ts) is None
+    assert "can read and write your files" in answer.text and "Open it only if you trust" in answer.text
+    assert "declined" in failed.args[0] and detect_view.state.detector is before
+    assert ts.resolve() not in trust_dialog._TRUSTED

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Qt, QTimer, Slot
 
-from core.video import VideoFileSource, open_source
+from core.io.video import VideoFileSource, open_source
 from ssd_gui.main_window import MainWindow
 from ssd_gui.state.detect import DetectionResult
 from ssd_gui.views.detect_view import DetectView
@@ -191,7 +191,7 @@ def test_image_and_folder_sources(qtbot, view, assets, tmp_path) -> None:
 
 
 def test_camera_menu_says_when_there_is_none(view) -> None:
-    from core.video import list_cameras
+    from core.io.video import list_cameras
 
     if list_cameras():
         pytest.skip("this machine has a camera")
@@ -283,7 +283,7 @@ def test_installed_pyside_counts_none_references() -> None:
 
 
 def test_coco_model_offline_says_where_to_put_the_file(qtbot, view, assets, tmp_path, monkeypatch) -> None:
-    from core.download import TORCHVISION_COCO_FILE, torchvision_cache_path
+    from core.weights.download import TORCHVISION_COCO_FILE, torchvision_cache_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
     expected = torchvision_cache_path()
@@ -300,7 +300,7 @@ def test_coco_model_download_shows_progress_and_a_bad_or_cancelled_download_chan
         qtbot, view, assets, tmp_path, monkeypatch) -> None:
     """The real download path against a loopback mirror: a file of the right name with the wrong bytes
     is refused by its hash after the progress dialog counted it; Cancel in the dialog stops a download."""
-    from core.download import MIRROR_ENV, TORCHVISION_COCO_FILE, torchvision_cache_path
+    from core.weights.download import MIRROR_ENV, TORCHVISION_COCO_FILE, torchvision_cache_path
     from tests.local_http import serve_folder
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))

@@ -16,7 +16,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QImage
 
 from core.data.synthetic import write_dataset
-from core.drawing import class_color
+from core.io.drawing import class_color
 from ssd_gui.main_window import MainWindow
 from ssd_gui.views.evaluate_view import EvaluateView
 from tests.gui.assets import coco_results_from

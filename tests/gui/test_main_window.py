@@ -8,7 +8,7 @@ import cv2
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from core.video import open_source
+from core.io.video import open_source
 from ssd_gui import settings
 from ssd_gui.main_window import MainWindow
 from tests.gui.assets import drop_files as _drop

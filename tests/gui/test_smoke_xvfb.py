@@ -20,7 +20,7 @@ import pytest
 from core.config import ssd300
 from core.data.synthetic import render_video
 from core.model import build_model
-from core.drawing import class_color
+from core.io.drawing import class_color
 from core.weights import save_checkpoint
 
 REPO = Path(__file__).resolve().parents[2]

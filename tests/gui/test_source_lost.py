@@ -2,7 +2,7 @@
 
 There is no camera on the test machines, so the unplug is simulated: a real decoded video,
 presented as a live source, whose reads fail after a few frames with the very exception
-``core.video.CameraSource`` raises when its device stops delivering frames.
+``core.io.video.CameraSource`` raises when its device stops delivering frames.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import ssd_gui.live as live
 from core.config import ssd300
 from core.data.synthetic import render_video
 from core.model import build_model
-from core.video import Frame, SourceReadError, VideoFileSource
+from core.io.video import Frame, SourceReadError, VideoFileSource
 from core.weights import save_checkpoint
 from ssd_gui.views.detect_view import DetectView
 

@@ -14,7 +14,7 @@ pytest.importorskip("onnx")
 
 from core import load_detector  # noqa: E402
 from core.cli import main  # noqa: E402
-from core.export import export_model  # noqa: E402
+from core.runtime.export import export_model  # noqa: E402
 from tests.runtime.helpers import assert_same_detections, scenes, tiny_checkpoint  # noqa: E402
 
 

@@ -16,7 +16,7 @@ onnx = pytest.importorskip("onnx")
 from core import load_detector  # noqa: E402
 from core.cli import main  # noqa: E402
 from core.detector import DEMO_WEIGHTS  # noqa: E402
-from core.export import export_model  # noqa: E402
+from core.runtime.export import export_model  # noqa: E402
 from tests.runtime.helpers import ARCHS, assert_same_detections, scenes, tiny_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

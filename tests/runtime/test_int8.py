@@ -82,7 +82,7 @@ def test_int8_quantization_can_be_cancelled(tmp_path: Path) -> None:
 @pytest.mark.parametrize("arch", ("ssd300", "ssdlite320_mobilenet_v3_large"))
 def test_int8_export_to_ir_runs_as_int8(arch: str, tmp_path: Path) -> None:
     """NNCF quantization, IR export and reload; SSDlite's ~15 s is NNCF's statistics over its ~150 layers."""
-    from core.export import export_model
+    from core.runtime.export import export_model
 
     weights = tiny_checkpoint(tmp_path / "m.pt", arch, meta=SYNTHETIC_TRAINING)
     xml = export_model(weights, "openvino", tmp_path / "m_int8.xml", precision="int8")

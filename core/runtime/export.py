@@ -75,7 +75,7 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
 def _check_options(fmt: str, precision: str, batch: int, out: Path) -> Path:
     """``out`` once the options are known to fit together and it can be written; else a ValueError
     naming the option (or an OSError naming the file), before any work."""
-    from core.fileio import check_output_file
+    from core.io.fileio import check_output_file
 
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; choose one of {EXPORT_FORMATS}")
@@ -98,7 +98,7 @@ def _export_ir(model: Any, lw: Any, meta: Any, out: Path, precision: str, calibr
     from core.detector import Detector
     from core.runtime.formats import write_ir
     from core.runtime.load import quantize_for
-    from core.runtime.openvino import torch_to_openvino
+    from core.runtime.formats import torch_to_openvino
 
     ov_model = torch_to_openvino(model, meta)
     if precision == "int8":

@@ -31,7 +31,8 @@ from torch import Tensor
 
 
 from core.config import NMS_METHODS, PostprocessConfig
-from core.matching import BoxCoder
+from core.ssd.boxes import grouped_self_iou
+from core.ssd.matching import BoxCoder
 
 # First global top-k, in multiples of detections_per_img: usually enough for one pass.
 _FIRST_K_FACTOR = 2
@@ -68,7 +69,7 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
     priors = priors.float()
     if method == "hard":
         return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh) for i in range(len(scores))]
-    from core.soft_nms import soft_postprocess_per_image
+    from core.ssd.soft_nms import soft_postprocess_per_image
 
     return [soft_postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh, method, sigma)
             for i in range(len(scores))]
@@ -150,7 +151,7 @@ def greedy_nms_same_class(boxes: Tensor, classes: Tensor, iou_thresh: float,
     padded[grp, rk] = boxes[src]
     slot_valid[grp, rk] = True
 
-    sup = _self_iou(padded) > iou_thresh  # [G, M, M]; padding gives NaN -> False
+    sup = grouped_self_iou(padded) > iou_thresh  # [G, M, M]; padding gives NaN -> False
     sup &= slot_valid[:, :, None] & slot_valid[:, None, :]
     sup = sup.triu_(diagonal=1)  # only a better-scored box (lower index) can suppress
     # keep[j] = no kept i < j suppresses j. The definition only looks at earlier boxes, so it has
@@ -168,18 +169,3 @@ def greedy_nms_same_class(boxes: Tensor, classes: Tensor, iou_thresh: float,
     keep = torch.zeros(k, dtype=torch.bool, device=dev)
     keep[src] = cur[grp, rk]
     return keep
-
-
-def _self_iou(boxes: Tensor) -> Tensor:
-    """IoU of every pair inside each group: boxes [G, M, 4] x1y1x2y2 -> [G, M, M].
-
-    The operations and their order are those of torchvision's NMS kernel (clamped width times
-    clamped height, over area_i + area_j - inter), so a comparison with the threshold decides
-    exactly as torchvision's ``nms`` does. One tensor per coordinate keeps every op contiguous.
-    """
-    x1, y1, x2, y2 = boxes.unbind(-1)
-    area = (x2 - x1) * (y2 - y1)
-    w = (torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :])).clamp_(min=0)
-    h = (torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :])).clamp_(min=0)
-    inter = w.mul_(h)
-    return inter / (area[:, :, None] + area[:, None, :] - inter)

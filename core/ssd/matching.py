@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from core.boxes import batched_box_iou, cxcywh_to_xyxy
+from core.ssd.boxes import batched_box_iou, cxcywh_to_xyxy
 from core.config import MatcherConfig
 
 # torchvision's BoxCoder clamps dw/dh before exp() so a wild regression cannot overflow.

@@ -163,7 +163,7 @@ def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path
     """Delete temporary files this module left behind in ``folder`` (after a kill mid-write).
 
     These are ``atomic_path``'s ``.<name>.<random>.tmp`` and the files written beside them under that
-    name plus an extension (``core.video_writer`` encodes into ``.<name>.<random>.tmp.mp4``: OpenCV
+    name plus an extension (``core.io.video_writer`` encodes into ``.<name>.<random>.tmp.mp4``: OpenCV
     picks the container from the extension). With ``name``, only the temporaries of that target
     file. Returns the files removed.
     """

@@ -42,7 +42,7 @@ class MultiBoxLoss:
         Args:
             cls_logits: float [B, P, C] raw class scores.
             bbox_regression: float [B, P, 4] predicted offsets.
-            target_labels: int64 [B, P], 0 = background (from core.matching.build_targets).
+            target_labels: int64 [B, P], 0 = background (from core.ssd.matching.build_targets).
             target_deltas: float [B, P, 4] encoded targets, used where target_labels > 0.
         """
         cls_logits = cls_logits.float()

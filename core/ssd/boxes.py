@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torchvision.ops import box_iou
 
-__all__ = ["box_iou", "xyxy_to_cxcywh", "cxcywh_to_xyxy", "batched_box_iou"]
+__all__ = ["box_iou", "xyxy_to_cxcywh", "cxcywh_to_xyxy", "batched_box_iou", "grouped_self_iou"]
 
 
 def xyxy_to_cxcywh(boxes: Tensor) -> Tensor:
@@ -50,3 +50,18 @@ def batched_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     area2 = (bx2 - bx1) * (by2 - by1)
     union = (area1 + area2).sub_(inter)
     return inter.div_(union)
+
+
+def grouped_self_iou(boxes: Tensor) -> Tensor:
+    """IoU of every pair inside each group: boxes [G, M, 4] x1y1x2y2 -> [G, M, M].
+
+    The operations and their order are those of torchvision's NMS kernel (clamped width times
+    clamped height, over area_i + area_j - inter), so a comparison with the threshold decides
+    exactly as torchvision's ``nms`` does. One tensor per coordinate keeps every op contiguous.
+    """
+    x1, y1, x2, y2 = boxes.unbind(-1)
+    area = (x2 - x1) * (y2 - y1)
+    w = (torch.minimum(x2[:, :, None], x2[:, None, :]) - torch.maximum(x1[:, :, None], x1[:, None, :])).clamp_(min=0)
+    h = (torch.minimum(y2[:, :, None], y2[:, None, :]) - torch.maximum(y1[:, :, None], y1[:, None, :])).clamp_(min=0)
+    inter = w.mul_(h)
+    return inter / (area[:, :, None] + area[:, None, :] - inter)

@@ -1,6 +1,6 @@
 """What every frame source shares: :class:`Frame`, the :class:`FrameSource` interface and the
-error of a live source that stops. The sources are in :mod:`core.video` (images, folders,
-cameras, ``open_source``) and :mod:`core.video_file` (video files)."""
+error of a live source that stops. The sources are in :mod:`core.io.video` (images, folders,
+cameras, ``open_source``) and :mod:`core.io.video_file` (video files)."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from core.config import PostprocessConfig
-from core.matching import BoxCoder
-from core.postprocess import _self_iou
+from core.ssd.matching import BoxCoder
+from core.ssd.boxes import grouped_self_iou
 
 
 def soft_nms_padded(boxes: Tensor, scores: Tensor, valid: Tensor, method: str, iou_thresh: float, sigma: float,
@@ -37,7 +37,7 @@ def soft_nms_padded(boxes: Tensor, scores: Tensor, valid: Tensor, method: str, i
     g = boxes.shape[0]
     if g == 0 or boxes.shape[1] == 0:
         return scores.clone(), torch.zeros_like(valid)
-    iou = _self_iou(boxes).nan_to_num_(0.0)  # a degenerate or padding box overlaps nothing
+    iou = grouped_self_iou(boxes).nan_to_num_(0.0)  # a degenerate or padding box overlaps nothing
     s = scores.clone()
     active = valid & (s > score_thresh)
     kept = torch.zeros_like(valid)

@@ -13,8 +13,8 @@ camera, a folder is a folder of images, a file with an image extension is one im
 anything else is tried as a video. Problems found when opening (missing path, not a video,
 empty folder, unreadable image) raise ``ValueError`` naming the path and what is wrong.
 A camera that stops delivering frames mid-stream raises :class:`SourceReadError`.
-The shared interface is :mod:`core.frames`, video files :mod:`core.video_file`; writing videos
-is :mod:`core.video_writer`, drawing :mod:`core.drawing`.
+The shared interface is :mod:`core.io.frames`, video files :mod:`core.io.video_file`; writing videos
+is :mod:`core.io.video_writer`, drawing :mod:`core.io.drawing`.
 """
 from __future__ import annotations
 
@@ -26,9 +26,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.frames import Frame, FrameSource, SourceReadError, capture_fps, clamp_index
-from core.images import IMAGE_EXTENSIONS, is_image_file, read_image
-from core.video_file import VideoFileSource
+from core.io.frames import Frame, FrameSource, SourceReadError, capture_fps, clamp_index
+from core.io.images import IMAGE_EXTENSIONS, is_image_file, read_image
+from core.io.video_file import VideoFileSource
 
 __all__ = ["IMAGE_EXTENSIONS", "CameraSource", "Frame", "FrameSource", "ImageFolderSource", "SingleImageSource",
            "SourceReadError", "VideoFileSource", "list_cameras", "open_source", "parse_camera_spec", "read_image"]

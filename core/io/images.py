@@ -7,6 +7,7 @@ so files are read as bytes and decoded with ``cv2.imdecode``; the bytes come fro
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,3 +44,15 @@ def read_image(path: str | Path) -> np.ndarray:
     if bgr.ndim != 3 or bgr.shape[0] == 0 or bgr.shape[1] == 0:
         raise ValueError(f"{p}: could not decode image (empty image of shape {bgr.shape})")
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+
+
+def check_image(img: Any, i: int) -> None:
+    """A ValueError naming image ``i`` unless ``img`` is an HxWx3 uint8 numpy array (RGB) with pixels."""
+    if not isinstance(img, np.ndarray):
+        raise ValueError(f"image {i} is a {type(img).__name__}, expected a numpy array HxWx3 uint8 RGB")
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"image {i} has shape {img.shape}, expected HxWx3 (RGB)")
+    if img.shape[0] == 0 or img.shape[1] == 0:
+        raise ValueError(f"image {i} has shape {img.shape}: width and height must be positive")
+    if img.dtype != np.uint8:
+        raise ValueError(f"image {i} has dtype {img.dtype}, expected uint8")

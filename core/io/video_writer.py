@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
-from core.fileio import atomic_path, remove_stale_temps
+from core.io.fileio import atomic_path, remove_stale_temps
 
 #: Codecs tried in this order; the first one the OpenCV build can write is used.
 CODEC_PREFERENCE: tuple[str, ...] = ("avc1", "H264", "mp4v")
@@ -112,7 +112,7 @@ class VideoWriter:
     crash, a full disk or :meth:`discard` leaves an earlier file at ``path`` intact). Used as a
     context manager, an exception inside the block discards the video. The temporaries a kill
     left behind (``.<name>.<random>.tmp`` and ``.tmp.mp4``) are removed by the next writer of the
-    same file, or by ``core.fileio.remove_stale_temps``.
+    same file, or by ``core.io.fileio.remove_stale_temps``.
 
     Args:
         path: output file (``.mp4`` for the codec choice above); its folder is created.

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.frames import Frame, FrameSource, capture_fps, clamp_index
+from core.io.frames import Frame, FrameSource, capture_fps, clamp_index
 
 
 class VideoFileSource(FrameSource):

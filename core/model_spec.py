@@ -1,0 +1,96 @@
+"""What a model string names: the one answer to "what is this?" for every place that takes a model.
+
+    spec = parse_model_spec("runs/clip/best.pt")      # ModelSpec(kind="checkpoint", path=...)
+    spec = parse_model_spec("net.torchscript")        # kind "torchscript": code, loaded only with trust_code
+    spec.runs_code                                    # True for TorchScript archives and Python plug-ins
+
+Kinds, and whether opening one can run code:
+
+- ``checkpoint``: a weights file (this project's checkpoints, torchvision / ssd.pytorch / qfgaohao state
+  dicts), read with ``torch.load(weights_only=True)``: data only. ``demo`` (the bundled model) and
+  ``torchvision:ssd300_vgg16_coco`` / ``torchvision:ssdlite320_mobilenet_v3_large_coco`` (torchvision's
+  COCO files, fetched into its cache) are checkpoints too.
+- ``onnx`` (``.onnx``) and ``openvino`` (IR, ``.xml`` + ``.bin``): exported networks, read as data.
+- ``torchscript`` (``.torchscript``): an exported TorchScript archive. Loading one runs the TorchScript
+  code inside it (a ``__setstate__`` can read and write files), so it is opened only with an explicit
+  opt-in (``trust_code``, ``--trust-code``, a confirmation in the app), and only from that suffix: a
+  TorchScript archive named ``.pt``, ``.pth`` or anything else is refused, whatever the opt-in.
+
+The kind comes from the name (a suffix or a prefix), never from what the file contains; the content
+is only looked at (as a zip listing, without loading anything) to explain a refusal.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.weights.files import TORCHSCRIPT_SUFFIX, TRUST_HINT, looks_like_torchscript  # noqa: F401 - the API
+
+ONNX_SUFFIXES = (".onnx",)
+IR_SUFFIXES = (".xml", ".bin")
+#: The kinds whose files are data only, and those that run code when opened.
+DATA_KINDS = ("checkpoint", "onnx", "openvino")
+CODE_KINDS = ("torchscript",)
+
+
+class UntrustedCodeError(ValueError):
+    """A model that runs code when opened was asked for without the opt-in (or under a name that hides it)."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model string, understood.
+
+    Attributes:
+        text: the string as given.
+        kind: one of :data:`DATA_KINDS` or :data:`CODE_KINDS`.
+        path: the file (for every kind here).
+    """
+
+    text: str
+    kind: str
+    path: Path
+
+    @property
+    def runs_code(self) -> bool:
+        """True when opening this model runs code from its file (see the module docstring)."""
+        return self.kind in CODE_KINDS
+
+    @property
+    def exported(self) -> bool:
+        """True for a network written by ``ssd export`` (ONNX, OpenVINO IR, TorchScript)."""
+        return self.kind in ("onnx", "openvino", "torchscript")
+
+
+def kind_of_path(path: str | Path) -> str:
+    """The kind of a model file, from its suffix alone: "onnx", "openvino", "torchscript" or "checkpoint"."""
+    suffix = Path(path).suffix.lower()
+    if suffix in ONNX_SUFFIXES:
+        return "onnx"
+    if suffix in IR_SUFFIXES:
+        return "openvino"
+    if suffix == TORCHSCRIPT_SUFFIX:
+        return "torchscript"
+    return "checkpoint"
+
+
+def parse_model_spec(spec: str | Path, *, allow_download: bool = True) -> ModelSpec:
+    """The kind and file of a model string (``demo`` and torchvision's names resolved to their files:
+    :func:`core.weights.resolve_weights_spec`, which fetches torchvision's when ``allow_download``)."""
+    from core.weights.load import resolve_weights_spec
+
+    path = resolve_weights_spec(spec, allow_download=allow_download)
+    return ModelSpec(str(spec), kind_of_path(path), path)
+
+
+def check_trusted(spec: ModelSpec, trust_code: bool) -> None:
+    """Refuse a model whose opening runs code unless the user opted in (``trust_code``).
+
+    Raises:
+        UntrustedCodeError naming the file: a TorchScript archive without the opt-in.
+    """
+    if spec.runs_code and not trust_code:
+        raise UntrustedCodeError(
+            f"'{spec.path}' is a TorchScript archive: opening it runs the TorchScript code inside it, which can "
+            f"read and write your files. It is not opened by default; {TRUST_HINT}. Safer: export the model as "
+            f"ONNX or OpenVINO IR (data only), or use its checkpoint")
