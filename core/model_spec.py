@@ -15,6 +15,10 @@ Kinds, and whether opening one can run code:
   code inside it (a ``__setstate__`` can read and write files), so it is opened only with an explicit
   opt-in (``trust_code``, ``--trust-code``, a confirmation in the app), and only from that suffix: a
   TorchScript archive named ``.pt``, ``.pth`` or anything else is refused, whatever the opt-in.
+- Teachers named by a prefix (:mod:`core.teachers.registry`): ``torchvision:NAME`` (torchvision's COCO
+  detectors; weights read weights-only), ``owlv2:ONTOLOGY`` and ``grounding-dino:ONTOLOGY`` (Hugging Face
+  models, safetensors, never remote code): data. ``py:FILE.py:FACTORY``, ``py:package.module:FACTORY`` and
+  ``py:NAME`` (an installed entry point) are Python plug-ins: **code**, only with the opt-in.
 
 The kind comes from the name (a suffix or a prefix), never from what the file contains; the content
 is only looked at (as a zip listing, without loading anything) to explain a refusal.
@@ -24,13 +28,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.teachers.spec import TeacherSpec, parse_teacher_spec
 from core.weights.files import TORCHSCRIPT_SUFFIX, TRUST_HINT, looks_like_torchscript  # noqa: F401 - the API
 
 ONNX_SUFFIXES = (".onnx",)
 IR_SUFFIXES = (".xml", ".bin")
 #: The kinds whose files are data only, and those that run code when opened.
-DATA_KINDS = ("checkpoint", "onnx", "openvino")
-CODE_KINDS = ("torchscript",)
+DATA_KINDS = ("checkpoint", "onnx", "openvino", "torchvision", "owlv2", "grounding-dino")
+CODE_KINDS = ("torchscript", "plugin")
+#: The kinds built by core.teachers (a prefix names them, not a file).
+TEACHER_KINDS = ("torchvision", "owlv2", "grounding-dino", "plugin")
 
 
 class UntrustedCodeError(ValueError):
@@ -44,12 +51,14 @@ class ModelSpec:
     Attributes:
         text: the string as given.
         kind: one of :data:`DATA_KINDS` or :data:`CODE_KINDS`.
-        path: the file (for every kind here).
+        path: the file (None for a teacher kind: its loader finds its files).
+        teacher: the split teacher string for :data:`TEACHER_KINDS`, else None.
     """
 
     text: str
     kind: str
-    path: Path
+    path: Path | None
+    teacher: TeacherSpec | None = None
 
     @property
     def runs_code(self) -> bool:
@@ -60,6 +69,11 @@ class ModelSpec:
     def exported(self) -> bool:
         """True for a network written by ``ssd export`` (ONNX, OpenVINO IR, TorchScript)."""
         return self.kind in ("onnx", "openvino", "torchscript")
+
+    @property
+    def is_teacher(self) -> bool:
+        """True for the kinds built by core.teachers (zoo, open vocabulary, plug-ins)."""
+        return self.teacher is not None
 
 
 def kind_of_path(path: str | Path) -> str:
@@ -74,11 +88,21 @@ def kind_of_path(path: str | Path) -> str:
     return "checkpoint"
 
 
+def kind_of(spec: str | Path) -> str:
+    """The kind of a model string from its name alone: a teacher prefix's kind, else :func:`kind_of_path`."""
+    teacher = parse_teacher_spec(spec)
+    return teacher.kind if teacher is not None else kind_of_path(spec)
+
+
 def parse_model_spec(spec: str | Path, *, allow_download: bool = True) -> ModelSpec:
     """The kind and file of a model string (``demo`` and torchvision's names resolved to their files:
-    :func:`core.weights.resolve_weights_spec`, which fetches torchvision's when ``allow_download``)."""
+    :func:`core.weights.resolve_weights_spec`, which fetches torchvision's when ``allow_download``; a teacher
+    prefix split by :func:`core.teachers.registry.parse_teacher_spec`, its files left to its loader)."""
     from core.weights.load import resolve_weights_spec
 
+    teacher = parse_teacher_spec(spec)
+    if teacher is not None:
+        return ModelSpec(str(spec), teacher.kind, None, teacher)
     path = resolve_weights_spec(spec, allow_download=allow_download)
     return ModelSpec(str(spec), kind_of_path(path), path)
 
@@ -87,8 +111,12 @@ def check_trusted(spec: ModelSpec, trust_code: bool) -> None:
     """Refuse a model whose opening runs code unless the user opted in (``trust_code``).
 
     Raises:
-        UntrustedCodeError naming the file: a TorchScript archive without the opt-in.
+        UntrustedCodeError naming the file: a TorchScript archive or a Python plug-in without the opt-in.
     """
+    if spec.kind == "plugin" and not trust_code:
+        raise UntrustedCodeError(
+            f"'{spec.text}' is a Python plug-in: loading it runs its Python code, which can do anything you can "
+            f"(read, write and send your files). It is not loaded by default; {TRUST_HINT}")
     if spec.runs_code and not trust_code:
         raise UntrustedCodeError(
             f"'{spec.path}' is a TorchScript archive: opening it runs the TorchScript code inside it, which can "

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
 import re
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -180,3 +182,19 @@ def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path
                 p.unlink()
                 removed.append(p)
     return removed
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file in hex (remembered per path, size and modification time within the process)."""
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256(str(p), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

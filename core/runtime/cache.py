@@ -18,11 +18,10 @@ import os
 import shutil
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core.io.fileio import describe_os_error, write_json
+from core.io.fileio import describe_os_error, file_sha256, write_json  # noqa: F401 - file_sha256: the API
 from core.runtime.metadata import EXPORT_VERSION, NetworkMeta
 
 CACHE_ENV = "SSD_CACHE_DIR"
@@ -35,22 +34,6 @@ def default_cache_root() -> Path:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ssd-desktop"
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file in hex (remembered per path, size and modification time within the process)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return _sha256(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=32)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class NetworkCache:
