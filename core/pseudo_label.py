@@ -25,7 +25,6 @@ Image ids: ``<video stem>_<frame:06d>`` for a video, ``<folder>_<image stem>`` f
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -34,6 +33,7 @@ import numpy as np
 
 from core.config import BACKGROUND
 from core.data.pseudo_label_files import FORMATS, STATE_FILE, PseudoLabelWriter
+from core.io.fileio import file_sha256  # noqa: F401 - kept in this module's API
 from core.jobs import ProgressFn, StopFn, report
 
 #: torchvision's COCO class list pads unused category ids with this name; it is never a class to learn.
@@ -63,6 +63,7 @@ class PseudoLabelConfig:
             training data, else the first source).
         save_every: frames between two saves of the index files.
         trust_code: the user's opt-in for a teacher that runs code when opened (core.model_spec).
+        tiles, tile_overlap: run the teacher on ``"RxC"`` tiles of each frame as well (core.teachers.tiling).
     """
 
     sources: tuple[str, ...]
@@ -81,6 +82,8 @@ class PseudoLabelConfig:
     batch_size: int = 8
     save_every: int = 50
     trust_code: bool = False
+    tiles: str | None = None
+    tile_overlap: float = 0.2
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -93,10 +96,19 @@ class PseudoLabelConfig:
                                  ("save_every", self.save_every, 1), ("max_frames", self.max_frames, 1)):
             if value is not None and value < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}")
+        self.tiling()  # a malformed --tiles fails here, before any work
 
-    def settings(self, teacher_sha256: str) -> dict[str, Any]:
-        """What makes the labels what they are: a resumed run must have the same."""
-        return {"teacher_sha256": teacher_sha256, "score_thresh": self.score_thresh, "every": self.every,
+    def tiling(self) -> Any:
+        """The :class:`core.teachers.tiling.Tiling` of ``tiles`` and ``tile_overlap`` (None: whole frames)."""
+        from core.teachers.tiling import parse_tiling
+
+        return parse_tiling(self.tiles, self.tile_overlap)
+
+    def settings(self, teacher: dict[str, Any] | str) -> dict[str, Any]:
+        """What makes the labels what they are: a resumed run must have the same. ``teacher``: the teacher's
+        identity (:func:`core.resolve.model_identity`; a file's SHA-256 as a string is ``teacher_sha256``)."""
+        identity = {"teacher_sha256": teacher} if isinstance(teacher, str) else dict(teacher)
+        return {**identity, "score_thresh": self.score_thresh, "every": self.every,
                 "format": self.fmt, "classes": None if self.classes is None else list(self.classes),
                 "rename": [list(p) for p in self.rename], "max_frames": self.max_frames}
 
@@ -152,14 +164,6 @@ def class_plan(teacher_names: Sequence[str], classes: Sequence[str] | None,
             dataset.append(target)
         mapping[label] = dataset.index(target)
     return tuple(dataset), mapping
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_target(out_dir: str | Path, settings: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
@@ -251,26 +255,24 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
         DatasetExistsError, ValueError, OSError before any work: see :func:`check_target`, bad sources.
         Ctrl-C and errors mid-run are re-raised after the frames done were saved.
     """
-    from core.resolve import load_detector
-    from core.weights import resolve_weights_spec
+    from core.resolve import load_detector, model_identity
 
-    teacher_file = resolve_weights_spec(cfg.teacher, allow_download=False)
-    if not teacher_file.is_file():
-        raise ValueError(f"{cfg.teacher}: teacher weights not found")
-    sha = file_sha256(teacher_file)
+    sha = model_identity(cfg.teacher, cfg.tiling(), cfg.trust_code)  # any teacher kind: its fingerprint
     out, previous = check_target(cfg.out_dir, cfg.settings(sha))
     total = _open_all(cfg.sources, cfg.every, cfg.max_frames)
     report(on_progress, 0, total, "pseudo-label", f"loading teacher {Path(cfg.teacher).name}")
     if teacher is None:
         teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision, runtime=cfg.runtime,
                                 calibration=cfg.calibration, calibration_fallback=cfg.sources[0],
-                                on_progress=on_progress, should_stop=should_stop, trust_code=cfg.trust_code)
+                                on_progress=on_progress, should_stop=should_stop, trust_code=cfg.trust_code,
+                                tiling=cfg.tiling())
     class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
     sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
     state = {"kind": "pseudo_label", "settings": cfg.settings(sha), "teacher": str(cfg.teacher),
              "teacher_classes": list(teacher.class_names), "score_thresh": cfg.score_thresh, "every": cfg.every,
              "class_names": list(class_names), "sources": sources, "complete": False}
-    note = f"pseudo-labels by teacher {Path(cfg.teacher).name}, score > {cfg.score_thresh:g}"
+    note = f"pseudo-labels by teacher {getattr(teacher, 'description', Path(cfg.teacher).name)}, " \
+           f"score > {cfg.score_thresh:g}"
     writer = PseudoLabelWriter(out, cfg.fmt, class_names, note, state)
     run = _Run(cfg, teacher, writer, mapping, total, on_progress, should_stop)
     try:

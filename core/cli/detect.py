@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any, Sequence
 
-from core.cli.runtime_options import add_runtime_options, load_cli_detector
+from core.cli.runtime_options import add_runtime_options, add_tiling_options, load_cli_detector
 from core.config import NMS_METHODS
 
 
@@ -18,7 +18,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", required=True,
                    help="weights file (this project's checkpoint, torchvision ssd300_vgg16 or "
                         "ssdlite320_mobilenet_v3_large, ssd.pytorch, qfgaohao/pytorch-ssd), 'demo' (the bundled demo "
-                        "model), 'torchvision:ssd300_vgg16_coco' or 'torchvision:ssdlite320_mobilenet_v3_large_coco'")
+                        "model), 'torchvision:ssd300_vgg16_coco' or 'torchvision:ssdlite320_mobilenet_v3_large_coco'; "
+                        "or a teacher: torchvision:NAME (torchvision's COCO detectors), owlv2:ONTOLOGY, "
+                        "grounding-dino:ONTOLOGY (text prompts), py:FILE.py:FACTORY (a plug-in, needs --trust-code)")
     p.add_argument("--out", default=None, help="path of the detections JSON to write")
     p.add_argument("--save-video", metavar="PATH", default=None,
                    help="also write the frames with their detections drawn, as an MP4 (H.264 where this OpenCV "
@@ -32,6 +34,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                         "model's, hard)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p)
+    add_tiling_options(p)
     p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: 1)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (e.g. for a camera)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false",

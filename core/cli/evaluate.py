@@ -6,7 +6,8 @@ import sys
 from typing import Any
 
 from core.cli.progress import ProgressBar
-from core.cli.runtime_options import add_runtime_options, chosen_runtime, show_load_progress
+from core.cli.runtime_options import add_runtime_options, add_tiling_options, chosen_runtime, show_load_progress, \
+    tiling_from_args
 from core.config import NMS_METHODS
 
 
@@ -27,14 +28,18 @@ def add(sub: argparse._SubParsersAction) -> None:
     truth = p.add_mutually_exclusive_group(required=True)
     truth.add_argument("--gt", help="ground truth: a VOC folder (several: comma-separated) or a COCO annotation JSON")
     truth.add_argument("--reference", metavar="W",
-                       help="no annotations: the detections of this reference model on --images are the ground "
-                            "truth, so every figure measures agreement with it, not accuracy")
+                       help="no annotations: the detections of this reference model (any model ssd detect takes: "
+                            "a file, torchvision:NAME, owlv2:ONTOLOGY, grounding-dino:ONTOLOGY, py:FILE.py:FACTORY) on "
+                            "--images are the ground truth, so every figure measures agreement with it, not accuracy")
     ref = p.add_argument_group("reference model as ground truth (with --reference)")
     ref.add_argument("--reference-thresh", type=float, default=0.5, metavar="T",
                      help="the reference's detections scoring above T are the ground truth (default 0.5)")
     ref.add_argument("--images", metavar="SOURCE", help="a video file, an image folder or an image")
     ref.add_argument("--every", type=int, default=1, metavar="N", help="keep one frame in N (default 1: all)")
     ref.add_argument("--max-frames", type=int, default=None, metavar="N", help="keep at most N frames")
+    ref.add_argument("--reference-tiles", default=None, metavar="RxC",
+                     help="also run the reference on ROWSxCOLUMNS overlapping tiles of each frame (overlap: "
+                          "--tile-overlap), merged by NMS")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dets", help="detections file or folder (see below)")
     src.add_argument("--weights", help="run this model over the ground-truth images first")
@@ -51,6 +56,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                         "hard)")
     p.add_argument("--device", default="cpu", help="with --weights: cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p, "with --weights: ")
+    add_tiling_options(p, "with --weights: ")
     p.add_argument("--batch-size", type=int, default=8, help="with --weights: images per forward pass (default: 8)")
     p.add_argument("--no-plots", action="store_true", help="skip the PR-curve PNGs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,7 +97,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
                              score_thresh=args.score_thresh, nms=args.nms, device=args.device,
                              precision=args.precision, batch_size=args.batch_size,
                              runtime=chosen_runtime(args) if args.weights else "torch", calibration=args.calibration,
-                             trust_code=args.trust_code)
+                             trust_code=args.trust_code, tiling=tiling_from_args(args) if args.weights else None)
 
 
 def ground_truth_from_args(args: argparse.Namespace) -> Any:
@@ -110,7 +116,8 @@ def ground_truth_from_args(args: argparse.Namespace) -> Any:
     runtime, _ = choose_runtime(args.runtime, args.device, "fp32")
     return ReferenceSource(args.reference, args.images, threshold=args.reference_thresh, every=args.every,
                            max_frames=args.max_frames, device=args.device, runtime=runtime,
-                           batch_size=args.batch_size, trust_code=args.trust_code)
+                           batch_size=args.batch_size, trust_code=args.trust_code, tiles=args.reference_tiles,
+                           tile_overlap=args.tile_overlap)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,8 +125,9 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.run import run_evaluation
     from core.io.fileio import check_output_dir
 
-    if not args.reference and (args.images or args.every != 1 or args.max_frames is not None):
-        raise ValueError("--images, --every and --max-frames go with --reference (a reference model as ground truth)")
+    if not args.reference and (args.images or args.every != 1 or args.max_frames is not None or args.reference_tiles):
+        raise ValueError("--images, --every, --max-frames and --reference-tiles go with --reference (a reference "
+                         "model as ground truth)")
     request = request_from_args(args)
     out = check_output_dir(args.out, "--out folder")  # before the work, not after an hour of images
     bars: dict[str, ProgressBar] = {}

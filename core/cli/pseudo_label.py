@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from core.cli.progress import ProgressBar
-from core.cli.runtime_options import add_runtime_options, chosen_runtime, show_load_progress
+from core.cli.runtime_options import add_runtime_options, add_tiling_options, chosen_runtime, show_load_progress
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -16,12 +16,18 @@ def add(sub: argparse._SubParsersAction) -> None:
                     "keeps its score; the teacher and threshold are recorded in DIR/pseudo_label.json). Running "
                     "the same command again resumes: frames already written are skipped. DIR must be new or empty, "
                     "or hold this same pseudo-labelling; another dataset is never overwritten.",
-        epilog="examples:\n  ssd pseudo-label street.mp4 --teacher torchvision:ssd300_vgg16_coco --out data/street "
+        epilog="examples:\n  ssd pseudo-label street.mp4 --teacher torchvision:fasterrcnn_resnet50_fpn_v2 --out data/street "
                "--every 10 --classes person,car,bus --rename bus=car\n"
+               "  ssd pseudo-label yard.mp4 --teacher 'owlv2:forklift=forklift,fork lift truck;pallet' --score-thresh 0.2 "
+               "--out data/yard --tiles 2x2\n"
                "  ssd train --format voc --data data/street --val-split val --out runs/street\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="video files, image folders or images")
-    p.add_argument("--teacher", required=True, metavar="W", help="the teacher model (any weights ssd detect reads)")
+    p.add_argument("--teacher", required=True, metavar="W",
+                   help="the teacher: any weights ssd detect reads, torchvision:NAME (torchvision's COCO detectors, "
+                        "e.g. fasterrcnn_resnet50_fpn_v2), owlv2:ONTOLOGY or grounding-dino:ONTOLOGY (text prompts: "
+                        "'forklift=forklift,fork lift truck;pallet>0.3=wooden pallet;person'), or py:FILE.py:FACTORY "
+                        "(a Python plug-in: runs its code, needs --trust-code)")
     p.add_argument("--out", required=True, metavar="DIR", help="the dataset folder to write (or resume)")
     p.add_argument("--score-thresh", type=float, default=0.5, metavar="T",
                    help="keep the teacher's detections scoring above T (default 0.5)")
@@ -33,6 +39,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="at most N kept frames per source")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p, "the teacher: ")
+    add_tiling_options(p)
     p.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default: 8)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
@@ -47,26 +54,16 @@ def _names(text: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _rename(text: str | None) -> tuple[tuple[str, str], ...]:
-    pairs = []
-    for item in (text or "").split(","):
-        if not item.strip():
-            continue
-        old, sep, new = item.partition("=")
-        if not sep or not old.strip() or not new.strip():
-            raise ValueError(f"--rename takes OLD=NEW pairs separated by commas, got {item.strip()!r}")
-        pairs.append((old.strip(), new.strip()))
-    return tuple(pairs)
-
-
 def run(args: argparse.Namespace) -> int:
+    from core.engine.teacher_run import parse_rename
     from core.pseudo_label import PseudoLabelConfig, pseudo_label
 
     cfg = PseudoLabelConfig(sources=tuple(args.sources), teacher=args.teacher, out_dir=args.out,
                             score_thresh=args.score_thresh, every=args.every, fmt=args.format,
-                            classes=_names(args.classes), rename=_rename(args.rename), max_frames=args.max_frames,
+                            classes=_names(args.classes), rename=parse_rename(args.rename), max_frames=args.max_frames,
                             device=args.device, precision=args.precision, runtime=chosen_runtime(args),
-                            calibration=args.calibration, batch_size=args.batch_size, trust_code=args.trust_code)
+                            calibration=args.calibration, batch_size=args.batch_size, trust_code=args.trust_code,
+                            tiles=args.tiles, tile_overlap=args.tile_overlap)
     bar: ProgressBar | None = None
 
     def on_progress(p: object) -> None:

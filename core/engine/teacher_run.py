@@ -43,8 +43,10 @@ def _field(name: str, kind: str, default: Any, label: str, help: str, flag: str,
 
 #: How the scalar fields of :class:`TeacherStage` are shown, parsed and checked (the Train dialog's fields).
 TEACHER_FIELDS: tuple[FieldSpec, ...] = (
-    _field("teacher", "path", "demo", "Teacher model", "the detector whose boxes become the labels (any weights "
-           "file the app loads, or 'demo')", "--teacher", path_mode="file"),
+    _field("teacher", "path", "demo", "Teacher model", "the detector whose boxes become the labels: any weights "
+           "file the app loads, 'demo', torchvision:NAME (torchvision's COCO detectors), owlv2:ONTOLOGY or "
+           "grounding-dino:ONTOLOGY (text prompts, e.g. 'forklift=forklift,fork lift truck;person'), or "
+           "py:FILE.py:FACTORY (a plug-in: code, needs --trust-code)", "--teacher", path_mode="file"),
     _field("score_thresh", "float", 0.5, "Teacher threshold", "the teacher's detections scoring above this become "
            "labels", "--teacher-thresh", minimum=0.0, maximum=1.0, exclusive_maximum=True),
     _field("every", "int", 10, "Every N-th frame", "label one frame (or image of a folder) in N", "--every", minimum=1,
@@ -52,6 +54,13 @@ TEACHER_FIELDS: tuple[FieldSpec, ...] = (
     _field("classes", "str", None, "Classes", "the teacher's classes to learn, comma-separated", "--teacher-classes",
            optional=True,
            none_text="all the teacher's classes"),
+    _field("rename", "str", None, "Rename classes", "give teacher classes other names in the dataset, OLD=NEW pairs "
+           "separated by commas (two may share a name)", "--teacher-rename", optional=True, none_text="keep the names"),
+    _field("tiles", "str", None, "Tiles", "also run the teacher on ROWSxCOLUMNS overlapping tiles of each frame, "
+           "merged by NMS (small objects in large frames), e.g. 2x2", "--teacher-tiles", optional=True,
+           none_text="whole frames only"),
+    _field("tile_overlap", "float", 0.2, "Tile overlap", "how much neighbouring tiles overlap, a fraction of a tile",
+           "--teacher-tile-overlap", minimum=0.0, maximum=0.9),
     _field("distill", "bool", False, "Distil from the teacher", "also learn the teacher's soft class scores on the "
            "matched default boxes (the student must take the teacher's input size and default boxes)",
            "--distill-from-teacher"),
@@ -72,6 +81,19 @@ def parse_classes(text: str | None) -> tuple[str, ...] | None:
     return names or None
 
 
+def parse_rename(text: str | None, flag: str = "--rename") -> tuple[tuple[str, str], ...]:
+    """``"bus=car, truck=car"`` -> ``(("bus", "car"), ("truck", "car"))``; ValueError naming ``flag`` and the pair."""
+    pairs = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"{flag} takes OLD=NEW pairs separated by commas, got {item.strip()!r}")
+        pairs.append((old.strip(), new.strip()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class TeacherStage:
     """The pseudo-labelling stage of a run (see the module docstring).
@@ -83,6 +105,8 @@ class TeacherStage:
         every: keep one frame in ``every``.
         classes: the teacher's class names to keep (None: all).
         distill: train with the teacher's soft class scores too (``TrainConfig.distill_teacher``).
+        rename: ``"OLD=NEW,..."``: teacher classes under other names in the dataset (None: as they are).
+        tiles, tile_overlap: ``"RxC"`` tiles of each frame for the teacher too (None: whole frames).
     """
 
     sources: tuple[str, ...]
@@ -91,6 +115,9 @@ class TeacherStage:
     every: int = 10
     classes: tuple[str, ...] | None = None
     distill: bool = False
+    rename: str | None = None
+    tiles: str | None = None
+    tile_overlap: float = 0.2
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(str(s) for s in self.sources))
@@ -101,12 +128,13 @@ class TeacherStage:
         for spec in TEACHER_FIELDS:
             if spec.name != "classes":
                 spec.check(getattr(self, spec.name))
+        self.labelling(".")  # a malformed --teacher-rename or --teacher-tiles fails here, before any work
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, numbers, strings) for settings files."""
         return {"sources": list(self.sources), "teacher": self.teacher, "score_thresh": self.score_thresh,
                 "every": self.every, "classes": None if self.classes is None else list(self.classes),
-                "distill": self.distill}
+                "distill": self.distill, "rename": self.rename, "tiles": self.tiles, "tile_overlap": self.tile_overlap}
 
     @staticmethod
     def from_dict(d: dict[str, Any], source: str = "<dict>") -> "TeacherStage":
@@ -121,7 +149,8 @@ class TeacherStage:
         opt-in for a teacher that runs code when opened)."""
         return PseudoLabelConfig(sources=self.sources, teacher=self.teacher, out_dir=str(Path(out_dir) / LABELS_DIR),
                                  score_thresh=self.score_thresh, every=self.every, fmt="voc", classes=self.classes,
-                                 device=device, trust_code=trust_code)
+                                 rename=parse_rename(self.rename, "--teacher-rename"), device=device,
+                                 trust_code=trust_code, tiles=self.tiles, tile_overlap=self.tile_overlap)
 
 
 @dataclass(frozen=True)
@@ -154,16 +183,17 @@ def _finished_labelling(label_cfg: PseudoLabelConfig) -> PseudoLabelResult | Non
     Raises:
         core.pseudo_label.DatasetExistsError: the folder holds another labelling (never mixed).
     """
-    from core.pseudo_label import check_target, file_sha256
-    from core.weights import resolve_weights_spec
+    from core.pseudo_label import check_target
+    from core.resolve import model_identity
 
     out = Path(label_cfg.out_dir)
     if not out.is_dir():
         return None
-    teacher = resolve_weights_spec(label_cfg.teacher, allow_download=False)
-    if not teacher.is_file():
-        return None  # pseudo_label names the missing file
-    _, previous = check_target(out, label_cfg.settings(file_sha256(teacher)))
+    try:
+        identity = model_identity(label_cfg.teacher, label_cfg.tiling(), label_cfg.trust_code)
+    except (ValueError, FileNotFoundError):
+        return None  # pseudo_label names what is missing
+    _, previous = check_target(out, label_cfg.settings(identity))
     sources = {str(Path(s).resolve()) for s in label_cfg.sources}
     if previous is None or not previous.get("complete") or not sources <= set(previous.get("sources", [])):
         return None
@@ -234,4 +264,4 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
 
 
 __all__ = ["LABELS_DIR", "STAGE_LABEL", "STAGE_LABELLED", "TEACHER_FIELDS", "TeacherRunResult", "TeacherStage",
-           "parse_classes", "pseudo_label_then_train", "teacher_field", "teacher_train_config"]
+           "parse_classes", "parse_rename", "pseudo_label_then_train", "teacher_field", "teacher_train_config"]

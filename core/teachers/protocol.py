@@ -85,7 +85,7 @@ def check_detections(who: str, image_index: int, boxes: Any, scores: Any, labels
         raise TeacherOutputError(f"{where}: boxes hold NaN or infinity (box {int(np.argmin(np.isfinite(b).all(1)))})")
     if not np.isfinite(s).all() or (s < 0).any() or (s > 1).any():
         bad = s[~(np.isfinite(s) & (s >= 0) & (s <= 1))][0]
-        raise TeacherOutputError(f"{where}: scores must be finite and in [0, 1], got {bad!r}")
+        raise TeacherOutputError(f"{where}: scores must be finite and in [0, 1], got {float(bad)!r}")
     if lab.dtype.kind not in "iu" and not (lab.dtype.kind == "f" and np.all(lab == np.round(lab))):
         raise TeacherOutputError(f"{where}: labels must be integers (indexes into class_names), got dtype {lab.dtype}")
     lab = lab.astype(np.int64)
