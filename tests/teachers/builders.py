@@ -21,13 +21,31 @@ def zoo_state_dict(name: str, path: Path, seed: int = 0, spread: float = 0.0) ->
 
     torch.manual_seed(seed)
     model = get_model(name, weights=None, weights_backbone=None, num_classes=91)
-    if spread:
-        heads = getattr(model, "roi_heads", None)
-        if heads is not None:
-            with torch.no_grad():
-                heads.box_predictor.cls_score.weight.mul_(spread)
+    _measure_batchnorm(model.backbone, seed)
+    heads = getattr(model, "roi_heads", None)
+    if spread and heads is not None:
+        # With measured statistics the random features are large: scaled down, the class and box layers give
+        # spread-out, distinct scores and boxes near their proposals (unscaled, scores saturate at 1).
+        with torch.no_grad():
+            heads.box_predictor.cls_score.weight.mul_(spread)
+            heads.box_predictor.bbox_pred.weight.mul_(spread / 10)
     torch.save(model.state_dict(), path)
     return path
+
+
+def _measure_batchnorm(backbone: torch.nn.Module, seed: int) -> None:
+    """Random BatchNorm statistics (mean 0, variance 1) let a random MobileNet's features shrink to ~1e-8, so
+    every box would look alike: measure them on a few random images instead, as a trained model's are."""
+    bns = [m for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches
+    backbone.train()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _ in range(2):
+            backbone(torch.rand((4, 3, 160, 160), generator=g))
+    backbone.eval()
 
 
 def owlv2_folder(folder: Path, seed: int = 0) -> Path:

@@ -27,9 +27,9 @@ def plugin_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def frcnn_mobile(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """fasterrcnn_mobilenet_v3_large_320_fpn with random weights, class logits spread (distinct scores)."""
+    """fasterrcnn_mobilenet_v3_large_320_fpn with random weights (BatchNorm measured, class layer scaled: distinct scores)."""
     return builders.zoo_state_dict("fasterrcnn_mobilenet_v3_large_320_fpn",
-                                   tmp_path_factory.mktemp("zoo") / "frcnn_mobile.pth", spread=20.0)
+                                   tmp_path_factory.mktemp("zoo") / "frcnn_mobile.pth", spread=0.03)
 
 
 @pytest.fixture(scope="session")
