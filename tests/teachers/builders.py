@@ -72,6 +72,10 @@ def owlv2_folder(folder: Path, seed: int = 0) -> Path:
         projection_dim=32)
     torch.manual_seed(seed)
     model = Owlv2ForObjectDetection(config).eval()
+    with torch.no_grad():  # random logit scales saturate the sigmoid (scores of exactly 1 tie): temper them
+        for layer in (model.class_head.logit_scale, model.class_head.logit_shift):
+            layer.weight.mul_(0.02)
+            layer.bias.zero_()
     processor = Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}),
                                tokenizer=tokenizer)
     model.save_pretrained(folder)
