@@ -84,4 +84,11 @@ def parse_teacher_spec(text: Any) -> TeacherSpec | None:
 
 
 
-__all__ = ["KINDS", "SSD_ZOO_NAMES", "TeacherKind", "TeacherSpec", "parse_teacher_spec"]
+def teacher_string(kind: str, argument: str, model: str | None = None) -> str:
+    """The string of a teacher (the inverse of :func:`parse_teacher_spec`): ``teacher_string("owlv2", "car;person",
+    "my/model")`` is ``"owlv2@my/model:car;person"``; a plug-in's argument is ``FILE.py:FACTORY``."""
+    prefix = KINDS[kind].prefix
+    return f"{prefix}{'@' + model.strip() if model and model.strip() else ''}:{argument.strip()}"
+
+
+__all__ = ["KINDS", "SSD_ZOO_NAMES", "TeacherKind", "TeacherSpec", "parse_teacher_spec", "teacher_string"]

@@ -39,6 +39,7 @@ from core.engine.rundir import RunExistsError, check_run_dir
 from core.engine.teacher_run import LABELS_DIR, TeacherStage, teacher_train_config
 from ssd_gui.dialogs.field_editors import FieldEditor
 from ssd_gui.dialogs.teacher_fields import TeacherFields
+from ssd_gui.dialogs.trust import confirm_running_code, needs_trust
 from ssd_gui.widgets.estimate_label import EstimateLabel
 
 #: Set through the "this folder holds a run" question, never as a plain check box.
@@ -287,6 +288,10 @@ class TrainDialog(QDialog):
         try:
             cfg = self.config()
             self.result_teacher = self.teacher_stage()
+            if self.result_teacher is not None and not cfg.trust_code and needs_trust(self.result_teacher.teacher):
+                if not confirm_running_code(self, self.result_teacher.teacher):
+                    raise ValueError("Teacher model: not used; it runs code when loaded, and you declined")
+                cfg = replace(cfg, trust_code=True)
             check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite)
         except RunExistsError as exc:
             cfg = self._settle_existing_run(cfg, exc)

@@ -250,7 +250,7 @@ class DetectState:
         """Apply a loaded model (with the NMS method chosen here); the class filter starts over when its
         classes differ."""
         old = tuple(self.detector.class_names) if self.detector is not None else None
-        if detector is not None:
+        if detector is not None and getattr(detector, "supports_nms", True):  # a teacher does its own suppression
             detector.set_postprocess(nms=self.nms)
         self.detector = detector
         if detector is None or tuple(detector.class_names) != old:
@@ -290,7 +290,7 @@ class DetectState:
             raise ValueError(f"NMS method must be one of {NMS_METHODS}, got {method!r}")
         if method != self.nms:
             self.nms = method
-            if self.detector is not None:
+            if self.detector is not None and getattr(self.detector, "supports_nms", True):
                 self.detector.set_postprocess(nms=method)
             self.events.nms.emit()
 

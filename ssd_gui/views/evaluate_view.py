@@ -240,6 +240,7 @@ class EvaluateView(View):
             return False
         try:
             request = self.state.inputs.request(self.state.ground_truth_for_run())
+            request = self._trusted(request)
         except ValueError as exc:
             self.show_error(str(exc))
             return False
@@ -252,6 +253,25 @@ class EvaluateView(View):
         self.state.set_running(True)
         self.say(f"Evaluating {Path(request.source).name}…")
         return True
+
+    def _trusted(self, request: Any) -> Any:
+        """``request`` with the opt-in for the models in it that run code (a plug-in, a TorchScript archive),
+        once the person confirmed each (ssd_gui.dialogs.trust); ValueError when they declined."""
+        from dataclasses import replace
+
+        from ssd_gui.dialogs.trust import confirm_running_code, needs_trust
+
+        truth = request.ground_truth
+        reference = getattr(truth, "weights", None) if hasattr(truth, "trust_code") else None
+        code = [m for m in (request.weights, reference) if m and needs_trust(m)]
+        for model in code:
+            if not confirm_running_code(self, model):
+                raise ValueError(f"Not evaluated: '{model}' runs code when loaded, and you declined")
+        if not code:
+            return request
+        if reference is not None and needs_trust(reference):
+            truth = replace(truth, trust_code=True)
+        return replace(request, ground_truth=truth, trust_code=True)
 
     def cancel(self) -> None:
         """Stop the running evaluation between batches (nothing is shown for a partial run)."""

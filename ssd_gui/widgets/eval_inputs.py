@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.config import NMS_METHODS
 from ssd_gui import settings
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
+from ssd_gui.widgets.teacher_menu import TeacherMenu
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
 DETECTIONS_FILTER = "Detections (*.json *.txt);;All files (*)"
@@ -32,6 +33,16 @@ REFERENCE_NOTE = "<b>Reference model</b>: figures measure agreement with it, not
 REFERENCE_TIP = ("No annotations: what the reference model detects with a score above the threshold on these frames "
                  "is the ground truth, so every figure measures how closely the evaluated model agrees with it, the "
                  "reference's own mistakes included (as ssd eval --reference).")
+
+
+def is_teacher(model: str) -> bool:
+    """True when ``model`` names a teacher of core.teachers (torchvision's zoo, prompts, a plug-in)."""
+    from core.model_spec import TEACHER_KINDS, kind_of
+
+    try:
+        return bool(model.strip()) and kind_of(model.strip()) in TEACHER_KINDS
+    except ValueError:
+        return False
 
 
 def _browse_button(parent: QWidget) -> QToolButton:
@@ -90,10 +101,18 @@ class EvalInputsPanel(QGroupBox):
         self.device_combo = QComboBox(self)
         self.device_combo.addItems(devices)
         self.ref_edit = QLineEdit(self)
-        self.ref_edit.setPlaceholderText("reference model (trusted weights)")
+        self.ref_edit.setPlaceholderText("reference model (trusted weights, or a teacher: torchvision:NAME, "
+                                         "owlv2:PROMPTS, ...)")
         self.ref_edit.setToolTip("Its detections with a score above the threshold are the ground truth")
         self.ref_edit.setMinimumWidth(220)
         self.ref_browse = _browse_button(self)
+        self.ref_teachers = QToolButton(self)
+        self.ref_teachers.setText("Teacher ▾")
+        self.ref_teachers.setToolTip("A reference that is not a file: torchvision's COCO detectors, text prompts "
+                                     "(OWLv2, Grounding DINO) or a Python plug-in")
+        self.ref_teachers.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.teacher_menu = TeacherMenu(self.ref_teachers)
+        self.ref_teachers.setMenu(self.teacher_menu)
         self.ref_thresh_spin = QDoubleSpinBox(self)
         self.ref_thresh_spin.setRange(0.0, 0.99)
         self.ref_thresh_spin.setSingleStep(0.05)
@@ -139,7 +158,7 @@ class EvalInputsPanel(QGroupBox):
         grid.addWidget(self.dataset_browse, 1, 3)
         grid.addWidget(self.split_combo, 1, 4)
         box = QHBoxLayout()
-        for w in (self.count_spin, self.seed_spin, self.size_spin, self.ref_edit, self.ref_browse,
+        for w in (self.count_spin, self.seed_spin, self.size_spin, self.ref_edit, self.ref_browse, self.ref_teachers,
                   self.ref_thresh_spin, self.every_spin):
             box.addWidget(w, 1 if w is self.ref_edit else 0)
         grid.addLayout(box, 1, 5, 1, 2)
@@ -175,6 +194,7 @@ class EvalInputsPanel(QGroupBox):
         self.nms_combo.currentIndexChanged.connect(lambda _: s.set_inputs(nms=str(self.nms_combo.currentData())))
         self.runtime_combo.currentIndexChanged.connect(self._set_runtime)
         self.ref_browse.clicked.connect(self._ask_reference)
+        self.teacher_menu.chosen.connect(lambda text: s.set_inputs(reference=text))
         self.model_browse.clicked.connect(self._ask_model)
         self.dets_browse.clicked.connect(self._ask_detections)
         self.dataset_browse.clicked.connect(self._ask_dataset)
@@ -206,8 +226,8 @@ class EvalInputsPanel(QGroupBox):
         self.device_combo.setCurrentText(v.device)
         self.nms_combo.setCurrentIndex(max(0, self.nms_combo.findData(v.nms)))
         self.runtime_combo.setCurrentIndex(max(0, self.runtime_combo.findData(f"{v.runtime}:{v.precision}")))
-        for w in (self.nms_combo, self.runtime_combo):
-            w.setEnabled(v.use_model)
+        for w in (self.nms_combo, self.runtime_combo):  # a teacher runs on PyTorch fp32 with its own suppression
+            w.setEnabled(v.use_model and not is_teacher(v.weights))
         for w in widgets:
             w.blockSignals(False)
         self._show_kind(v.kind)
@@ -217,7 +237,8 @@ class EvalInputsPanel(QGroupBox):
         synthetic, reference = kind == "synthetic", kind == "reference"
         for w in (self.count_spin, self.seed_spin, self.size_spin):
             w.setVisible(synthetic)
-        for w in (self.ref_edit, self.ref_browse, self.ref_thresh_spin, self.every_spin, self.reference_note):
+        for w in (self.ref_edit, self.ref_browse, self.ref_teachers, self.ref_thresh_spin, self.every_spin,
+                  self.reference_note):
             w.setVisible(reference)
         for w in (self.dataset_edit, self.dataset_browse):
             w.setVisible(not synthetic)
