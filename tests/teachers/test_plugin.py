@@ -130,3 +130,25 @@ def test_an_installed_entry_point(plugin_path: Path, tmp_path: Path, monkeypatch
     finally:
         det.close()
     assert "square_teacher" not in sys.modules, "the plug-in ran in its own process, not in this one"
+
+
+def test_the_readme_plugin_runs(tmp_path: Path) -> None:
+    """The plug-in the README shows loads and labels a frame as it is written: a red rectangle drawn at
+    x 40..89, y 30..69 (inclusive pixels) is the box (40, 30, 90, 70), filled, so scored 1."""
+    import cv2
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("```python\n# red_objects.py")
+    code = readme[start + len("```python\n"):readme.index("```", start + 10)]
+    (tmp_path / "red_objects.py").write_text(code)
+    det = load_detector(f"py:{tmp_path / 'red_objects.py'}:build", trust_code=True)
+    try:
+        assert det.class_names == ("__background__", "red object")
+        assert det.description == "plug-in red_objects.py:build (red blobs by colour)"
+        frame = np.full((120, 160, 3), 128, np.uint8)
+        cv2.rectangle(frame, (40, 30), (89, 69), (220, 20, 20), -1)  # RGB red
+        [d, empty] = det.detect([frame, np.full((60, 80, 3), 128, np.uint8)], score_thresh=0.5)
+        assert d.boxes.tolist() == [[40, 30, 90, 70]] and d.scores.tolist() == [1.0] and d.labels.tolist() == [1]
+        assert len(empty) == 0
+    finally:
+        det.close()
