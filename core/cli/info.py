@@ -30,6 +30,13 @@ def run(args: argparse.Namespace) -> int:
     if args.weights is None:
         raise ValueError("ssd info needs a weights file W (or --models)")
     spec = parse_model_spec(args.weights, allow_download=False)
+    if spec.teacher is not None:  # a teacher string: what it names, without loading it
+        from core.io.text import printable
+        from core.teachers.registry import teacher_fingerprint
+
+        # the fingerprint reads names and hashes files; nothing of a plug-in runs, so no opt-in is needed
+        print("\n".join(f"{k}: {printable(v)}" for k, v in teacher_fingerprint(spec.teacher).items()))
+        return 0
     if spec.exported:  # ONNX, OpenVINO IR or TorchScript written by `ssd export`: metadata read as data
         from core.runtime.describe import describe_exported
 

@@ -77,6 +77,9 @@ class Distiller:
             raise ValueError(f"distillation temperature must be > 0, got {temperature}")
         self.weight, self.temperature = float(weight), float(temperature)
         teacher = load_detector(str(weights), device=str(device), trust_code=trust_code)
+        if getattr(teacher, "config", None) is None or not hasattr(teacher, "model"):
+            raise ValueError(f"{weights}: distillation learns an SSD teacher's scores on each default box; this "
+                             f"{teacher.weights_format} teacher can label the data but not be distilled from")
         t, s = teacher.config.model, student_config.model
         def norm(m: Any) -> tuple:
             return m.image_size, tuple(m.image_mean), tuple(getattr(m, "image_std", ()) or ())

@@ -129,6 +129,13 @@ class TeacherStage:
             if spec.name != "classes":
                 spec.check(getattr(self, spec.name))
         self.labelling(".")  # a malformed --teacher-rename or --teacher-tiles fails here, before any work
+        if self.distill:
+            from core.model_spec import TEACHER_KINDS, kind_of
+
+            if kind_of(self.teacher) in TEACHER_KINDS:
+                raise ValueError(f"--distill-from-teacher: {self.teacher!r} can label the footage, but distillation "
+                                 f"learns an SSD teacher's scores on each default box; give an SSD file or train "
+                                 f"without it")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, numbers, strings) for settings files."""

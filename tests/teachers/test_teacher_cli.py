@@ -41,7 +41,8 @@ def test_torchvision_teacher_end_to_end(clip: Path, tmp_path: Path) -> None:
     weights = zoo_state_dict("fasterrcnn_resnet50_fpn_v2", tmp_path / "frcnn.pth")
     out = tmp_path / "d"
     teacher = f"torchvision:fasterrcnn_resnet50_fpn_v2@{weights}"
-    assert _label(clip, out, teacher, "--score-thresh", "0.0", "--max-frames", "2", "--rename", "car=vehicle,truck=vehicle") == 0
+    assert _label(clip, out, teacher, "--score-thresh", "0.0", "--max-frames", "2",
+                  "--rename", "car=vehicle,truck=vehicle") == 0
     ds = load_voc(out, "trainval")
     # COCO's 80 classes (its "N/A" placeholders are no class), two of them merged into one
     assert ds.class_names[:3] == ("__background__", "person", "bicycle") and len(ds.class_names) == 80
