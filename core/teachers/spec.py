@@ -76,12 +76,19 @@ def parse_teacher_spec(text: Any) -> TeacherSpec | None:
         return None
     if kind.name == "torchvision" and argument.partition("@")[0].partition(":")[0].strip() in SSD_ZOO_NAMES:
         return None
-    if kind.name == "torchvision" and argument.strip().endswith("_coco"):
+    if kind.name == "torchvision" and (argument.strip().endswith("_coco") or text in _file_names()):
         return None  # torchvision:ssd300_vgg16_coco and the like: this project's own names of files
     if not argument.strip():
         raise ValueError(f"{text!r}: nothing after '{kind.prefix}:'; e.g. {kind.example}")
     return TeacherSpec(text=text, kind=kind.name, model=model.strip() or None, argument=argument.strip())
 
+
+
+def _file_names() -> Any:
+    """The ``torchvision:...`` names of files (core.weights.download.TORCHVISION_FILES, read when asked)."""
+    from core.weights.download import TORCHVISION_FILES
+
+    return TORCHVISION_FILES
 
 
 def teacher_string(kind: str, argument: str, model: str | None = None) -> str:

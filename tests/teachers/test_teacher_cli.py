@@ -128,3 +128,18 @@ def test_train_unlabelled_with_a_teacher_string(clip: Path, plugin_path: Path, t
     ds = load_voc(run / "pseudo_labels", "trainval")
     assert ds.class_names == ("__background__", "square", "disc") and len(ds.records) == 3
     assert (run / "model.pt").is_file()
+
+
+def test_info_describes_a_teacher_and_distilling_from_one_is_refused(clip: Path, plugin_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    capsys.readouterr()
+    assert main(["info", "torchvision:fcos_resnet50_fpn:640"]) == 0
+    out = capsys.readouterr().out
+    assert "kind: torchvision" in out and "model: fcos_resnet50_fpn" in out and "min_size: 640" in out
+    assert "weights_file: fcos_resnet50_fpn_coco-99b0c9b7.pth" in out
+    assert main(["info", f"py:{plugin_path}:build"]) == 0  # names and hashes: nothing of the plug-in runs
+    assert "target: plug-in square_teacher.py:build" in capsys.readouterr().out
+    _fails(capsys, "distillation learns an SSD teacher's scores on each default box",
+           main(["train", "--unlabelled", str(clip), "--teacher", "torchvision:fcos_resnet50_fpn",
+                 "--distill-from-teacher", *TRAIN, "--out", str(clip.parent / "never")]))
+    assert not (clip.parent / "never").exists()
