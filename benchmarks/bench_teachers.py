@@ -52,7 +52,9 @@ def _teacher_rows(name: str, teacher: str, clip: Path, frames: int, repeats: int
         for i in range(0, len(images), 8):
             det.detect(images[i:i + 8], score_thresh=0.3)
 
+    t = time.perf_counter()
     times = interleaved({"label": label, "detect": detect_only}, repeats=repeats, warmup=1)
+    print(f"[teachers] {name}: {time.perf_counter() - t:.0f} s", flush=True)
     fps, ref = frames / median(times["label"]), frames / median(times["detect"])
     ratio = fps / ref
     return Row(f"13{'' if name == 'demo' else 'b'}. pseudo-label fps, {name} teacher", f"{fps:.1f} fps",

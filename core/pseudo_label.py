@@ -13,7 +13,8 @@ dataset should use (two teacher classes may share one name). Boxes are clipped t
 under one pixel after VOC's integer rounding are dropped and counted.
 
 Never loses or mixes a dataset: the output folder must be new or empty, or hold this same
-pseudo-labelling (same teacher file, threshold, sampling, format, classes and names), which is then
+pseudo-labelling (same teacher: its file's SHA-256, or for a teacher string of core.teachers its fingerprint
+with model, ontology and tiling; same threshold, sampling, format, classes and names), which is then
 resumed: frames already written are skipped without running the teacher. Anything else in the
 folder is refused before the teacher loads. The index files are rewritten every ``save_every``
 frames and on every way the run can end (finished, stopped, Ctrl-C, an error), so the folder is
@@ -50,7 +51,8 @@ class PseudoLabelConfig:
 
     Attributes:
         sources: videos, image folders or images (not cameras: record them first).
-        teacher: the teacher model (any file :func:`core.resolve.load_detector` reads).
+        teacher: the teacher model (any model string :func:`core.resolve.load_detector` reads: a file, or
+            ``torchvision:NAME``, ``owlv2:ONTOLOGY``, ``grounding-dino:ONTOLOGY``, ``py:FILE.py:FACTORY``).
         out_dir: the dataset folder (new, empty, or this same run to resume).
         score_thresh: the teacher's detections scoring above this become labels.
         every: keep one frame in ``every`` (one image in ``every`` of a folder).
@@ -257,8 +259,8 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
     """
     from core.resolve import load_detector, model_identity
 
-    sha = model_identity(cfg.teacher, cfg.tiling(), cfg.trust_code)  # any teacher kind: its fingerprint
-    out, previous = check_target(cfg.out_dir, cfg.settings(sha))
+    identity = model_identity(cfg.teacher, cfg.tiling(), cfg.trust_code)  # a file's SHA-256, else a fingerprint
+    out, previous = check_target(cfg.out_dir, cfg.settings(identity))
     total = _open_all(cfg.sources, cfg.every, cfg.max_frames)
     report(on_progress, 0, total, "pseudo-label", f"loading teacher {Path(cfg.teacher).name}")
     if teacher is None:
@@ -268,7 +270,7 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
                                 tiling=cfg.tiling())
     class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
     sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
-    state = {"kind": "pseudo_label", "settings": cfg.settings(sha), "teacher": str(cfg.teacher),
+    state = {"kind": "pseudo_label", "settings": cfg.settings(identity), "teacher": str(cfg.teacher),
              "teacher_classes": list(teacher.class_names), "score_thresh": cfg.score_thresh, "every": cfg.every,
              "class_names": list(class_names), "sources": sources, "complete": False}
     note = f"pseudo-labels by teacher {getattr(teacher, 'description', Path(cfg.teacher).name)}, " \

@@ -285,4 +285,8 @@ class ModelPicker(QWidget):
         else:
             n = len(d.class_names) - 1
             self.model_label.setText(f"{model_name(d)}: {n} classes, {runtime_label(d)}")
+        teacher = d is not None and getattr(d, "teacher", None) is not None
+        self.runtime.combo.setEnabled(not teacher)  # a teacher runs on PyTorch fp32 on the device it was loaded on
+        self.runtime.combo.setToolTip("A teacher runs on PyTorch fp32 (choose the device before loading it)" if teacher
+                                      else "What runs the network; changing it reloads the model")
         self.model_label.setToolTip(str(getattr(d, "weights_path", "") or ""))

@@ -95,6 +95,7 @@ def test_the_detect_view_runs_a_teacher_from_its_menu(qtbot, detect_view, plugin
     assert det.weights_format == "plugin" and det.class_names == ("__background__", "square", "circle")
     assert view.models.model_label.text().startswith("plug-in square_teacher.py:build (fixed squares): 2 classes")
     assert not view.nms.isVisible(), "a teacher does its own suppression: no NMS choice"
+    assert not view.models.runtime.combo.isEnabled(), "and runs on PyTorch fp32: no runtime choice"
     result = shown.args[0]
     ref = load_detector(f"py:{plugin}:build", trust_code=True)
     try:
