@@ -113,7 +113,9 @@ def _teacher_pictures(app: "object", window: "object", out: Path) -> list[str]:
     dialog.teacher_fields.sources.add(["yard.mp4", "photos/"])
     dialog.teacher_fields.picker.set_text("owlv2:forklift=forklift,fork lift truck;pallet>0.3=wooden pallet;person")
     dialog.teacher_fields.widget("tiles").setText("2x2")  # type: ignore[attr-defined]
+    dialog.teacher_fields.widget("score_thresh").setText("0.2")  # type: ignore[attr-defined]
     dialog.show()
+    dialog.resize(max(dialog.width(), 1100), dialog.height())
     _wait_until(app, lambda: False, 0.3)
     saved = []
     for name, widget in (("train_teacher", dialog), ("evaluate_reference", None)):

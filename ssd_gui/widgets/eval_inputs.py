@@ -219,6 +219,7 @@ class EvalInputsPanel(QGroupBox):
                            (self.ref_edit, v.reference)):
             if edit.text() != text:
                 edit.setText(text)
+                edit.setCursorPosition(0)  # a long path or teacher string shows its beginning
         self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(v.kind)))
         for spin, value in ((self.count_spin, v.count), (self.seed_spin, v.seed), (self.size_spin, v.size),
                             (self.every_spin, v.every), (self.ref_thresh_spin, v.reference_thresh)):

@@ -59,15 +59,17 @@ class TeacherPicker(QWidget):
         prompts = QWidget(self)
         self.prompts_edit = QLineEdit(prompts)
         self.prompts_edit.setPlaceholderText(ONTOLOGY_HINT)
+        self.prompts_edit.setMinimumWidth(260)  # an ontology is a sentence, not a word
         self.prompts_edit.setToolTip("Classes separated by ';', each NAME or NAME=prompt,prompt (several prompts, one "
                                      "class); NAME>0.3=... gives that class its own score threshold")
         self.model_edit = QLineEdit(prompts)
         self.model_edit.setPlaceholderText("model (default)")
+        self.model_edit.setMaximumWidth(130)
         self.model_edit.setToolTip("A Hugging Face model id in the local cache, or a saved model folder")
         row = QHBoxLayout(prompts)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.prompts_edit, 3)
-        row.addWidget(self.model_edit, 1)
+        row.addWidget(self.prompts_edit, 1)
+        row.addWidget(self.model_edit)
         plugin = QWidget(self)
         self.plugin_file = _PluginFile("file", "Python plug-in", "my_teacher.py", plugin)
         self.factory_edit = QLineEdit("build", plugin)
@@ -85,10 +87,10 @@ class TeacherPicker(QWidget):
                        "plugin": plugin}
         for page in (self.file, self.zoo_combo, prompts, plugin):
             self.stack.addWidget(page)
-        layout = QHBoxLayout(self)
+        layout = QVBoxLayout(self)  # the kind above its inputs: prompts get the whole width of the form
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.kind_combo)
-        layout.addWidget(self.stack, 1)
+        layout.addWidget(self.stack)
         self.kind_combo.currentIndexChanged.connect(self._show_kind)
         for edit in (self.file_edit, self.prompts_edit, self.model_edit, self.plugin_file.edit, self.factory_edit):
             edit.textChanged.connect(self.changed)
@@ -136,6 +138,7 @@ class TeacherPicker(QWidget):
             self.zoo_combo.setCurrentText(spec.argument)  # type: ignore[union-attr]
         elif kind in ("owlv2", "grounding-dino"):
             self.prompts_edit.setText(spec.argument)  # type: ignore[union-attr]
+            self.prompts_edit.setCursorPosition(0)  # the first classes in view
             self.model_edit.setText(spec.model or "")  # type: ignore[union-attr]
         else:
             file, _, factory = spec.argument.rpartition(":")  # type: ignore[union-attr]

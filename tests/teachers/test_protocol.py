@@ -54,6 +54,11 @@ def test_a_class_scores_its_best_prompt_and_each_box_gets_one_label() -> None:
     # class 2 with its own threshold 0.03 keeps box 2; class 0 with 0.7 loses box 0, so box 1 survives the NMS
     b, s, lab = select_per_image(boxes, merged, 0.05, (0.7, None, 0.03), 0.5)
     assert lab.tolist() == [2, 2] and s.tolist() == pytest.approx([0.40, 0.04])
+    # "above" the threshold, as everywhere in this project: a score equal to it is not kept (0.25 is exact in binary)
+    exact = torch.tensor([[0.25, 0.5]])
+    far = torch.tensor([[0.0, 0.0, 4.0, 4.0]])
+    assert len(select_per_image(far, exact, 0.25, (None, 0.5), 0.5)[0]) == 0
+    assert len(select_per_image(far, torch.tensor([[0.25, 0.0]]), 0.125, (None, None), 0.5)[0]) == 1
 
 
 def test_tiles_cover_the_frame_with_the_asked_overlap() -> None:
