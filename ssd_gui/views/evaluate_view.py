@@ -92,6 +92,10 @@ class EvaluateView(View):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = ClassTable(s, self.colors, self)
+        # at least three class rows under the header, whatever else the column holds
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+                                    + self.table.horizontalScrollBar().sizeHint().height()
+                                    + 3 * self.table.verticalHeader().defaultSectionSize())
         self.definition_label = QLabel("", self)
         self.definition_label.setWordWrap(True)
         self.map_plot = ThresholdPlot("mAP by confidence threshold", "mAP", self)
@@ -108,6 +112,7 @@ class EvaluateView(View):
 
         self.pr_plot = PRPlot(self)
         self.hover_label = QLabel("", self)
+        self.hover_label.setWordWrap(True)
         self.f1_plot = F1Plot(s, self)
         self.confusion = ConfusionView(s, self)
         self.compare_panel = ComparePanel(s, self)
@@ -316,7 +321,11 @@ class EvaluateView(View):
         voc07, voc12 = result.voc(True), result.voc(False)
         coco_text = (f"COCO AP@[.5:.95] {fmt(coco.stats[0])}, AP50 {fmt(coco.stats[1])}" if coco is not None
                      else f"COCO metrics unavailable ({out.coco_error})" if out.coco_error else "")
-        caveat = f"<br><b style='color:#b45000'>{html.escape(out.caveat)}</b>" if out.caveat else ""
+        # The caveat's first clause in the summary, the whole of it in the tooltip: three wrapped lines here
+        # took the class table's room at the default window size.
+        head = (out.caveat or "").split(":")[0]
+        caveat = f"<br><b style='color:#b45000'>{html.escape(head)}</b> (hover for what that means)" if head else ""
+        self.summary_label.setToolTip(out.caveat or "")
         self.summary_label.setText(
             f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(result.gt.name)} "
             f"({len(result.gt.records)} images)<br>"
