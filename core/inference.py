@@ -13,7 +13,7 @@ temporary file and moved into place when it ends (:class:`core.io.video_writer.V
 The detections JSON (``schema`` 1)::
 
     {"weights", "class_names", "source", "score_thresh", "class_filter" (null or [label, ...]),
-     "partial", "frames_done", "frames_total", "video" (null or {"file", "codec"}), "warnings",
+     "partial", "frames_done", "frames_total", "video" (null or {"file", "codec", "score_thresh"}), "warnings",
      "images": [{"file", "frame" (videos and cameras), "width", "height",
                  "detections": [{"box": [x1, y1, x2, y2], "score", "label", "name"}]}]}
 
@@ -40,6 +40,10 @@ from core.io.video_writer import VideoWriter
 SAVE_EVERY_S = 30.0
 #: Frame rate of an annotated video made from still images (one image per second).
 IMAGE_VIDEO_FPS = 1.0
+#: Boxes drawn into an annotated video score at least this by default (the Detect view's default
+#: confidence too). The JSON keeps every detection above the score threshold (0.01 by default, what an
+#: evaluation needs), but drawn at 0.01 a video shows dozens of boxes per object.
+VIDEO_SCORE_THRESH = 0.4
 
 
 class DetectorLike(Protocol):
@@ -140,14 +144,19 @@ class _Outputs:
 
     def __init__(self, detector: DetectorLike, source: FrameSource, spec: str, json_path: Path | None,
                  video_path: Path | None, score_thresh: float | None, labels: set[int] | None,
-                 video_fps: float | None, save_every_s: float, weights: str | Path | None) -> None:
+                 video_fps: float | None, save_every_s: float, weights: str | Path | None,
+                 video_thresh: float | None = None) -> None:
         self.detector, self.source, self.spec = detector, source, spec
         self.json_path, self.video_path = json_path, video_path
         self.names = tuple(detector.class_names)
-        self.score_thresh, self.labels = score_thresh, labels
+        self.score_thresh = score_thresh if score_thresh is not None else _model_threshold(detector)
+        self.labels = labels
+        # what the video shows: never below what the JSON keeps (nothing under it was kept)
+        self.video_thresh = max(VIDEO_SCORE_THRESH if video_thresh is None else video_thresh, self.score_thresh or 0.0)
         self.is_still = isinstance(source, (SingleImageSource, ImageFolderSource))
         self.video_fps = video_fps or (IMAGE_VIDEO_FPS if self.is_still else source.fps) or 25.0
-        self.save_every_s, self.weights = save_every_s, weights
+        self.save_every_s = save_every_s
+        self.weights = weights if weights is not None else getattr(detector, "weights_path", None)
         self.entries: list[dict[str, Any]] = []
         self.writer: VideoWriter | None = None
         self.detections = self.non_finite = 0
@@ -167,7 +176,8 @@ class _Outputs:
         if self.video_path is not None:
             if self.writer is None:
                 self.writer = VideoWriter(self.video_path, self.video_fps, (w, h))
-            self.writer.write(letterbox(draw_detections(frame.image, dets, self.names), self.writer.size))
+            drawn = dets.filter(self.video_thresh, None) if self.video_thresh > 0 else dets
+            self.writer.write(letterbox(draw_detections(frame.image, drawn, self.names), self.writer.size))
 
     @property
     def frames_done(self) -> int:
@@ -183,7 +193,8 @@ class _Outputs:
     def save_json(self, partial: bool) -> None:
         if self.json_path is None:
             return
-        video = None if self.writer is None else {"file": str(self.video_path), "codec": self.writer.codec}
+        video = None if self.writer is None else {"file": str(self.video_path), "codec": self.writer.codec,
+                                                  "score_thresh": self.video_thresh}
         doc = detections_json(self.weights, self.names, self.entries, source=self.spec, score_thresh=self.score_thresh,
                               class_filter=self.labels, partial=partial, frames_total=self.source.frame_count,
                               video=video, warnings=self.warnings())
@@ -224,7 +235,8 @@ def _batches(source: FrameSource, batch_size: int, max_frames: int | None) -> It
 
 
 def check_outputs(json_path: str | Path | None, video_path: str | Path | None, score_thresh: float | None = None,
-                  batch_size: int = 1, max_frames: int | None = None) -> tuple[Path | None, Path | None]:
+                  batch_size: int = 1, max_frames: int | None = None, video_thresh: float | None = None
+                  ) -> tuple[Path | None, Path | None]:
     """Check a run's options and output paths before any work (:func:`run_inference` calls it first).
 
     Raises ValueError (an existing folder, the same file twice, a bad number) or OSError (a folder
@@ -234,6 +246,8 @@ def check_outputs(json_path: str | Path | None, video_path: str | Path | None, s
         raise ValueError("nothing to write: give a detections file (JSON), a video file, or both")
     if score_thresh is not None and not (0.0 <= score_thresh <= 1.0):
         raise ValueError(f"score threshold must be in [0, 1], got {score_thresh}")
+    if video_thresh is not None and not (0.0 <= video_thresh <= 1.0):
+        raise ValueError(f"video score threshold must be in [0, 1], got {video_thresh}")
     if batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if max_frames is not None and max_frames < 1:
@@ -250,7 +264,8 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
                   score_thresh: float | None = None, labels: Collection[int] | None = None,
                   batch_size: int = 1, video_fps: float | None = None, max_frames: int | None = None,
                   save_every_s: float = SAVE_EVERY_S, weights: str | Path | None = None,
-                  on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> InferenceResult:
+                  video_thresh: float | None = None, on_progress: ProgressFn | None = None,
+                  should_stop: StopFn | None = None) -> InferenceResult:
     """Detect objects in every frame of ``source``; write the detections JSON and/or an annotated video.
 
     Args:
@@ -260,7 +275,8 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
         json_path: the detections JSON to write (schema in the module docstring), or None.
         video_path: the annotated video (MP4: H.264 where OpenCV can write it, else MPEG-4 Part 2;
             the result says which), or None. Frames of another size than the first are letterboxed.
-        score_thresh: keep detections scoring at least this (None: the model's own, 0.01).
+        score_thresh: keep detections scoring at least this (None: the model's own, 0.01); the video
+            draws those scoring ``video_thresh`` or more (None: :data:`VIDEO_SCORE_THRESH`).
         labels: keep only these class indices (the class filter); None keeps all.
         batch_size: frames per forward pass.
         video_fps: frame rate of the video (default: the source's; 1 for still images).
@@ -277,16 +293,15 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
     Raises:
         ValueError / OSError before any frame: a bad argument, source or output path.
         ValueError at the end: a folder none of whose images could be read (nothing is written).
-        InferenceInterrupted: Ctrl-C; the frames done were written first (partial).
-        Any other error mid-run is raised after the frames done were saved (partial).
+        InferenceInterrupted: Ctrl-C; the frames done were written first (partial). Any other error
+            mid-run is raised after the frames done were saved (partial).
     """
-    jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames)
+    jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames, video_thresh)
     owned = not isinstance(source, FrameSource)
     src = open_source(source) if owned else source  # type: ignore[arg-type]
     spec = _describe_source(src, source)
-    used_thresh = score_thresh if score_thresh is not None else _model_threshold(detector)
-    out = _Outputs(detector, src, spec, jp, vp, used_thresh, None if labels is None else set(labels), video_fps,
-                   save_every_s, weights if weights is not None else getattr(detector, "weights_path", None))
+    out = _Outputs(detector, src, spec, jp, vp, score_thresh, None if labels is None else set(labels), video_fps,
+                   save_every_s, weights, video_thresh)
     try:
         stopped = _detect_all(detector, src, out, score_thresh, batch_size, max_frames, on_progress, should_stop)
         if out.frames_done == 0 and src.warnings and not stopped:

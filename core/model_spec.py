@@ -10,7 +10,8 @@ Kinds, and whether opening one can run code:
   dicts), read with ``torch.load(weights_only=True)``: data only. ``demo`` (the bundled model) and
   ``torchvision:ssd300_vgg16_coco`` / ``torchvision:ssdlite320_mobilenet_v3_large_coco`` (torchvision's
   COCO files, fetched into its cache) are checkpoints too.
-- ``onnx`` (``.onnx``) and ``openvino`` (IR, ``.xml`` + ``.bin``): exported networks, read as data.
+- ``onnx`` (``.onnx``) and ``openvino`` (IR, ``.xml`` + ``.bin``; a ``.bin`` without its ``.xml`` is a
+  checkpoint): exported networks, read as data.
 - ``torchscript`` (``.torchscript``): an exported TorchScript archive. Loading one runs the TorchScript
   code inside it (a ``__setstate__`` can read and write files), so it is opened only with an explicit
   opt-in (``trust_code``, ``--trust-code``, a confirmation in the app), and only from that suffix: a
@@ -77,10 +78,17 @@ class ModelSpec:
 
 
 def kind_of_path(path: str | Path) -> str:
-    """The kind of a model file, from its suffix alone: "onnx", "openvino", "torchscript" or "checkpoint"."""
-    suffix = Path(path).suffix.lower()
+    """The kind of a model file from its name: "onnx", "openvino", "torchscript" or "checkpoint".
+
+    A ``.bin`` is an OpenVINO IR's weights only when its ``.xml`` is beside it; alone it is a checkpoint
+    (``pytorch_model.bin`` is a common name for one), read as data like any other.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
     if suffix in ONNX_SUFFIXES:
         return "onnx"
+    if suffix == ".bin" and not p.with_suffix(".xml").exists():
+        return "checkpoint"
     if suffix in IR_SUFFIXES:
         return "openvino"
     if suffix == TORCHSCRIPT_SUFFIX:

@@ -148,12 +148,18 @@ def class_plan(teacher_names: Sequence[str], classes: Sequence[str] | None,
     """The dataset's classes and, per teacher label, its dataset label (-1: dropped).
 
     Raises:
-        ValueError: a class or a renamed class the teacher does not have (names the teacher's classes).
+        ValueError: a class or a renamed class the teacher does not have (names the teacher's classes); a new
+            name that is the background or empty (its boxes would vanish from the dataset without a word).
     """
     known = [n for n in teacher_names[1:] if n != PLACEHOLDER_CLASS]
     for name in list(classes or ()) + [a for a, _ in rename]:
         if name not in known:
             raise ValueError(f"the teacher has no class {name!r}; its classes: {', '.join(dict.fromkeys(known))}")
+    for old, new in rename:
+        if new == BACKGROUND or not new.strip():
+            raise ValueError(f"--rename {old}={new}: {new!r} is not a class name a box can have (label 0, "
+                             f"{BACKGROUND!r}, is the background); to leave {old!r} out, list the classes to keep "
+                             f"with --classes")
     keep = set(classes) if classes is not None else set(known)
     names = dict(rename)
     dataset = [BACKGROUND]
@@ -307,6 +313,7 @@ class _Run:
 
         for spec in self.cfg.sources:
             prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
+            seen_before = self.seen
             with open_frames(str(spec)) as src:
                 batch: list[Any] = []
                 for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
@@ -322,6 +329,9 @@ class _Run:
                         self._flush(batch)
                 self._flush(batch)
                 self.source_warnings += list(getattr(src, "warnings", []))
+                if self.seen == seen_before and not self.stopped and getattr(src, "warnings", None):
+                    # as `ssd detect` says it: a folder of unreadable files is an error, not an empty dataset
+                    raise ValueError(f"nothing could be read from {spec}: " + "; ".join(src.warnings))
             if self.stopped:
                 return
 

@@ -26,7 +26,12 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="also write the frames with their detections drawn, as an MP4 (H.264 where this OpenCV "
                         "build can write it, else MPEG-4 Part 2; the message says which)")
     p.add_argument("--score-thresh", type=float, default=None,
-                   help="keep detections with a score above this (default: the model's, 0.01)")
+                   help="keep detections with a score above this in the JSON (default: the model's, 0.01: low, "
+                        "as an evaluation needs them)")
+    p.add_argument("--video-thresh", type=float, default=None, metavar="T",
+                   help="draw into --save-video only the detections scoring at least T (default 0.4, the app's "
+                        "default confidence; never below --score-thresh): at 0.01 a video shows dozens of boxes "
+                        "per object")
     p.add_argument("--classes", default=None, metavar="NAMES",
                    help="keep only these classes: comma-separated names or indices (default: all)")
     p.add_argument("--nms", default=None, choices=NMS_METHODS,
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and args.save_video is None:
         raise ValueError("give --out (detections JSON), --save-video, or both")
     # Bad output paths and options fail here, in a second, not after the model has loaded.
-    check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames)
+    check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames, args.video_thresh)
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
     with source:
         detector = load_cli_detector(args, args.weights, args.source, optimize=args.optimize)
@@ -82,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             with sigterm_as_interrupt():  # a kill is handled as Ctrl-C: the frames done are saved first
                 result = run_inference(detector, source, json_path=args.out, video_path=args.save_video,
-                                       score_thresh=args.score_thresh, labels=labels, batch_size=args.batch_size,
+                                       score_thresh=args.score_thresh, video_thresh=args.video_thresh,
+                                       labels=labels, batch_size=args.batch_size,
                                        max_frames=args.max_frames, weights=args.weights,
                                        on_progress=lambda p: bar.update(p.done - bar.n))
         except InferenceInterrupted as exc:

@@ -55,18 +55,25 @@ def describe(lw: "LoadedWeights") -> str:
         n = sum(v.numel() for v in lw.state_dict.values())
         return (f"file: {printable(lw.path)}\nformat: {lw.format}\nparameters: {n:,}\n"
                 "use: backbone initialisation for training")
+    from core.model.size import multiply_adds
+
     m = lw.config.model
     n = sum(v.numel() for k, v in lw.state_dict.items() if not re.search(r"num_batches_tracked$", k))
     pr = m.priors
+    # The registry's description gives the full-width network's size and speed: this model's are counted.
+    design, _, origin = ARCHITECTURES[m.arch].description.rpartition("; ")
+    name = design.split(":")[0]
     lines = [
         f"file: {printable(lw.path)}",
         f"format: {lw.format}",
-        f"architecture: {m.arch} (input {m.image_size}x{m.image_size}, width {m.width:g}): "
-        f"{ARCHITECTURES[m.arch].description}",
+        f"architecture: {m.arch}: {name}{f' at width {m.width:g}' if m.width != 1 else ''}, input "
+        f"{m.image_size}x{m.image_size}",
+        f"origin of the design: {origin}",
         f"classes: {m.num_classes - 1} + background: {', '.join(printable(c) for c in lw.class_names[1:])}",
         f"default boxes: {pr.num_priors} on feature maps {list(pr.feature_maps)}, min sizes "
         f"{[round(s, 2) for s in pr.min_sizes]}",
         f"parameters: {n:,}",
+        f"multiply-adds per image: {multiply_adds(m) / 1e9:.2f} G",
     ]
     for k, v in sorted(lw.meta.items(), key=lambda kv: str(kv[0])):
         lines.append(f"{printable(k)}: {printable(v)}")

@@ -32,7 +32,7 @@ import numpy as np
 
 from core.data.scenes import (JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, compose, render_background,
                                  render_scene)
-from core.io.fileio import check_output_dir, check_output_file, describe_os_error
+from core.io.fileio import apply_umask, check_output_dir, check_output_file, describe_os_error
 from core.jobs import ProgressFn, StopFn, check_stop, report
 
 FORMATS: tuple[str, ...] = ("voc", "coco")
@@ -186,6 +186,7 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", 
         raise ValueError(f"synthetic dataset count must be positive, got {count}")
     out = check_dataset_target(out_dir, overwrite)
     partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    apply_umask(partial)  # mkdtemp makes it 0700; renamed into place, it is the user's dataset folder
     try:
         _write_scenes(partial, count, seed, fmt, (int(size[0]), int(size[1])), on_progress, should_stop)
         _move_into_place(partial, out)

@@ -268,7 +268,8 @@ class TrainConfig:
                                         "boxes, classes covering this run's) whose soft class scores on the matched "
                                         "priors become an extra loss term (core.engine.distill)", "model", "path",
                                         optional=True, none_text="no distillation", path_mode="file", flag="--distill")
-    trust_code: bool = _spec(False, "Trust code in model files", "allow a teacher that runs code when opened (a "
+    trust_code: bool = _spec(False, "Trust the TorchScript teacher's code (it can read and write your files)",
+                             "allow a teacher that runs code when opened (a "
                              ".torchscript archive runs the TorchScript code inside it, which can read and write your "
                              "files); only for files from a source you trust", "model", "bool", flag="--trust-code")
     # -- optimisation

@@ -89,10 +89,18 @@ class Distiller:
                              f"the student {s.image_size} px by {norm(s)[1:]}; distillation needs the same input")
         self.model = teacher.model.to(device).eval()
         priors = self.model.priors(device)
-        if priors.shape != student_priors.shape or not torch.allclose(priors, student_priors.to(priors), atol=1e-6):
-            raise ValueError(f"{weights}: the teacher's {priors.shape[0]} default boxes are not the student's "
-                             f"{student_priors.shape[0]} (distillation compares them one by one): use the same "
-                             f"architecture and default-box set (--model, --priors)")
+        same = "use the same architecture and default-box set (--model, --priors)"
+        if priors.shape != student_priors.shape:
+            raise ValueError(f"{weights}: the teacher has {priors.shape[0]} default boxes, the student "
+                             f"{student_priors.shape[0]} (distillation compares them one by one): {same}")
+        differ = (priors - student_priors.to(priors)).abs().amax(dim=1) > 1e-6
+        if differ.any():
+            k = int(differ.nonzero()[0, 0])
+            box = lambda b: "(" + ", ".join(f"{float(v):.3f}" for v in b) + ")"  # noqa: E731
+            raise ValueError(f"{weights}: the teacher's default boxes are laid out differently from the student's "
+                             f"(both have {priors.shape[0]}, but {int(differ.sum())} differ; box {k}, as (cx, cy, w, "
+                             f"h) of the image, is {box(priors[k])} for the teacher and {box(student_priors[k])} for "
+                             f"the student: another default-box set?): {same}")
         teacher_index = {n: i for i, n in enumerate(teacher.class_names) if i > 0}
         missing = [n for n in student_classes[1:] if n not in teacher_index]
         if missing:

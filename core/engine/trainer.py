@@ -206,7 +206,8 @@ class Trainer:
             self._warnings[:0] = prepare_run_dir(self.run_dir, self.cfg.overwrite, resumed)
             history = Path(self.cfg.resume).expanduser().parent / "metrics.csv" if resumed else None
             self.csv_log = MetricsCSV(self.run_dir / "metrics.csv", iteration if resumed else None, history)
-            self.tb = TensorBoardLog(self.run_dir, iteration if resumed else None)
+            self.tb = TensorBoardLog(self.run_dir, iteration if resumed else None,
+                                     lambda at, message: self._emit(EventKind.WARNING, at, message))
         if resumed:
             self._emit(EventKind.RESUMED, iteration, f"resumed from '{self.cfg.resume}' at iteration {iteration}",
                        path=Path(self.cfg.resume))

@@ -77,8 +77,8 @@ def read_coco_results(path: str | Path, gt: DatasetIndex) -> tuple[dict[Any, Det
 def _coco_results(data: Any, p: Path, gt: DatasetIndex) -> tuple[Rows, list[str]]:
     if not isinstance(data, list):
         raise ValueError(f"{p}: a COCO results file is a JSON list of detections, got {type(data).__name__}")
-    if not data:
-        raise ValueError(f"{p}: the detections file is empty (no detections)")
+    if not data:  # a model that finds nothing is a result: AP 0, said in a warning
+        return {}, [no_detections_warning(p)]
     if gt.category_ids is not None:
         cat_to_label = {int(c): l for l, c in enumerate(gt.category_ids) if l > 0}
     else:  # VOC: category_id is the 1-based index into the class list, i.e. the label
@@ -172,8 +172,7 @@ def read_comp4_files(path: str | Path, gt: DatasetIndex) -> tuple[dict[Any, Dete
     if empty_files:
         warnings.append(f"{p}: {len(empty_files)} class file(s) hold no detections: {', '.join(empty_files[:5])}")
     if total == 0:
-        raise ValueError(f"{p}: the detection files hold no detections of any class of {gt.source}"
-                         + ("; " + " ".join(warnings) if warnings else ""))
+        warnings.append(no_detections_warning(p))
     return _finish(rows, p, warnings)
 
 
@@ -230,15 +229,21 @@ def _ssd_detect_json(data: dict, p: Path, gt: DatasetIndex) -> tuple[Rows, list[
             listed[image_id] = listed.get(image_id, 0) + 1
         out.setdefault(image_id, []).extend(rows)
         total += len(rows)
-    if total == 0:
-        raise ValueError(f"{p}: the detections file holds no detections")
     twice = {k: n for k, n in listed.items() if n > 1}
     warnings = [_partial_warning(data, p)] if data.get("partial") is True else []
+    if total == 0:
+        warnings.append(no_detections_warning(p))
     if twice:
         shown = ", ".join(f"{k!r} ({n}x)" for k, n in list(twice.items())[:5])
         warnings.append(f"{p}: {len(twice)} image(s) listed more than once; every entry is kept, so repeated "
                         f"detections count as false positives: {shown}")
     return out, warnings, tuple(names)
+
+
+def no_detections_warning(p: Path) -> str:
+    """What a detections file without a single detection means for the figures."""
+    return (f"{p}: the detections file holds no detections: every object counts as missed, so every AP is 0 (a "
+            f"model that finds nothing above its threshold, or a file for other images?)")
 
 
 def _partial_warning(data: dict, p: Path) -> str:

@@ -33,7 +33,7 @@ from core.jobs import ProgressFn, StopFn, check_stop, report
 from core.types import DatasetIndex, ImageRecord
 
 CAVEAT = ("Agreement with a model, not accuracy: the ground truth is what the reference model {model} detects "
-          "with a score above {threshold:g} on {images}; every figure measures how closely the evaluated model "
+          "with a score above {threshold:.12g} on {images}; every figure measures how closely the evaluated model "
           "agrees with it, the reference's own mistakes included.")
 
 
@@ -116,7 +116,7 @@ class ReferenceSource:
                 "tile_overlap": self.tile_overlap if self.tiles else None}
 
     def describe(self) -> str:
-        return f"reference {_name(self.weights)} > {self.threshold:g} on {self.images}"
+        return f"reference {_name(self.weights)} > {self.threshold:.12g} on {self.images}"
 
     def index(self, check_images: bool = True) -> DatasetIndex:
         return build_reference_index(self)
@@ -219,9 +219,9 @@ def _reference_index(source: ReferenceSource, records: list[ImageRecord], warnin
         raise ValueError(f"{source.images}: no frame could be read" + (f" ({warnings[0]})" if warnings else ""))
     if sum(len(r.labels) for r in records) == 0:
         raise ValueError(f"the reference model {source.weights} detects nothing with a score above "
-                         f"{source.threshold:g} in the {len(records)} frame(s) of {source.images}: there is nothing "
+                         f"{source.threshold:.12g} in the {len(records)} frame(s) of {source.images}: there is nothing "
                          f"to agree with; lower the reference threshold")
-    name = f"{Path(source.images).name} labelled by {_name(source.weights)} > {source.threshold:g}"
+    name = f"{Path(source.images).name} labelled by {_name(source.weights)} > {source.threshold:.12g}"
     return DatasetIndex(name=name, source=str(source.images), class_names=class_names, records=records,
                         warnings=warnings)
 

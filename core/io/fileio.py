@@ -11,7 +11,10 @@ checkpoints, exported models) goes through here:
 - :func:`dumps_json` refuses NaN and infinity (``json.dumps`` would write bare ``NaN``, which
   is not JSON), naming where the bad number sits;
 - :func:`describe_os_error` turns ``ENOSPC`` and friends into a sentence that says what was
-  kept.
+  kept, and :func:`free_space_note` how much room the disk has left;
+- every file and folder written here gets the user's umask (``0o666 & ~umask``, ``0o777 & ~umask``):
+  ``tempfile`` creates its temporaries private (0600, 0700), and renaming one into place would keep
+  that mode, so an exported model, a checkpoint or a JSON file would differ from a plain ``open()``'s.
 """
 from __future__ import annotations
 
@@ -22,8 +25,8 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -73,11 +76,80 @@ def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
     return p
 
 
+def user_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux: /proc/self/status).
+
+    Elsewhere the classic ``os.umask`` round trip, which sets it for an instant: a file another thread
+    creates in that instant would get the mode 0o000 mask.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(path: str | Path) -> None:
+    """Give ``path`` the mode a plain ``open()`` or ``mkdir()`` would (0o666 or 0o777 less the umask)."""
+    base = 0o777 if Path(path).is_dir() else 0o666
+    os.chmod(path, base & ~user_umask())
+
+
+def make_temp_dir(parent: str | Path, target_name: str) -> Path:
+    """A new hidden folder ``.<target_name>.<random>.tmp`` in ``parent`` with the user's umask, to be
+    renamed over (or emptied into) ``target_name``; :func:`remove_stale_temps` finds it after a kill."""
+    folder = Path(tempfile.mkdtemp(prefix=_tmp_prefix(Path(target_name)), suffix=TMP_SUFFIX, dir=parent))
+    apply_umask(folder)
+    return folder
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's content in hex, read every time: a file rewritten with the same size and
+    modification time is a different file (nothing is remembered between calls)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def human_size(n: float) -> str:
+    """``n`` bytes as '0 bytes', '48 kB', '1.2 MB', '3.4 GB' (powers of 1000)."""
+    if n < 1000:
+        return f"{int(n)} bytes"
+    for unit in ("kB", "MB", "GB", "TB"):
+        n /= 1000
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if n >= 100 else f"{n:.1f} {unit}"
+    return f"{n:.1f} TB"  # pragma: no cover - the loop returns
+
+
+def free_space_note(folder: str | Path) -> str:
+    """'48 kB free in /data' for the disk that holds ``folder`` (or its nearest existing parent)."""
+    p = Path(folder).expanduser()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    try:
+        return f"{human_size(shutil.disk_usage(p).free)} free in {p}"
+    except OSError:
+        return f"free space in {p} unknown"
+
+
 def _mkstemp(folder: Path, target: Path, what: str) -> tuple[int, str]:
     try:
         return tempfile.mkstemp(prefix=_tmp_prefix(target), suffix=TMP_SUFFIX, dir=folder)
     except OSError as exc:
         raise OSError(exc.errno, f"{what} {target}: cannot write in {folder}: {describe_os_error(exc)}") from None
+
+
+def write_error(what: str, target: Path, exc: OSError) -> str:
+    """'could not write {what} {target}: no space left on device (the previous version is intact); 48 kB
+    free in /data': one line that names the file, the cause, what was kept and, for a full disk, the room left."""
+    kept = "the previous version is intact" if target.exists() else "nothing was written"
+    room = f"; {free_space_note(target.parent)}" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return f"could not write {what} {target}: {describe_os_error(exc)} ({kept}){room}"
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -108,13 +180,13 @@ def atomic_path(path: str | Path, what: str = "file") -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        apply_umask(tmp_path)  # mkstemp made it 0600; the file the user gets has their umask
         with open(tmp_path, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp_path, target)
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        kept = "the previous version is intact" if target.exists() else "nothing was written"
-        raise OSError(exc.errno, f"could not write {what} {target}: {describe_os_error(exc)} ({kept})") from exc
+        raise OSError(exc.errno, write_error(what, target, exc)) from exc
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -164,10 +236,11 @@ def write_json(path: str | Path, obj: Any, what: str = "JSON file", indent: int 
 def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
     """Delete temporary files this module left behind in ``folder`` (after a kill mid-write).
 
-    These are ``atomic_path``'s ``.<name>.<random>.tmp`` and the files written beside them under that
+    These are ``atomic_path``'s ``.<name>.<random>.tmp``, the files written beside them under that
     name plus an extension (``core.io.video_writer`` encodes into ``.<name>.<random>.tmp.mp4``: OpenCV
-    picks the container from the extension). With ``name``, only the temporaries of that target
-    file. Returns the files removed.
+    picks the container from the extension) and :func:`make_temp_dir`'s folders of that form (an
+    OpenVINO IR's .xml and .bin are written in one, a cache entry is built in one). With ``name``, only
+    the temporaries of that target. Returns the files and folders removed.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -177,24 +250,12 @@ def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path
     stale = re.compile(prefix + r"[a-z0-9_]+" + re.escape(TMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?")
     removed = []
     for p in folder.iterdir():
-        if stale.fullmatch(p.name) and p.is_file():
-            with contextlib.suppress(OSError):
+        if not stale.fullmatch(p.name):
+            continue
+        with contextlib.suppress(OSError):
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
                 p.unlink()
-                removed.append(p)
+            removed.append(p)
     return removed
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file in hex (remembered per path, size and modification time within the process)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return _sha256(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=32)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -39,12 +39,13 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
         ValueError naming the option or file; core.jobs.Cancelled when ``should_stop`` says so.
     """
     from core.model import build_model
-    from core.runtime.cache import file_sha256
+    from core.io.fileio import file_sha256
     from core.runtime.metadata import NetworkMeta
     from core.weights import load_state_into, load_weights, resolve_weights_spec
 
     out = _check_options(fmt, precision, batch, Path(out))
     path = resolve_weights_spec(weights, allow_download=False)
+    _check_checkpoint(path)
     lw = load_weights(path, priors=priors)
     if lw.config is None:
         raise ValueError(f"'{path}' is an ImageNet VGG16 classifier, not a detector: nothing to export")
@@ -70,6 +71,26 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
         written = _export_ir(model, lw, meta, out, precision, calibration, on_progress, should_stop)
     report(on_progress, 1, 1, "export", f"wrote {written.name}")
     return written
+
+
+def _check_checkpoint(path: Path) -> None:
+    """A ValueError when ``path`` names an exported network: its network is exported already, and the
+    checkpoint it came from is what ``ssd export`` reads (the metadata names it when it can be read)."""
+    from core.model_spec import kind_of_path
+
+    kind = kind_of_path(path)
+    if kind == "checkpoint":
+        return
+    from core.runtime.describe import FORMAT_NAMES, read_exported_meta
+
+    origin = ""
+    try:
+        source = read_exported_meta(path, kind)[0].source.get("file")
+        origin = f" ('{source}', as its metadata says)" if source else ""
+    except (OSError, ValueError):
+        pass
+    raise ValueError(f"'{path}' is an exported network ({FORMAT_NAMES[kind]}), not a checkpoint: `ssd export` reads "
+                     f"the checkpoint a network was trained into; export from that checkpoint{origin}")
 
 
 def _check_options(fmt: str, precision: str, batch: int, out: Path) -> Path:

@@ -8,6 +8,7 @@ another runtime does not ask again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
@@ -54,3 +55,22 @@ def confirm_running_code(parent: QWidget | None, path: str | Path) -> bool:
         _TRUSTED.add(p)
         return True
     return False
+
+
+def request_with_code_confirmed(parent: QWidget | None, request: Any) -> Any:
+    """An evaluation ``request`` (core.evaluation.run.EvaluationRequest) with the opt-in for the models in it
+    that run code (a plug-in, a TorchScript archive, as the evaluated model or the reference), once the
+    person confirmed each; ValueError when they declined one."""
+    from dataclasses import replace
+
+    truth = request.ground_truth
+    reference = getattr(truth, "weights", None) if hasattr(truth, "trust_code") else None
+    code = [m for m in (request.weights, reference) if m and needs_trust(m)]
+    for model in code:
+        if not confirm_running_code(parent, model):
+            raise ValueError(f"Not evaluated: '{model}' runs code when loaded, and you declined")
+    if not code:
+        return request
+    if reference is not None and needs_trust(reference):
+        truth = replace(truth, trust_code=True)
+    return replace(request, ground_truth=truth, trust_code=True)

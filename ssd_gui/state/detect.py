@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol, Sequence
 
 from core.config import NMS_METHODS
+from core.inference import VIDEO_SCORE_THRESH
 from core.types import Detections
 from core.io.video import Frame
 from ssd_gui.state.events import Events
@@ -18,7 +19,8 @@ from ssd_gui.state.events import Events
 # the GUI thread, so moving it never re-runs the model.
 RUN_SCORE_THRESH = 0.05
 MAX_MIN_SCORE = 0.99
-DEFAULT_MIN_SCORE = 0.4
+#: The confidence the view starts at: the threshold `ssd detect` draws its annotated videos at.
+DEFAULT_MIN_SCORE = VIDEO_SCORE_THRESH
 
 
 class DetectorLike(Protocol):

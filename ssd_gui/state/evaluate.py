@@ -133,7 +133,10 @@ class EvaluateState:
     def __init__(self, device: str = "cpu") -> None:
         self.events = Events("inputs", "running", "progress", "output", "threshold", "metric", "selection", "cell",
                              "compare")
-        self.inputs = EvalInputs(device=device)
+        from core.runtime import choose_runtime
+
+        # the model runs as the Detect view and `ssd eval --runtime auto` run it: OpenVINO fp32 where installed
+        self.inputs = EvalInputs(device=device, runtime=choose_runtime(None, device)[0])
         self.running = False
         self.output: Any = None            # core.evaluation.run.EvaluationOutput
         self.output_name = ""              # what it evaluated, how (EvalInputs.describe_run at its start)

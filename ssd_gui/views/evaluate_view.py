@@ -30,6 +30,7 @@ from ssd_gui import settings
 from ssd_gui.jobs import Job
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
 from ssd_gui.views.base import View
+from ssd_gui.dialogs.trust import request_with_code_confirmed
 from ssd_gui.views.evaluate_export import export_evaluation
 from ssd_gui.widgets.class_table import COLUMN, ClassTable, definition_footer, fmt
 from ssd_gui.widgets.compare_panel import ComparePanel
@@ -92,6 +93,10 @@ class EvaluateView(View):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = ClassTable(s, self.colors, self)
+        # at least three class rows under the header, whatever else the column holds
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+                                    + self.table.horizontalScrollBar().sizeHint().height()
+                                    + 3 * self.table.verticalHeader().defaultSectionSize())
         self.definition_label = QLabel("", self)
         self.definition_label.setWordWrap(True)
         self.map_plot = ThresholdPlot("mAP by confidence threshold", "mAP", self)
@@ -108,6 +113,7 @@ class EvaluateView(View):
 
         self.pr_plot = PRPlot(self)
         self.hover_label = QLabel("", self)
+        self.hover_label.setWordWrap(True)
         self.f1_plot = F1Plot(s, self)
         self.confusion = ConfusionView(s, self)
         self.compare_panel = ComparePanel(s, self)
@@ -240,7 +246,7 @@ class EvaluateView(View):
             return False
         try:
             request = self.state.inputs.request(self.state.ground_truth_for_run())
-            request = self._trusted(request)
+            request = request_with_code_confirmed(self, request)
         except ValueError as exc:
             self.show_error(str(exc))
             return False
@@ -253,25 +259,6 @@ class EvaluateView(View):
         self.state.set_running(True)
         self.say(f"Evaluating {Path(request.source).name}…")
         return True
-
-    def _trusted(self, request: Any) -> Any:
-        """``request`` with the opt-in for the models in it that run code (a plug-in, a TorchScript archive),
-        once the person confirmed each (ssd_gui.dialogs.trust); ValueError when they declined."""
-        from dataclasses import replace
-
-        from ssd_gui.dialogs.trust import confirm_running_code, needs_trust
-
-        truth = request.ground_truth
-        reference = getattr(truth, "weights", None) if hasattr(truth, "trust_code") else None
-        code = [m for m in (request.weights, reference) if m and needs_trust(m)]
-        for model in code:
-            if not confirm_running_code(self, model):
-                raise ValueError(f"Not evaluated: '{model}' runs code when loaded, and you declined")
-        if not code:
-            return request
-        if reference is not None and needs_trust(reference):
-            truth = replace(truth, trust_code=True)
-        return replace(request, ground_truth=truth, trust_code=True)
 
     def cancel(self) -> None:
         """Stop the running evaluation between batches (nothing is shown for a partial run)."""
@@ -336,7 +323,11 @@ class EvaluateView(View):
         voc07, voc12 = result.voc(True), result.voc(False)
         coco_text = (f"COCO AP@[.5:.95] {fmt(coco.stats[0])}, AP50 {fmt(coco.stats[1])}" if coco is not None
                      else f"COCO metrics unavailable ({out.coco_error})" if out.coco_error else "")
-        caveat = f"<br><b style='color:#b45000'>{html.escape(out.caveat)}</b>" if out.caveat else ""
+        # The caveat's first clause in the summary, the whole of it in the tooltip: three wrapped lines here
+        # took the class table's room at the default window size.
+        head = (out.caveat or "").split(":")[0]
+        caveat = f"<br><b style='color:#b45000'>{html.escape(head)}</b> (hover for what that means)" if head else ""
+        self.summary_label.setToolTip(out.caveat or "")
         self.summary_label.setText(
             f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(result.gt.name)} "
             f"({len(result.gt.records)} images)<br>"

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.config import NMS_METHODS
 from ssd_gui import settings
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
+from ssd_gui.widgets.fitting import ElidedLabel
 from ssd_gui.widgets.teacher_menu import TeacherMenu
 
 WEIGHTS_FILTER = "Weights (*.pt *.pth *.ckpt *.bin);;All files (*)"
@@ -136,7 +137,7 @@ class EvalInputsPanel(QGroupBox):
         self.cancel_button = QPushButton("Cancel", self)
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
-        self.progress_label = QLabel("", self)
+        self.progress_label = ElidedLabel("", self)  # a long message never widens the window
         self._lay_out()
         self._connect()
         self.show_inputs()
@@ -249,7 +250,8 @@ class EvalInputsPanel(QGroupBox):
                                              .get(kind, "COCO instances JSON"))
 
     def _fill_runtimes(self, device: str) -> None:
-        """The (runtime, precision) pairs ``device`` offers; PyTorch fp32, the exact reference, stays the default."""
+        """The (runtime, precision) pairs ``device`` offers, the state's choice selected (by default the first,
+        as the Detect view and ``--runtime auto``: OpenVINO fp32 on a CPU where it is installed)."""
         from core.runtime import runtime_choices
 
         self.runtime_combo.blockSignals(True)

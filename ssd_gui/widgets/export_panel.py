@@ -86,7 +86,8 @@ class ExportPanel(QWidget):
         self.pause_requested.emit()
         labels = None if s.shown_labels is None else set(s.shown_labels)
         fn = partial(inference.run_inference, s.detector, info.spec, json_path=json_path, video_path=video_path,
-                     score_thresh=max(s.min_score, RUN_SCORE_THRESH), labels=labels, video_fps=info.fps)
+                     score_thresh=max(s.min_score, RUN_SCORE_THRESH), video_thresh=s.min_score, labels=labels,
+                     video_fps=info.fps)
         self.job = Job(fn, f"export of '{info.spec}'").start(finished=self._on_finished, failed=self._on_failed,
                                                               progress=self.set_progress)
         self.progress.setRange(0, max(1, info.frame_count or 0))

@@ -9,7 +9,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from core.types import Detections
-from core.io.drawing import class_color, ink_for, label_text
+from core.io.drawing import class_color, ink_for, label_text, place_labels
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -51,6 +51,7 @@ class FrameCanvas(QWidget):
         self._placeholder = "No source open"
         self.drawn_boxes = 0
         self.paint_count = 0
+        self.label_rects: list[QRectF] = []  # where the last paint put the tags (for tests and tools)
         # Smooth (bilinear) scaling of a large frame costs tens of ms on the GUI thread; the view
         # turns it off while a video plays at its source rate and back on for a still frame.
         self.smooth = True
@@ -120,6 +121,7 @@ class FrameCanvas(QWidget):
 
     def _paint_boxes(self, p: QPainter, target: QRectF) -> int:
         dets = self._detections
+        self.label_rects = []
         if len(dets) == 0:
             return 0
         assert self._image is not None
@@ -148,14 +150,17 @@ class FrameCanvas(QWidget):
         fm = QFontMetricsF(font)
         th = fm.height() + 2
         order = [int(i) for i in np.argsort(-dets.scores, kind="stable") if visible[i]][:self.MAX_LABELS]
-        # Least confident first, so the most confident tag ends on top.
-        for i in reversed(order):
-            x1, y1 = float(xy[i, 0]), float(xy[i, 1])
-            label = int(dets.labels[i])
-            r, g, b = class_color(label)
-            text = label_text(label, float(dets.scores[i]), self._class_names)
-            ty = y1 - th if y1 - th >= target.top() else y1
-            tag = QRectF(x1, ty, fm.horizontalAdvance(text) + 6, th)
+        texts = [label_text(int(dets.labels[i]), float(dets.scores[i]), self._class_names) for i in order]
+        sizes = np.array([(fm.horizontalAdvance(t) + 6, th) for t in texts], np.float64).reshape(-1, 2)
+        # core's placement, as in exported videos: above the box, else inside or below, never on another tag
+        corners = place_labels(xy[order], sizes, (target.left(), target.top(), target.right(), target.bottom()))
+        self.label_rects = []
+        for k, i in enumerate(order):
+            if np.isnan(corners[k, 0]):
+                continue
+            r, g, b = class_color(int(dets.labels[i]))
+            tag = QRectF(float(corners[k, 0]), float(corners[k, 1]), float(sizes[k, 0]), th)
             p.fillRect(tag, QColor(r, g, b))
             p.setPen(QColor(*ink_for((r, g, b))))
-            p.drawText(tag.adjusted(3, 0, 0, 0), _TAG_ALIGN, text)
+            p.drawText(tag.adjusted(3, 0, 0, 0), _TAG_ALIGN, texts[k])
+            self.label_rects.append(tag)

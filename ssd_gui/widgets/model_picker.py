@@ -214,6 +214,11 @@ class ModelPicker(QWidget):
         dlg.setWindowTitle(title)
         dlg.setWindowModality(Qt.WindowModality.WindowModal)
         dlg.setMinimumDuration(0)
+        # One dialog, in one place, from the first phase to the last: QProgressDialog hides itself when a
+        # phase reaches its maximum (autoClose) and grows, so moves, with a longer text.
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.setMinimumWidth(dlg.fontMetrics().horizontalAdvance("x" * 60))
         # Direct: the job's thread is busy, a queued call would wait for the end.
         dlg.canceled.connect(job.cancel, Qt.ConnectionType.DirectConnection)
         self.progress_dialog = dlg
@@ -232,7 +237,8 @@ class ModelPicker(QWidget):
         if p.stage == "download":
             text += f" {p.done / 1e6:.1f} MB"
         elif p.stage in ("calibration", "quantize") and p.total:
-            text = f"{text} {p.done} of {p.total}" + (f" ({p.detail})" if p.stage == "calibration" else "")
+            unit = "images read" if p.stage == "calibration" else "batches seen"
+            text = f"{text} {p.done} of {p.total} {unit}"
         dlg.setLabelText(text)
 
     def _close_progress(self) -> None:
