@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,6 +35,7 @@ import numpy as np
 from core.config import BACKGROUND
 from core.data.pseudo_label_files import FORMATS, STATE_FILE, PseudoLabelWriter
 from core.jobs import ProgressFn, StopFn, report
+from core.tracking.refine import TemporalConfig
 
 #: torchvision's COCO class list pads unused category ids with this name; it is never a class to learn.
 PLACEHOLDER_CLASS = "N/A"
@@ -63,6 +64,9 @@ class PseudoLabelConfig:
             training data, else the first source).
         save_every: frames between two saves of the index files.
         trust_code: the user's opt-in for a teacher that runs code when opened (core.model_spec).
+        temporal: refine the labels of videos in time (:mod:`core.pseudo_label_temporal`: the teacher
+            runs on every frame; short tracks dropped, gaps filled, boxes smoothed); its ``score_thresh``
+            is this config's. None: frame by frame.
     """
 
     sources: tuple[str, ...]
@@ -81,8 +85,12 @@ class PseudoLabelConfig:
     batch_size: int = 8
     save_every: int = 50
     trust_code: bool = False
+    temporal: TemporalConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.temporal is not None:  # the refinement's threshold is the labels' threshold
+            object.__setattr__(self, "temporal", replace(self.temporal, score_thresh=self.score_thresh,
+                                                         low_thresh=min(self.temporal.low_thresh, self.score_thresh)))
         if not self.sources:
             raise ValueError("pseudo-labelling needs at least one source (a video, an image folder or an image)")
         if not 0.0 <= self.score_thresh < 1.0:
@@ -98,7 +106,8 @@ class PseudoLabelConfig:
         """What makes the labels what they are: a resumed run must have the same."""
         return {"teacher_sha256": teacher_sha256, "score_thresh": self.score_thresh, "every": self.every,
                 "format": self.fmt, "classes": None if self.classes is None else list(self.classes),
-                "rename": [list(p) for p in self.rename], "max_frames": self.max_frames}
+                "rename": [list(p) for p in self.rename], "max_frames": self.max_frames,
+                "temporal": None if self.temporal is None else self.temporal.settings()}
 
 
 @dataclass(frozen=True)
@@ -304,6 +313,8 @@ class _Run:
         for spec in self.cfg.sources:
             prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
             with open_frames(str(spec)) as src:
+                if self.cfg.temporal is not None and self._label_in_time(spec, src, prefix):
+                    return
                 batch: list[Any] = []
                 for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
                     if self.should_stop is not None and self.should_stop():
@@ -321,22 +332,53 @@ class _Run:
             if self.stopped:
                 return
 
+    def _label_in_time(self, spec: str, src: Any, prefix: str) -> bool:
+        """A video with ``temporal``: its refined frames (a partly done video runs again from its start; only
+        the frames not written yet are written). True when the run was stopped."""
+        from core.pseudo_label_temporal import TemporalFrames, is_video, split_filled, video_image_ids
+
+        if not is_video(src):
+            self.source_warnings.append(f"{spec}: not a video; labelled frame by frame, without --temporal")
+            return False
+        ids = video_image_ids(spec, src.frame_count, self.cfg.every, self.cfg.max_frames, prefix)
+        frames = TemporalFrames(self.teacher, self.cfg.temporal, self.cfg.every, self.cfg.max_frames,
+                                self.cfg.batch_size, self.should_stop)
+        done_before = bool(ids) and all(i in self.done for i in ids)  # then the teacher need not run
+        for frame, det, filled in ([] if done_before else frames.run(src, str(spec), prefix)):
+            if frame.image_id not in self.done:
+                self._write(frame, *split_filled(det, filled))
+        for i in (ids if done_before else ()):
+            self.skipped += 1
+            self._report(i)
+        self.source_warnings += list(getattr(src, "warnings", []))
+        self.stopped = frames.stopped
+        return self.stopped
+
     def _flush(self, batch: list[Any]) -> None:
         if not batch:
             return
         dets = self.teacher.detect([f.image for f in batch], score_thresh=self.cfg.score_thresh)
         for frame, det in zip(batch, dets):
-            h, w = frame.image.shape[:2]
-            boxes, scores, labels, dropped = _labels(det, self.mapping, self.cfg.score_thresh, w, h)
-            self.writer.add(frame.image_id, frame.image, boxes, scores, labels)
-            self.done.add(frame.image_id)
-            self.written += 1
-            self.objects += len(labels)
-            self.dropped += dropped
-            if self.written % self.cfg.save_every == 0:
-                self.writer.save()
-            self._report(frame.image_id)
+            self._write(frame, det)
         batch.clear()
+
+    def _write(self, frame: Any, det: Any, filled: Any = None) -> None:
+        """One frame's labels: the teacher's detections ``det`` (above the threshold) and, from the temporal
+        refinement, the boxes ``filled`` into gaps (written marked as interpolated)."""
+        h, w = frame.image.shape[:2]
+        thresh = -1.0 if filled is not None else self.cfg.score_thresh  # refined labels are decided already
+        parts = [_labels(d, self.mapping, thresh, w, h) for d in ([det] if filled is None else [det, filled])]
+        boxes, scores, labels = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        dropped = sum(p[3] for p in parts)
+        flags = np.arange(len(labels)) >= len(parts[0][2])  # the filled boxes come after the detected ones
+        self.writer.add(frame.image_id, frame.image, boxes, scores, labels, interpolated=flags)
+        self.done.add(frame.image_id)
+        self.written += 1
+        self.objects += len(labels)
+        self.dropped += dropped
+        if self.written % self.cfg.save_every == 0:
+            self.writer.save()
+        self._report(frame.image_id)
 
     def _report(self, image_id: str) -> None:
         self.seen += 1
