@@ -109,7 +109,7 @@ def rows(results: dict[str, dict[str, float]], videos: int, seconds: float, ever
 
 
 def run(quick: bool = False, out: str | None = None) -> list[Row]:
-    videos, seconds, every = (2, 4.0, 5) if quick else (6, 8.0, 5)
+    videos, seconds, every = (2, 4.0, 5) if quick else (4, 8.0, 5)
     if out is not None:
         return rows(compare(Path(out), videos, seconds, every), videos, seconds, every)
     with tempfile.TemporaryDirectory() as tmp:

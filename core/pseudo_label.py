@@ -314,7 +314,9 @@ class _Run:
             prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
             with open_frames(str(spec)) as src:
                 if self.cfg.temporal is not None and self._label_in_time(spec, src, prefix):
-                    return
+                    if self.stopped:
+                        return
+                    continue
                 batch: list[Any] = []
                 for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
                     if self.should_stop is not None and self.should_stop():
@@ -334,7 +336,7 @@ class _Run:
 
     def _label_in_time(self, spec: str, src: Any, prefix: str) -> bool:
         """A video with ``temporal``: its refined frames (a partly done video runs again from its start; only
-        the frames not written yet are written). True when the run was stopped."""
+        the frames not written yet are written). False, with a warning, for a source that is not a video."""
         from core.pseudo_label_temporal import TemporalFrames, is_video, split_filled, video_image_ids
 
         if not is_video(src):
@@ -352,7 +354,7 @@ class _Run:
             self._report(i)
         self.source_warnings += list(getattr(src, "warnings", []))
         self.stopped = frames.stopped
-        return self.stopped
+        return True
 
     def _flush(self, batch: list[Any]) -> None:
         if not batch:

@@ -38,7 +38,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         "\"interpolated\": true in COCO), boxes averaged over --smooth frames; every N-th frame is still what is "
         "written. Image folders and images stay frame by frame.")
     t.add_argument("--temporal", action="store_true", help="refine the labels of videos in time")
-    t.add_argument("--max-gap", type=int, default=None, metavar="N", help="fill gaps of up to N frames (default 5)")
+    t.add_argument("--max-gap", type=int, default=None, metavar="N", help="fill gaps of up to N frames (default 10)")
     t.add_argument("--min-track", type=int, default=None, metavar="N",
                    help="drop tracks the teacher found in fewer than N frames (default 3)")
     t.add_argument("--smooth", type=int, default=None, metavar="N",

@@ -190,9 +190,7 @@ def compose_indexed(background: np.ndarray, shapes: list[ShapeSpec], paint: bool
         painted.append((index, spec, alpha, x0, y0))
 
     covered = np.zeros((height, width), bool)
-    boxes: list[tuple[float, float, float, float]] = []
-    labels: list[int] = []
-    kept: list[int] = []
+    found: list[tuple[tuple[float, float, float, float], int, int]] = []  # (box, label, index in shapes)
     for index, spec, alpha, x0, y0 in reversed(painted):
         solid = alpha >= 0.5
         full = int(solid.sum())
@@ -206,11 +204,7 @@ def compose_indexed(background: np.ndarray, shapes: list[ShapeSpec], paint: bool
         bx2, by2 = c_.start + cols[-1] + 1, r_.start + rows[-1] + 1
         if bx2 - bx1 < MIN_BOX_PX or by2 - by1 < MIN_BOX_PX:
             continue
-        boxes.append((bx1, by1, bx2, by2))
-        labels.append(spec.label)
-        kept.append(index)
-    boxes.reverse()
-    labels.reverse()
-    kept.reverse()
-    return (img, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(labels, np.int64),
-            np.asarray(kept, np.int64))
+        found.append(((bx1, by1, bx2, by2), spec.label, index))
+    found.reverse()
+    return (img, np.asarray([f[0] for f in found], np.float32).reshape(-1, 4),
+            np.asarray([f[1] for f in found], np.int64), np.asarray([f[2] for f in found], np.int64))

@@ -1,6 +1,6 @@
 """Temporal refinement of a detector's per-frame boxes: the labels a teacher gives a video, cleaned by time.
 
-    refiner = TemporalRefiner(TemporalConfig(score_thresh=0.5, max_gap=5, min_track=3, smooth=3))
+    refiner = TemporalRefiner(TemporalConfig(score_thresh=0.5, max_gap=10, min_track=3, smooth=3))
     for index, dets in enumerate(teacher_detections):         # consecutive frames, detections >= low_thresh
         for frame in refiner.push(index, dets):                # frames whose labels are final, in order
             use(frame.index, frame.detections, frame.interpolated)
@@ -21,6 +21,10 @@ one frame. Linking the detections into tracks fixes both:
 4. **Smooth.** The box of a track at frame ``t`` is the mean of its boxes (detected or filled) at the
    frames ``t - h .. t + h`` it covers, ``h = smooth // 2`` (fewer at the ends of the track; ``smooth``
    1 keeps the boxes as they are).
+5. **One class per object.** Tracks are per class, so a teacher unsure between two classes makes two
+   tracks on one object (one of them often kept alive by the low-score pass). In each frame, where boxes
+   of different classes overlap at IoU ``>= one_class_iou``, only the one of the track with the highest
+   mean score over its detections stays (None: no such step).
 
 The result of frame ``t`` is every kept track covering ``t``, with its class and that box: detections of
 kept tracks that scored under ``score_thresh`` (a partly hidden object the second association kept)
@@ -34,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from core.tracking.association import box_iou
 from core.tracking.bytetrack import ByteTracker, TrackerConfig
 from core.types import Detections
 
@@ -49,13 +54,16 @@ class TemporalConfig:
         max_gap: the most missing frames filled between two detections of a track.
         min_track: the fewest frames in which the teacher detected a track for it to be kept.
         smooth: the odd window (frames) of the boxes' moving average; 1: no smoothing.
+        one_class_iou: boxes of different classes overlapping at least this are one object: only the
+            strongest track's box stays (None: keep both).
     """
 
     score_thresh: float = 0.5
     low_thresh: float = 0.1
-    max_gap: int = 5
+    max_gap: int = 10
     min_track: int = 3
     smooth: int = 3
+    one_class_iou: float | None = 0.5
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.low_thresh <= self.score_thresh <= 1.0:
@@ -66,6 +74,8 @@ class TemporalConfig:
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise ValueError(f"TemporalConfig.{name} (--{name.replace('_', '-')}) must be an integer >= {low}, "
                                  f"got {value!r}")
+        if self.one_class_iou is not None and not 0.0 < self.one_class_iou <= 1.0:
+            raise ValueError(f"TemporalConfig.one_class_iou must be in (0, 1] or None, got {self.one_class_iou!r}")
         if self.smooth % 2 == 0:
             raise ValueError(f"TemporalConfig.smooth (--smooth) must be odd (a window centred on the frame), "
                              f"got {self.smooth!r}")
@@ -79,7 +89,7 @@ class TemporalConfig:
     def settings(self) -> dict[str, float | int]:
         """What makes the refined labels what they are (part of a pseudo-labelling's resume identity)."""
         return {"low_thresh": self.low_thresh, "max_gap": self.max_gap, "min_track": self.min_track,
-                "smooth": self.smooth}
+                "smooth": self.smooth, "one_class_iou": self.one_class_iou}
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,11 @@ class _Obs:
     frames: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+
+    def mean_score(self, first: int, last: int) -> float:
+        """The mean score of the detections at frames ``first .. last`` (0 without any)."""
+        lo, hi = bisect.bisect_left(self.frames, first), bisect.bisect_right(self.frames, last)
+        return float(np.mean(self.scores[lo:hi])) if hi > lo else 0.0
 
     def at(self, f: int, max_gap: int) -> tuple[np.ndarray, float, bool] | None:
         """(box, score, interpolated) at frame ``f``, or None where the track does not cover it."""
@@ -179,7 +194,8 @@ class TemporalRefiner:
     def _frame(self, t: int) -> RefinedFrame:
         cfg = self.config
         h = cfg.smooth // 2
-        boxes, scores, labels, flags, keys = [], [], [], [], []
+        reach = h + cfg.max_gap + 1  # what is known of every track around t when t is final
+        boxes, scores, labels, flags, keys, strength = [], [], [], [], [], []
         for key, obs in self._tracks.items():
             if len(obs.frames) < cfg.min_track:
                 continue
@@ -192,10 +208,34 @@ class TemporalRefiner:
             labels.append(obs.label)
             flags.append(here[2])
             keys.append(key)
+            strength.append(obs.mean_score(t - reach, t + reach))
+        if cfg.one_class_iou is not None:
+            keep = one_class(np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(labels, np.int64),
+                             np.asarray(strength, np.float64), cfg.one_class_iou).tolist()
+            boxes, scores, labels, flags, keys = ([x for x, k in zip(a, keep) if k]
+                                                  for a in (boxes, scores, labels, flags, keys))
         order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
         dets = Detections(np.asarray(boxes, np.float32).reshape(-1, 4)[order],
                           np.asarray(scores, np.float32)[order], np.asarray(labels, np.int64)[order])
         return RefinedFrame(t, dets, np.asarray(flags, bool)[order], np.asarray(keys, np.int64)[order])
+
+
+def one_class(boxes: np.ndarray, labels: np.ndarray, strength: np.ndarray, min_iou: float) -> np.ndarray:
+    """Which boxes stay when boxes of different classes overlapping at IoU ``>= min_iou`` are one object:
+    strongest first, each removes the weaker boxes of other classes it overlaps (bool [N]).
+
+    Args:
+        boxes: float [N, 4] x1, y1, x2, y2 px; labels: int [N]; strength: float [N], ties kept in order.
+    """
+    keep = np.ones(len(labels), bool)
+    if len(labels) < 2:
+        return keep
+    iou = box_iou(boxes, boxes)
+    for i in np.argsort(-strength, kind="stable").tolist():
+        if keep[i]:
+            clash = (iou[i] >= min_iou) & (labels != labels[i])
+            keep &= ~clash
+    return keep
 
 
 def refine_all(frames: list[tuple[int, Detections]], config: TemporalConfig | None = None) -> list[RefinedFrame]:
@@ -205,4 +245,4 @@ def refine_all(frames: list[tuple[int, Detections]], config: TemporalConfig | No
     return out + refiner.finish()
 
 
-__all__ = ["TemporalConfig", "TemporalRefiner", "RefinedFrame", "refine_all"]
+__all__ = ["TemporalConfig", "TemporalRefiner", "RefinedFrame", "one_class", "refine_all"]

@@ -108,3 +108,29 @@ def test_stream_gives_each_frame_once_in_order_and_holds_few() -> None:
 def test_bad_settings_are_refused_by_name(changes: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         TemporalConfig(**changes)
+
+
+def test_one_class_per_object_keeps_the_strongest_track() -> None:
+    """An object the teacher calls class 1 at 0.9 and, underneath, class 2 at 0.3 (a track the low-score pass
+    keeps alive): only the class-1 box stays. A class-2 object elsewhere is untouched."""
+    stream = []
+    for f in range(6):
+        rows = [(50 + f, 50, 90 + f, 90, 0.9, 1), (51 + f, 50, 91 + f, 90, 0.6 if f == 0 else 0.3, 2),
+                (200, 200, 240, 240, 0.8, 2)]
+        stream.append((f, frame(*rows)))
+    cfg = TemporalConfig(max_gap=2, min_track=3, smooth=1)
+    assert [sorted(r.detections.labels.tolist()) for r in refine_all(stream, cfg)] == [[1, 2]] * 6
+    loose = TemporalConfig(max_gap=2, min_track=3, smooth=1, one_class_iou=None)
+    assert [sorted(r.detections.labels.tolist()) for r in refine_all(stream, loose)] == [[1, 2, 2]] * 6
+
+
+def test_one_class_by_hand() -> None:
+    from core.tracking.refine import one_class
+
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 8], [0, 0, 10, 5], [50, 50, 60, 60]], np.float64)
+    labels = np.array([1, 2, 3, 2])
+    # IoU(0, 1) = 0.8, IoU(0, 2) = 0.5, IoU(1, 2) = 0.625; box 3 overlaps nothing
+    assert one_class(boxes, labels, np.array([0.9, 0.5, 0.4, 0.1]), 0.6).tolist() == [True, False, True, True]
+    assert one_class(boxes, labels, np.array([0.9, 0.5, 0.4, 0.1]), 0.5).tolist() == [True, False, False, True]
+    # the strongest goes first: box 1 removes boxes 0 (0.8) and 2 (0.625)
+    assert one_class(boxes, labels, np.array([0.5, 0.9, 0.4, 0.1]), 0.6).tolist() == [False, True, False, True]
