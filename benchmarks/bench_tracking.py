@@ -96,7 +96,8 @@ def run(quick: bool = False) -> list[Row]:
     detector = load_detector("demo", optimize=True)
     demo = track_metrics(videos, [detect(v, detector) for v in videos])
     ceiling = track_metrics(videos, [noisy_truth(v, 1000 + k) for k, v in enumerate(videos)])
-    where = f"{n_videos} videos x {frames} frames ({frames / FPS:g} s at {FPS} fps), {SIZE}x{SIZE}, {demo['gt']} true boxes"
+    where = (f"{n_videos} videos x {frames} frames ({frames / FPS:g} s at {FPS} fps), {SIZE}x{SIZE}, "
+             f"{demo['gt']} true boxes")
     rows = []
     for key, name in (("mota", "MOTA"), ("idf1", "IDF1"), ("hota", "HOTA")):
         rows.append(Row(f"14{'' if key == 'mota' else ('b' if key == 'idf1' else 'c')}. tracking {name}, demo model "

@@ -86,7 +86,8 @@ def run(quick: bool = False) -> list[Row]:
     ]
 
 
-def _play(app, view, video: Path, seconds: float) -> tuple[list[float], list[float], list[float]]:  # type: ignore[no-untyped-def]
+def _play(app, view, video: Path,  # type: ignore[no-untyped-def]
+          seconds: float) -> tuple[list[float], list[float], list[float]]:
     """Play ``video`` for ``seconds``: the times of the frames read, the results shown, a 5 ms timer's ticks."""
     from PySide6.QtCore import QEventLoop, QTimer
 

@@ -17,5 +17,5 @@ from core.tracking.live import LiveTracks
 from core.tracking.mot import mot_lines, mot_text
 from core.tracking.refine import RefinedFrame, TemporalConfig, TemporalRefiner, refine_all
 
-__all__ = ["ByteTracker", "FrameTracks", "TrackerConfig", "TrackView", "track_all", "CountingLine", "LineCounter", "LiveTracks",
-           "mot_lines", "mot_text", "RefinedFrame", "TemporalConfig", "TemporalRefiner", "refine_all"]
+__all__ = ["ByteTracker", "FrameTracks", "TrackerConfig", "TrackView", "track_all", "CountingLine", "LineCounter",
+           "LiveTracks", "mot_lines", "mot_text", "RefinedFrame", "TemporalConfig", "TemporalRefiner", "refine_all"]

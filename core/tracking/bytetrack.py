@@ -178,8 +178,8 @@ class ByteTracker:
 
     def tracks(self, include_lost: bool = False) -> list[TrackView]:
         """The confirmed tracks, seen in the last frame (and, with ``include_lost``, the lost ones), by id."""
-        out = [TrackView(t.track_id, t.label, t.box.copy(), t.score, np.asarray(list(t.trail), np.float64).reshape(-1, 2),
-                         t.state == LOST)
+        out = [TrackView(t.track_id, t.label, t.box.copy(), t.score,
+                         np.asarray(list(t.trail), np.float64).reshape(-1, 2), t.state == LOST)
                for t in self._tracks if t.state != TENTATIVE and (include_lost or t.state == TRACKED)]
         return sorted(out, key=lambda v: v.track_id)
 

@@ -20,7 +20,8 @@ def id_text(track_id: int) -> str:
     return f"#{int(track_id)}"
 
 
-def id_tag_rect(box: np.ndarray, text: str, frame_size: tuple[int, int], font_scale: float) -> tuple[int, int, int, int]:
+def id_tag_rect(box: np.ndarray, text: str, frame_size: tuple[int, int],
+                font_scale: float) -> tuple[int, int, int, int]:
     """Where the id tag of a box goes: (x1, y1, x2, y2) in pixels, clipped to ``frame_size`` = (width, height).
 
     The tag's bottom-left corner is the box's bottom-left corner (moved up to stay on the frame).

@@ -173,3 +173,12 @@ def test_kalman_by_hand() -> None:
     # velocity: P_vx,x / (P_xx + R) * innovation = 6.25 / 30.25 * 4
     assert new[0, 4] == pytest.approx(6.25 / 30.25 * 4)
     assert np.allclose(kalman.cxcyah_to_xyxy(z), [[10.0, 20.0, 30.0, 60.0]])
+
+
+def test_a_lost_track_keeps_its_height() -> None:
+    """A square growing by 8 px a frame is lost for 20 frames and comes back at its last size: found again,
+    because a lost track's height stops changing (ByteTrack); grown on by its velocity it would not match."""
+    tracker = ByteTracker(TrackerConfig(min_hits=1))
+    ids = [tracker.update(dets((*square(200, 200, 40 + 8 * f), 0.9, 1)), f).ids[0] for f in range(12)]
+    ids.append(tracker.update(dets((*square(200, 200, 128), 0.9, 1)), 32).ids[0])
+    assert set(ids) == {1}

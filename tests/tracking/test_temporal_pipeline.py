@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.data.synthetic import render_video
+from core.data.synthetic import MovingScene, render_video
 from core.io.video import open_source
 from core.pseudo_label import DatasetExistsError, PseudoLabelConfig, pseudo_label
 from core.tracking import TemporalConfig, refine_all
@@ -54,17 +54,15 @@ def test_temporal_labels_are_the_refined_teacher_detections(tmp_path, clip, teac
     dets = [d for i in range(0, len(frames), 5) for d in teacher.detect(frames[i:i + 5], score_thresh=0.1)]
     expected = {r.index: r for r in refine_all(list(enumerate(dets)), cfg.temporal)}
     names = teacher.class_names
-    filled_seen = 0
     for index in range(0, len(frames), EVERY):
         r = expected[index]
-        boxes = np.rint(np.clip(r.detections.boxes.astype(np.float64), 0, 300)).astype(int)  # VOC: clipped, integers
+        boxes = np.rint(np.clip(r.detections.boxes.astype(np.float64), 0, 300)).astype(int)  # VOC: clipped integers
         want = sorted((names[int(k)], (b[0] + 1, b[1] + 1, b[2], b[3]), round(float(s), 6), bool(f))
                       for b, s, k, f in zip(boxes, r.detections.scores, r.detections.labels, r.interpolated)
                       if b[2] > b[0] and b[3] > b[1])
         got = _objects(tmp_path / "labels" / "Annotations" / f"clip_{index:06d}.xml")
         assert [(n, b, f) for n, b, _, f in got] == [(n, b, f) for n, b, _, f in want], index
         assert [s for *_, s, _ in got] == pytest.approx([s for *_, s, _ in want], abs=2e-6)
-        filled_seen += sum(f for *_, f in want)
     record = json.loads((tmp_path / "labels" / "pseudo_label.json").read_text())
     assert record["settings"]["temporal"] == {"low_thresh": 0.1, "max_gap": 3, "min_track": 3, "smooth": 3,
                                               "one_class_iou": cfg.temporal.one_class_iou}
@@ -84,8 +82,7 @@ def test_a_folder_of_images_is_labelled_frame_by_frame_with_a_warning(tmp_path, 
 
     folder = tmp_path / "images"
     folder.mkdir()
-    for k, (im, _, _) in enumerate(__import__("core.data.synthetic", fromlist=["MovingScene"]).MovingScene(
-            700_998, (300, 300), 25).frames(2)):
+    for k, (im, _, _) in enumerate(MovingScene(700_998, (300, 300), 25).frames(2)):
         cv2.imwrite(str(folder / f"img_{k}.png"), cv2.cvtColor(im, cv2.COLOR_RGB2BGR))
     cfg = PseudoLabelConfig(sources=(str(folder),), teacher="demo", out_dir=str(tmp_path / "labels"),
                             temporal=TemporalConfig())
