@@ -313,7 +313,12 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
     jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames, mot_path)
     owned = not isinstance(source, FrameSource)
     src = open_source(source) if owned else source  # type: ignore[arg-type]
-    _check_tracking(src, source, owned, tracker, mot_path)
+    try:
+        check_tracking(src, tracker, mot_path)
+    except ValueError:
+        if owned:
+            src.close()
+        raise
     spec = _describe_source(src, source)
     used_thresh = score_thresh if score_thresh is not None else _model_threshold(detector)
     out = _Outputs(detector, src, spec, jp, vp, used_thresh, None if labels is None else set(labels), video_fps,
@@ -338,18 +343,13 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
             src.close()
 
 
-def _check_tracking(src: FrameSource, source: object, owned: bool, tracker: TrackerConfig | None,
-                    mot_path: str | Path | None) -> None:
-    """ValueError (the source closed when ``owned``) for a MOT file without tracking, or tracking on still images."""
-    problem = None
+def check_tracking(src: FrameSource, tracker: TrackerConfig | None, mot_path: str | Path | None) -> None:
+    """ValueError for a MOT file without tracking, or tracking asked of an image or a folder of images
+    (:func:`run_inference` calls it on the open source; ``ssd detect`` before the model loads)."""
     if mot_path is not None and tracker is None:
-        problem = "a MOTChallenge tracks file needs tracking: give a tracker (ssd detect --track)"
-    elif tracker is not None and isinstance(src, (SingleImageSource, ImageFolderSource)):
-        problem = f"tracking needs a video or a camera; {source} is an image or a folder of images"
-    if problem is not None:
-        if owned:
-            src.close()
-        raise ValueError(problem)
+        raise ValueError("a MOTChallenge tracks file needs tracking: give a tracker (ssd detect --track)")
+    if tracker is not None and isinstance(src, (SingleImageSource, ImageFolderSource)):
+        raise ValueError(f"tracking needs a video or a camera; {src.name} is an image or a folder of images")
 
 
 def _describe_source(src: FrameSource, spec: object) -> str:

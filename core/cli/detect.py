@@ -86,7 +86,7 @@ def tracker_options(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from core.cli.progress import ProgressBar, sigterm_as_interrupt
-    from core.inference import InferenceInterrupted, check_outputs, run_inference
+    from core.inference import InferenceInterrupted, check_outputs, check_tracking, run_inference
     from core.io.video import open_source
 
     if args.out is None and args.save_video is None and args.mot is None:
@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames, args.mot)
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
     with source:
+        check_tracking(source, tracker, args.mot)
         detector = load_cli_detector(args, args.weights, args.source, optimize=args.optimize)
         if args.nms is not None:
             detector.set_postprocess(nms=args.nms)

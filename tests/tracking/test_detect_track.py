@@ -114,3 +114,24 @@ def test_video_shows_each_id_in_its_class_colour(runs) -> None:  # type: ignore[
             assert np.abs(tag_p - color).max() > 40  # without tracking the picture there is something else
             checked += 1
     assert checked >= 3
+
+
+def _ssd_detect(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core.cli", "detect", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_tracking_images_or_a_mot_file_on_another_output_is_refused_before_the_model_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder = tmp_path / "images"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.zeros((32, 32, 3), np.uint8))
+    # a weights file that does not exist: a refusal before the model loads never gets to say so
+    missing = str(tmp_path / "no_such_model.pt")
+    done = _ssd_detect(str(folder), "--weights", missing, "--track", "--out", str(tmp_path / "d.json"))
+    assert done.returncode != 0 and "tracking needs a video or a camera; images is an image or a folder" in done.stderr
+    assert "no_such_model" not in done.stderr and not (tmp_path / "d.json").exists()
+    same = str(tmp_path / "same.json")
+    done = _ssd_detect(str(folder), "--weights", missing, "--out", same, "--mot", same)
+    assert done.returncode != 0 and "are the same file" in done.stderr and "MOTChallenge" in done.stderr
+    done = _ssd_detect(str(folder), "--weights", missing, "--out", same, "--track-thresh", "0.3")
+    assert done.returncode != 0 and "--track-thresh needs --track" in done.stderr
