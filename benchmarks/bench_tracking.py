@@ -80,7 +80,8 @@ def track_metrics(videos: list, detections: list[list[Any]]) -> dict[str, float]
             pr_boxes.append(d.boxes[out >= 0].astype(np.float64))
         r = motrics.evaluate(motrics.Frames(gt_ids, gt_boxes), motrics.Frames(pr_ids, pr_boxes))
         n = sum(len(i) for i in gt_ids)
-        tp, fp, fn, idsw = tp + r.clear.tp, fp + r.clear.fp, fn + r.clear.fn, idsw + r.clear.idsw
+        c = r.clear
+        tp, fp, fn, idsw = tp + c.num_matches, fp + c.num_false_positives, fn + c.num_misses, idsw + c.num_switches
         idtp, idfp, idfn = idtp + r.identity.idtp, idfp + r.identity.idfp, idfn + r.identity.idfn
         hota += r.hota.hota * n
         n_gt += n
