@@ -33,6 +33,15 @@ def _true_crossings(line: CountingLine) -> dict:
     return counter.counts
 
 
+def _open(qtbot, view, video: Path):  # type: ignore[no-untyped-def]
+    """The demo model and the first frame of ``video`` in ``view`` (paused)."""
+    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
+        view.load_demo_model()
+    with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS):
+        view.open_source(video, play=False)
+    return view
+
+
 @pytest.fixture(scope="module")
 def crossing_video(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     return render_video(tmp_path_factory.mktemp("tracking") / "crossing.mp4", FRAMES / FPS, FPS, SEED, SIZE)
@@ -40,11 +49,7 @@ def crossing_video(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_line_drawn_with_the_mouse_counts_the_crossing_per_class_and_direction(qtbot, detect_view, crossing_video):  # type: ignore[no-untyped-def]
-    view = detect_view
-    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
-        view.load_demo_model()
-    with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS):
-        view.open_source(crossing_video, play=False)
+    view = _open(qtbot, detect_view, crossing_video)
     box = view.tracking.track_box
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(6, box.height() // 2))  # on the indicator
     assert view.state.tracking and view.tracking.draw_button.isEnabled()
@@ -83,11 +88,7 @@ def test_line_drawn_with_the_mouse_counts_the_crossing_per_class_and_direction(q
 
 
 def test_tracking_off_draws_no_ids_and_clears_the_counts(qtbot, detect_view, crossing_video):  # type: ignore[no-untyped-def]
-    view = detect_view
-    with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
-        view.load_demo_model()
-    with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS):
-        view.open_source(crossing_video, play=False)
+    view = _open(qtbot, detect_view, crossing_video)
     view.tracking.track_box.setChecked(True)
     for index in (1, 2):
         with qtbot.waitSignal(view.result_shown, timeout=WAIT_MS, check_params_cb=lambda r, i=index: r.frame.index == i):

@@ -107,3 +107,17 @@ def test_cli_temporal_options(tmp_path, clip) -> None:  # type: ignore[no-untype
     assert record["settings"]["temporal"]["min_track"] == 2 and record["frames"] == 2
     assert sorted(p.name for p in (tmp_path / "c" / "Annotations").iterdir()) == ["clip_000000.xml", "clip_000010.xml"]
     assert np.isfinite([o[2] for o in _objects(tmp_path / "c" / "Annotations" / "clip_000010.xml")]).all()
+
+
+def test_train_dialog_and_ssd_train_option_reach_the_labelling(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The Train dialog's "Refine the labels in time" (TEACHER_FIELDS, also ``ssd train --temporal``) gives the
+    stage's labelling the default refinement at the stage's threshold; off, none."""
+    from core.engine.teacher_run import TeacherStage, teacher_field
+
+    assert teacher_field("temporal").flag == "--temporal" and teacher_field("temporal").kind == "bool"
+    on = TeacherStage(sources=("clip.mp4",), score_thresh=0.6, temporal=True)
+    cfg = on.labelling(tmp_path)
+    assert cfg.temporal == TemporalConfig(score_thresh=0.6)
+    assert TeacherStage.from_dict(on.to_dict()) == on
+    assert TeacherStage(sources=("clip.mp4",)).labelling(tmp_path).temporal is None
+    assert TeacherStage.from_dict({"sources": ["clip.mp4"]}).temporal is False  # settings saved before it existed
