@@ -64,9 +64,8 @@ class PseudoLabelConfig:
             training data, else the first source).
         save_every: frames between two saves of the index files.
         trust_code: the user's opt-in for a teacher that runs code when opened (core.model_spec).
-        temporal: refine the labels of videos in time (:mod:`core.pseudo_label_temporal`: the teacher
-            runs on every frame; short tracks dropped, gaps filled, boxes smoothed); its ``score_thresh``
-            is this config's. None: frame by frame.
+        temporal: refine the labels of videos in time (:mod:`core.pseudo_label_temporal`) at this config's
+            ``score_thresh``; None: frame by frame.
     """
 
     sources: tuple[str, ...]
@@ -309,11 +308,12 @@ class _Run:
 
     def label_all(self) -> None:
         from core.data.frames import open_frames, sample_frames
+        from core.pseudo_label_temporal import label_in_time
 
         for spec in self.cfg.sources:
             prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
             with open_frames(str(spec)) as src:
-                if self.cfg.temporal is not None and self._label_in_time(spec, src, prefix):
+                if self.cfg.temporal is not None and label_in_time(self, spec, src, prefix):
                     if self.stopped:
                         return
                     continue
@@ -333,28 +333,6 @@ class _Run:
                 self.source_warnings += list(getattr(src, "warnings", []))
             if self.stopped:
                 return
-
-    def _label_in_time(self, spec: str, src: Any, prefix: str) -> bool:
-        """A video with ``temporal``: its refined frames (a partly done video runs again from its start; only
-        the frames not written yet are written). False, with a warning, for a source that is not a video."""
-        from core.pseudo_label_temporal import TemporalFrames, is_video, split_filled, video_image_ids
-
-        if not is_video(src):
-            self.source_warnings.append(f"{spec}: not a video; labelled frame by frame, without --temporal")
-            return False
-        ids = video_image_ids(spec, src.frame_count, self.cfg.every, self.cfg.max_frames, prefix)
-        frames = TemporalFrames(self.teacher, self.cfg.temporal, self.cfg.every, self.cfg.max_frames,
-                                self.cfg.batch_size, self.should_stop)
-        done_before = bool(ids) and all(i in self.done for i in ids)  # then the teacher need not run
-        for frame, det, filled in ([] if done_before else frames.run(src, str(spec), prefix)):
-            if frame.image_id not in self.done:
-                self._write(frame, *split_filled(det, filled))
-        for i in (ids if done_before else ()):
-            self.skipped += 1
-            self._report(i)
-        self.source_warnings += list(getattr(src, "warnings", []))
-        self.stopped = frames.stopped
-        return True
 
     def _flush(self, batch: list[Any]) -> None:
         if not batch:

@@ -113,4 +113,34 @@ class TemporalFrames:
                 yield frame, r.detections, r.interpolated
 
 
-__all__ = ["TemporalFrames", "is_video", "split_filled", "video_image_ids"]
+def label_in_time(run: Any, spec: str, src: Any, prefix: str) -> bool:
+    """The ``--temporal`` path of :mod:`core.pseudo_label`'s frame loop for one open source: a video's refined
+    kept frames written through ``run`` (its ``_write``; a partly done video runs again from its start and only
+    the frames not written yet are written, a finished one is skipped without the teacher). False, with a
+    warning, for a source that is not a video (the caller labels it frame by frame).
+
+    ``run`` is the loop's state (``core.pseudo_label._Run``): ``cfg``, ``teacher``, ``done``, ``should_stop``,
+    ``skipped``, ``stopped``, ``source_warnings``, ``_write`` and ``_report``.
+    """
+    cfg = run.cfg
+    if not is_video(src):
+        run.source_warnings.append(f"{spec}: not a video; labelled frame by frame, without --temporal")
+        return False
+    ids = video_image_ids(spec, src.frame_count, cfg.every, cfg.max_frames, prefix)
+    frames = TemporalFrames(run.teacher, cfg.temporal, cfg.every, cfg.max_frames, cfg.batch_size, run.should_stop)
+    done_before = bool(ids) and all(i in run.done for i in ids)  # then the teacher need not run
+    for frame, det, filled in ([] if done_before else frames.run(src, str(spec), prefix)):
+        if frame.image_id in run.done:
+            run.skipped += 1
+            run._report(frame.image_id)
+        else:
+            run._write(frame, *split_filled(det, filled))
+    for i in (ids if done_before else ()):
+        run.skipped += 1
+        run._report(i)
+    run.source_warnings += list(getattr(src, "warnings", []))
+    run.stopped = frames.stopped
+    return True
+
+
+__all__ = ["TemporalFrames", "is_video", "label_in_time", "split_filled", "video_image_ids"]
