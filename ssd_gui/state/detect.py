@@ -292,6 +292,7 @@ class DetectState:
         self.detector = detector
         if detector is None or tuple(detector.class_names) != old:
             self.shown_labels = None
+            self.tracks.reset()  # a label of the old model's tracks names another class in the new one
         self.model_time.reset()
         self.events.model.emit(detector)
 
