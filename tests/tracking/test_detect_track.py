@@ -42,6 +42,7 @@ def _images(path: Path) -> list[dict]:
     return json.loads(path.read_text())["images"]
 
 
+@pytest.mark.slow  # the clip detected twice by a real `ssd detect` (a minute on two busy cores)
 def test_json_track_ids_follow_the_objects(runs) -> None:  # type: ignore[no-untyped-def]
     doc = json.loads(runs["t.json"].read_text())
     images = doc["images"]
@@ -72,6 +73,7 @@ def test_json_track_ids_follow_the_objects(runs) -> None:  # type: ignore[no-unt
                                                                       for im in plain]
 
 
+@pytest.mark.slow  # the clip detected twice by a real `ssd detect` (a minute on two busy cores)
 def test_mot_file_is_the_tracked_detections(runs) -> None:  # type: ignore[no-untyped-def]
     expected = []
     for im in _images(runs["t.json"]):
@@ -85,6 +87,7 @@ def test_mot_file_is_the_tracked_detections(runs) -> None:  # type: ignore[no-un
     assert np.allclose([g[2:] for g in got], [e[2:] for e in expected], atol=2e-3)
 
 
+@pytest.mark.slow  # the clip detected twice by a real `ssd detect` (a minute on two busy cores)
 def test_video_shows_each_id_in_its_class_colour(runs) -> None:  # type: ignore[no-untyped-def]
     images = _images(runs["t.json"])
     tracked, plain = cv2.VideoCapture(str(runs["t.mp4"])), cv2.VideoCapture(str(runs["p.mp4"]))
