@@ -26,7 +26,7 @@ Image ids: ``<video stem>_<frame:06d>`` for a video, ``<folder>_<image stem>`` f
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,6 +36,7 @@ from core.config import BACKGROUND
 from core.data.pseudo_label_files import FORMATS, STATE_FILE, PseudoLabelWriter
 from core.io.fileio import file_sha256  # noqa: F401 - kept in this module's API
 from core.jobs import ProgressFn, StopFn, report
+from core.tracking.refine import TemporalConfig
 
 #: torchvision's COCO class list pads unused category ids with this name; it is never a class to learn.
 PLACEHOLDER_CLASS = "N/A"
@@ -66,6 +67,8 @@ class PseudoLabelConfig:
         save_every: frames between two saves of the index files.
         trust_code: the user's opt-in for a teacher that runs code when opened (core.model_spec).
         tiles, tile_overlap: run the teacher on ``"RxC"`` tiles of each frame as well (core.teachers.tiling).
+        temporal: refine the labels of videos in time (:mod:`core.pseudo_label_temporal`) at this config's
+            ``score_thresh``; None: frame by frame.
     """
 
     sources: tuple[str, ...]
@@ -86,8 +89,12 @@ class PseudoLabelConfig:
     trust_code: bool = False
     tiles: str | None = None
     tile_overlap: float = 0.2
+    temporal: TemporalConfig | None = None
 
     def __post_init__(self) -> None:
+        if self.temporal is not None:  # the refinement's threshold is the labels' threshold
+            object.__setattr__(self, "temporal", replace(self.temporal, score_thresh=self.score_thresh,
+                                                         low_thresh=min(self.temporal.low_thresh, self.score_thresh)))
         if not self.sources:
             raise ValueError("pseudo-labelling needs at least one source (a video, an image folder or an image)")
         if not 0.0 <= self.score_thresh < 1.0:
@@ -112,7 +119,8 @@ class PseudoLabelConfig:
         identity = {"teacher_sha256": teacher} if isinstance(teacher, str) else dict(teacher)
         return {**identity, "score_thresh": self.score_thresh, "every": self.every,
                 "format": self.fmt, "classes": None if self.classes is None else list(self.classes),
-                "rename": [list(p) for p in self.rename], "max_frames": self.max_frames}
+                "rename": [list(p) for p in self.rename], "max_frames": self.max_frames,
+                "temporal": None if self.temporal is None else self.temporal.settings()}
 
 
 @dataclass(frozen=True)
@@ -310,11 +318,16 @@ class _Run:
 
     def label_all(self) -> None:
         from core.data.frames import open_frames, sample_frames
+        from core.pseudo_label_temporal import label_in_time
 
         for spec in self.cfg.sources:
             prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
             seen_before = self.seen
             with open_frames(str(spec)) as src:
+                if self.cfg.temporal is not None and label_in_time(self, spec, src, prefix):
+                    if self.stopped:
+                        return
+                    continue
                 batch: list[Any] = []
                 for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
                     if self.should_stop is not None and self.should_stop():
@@ -340,17 +353,26 @@ class _Run:
             return
         dets = self.teacher.detect([f.image for f in batch], score_thresh=self.cfg.score_thresh)
         for frame, det in zip(batch, dets):
-            h, w = frame.image.shape[:2]
-            boxes, scores, labels, dropped = _labels(det, self.mapping, self.cfg.score_thresh, w, h)
-            self.writer.add(frame.image_id, frame.image, boxes, scores, labels)
-            self.done.add(frame.image_id)
-            self.written += 1
-            self.objects += len(labels)
-            self.dropped += dropped
-            if self.written % self.cfg.save_every == 0:
-                self.writer.save()
-            self._report(frame.image_id)
+            self._write(frame, det)
         batch.clear()
+
+    def _write(self, frame: Any, det: Any, filled: Any = None) -> None:
+        """One frame's labels: the teacher's detections ``det`` (above the threshold) and, from the temporal
+        refinement, the boxes ``filled`` into gaps (written marked as interpolated)."""
+        h, w = frame.image.shape[:2]
+        thresh = -1.0 if filled is not None else self.cfg.score_thresh  # refined labels are decided already
+        parts = [_labels(d, self.mapping, thresh, w, h) for d in ([det] if filled is None else [det, filled])]
+        boxes, scores, labels = (np.concatenate([p[k] for p in parts]) for k in range(3))
+        dropped = sum(p[3] for p in parts)
+        flags = np.arange(len(labels)) >= len(parts[0][2])  # the filled boxes come after the detected ones
+        self.writer.add(frame.image_id, frame.image, boxes, scores, labels, interpolated=flags)
+        self.done.add(frame.image_id)
+        self.written += 1
+        self.objects += len(labels)
+        self.dropped += dropped
+        if self.written % self.cfg.save_every == 0:
+            self.writer.save()
+        self._report(frame.image_id)
 
     def _report(self, image_id: str) -> None:
         self.seen += 1

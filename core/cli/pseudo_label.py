@@ -37,6 +37,18 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rename", metavar="OLD=NEW,...",
                    help="give teacher classes other names in the dataset (two may share a name)")
     p.add_argument("--max-frames", type=int, default=None, metavar="N", help="at most N kept frames per source")
+    t = p.add_argument_group(
+        "temporal refinement", "--temporal: on videos the teacher sees every frame (N times longer), its boxes are "
+        "linked into tracks (ByteTrack, per class), tracks detected in fewer than --min-track frames are dropped, gaps "
+        "of up to --max-gap frames filled by linear interpolation (marked <interpolated>1</interpolated>, or "
+        "\"interpolated\": true in COCO), boxes averaged over --smooth frames; every N-th frame is still what is "
+        "written. Image folders and images stay frame by frame.")
+    t.add_argument("--temporal", action="store_true", help="refine the labels of videos in time")
+    t.add_argument("--max-gap", type=int, default=None, metavar="N", help="fill gaps of up to N frames (default 10)")
+    t.add_argument("--min-track", type=int, default=None, metavar="N",
+                   help="drop tracks the teacher found in fewer than N frames (default 3)")
+    t.add_argument("--smooth", type=int, default=None, metavar="N",
+                   help="average each box over N frames, odd (default 3; 1: no smoothing)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p, "the teacher: ")
     add_tiling_options(p)
@@ -54,6 +66,18 @@ def _names(text: str | None) -> tuple[str, ...] | None:
     return names
 
 
+def temporal_options(args: argparse.Namespace) -> object:
+    """The :class:`core.tracking.TemporalConfig` of ``--temporal`` and its options, or None."""
+    from core.tracking import TemporalConfig
+
+    given = {k: getattr(args, k) for k in ("max_gap", "min_track", "smooth") if getattr(args, k) is not None}
+    if not args.temporal:
+        if given:
+            raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in given)}: only with --temporal")
+        return None
+    return TemporalConfig(**given)  # its score threshold becomes --score-thresh (PseudoLabelConfig)
+
+
 def run(args: argparse.Namespace) -> int:
     from core.engine.teacher_run import parse_rename
     from core.pseudo_label import PseudoLabelConfig, pseudo_label
@@ -63,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                             classes=_names(args.classes), rename=parse_rename(args.rename), max_frames=args.max_frames,
                             device=args.device, precision=args.precision, runtime=chosen_runtime(args),
                             calibration=args.calibration, batch_size=args.batch_size, trust_code=args.trust_code,
-                            tiles=args.tiles, tile_overlap=args.tile_overlap)
+                            tiles=args.tiles, tile_overlap=args.tile_overlap, temporal=temporal_options(args))
     bar: ProgressBar | None = None
 
     def on_progress(p: object) -> None:

@@ -11,7 +11,9 @@ COCO layout (``load_coco`` reads it; ``ssd train --format coco --data DIR/annota
     DIR/images/<id>.jpg   DIR/annotations.json   DIR/pseudo_label.json
 
 Each VOC ``<object>`` carries a ``<score>`` element, each COCO annotation a ``"score"`` field (both
-readers ignore them); ``pseudo_label.json`` records the teacher, its threshold, the sampling, the
+readers ignore them); a box the temporal refinement filled into a gap (``--temporal``: no detection of
+the teacher there, its score interpolated) also ``<interpolated>1</interpolated>`` or
+``"interpolated": true``; ``pseudo_label.json`` records the teacher, its threshold, the sampling, the
 class subset and renaming, the sources and whether the run finished.
 
 Every file goes through :mod:`core.io.fileio` (temporary file, then rename). A frame is *done* when its
@@ -44,14 +46,18 @@ def _jpeg(image: np.ndarray, path: Path) -> bytes:
 
 
 def voc_xml(image_id: str, filename: str, width: int, height: int, boxes: np.ndarray, scores: np.ndarray,
-            names: Sequence[str], note: str) -> str:
+            names: Sequence[str], note: str, interpolated: np.ndarray | None = None) -> str:
     """One VOC annotation; boxes float [N, 4] x1, y1, x2, y2 in pixels, stored as VOC's 1-based
-    inclusive integers ``(round(x1) + 1, round(y1) + 1, round(x2), round(y2))``."""
+    inclusive integers ``(round(x1) + 1, round(y1) + 1, round(x2), round(y2))``; ``interpolated`` bool [N]
+    marks boxes filled in by the temporal refinement."""
     objs = []
-    for (x1, y1, x2, y2), score, name in zip(np.asarray(boxes, np.float64).tolist(), scores.tolist(), names):
+    flags = np.zeros(len(scores), bool) if interpolated is None else np.asarray(interpolated, bool)
+    for (x1, y1, x2, y2), score, name, filled in zip(np.asarray(boxes, np.float64).tolist(), scores.tolist(), names,
+                                                     flags.tolist()):
+        mark = "    <interpolated>1</interpolated>\n" if filled else ""
         objs.append(
             f"  <object>\n    <name>{escape(name)}</name>\n    <pose>Unspecified</pose>\n"
-            f"    <truncated>0</truncated>\n    <difficult>0</difficult>\n    <score>{score:.6f}</score>\n"
+            f"    <truncated>0</truncated>\n    <difficult>0</difficult>\n    <score>{score:.6f}</score>\n{mark}"
             f"    <bndbox>\n      <xmin>{int(round(x1)) + 1}</xmin>\n      <ymin>{int(round(y1)) + 1}</ymin>\n"
             f"      <xmax>{int(round(x2))}</xmax>\n      <ymax>{int(round(y2))}</ymax>\n    </bndbox>\n  </object>\n")
     return (f"<annotation>\n  <folder>pseudo-labels</folder>\n  <filename>{escape(filename)}</filename>\n"
@@ -112,24 +118,28 @@ class PseudoLabelWriter:
     def done(self) -> set[str]:
         return set(self.ids)
 
-    def add(self, image_id: str, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray) -> None:
-        """One frame: the image, then its labels (boxes float [N, 4] x1, y1, x2, y2 px, labels into class_names)."""
+    def add(self, image_id: str, image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray,
+            interpolated: np.ndarray | None = None) -> None:
+        """One frame: the image, then its labels (boxes float [N, 4] x1, y1, x2, y2 px, labels into class_names;
+        ``interpolated`` bool [N]: boxes the temporal refinement filled in)."""
+        flags = np.zeros(len(labels), bool) if interpolated is None else np.asarray(interpolated, bool)
         h, w = image.shape[:2]
         filename = f"{image_id}.jpg"
         atomic_write(self.image_dir / filename, _jpeg(image, self.image_dir / filename), "pseudo-labelled image")
         if self.fmt == "voc":
             names = [self.class_names[int(k)] for k in labels]
             atomic_write(self.out / "Annotations" / f"{image_id}.xml",
-                         voc_xml(image_id, filename, w, h, boxes, scores, names, self.note), "annotation")
+                         voc_xml(image_id, filename, w, h, boxes, scores, names, self.note, flags), "annotation")
         else:
             number, self._next_number = self._next_number, self._next_number + 1
             self._coco_images.append({"id": number, "file_name": filename, "width": int(w), "height": int(h)})
-            for (x1, y1, x2, y2), score, label in zip(np.asarray(boxes, np.float64).tolist(), scores.tolist(),
-                                                      labels.tolist()):
+            for (x1, y1, x2, y2), score, label, filled in zip(np.asarray(boxes, np.float64).tolist(), scores.tolist(),
+                                                              labels.tolist(), flags.tolist()):
                 bw, bh = x2 - x1, y2 - y1
-                self._coco_anns.append({"id": len(self._coco_anns) + 1, "image_id": number, "category_id": int(label),
-                                        "bbox": [round(x1, 3), round(y1, 3), round(bw, 3), round(bh, 3)],
-                                        "area": round(bw * bh, 3), "iscrowd": 0, "score": round(float(score), 6)})
+                ann = {"id": len(self._coco_anns) + 1, "image_id": number, "category_id": int(label),
+                       "bbox": [round(x1, 3), round(y1, 3), round(bw, 3), round(bh, 3)],
+                       "area": round(bw * bh, 3), "iscrowd": 0, "score": round(float(score), 6)}
+                self._coco_anns.append({**ann, "interpolated": True} if filled else ann)
         self.ids.append(image_id)
 
     def save(self) -> None:

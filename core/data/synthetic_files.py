@@ -30,8 +30,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from core.data.scenes import (JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, compose, render_background,
-                                 render_scene)
+from core.data.scenes import JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, render_background, render_scene
+from core.data.shapes import compose_indexed
 from core.io.fileio import apply_umask, check_output_dir, check_output_file, describe_os_error
 from core.jobs import ProgressFn, StopFn, check_stop, report
 
@@ -213,6 +213,7 @@ class _Mover:
     pulse_freq: float
     phase: float
     bounce: bool
+    object_id: int = 0
 
 
 class MovingScene:
@@ -220,6 +221,10 @@ class MovingScene:
 
     Most shapes drift smoothly and bounce off the borders; some fly straight through and leave,
     to be replaced by newcomers entering from outside. Radii pulse slowly (changing scale).
+
+    The renderer knows who is who: every shape has an object id (1, 2, ... in the order they
+    appear; a newcomer that replaces a shape that left gets a new one), and :attr:`last_ids` holds the
+    ids of the boxes of the last :meth:`step` (the ground truth of a tracking benchmark).
     """
 
     def __init__(self, seed: int, size: tuple[int, int] = (640, 360), fps: int = 25, num_objects: int = 9) -> None:
@@ -228,6 +233,8 @@ class MovingScene:
         self.rng = np.random.default_rng((seed, 1 << 30))
         self.background = render_background(self.rng, self.width, self.height)
         self.t = 0.0
+        self._next_id = 1
+        self.last_ids = np.zeros((0,), np.int64)
         # The first movers cycle through the classes so that every shape shows in a demo.
         self.movers = [self._spawn(inside=True, label=1 + k % (len(SHAPE_CLASSES) - 1)) for k in range(num_objects)]
 
@@ -249,12 +256,16 @@ class MovingScene:
         else:
             cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
         spec = ShapeSpec(**{**spec.__dict__, "cx": cx, "cy": cy, "radius": r})
-        return _Mover(spec=spec, vx=speed * math.cos(heading), vy=speed * math.sin(heading),
-                      spin=rng.uniform(-1.5, 1.5), base_radius=r, pulse_amp=rng.uniform(0.0, 0.35),
-                      pulse_freq=rng.uniform(0.05, 0.3), phase=rng.uniform(0, 2 * math.pi), bounce=bounce)
+        mover = _Mover(spec=spec, vx=speed * math.cos(heading), vy=speed * math.sin(heading),
+                       spin=rng.uniform(-1.5, 1.5), base_radius=r, pulse_amp=rng.uniform(0.0, 0.35),
+                       pulse_freq=rng.uniform(0.05, 0.3), phase=rng.uniform(0, 2 * math.pi), bounce=bounce,
+                       object_id=self._next_id)
+        self._next_id += 1
+        return mover
 
     def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Advance one frame. Returns (image uint8 [H, W, 3] RGB, boxes float32 [N, 4], labels int64 [N])."""
+        """Advance one frame. Returns (image uint8 [H, W, 3] RGB, boxes float32 [N, 4], labels int64 [N]);
+        the object id of each box is in :attr:`last_ids` (int64 [N])."""
         dt = 1.0 / self.fps
         shapes = []
         for k, m in enumerate(self.movers):
@@ -274,12 +285,19 @@ class MovingScene:
         self.t += dt
         # Large under small (by the fixed base radius, so the stacking never flickers).
         order = sorted(range(len(shapes)), key=lambda k: -self.movers[k].base_radius)
-        img, boxes, labels = compose(self.background, [shapes[k] for k in order])
+        img, boxes, labels, kept = compose_indexed(self.background, [shapes[k] for k in order])
+        self.last_ids = np.asarray([self.movers[order[i]].object_id for i in kept.tolist()], np.int64)
         return np.clip(np.rint(img), 0, 255).astype(np.uint8), boxes, labels
 
     def frames(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for _ in range(count):
             yield self.step()
+
+    def frames_with_ids(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """``count`` frames as (image, boxes, labels, object ids int64 [N])."""
+        for _ in range(count):
+            image, boxes, labels = self.step()
+            yield image, boxes, labels, self.last_ids
 
 
 def render_video(path: str | Path, seconds: float = 20, fps: int = 25, seed: int = 0,

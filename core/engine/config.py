@@ -31,6 +31,10 @@ TEST_SEED = 2024
 VIDEO_SEED = 7
 #: The annotation-free proof's videos (seeds PROOF_VIDEO_SEED, PROOF_VIDEO_SEED + 1, ...; core.engine.annotation_free).
 PROOF_VIDEO_SEED = 500_000
+#: The tracking benchmark's videos, whose renderer records each object's id (seeds TRACKING_VIDEO_SEED + k;
+#: benchmarks/bench_tracking.py), and the temporal pseudo-label benchmark's (TEMPORAL_VIDEO_SEED + k).
+TRACKING_VIDEO_SEED = 600_000
+TEMPORAL_VIDEO_SEED = 700_000
 
 # -------------------------------------------------------------------------------------- choices
 FORMATS: tuple[str, ...] = ("voc", "coco", "synthetic")

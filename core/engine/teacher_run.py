@@ -64,6 +64,9 @@ TEACHER_FIELDS: tuple[FieldSpec, ...] = (
     _field("distill", "bool", False, "Distil from the teacher", "also learn the teacher's soft class scores on the "
            "matched default boxes (the student must take the teacher's input size and default boxes)",
            "--distill-from-teacher"),
+    _field("temporal", "bool", False, "Refine the labels in time", "videos: the teacher sees every frame, its boxes "
+           "are linked into tracks, one-frame boxes dropped, missed frames filled in and boxes smoothed "
+           "(ssd pseudo-label --temporal; the teacher runs N times longer)", "--temporal"),
 )
 
 
@@ -107,6 +110,7 @@ class TeacherStage:
         distill: train with the teacher's soft class scores too (``TrainConfig.distill_teacher``).
         rename: ``"OLD=NEW,..."``: teacher classes under other names in the dataset (None: as they are).
         tiles, tile_overlap: ``"RxC"`` tiles of each frame for the teacher too (None: whole frames).
+        temporal: refine the labels of videos in time with the default :class:`core.tracking.TemporalConfig`.
     """
 
     sources: tuple[str, ...]
@@ -118,6 +122,7 @@ class TeacherStage:
     rename: str | None = None
     tiles: str | None = None
     tile_overlap: float = 0.2
+    temporal: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(str(s) for s in self.sources))
@@ -141,7 +146,8 @@ class TeacherStage:
         """Plain dict (lists, numbers, strings) for settings files."""
         return {"sources": list(self.sources), "teacher": self.teacher, "score_thresh": self.score_thresh,
                 "every": self.every, "classes": None if self.classes is None else list(self.classes),
-                "distill": self.distill, "rename": self.rename, "tiles": self.tiles, "tile_overlap": self.tile_overlap}
+                "distill": self.distill, "rename": self.rename, "tiles": self.tiles, "tile_overlap": self.tile_overlap,
+                "temporal": self.temporal}
 
     @staticmethod
     def from_dict(d: dict[str, Any], source: str = "<dict>") -> "TeacherStage":
@@ -154,10 +160,13 @@ class TeacherStage:
     def labelling(self, out_dir: str | Path, device: str = "cpu", trust_code: bool = False) -> PseudoLabelConfig:
         """The :class:`PseudoLabelConfig` of this stage for the run in ``out_dir`` (``trust_code``: the run's
         opt-in for a teacher that runs code when opened)."""
+        from core.tracking.refine import TemporalConfig
+
         return PseudoLabelConfig(sources=self.sources, teacher=self.teacher, out_dir=str(Path(out_dir) / LABELS_DIR),
                                  score_thresh=self.score_thresh, every=self.every, fmt="voc", classes=self.classes,
                                  rename=parse_rename(self.rename, "--teacher-rename"), device=device,
-                                 trust_code=trust_code, tiles=self.tiles, tile_overlap=self.tile_overlap)
+                                 trust_code=trust_code, tiles=self.tiles, tile_overlap=self.tile_overlap,
+                                 temporal=TemporalConfig() if self.temporal else None)
 
 
 @dataclass(frozen=True)
