@@ -6,6 +6,9 @@ of that module, and report per module how many changes the tests caught (killed)
     python -m tools.mutants --module core/ssd  # the modules under a path
     python -m tools.mutants --list             # the mutants, without running anything
     python -m tools.mutants --out runs/m.json  # also write the results as JSON
+    python -m tools.mutants --rerun runs/m.json --out runs/m2.json
+                                               # only what survived there (or is new): adding tests can
+                                               # only kill more, so the rest of that run still stands
 
 The mutants come from ``tools/mutants.toml``: per module, every comparison operator of its code flipped
 (``<`` and ``<=``, ``>`` and ``>=``, ``==`` and ``!=``: the boundaries of thresholds and ranges), plus a
@@ -324,12 +327,34 @@ def summary(mutants: list[Mutant]) -> tuple[str, int]:
     return "\n".join(lines), len(survivors) + len(wrong)
 
 
+def _carry_over(mutants: list[Mutant], earlier: list[dict]) -> list[Mutant]:
+    """Give each mutant its earlier outcome unless it survived there (or is new); the ones left to run."""
+    before = {(e["file"], e["before"], e["after"]): e for e in earlier}
+    todo = []
+    for m in mutants:
+        e = before.get((m.file, m.before, m.after))
+        if e is None or e["outcome"] == "survived":
+            todo.append(m)
+        else:
+            m.outcome, m.seconds = e["outcome"], float(e["seconds"])
+    return todo
+
+
+def _children_cpu() -> float:
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.mutants", description=__doc__.split("\n\n")[0])
     parser.add_argument("--module", help="only the modules whose path starts with this")
     parser.add_argument("--list", action="store_true", help="print the mutants and exit")
     parser.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
     parser.add_argument("--out", type=Path, help="write every mutant's result here (JSON)")
+    parser.add_argument("--rerun", type=Path, help="run only the mutants that survived in this earlier --out file "
+                        "(or are not in it); the others keep their outcome from it")
     parser.add_argument("--spec", type=Path, default=LIST, help=f"the list (default {LIST.relative_to(ROOT)})")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -347,10 +372,15 @@ def main(argv: list[str] | None = None) -> int:
                                                                     if m.equivalent else ""))
         print(f"{len(mutants)} mutants")
         return 0
-    start = time.monotonic()
-    run_all(mutants, spec, max(1, args.jobs))
+    todo = mutants
+    if args.rerun:
+        todo = _carry_over(mutants, json.loads(args.rerun.read_text(encoding="utf-8")))
+        print(f"{len(todo)} of {len(mutants)} mutants to run again; the others keep their outcome from {args.rerun}")
+    start, cpu = time.monotonic(), _children_cpu()
+    run_all(todo, spec, max(1, args.jobs))
     text, bad = summary(mutants)
-    print(f"\n{text}\n{len(mutants)} mutants in {time.monotonic() - start:.0f} s with {args.jobs} workers")
+    print(f"\n{text}\n{len(todo)} mutants run in {time.monotonic() - start:.0f} s with {args.jobs} workers "
+          f"({_children_cpu() - cpu:.0f} CPU-seconds in the workers and their tests)")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps([{k: v for k, v in asdict(m).items() if k != "text"} for m in mutants],

@@ -86,3 +86,111 @@ def test_a_reference_score_exactly_at_the_threshold_is_not_ground_truth(video_sc
     index2 = build_reference_index(ReferenceSource(str(demo_weights), str(short_video), threshold=lower),
                                    detector=teacher)
     assert sum(len(r.labels) for r in index2.records) == sum(len(r.labels) for r in index.records) + 1
+
+
+class RecordingTeacher:
+    """The real demo detector, recording the batch sizes it is asked for and how many frames the dataset's
+    index file on disk lists at each call (what a run killed at that moment would leave)."""
+
+    def __init__(self, weights: Path, out: Path | None = None) -> None:
+        self.detector = load_detector(weights)
+        self.class_names = self.detector.class_names
+        self.out = out
+        self.batches: list[int] = []
+        self.listed: list[int] = []
+
+    def detect(self, images: list, score_thresh: float | None = None) -> list:
+        self.batches.append(len(images))
+        if self.out is not None:
+            index = self.out / "ImageSets" / "Main" / "trainval.txt"
+            self.listed.append(len(index.read_text().split()) if index.is_file() else 0)
+        return self.detector.detect(images, score_thresh=score_thresh)
+
+
+def test_batches_and_saves_of_the_labelling(demo_weights: Path, short_video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "labels"
+    teacher = RecordingTeacher(demo_weights, out)
+    cfg = PseudoLabelConfig((str(short_video),), str(demo_weights), str(out), batch_size=5, save_every=2)
+    assert pseudo_label(cfg, teacher=teacher).frames_written == 12
+    assert teacher.batches == [5, 5, 2]
+    # the index is rewritten every 2 frames: before the second batch 4 frames are listed (after frames
+    # 2 and 4, not 5), before the third 10
+    assert teacher.listed == [0, 4, 10]
+    one = RecordingTeacher(demo_weights, tmp_path / "one")
+    pseudo_label(PseudoLabelConfig((str(short_video),), str(demo_weights), str(tmp_path / "one"), batch_size=1,
+                                   save_every=3, max_frames=7), teacher=one)
+    assert one.batches == [1] * 7 and one.listed == [0, 0, 0, 3, 3, 3, 6]
+
+
+def test_reference_batches(demo_weights: Path, short_video: Path) -> None:
+    teacher = RecordingTeacher(demo_weights)
+    build_reference_index(ReferenceSource(str(demo_weights), str(short_video), batch_size=5), detector=teacher)
+    assert teacher.batches == [5, 5, 2]
+
+
+def test_the_bounds_of_the_settings() -> None:
+    src, teacher, out = ("clip.mp4",), "t.pt", "out"
+    # thresholds in [0, 1): 0 is allowed, 1 is not
+    assert PseudoLabelConfig(src, teacher, out, score_thresh=0.0).score_thresh == 0.0
+    assert ReferenceSource("t.pt", "clip.mp4", threshold=0.0).threshold == 0.0
+    with pytest.raises(ValueError, match=r"score threshold must be in \[0, 1\), got 1.0"):
+        PseudoLabelConfig(src, teacher, out, score_thresh=1.0)
+    with pytest.raises(ValueError, match=r"reference threshold must be in \[0, 1\), got 1.0"):
+        ReferenceSource("t.pt", "clip.mp4", threshold=1.0)
+    # counts are >= 1: 1 is allowed, 0 is not
+    ones = dict(every=1, batch_size=1, save_every=1, max_frames=1)
+    PseudoLabelConfig(src, teacher, out, **ones)
+    ReferenceSource("t.pt", "clip.mp4", every=1, max_frames=1, batch_size=1)
+    for name in ones:
+        with pytest.raises(ValueError, match=r"must be >= 1.*, got 0"):
+            PseudoLabelConfig(src, teacher, out, **dict(ones, **{name: 0}))
+    for name in ("every", "max_frames", "batch_size"):
+        with pytest.raises(ValueError, match=r"must be >= 1.*, got 0"):
+            ReferenceSource("t.pt", "clip.mp4", **{name: 0})
+
+
+class OddTeacher(FlooredTeacher):
+    """The real demo detector's detections, with the first box of each frame made of zero width, the second
+    of zero height, and the third given a label past the teacher's class list (a teacher plug-in with a
+    bug): none of the three can become a label."""
+
+    def detect(self, images: list, score_thresh: float | None = None) -> list:
+        from core.types import Detections
+
+        out = []
+        for det in self.detector.detect(images, score_thresh=score_thresh):
+            boxes, labels = det.boxes.copy(), det.labels.copy()
+            if len(labels) >= 3:
+                boxes[0, 2] = boxes[0, 0]
+                boxes[1, 3] = boxes[1, 1]
+                labels[2] = len(self.class_names)
+            out.append(Detections(boxes, det.scores, labels))
+        return out
+
+
+def test_boxes_under_a_pixel_and_unknown_labels_are_not_labels(demo_weights: Path, short_video: Path,
+                                                               tmp_path: Path) -> None:
+    real = FlooredTeacher(demo_weights).detector.detect
+    with open_frames(str(short_video)) as src:
+        frames = [f.image for f in sample_frames(src, str(short_video))]
+    per_frame = [len(d.labels) for d in real(frames, score_thresh=0.3)]
+    hit = sum(n >= 3 for n in per_frame)
+    assert hit >= 2  # frames where the odd teacher spoils three boxes
+    result = pseudo_label(PseudoLabelConfig((str(short_video),), str(demo_weights), str(tmp_path / "odd"),
+                                            score_thresh=0.3), teacher=OddTeacher(demo_weights))
+    assert result.objects == sum(per_frame) - 3 * hit
+    # the two thin boxes are counted as dropped; the unknown label is left out like a class not kept
+    assert f"{2 * hit} teacher box(es) under one pixel" in " ".join(result.warnings)
+
+
+def test_a_folder_of_four_other_files_is_named_in_full(demo_weights: Path, short_video: Path, tmp_path: Path) -> None:
+    from core.pseudo_label import DatasetExistsError
+
+    for n, tail in ((4, "a.txt, b.txt, c.txt, d.txt)"), (5, "a.txt, b.txt, c.txt, d.txt, ...)")):
+        out = tmp_path / f"other{n}"
+        out.mkdir()
+        for name in "abcde"[:n]:
+            (out / f"{name}.txt").write_text("mine")
+        with pytest.raises(DatasetExistsError) as info:
+            pseudo_label(PseudoLabelConfig((str(short_video),), str(demo_weights), str(out)))
+        assert f"({n} entries: {tail}" in str(info.value)

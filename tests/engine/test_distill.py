@@ -54,6 +54,9 @@ def test_the_term_at_t2_equals_the_hand_computed_kl_times_t_squared() -> None:
 
 
 def test_the_distiller_weighs_the_term_by_a_on_the_matched_priors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        Distiller(tmp_path / "never_read.pt", None, SHAPE_CLASSES, torch.zeros(1, 4), torch.device("cpu"),
+                  temperature=0.0)
     teacher_path = _teacher(tmp_path / "teacher.pt")
     cfg = preset("ssd300", num_classes=len(SHAPE_CLASSES), priors="voc", width=0.05)
     torch.manual_seed(7)

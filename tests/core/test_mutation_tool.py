@@ -1,0 +1,90 @@
+"""tools/mutants.py (``make mutants``): the mutants it makes, and a real run on a tiny project whose tests
+catch one mutant and miss another, without touching the project's own files."""
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tools import mutants as tool
+
+MODULE = textwrap.dedent('''\
+    def clip(x, low, high):
+        """Clamp x to [low, high]."""
+        if x < low:
+            return low
+        return high if x > high else x
+
+
+    def area(w, h):
+        return w * h
+''')
+
+TESTS = textwrap.dedent('''\
+    from pkg.calc import area, clip
+
+
+    def test_clip():
+        assert clip(-1, 0, 5) == 0 and clip(7, 0, 5) == 5 and clip(3, 0, 5) == 3
+
+
+    def test_area():
+        assert area(2, 3) == 6
+''')
+
+SPEC = {
+    "modules": {"pkg/calc.py": {"tests": ["test_calc.py"]}},
+    "mutant": [
+        {"file": "pkg/calc.py", "find": "return w * h", "replace": "return w + h"},
+        {"file": "pkg/calc.py", "find": "return low", "replace": "return x",
+         "equivalent": "wrong on purpose: the tests catch it, and the summary says the list is wrong"},
+    ],
+}
+
+
+def _project(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "calc.py").write_text(MODULE)
+    (root / "test_calc.py").write_text(TESTS)
+    (root / "tools").mkdir()
+    (root / "tools" / "__init__.py").write_text("")
+    shutil.copy(tool.__file__, root / "tools" / "mutants.py")
+    return root
+
+
+def test_every_comparison_is_flipped_and_listed_changes_are_checked(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    made, problems = tool.build_mutants(SPEC, root)
+    assert problems == []
+    auto = sorted((m.line, m.after) for m in made if m.origin == "auto")
+    # the two comparisons of clip, each flipped; the docstring's "[low, high]" and the * are not comparisons
+    assert auto == [(3, "if x <= low:"), (5, "return high if x >= high else x")]
+    listed = {m.after: m for m in made if m.origin == "listed"}
+    assert set(listed) == {"return w + h", "return x"} and listed["return x"].equivalent
+    assert all(m.tests == ["test_calc.py"] for m in made)
+    # a listed line that is gone from its file, or ambiguous, is reported, not skipped silently
+    stale = dict(SPEC, mutant=[{"file": "pkg/calc.py", "find": "return w - h", "replace": "x"},
+                               {"file": "pkg/calc.py", "find": "return", "replace": "yield"}])
+    _, problems = tool.build_mutants(stale, root)
+    assert len(problems) == 2 and "'return w - h' occurs 0 times" in problems[0] and "occurs 3 times" in problems[1]
+
+
+@pytest.mark.timeout(300)
+def test_a_run_kills_what_the_tests_catch_and_leaves_the_files_alone(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    made, _ = tool.build_mutants(SPEC, root)
+    trees = set(Path(tool.tempfile.gettempdir()).glob("ssd-mutants-*"))
+    # x > high -> x >= high survives: clip(5, 0, 5) is 5 either way, and no test asks at x == high
+    tool.run_all(made, SPEC, jobs=1, root=root)
+    outcome = {m.after: m.outcome for m in made}
+    assert outcome == {"if x <= low:": "survived", "return high if x >= high else x": "survived",
+                       "return w + h": "killed", "return x": "killed"}
+    text, bad = tool.summary(made)
+    assert "| `pkg/calc.py` | 4 | 2 | 2 | 1 |" in text
+    assert "SURVIVED pkg/calc.py:3: if x < low:  ->  if x <= low:" in text
+    assert "LISTED AS EQUIVALENT BUT KILLED" in text and bad == 3
+    assert (root / "pkg" / "calc.py").read_text() == MODULE  # the project itself was never changed
+    assert set(Path(tool.tempfile.gettempdir()).glob("ssd-mutants-*")) <= trees  # its copies are removed
