@@ -16,7 +16,7 @@ import torch
 
 from core.config import LossConfig, MatcherConfig, PostprocessConfig, PriorConfig, ssd300
 from core.ssd.loss import MultiBoxLoss
-from core.ssd.matching import BoxCoder
+from core.ssd.matching import BoxCoder, Matcher
 from core.ssd.postprocess import postprocess
 from core.ssd.priors import prior_boxes
 from core.ssd.soft_nms import soft_nms_padded
@@ -115,8 +115,62 @@ def test_multibox_loss_by_hand() -> None:
     # twice, exactly as in torchvision's SSD.compute_loss; test_parity pins that equality)
 
 
+def test_a_positive_is_never_mined_as_a_negative() -> None:
+    """Positives are masked out of the mining with -inf (as torchvision's): with negatives whose loss is
+    exactly 0 (logits (100, 0) for the background), the third mined negative is one of those (adding 0),
+    not the positive again. L_conf = ln 32 + ln 8 + ln 4 + 0 = 10 ln 2."""
+    logits = torch.tensor([[[LN(31), 0.0], [0.0, LN(3)], [0.0, LN(7)]] + [[100.0, 0.0]] * 4])
+    labels = torch.tensor([[1, 0, 0, 0, 0, 0, 0]])
+    out = MultiBoxLoss()(logits, torch.zeros(1, 7, 4), labels, torch.zeros(1, 7, 4))
+    assert float(out.conf) == pytest.approx(10 * LN(2), rel=1e-6)
+
+
 def test_matcher_threshold_is_half_by_default() -> None:
     assert MatcherConfig().iou_threshold == 0.5
+
+
+def test_a_prior_matches_an_object_of_its_own_image_only() -> None:
+    """Image 0 holds a padding row and A = (0, 0, 10, 6) (column 1, label 5); image 1 holds C = (0, 0, 10, 10)
+    (column 0, label 7) and D far away (column 1, label 9). Prior P = (0, 0, 10, 9) overlaps A by 60/90 and
+    C by 90/100: in image 0 it matches A, never C, the better object of the next image (which sits right
+    after A in the batch's object list). Priors Q, R, S are A, C and D exactly, each object's forced best."""
+    priors = torch.tensor([[0.0, 0, 10, 9], [0, 0, 10, 6], [0, 0, 10, 10], [50, 50, 60, 60]])
+    gt = torch.tensor([[[0.0, 0, 0, 0], [0, 0, 10, 6]], [[0, 0, 10, 10], [50, 50, 60, 60]]])
+    labels = torch.tensor([[0, 5], [7, 9]])
+    res = Matcher()(gt, labels, priors)
+    # image 0: P -> A (2/3), Q -> A (1), R -> A (60/100), S none; image 1: P, Q, R -> C (.9, .6, 1), S -> D
+    assert res.matched_idxs.tolist() == [[1, 1, 1, -1], [0, 0, 0, 1]]
+    assert res.labels.tolist() == [[5, 5, 5, 0], [7, 7, 7, 9]]
+
+
+def test_matching_in_blocks_of_whole_images() -> None:
+    """A block holds whole images of at most ``block_rows`` objects, and at least one image: an image with
+    more objects than that is a block of its own. The matches do not depend on the blocks."""
+    g = torch.Generator().manual_seed(3)
+    priors = torch.rand(40, 2, generator=g) * 80
+    priors = torch.cat([priors, priors + 5 + torch.rand(40, 2, generator=g) * 20], 1)
+    gt = torch.rand(3, 4, 2, generator=g) * 80
+    gt = torch.cat([gt, gt + 5 + torch.rand(3, 4, 2, generator=g) * 20], 2)
+    labels = torch.tensor([[1, 2, 3, 0], [4, 0, 0, 0], [5, 6, 0, 0]])
+    whole = Matcher()(gt, labels, priors)
+    small = Matcher()
+    small.block_rows = 2  # image 0 (3 objects) alone, then images 1 and 2 (1 + 2 objects) one at a time
+    blocked = small(gt, labels, priors)
+    assert torch.equal(blocked.matched_idxs, whole.matched_idxs) and (whole.labels > 0).sum() >= 4
+
+
+def test_the_iou_workspace_follows_the_dtype() -> None:
+    """One matcher, float32 then float64 objects: each IoU is torchvision's in its own precision."""
+    from torchvision.ops import box_iou
+
+    from core.ssd.boxes import cxcywh_to_xyxy
+
+    priors = cxcywh_to_xyxy(prior_boxes(ssd300().model.priors, 300))
+    matcher = Matcher()
+    gt = torch.tensor([[0.1, 0.1, 0.4, 0.5], [0.3, 0.2, 0.9, 0.7]])
+    for dtype in (torch.float32, torch.float64, torch.float32):
+        iou = matcher.pairwise_iou(gt.to(dtype), priors.to(dtype))
+        assert iou.dtype == dtype and torch.equal(iou, box_iou(gt.to(dtype), priors.to(dtype)))
 
 
 # ------------------------------------------------------------------------------------------------ postprocess
@@ -176,6 +230,8 @@ def test_soft_nms_linear_decays_an_overlap_exactly_at_nt() -> None:
 
 def test_soft_nms_gaussian_decays_by_exp_minus_iou_squared_over_sigma() -> None:
     """s_B = 0.7 * exp(-0.5^2 / sigma): sigma 0.5 (the default) -> 0.7 e^-0.5 = 0.4246; sigma 0.25 -> 0.7 e^-1."""
+    with pytest.raises(ValueError, match="sigma must be > 0, got 0"):
+        _run(PostprocessConfig(), nms="soft-gaussian", sigma=0.0)
     assert PostprocessConfig().soft_sigma == 0.5 and PostprocessConfig().nms_thresh == 0.45
     cfg = PostprocessConfig(score_thresh=0.15, nms_thresh=0.5)
     _check(_run(cfg, nms="soft-gaussian"),
@@ -199,6 +255,11 @@ def test_soft_nms_padded_by_hand() -> None:
     # with the score threshold at exactly B's final 0.2 (float32), B is dropped: kept means strictly above
     final, kept = soft_nms_padded(boxes, scores, valid, "soft-linear", 0.5, 0.5, float(final[0, 1]))
     assert kept.tolist() == [[True, False, True]]
+    # a box whose score is exactly the threshold from the start is never taken
+    one = torch.tensor([[[0.0, 0.0, 1.0, 1.0]], [[0.0, 0.0, 1.0, 1.0]]])
+    _, kept = soft_nms_padded(one, torch.tensor([[0.25], [0.5]]), torch.ones(2, 1, dtype=torch.bool), "soft-linear",
+                              0.5, 0.5, 0.25)
+    assert kept.tolist() == [[False], [True]]
     # a padding slot never takes part
     final, kept = soft_nms_padded(boxes, scores, torch.tensor([[True, False, True]]), "soft-linear", 0.5, 0.5, 0.1)
     assert kept.tolist() == [[True, False, True]] and float(final[0, 2]) == pytest.approx(0.6)
