@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tokenize
 from concurrent.futures import ThreadPoolExecutor
@@ -184,15 +185,19 @@ class Worker:
         self.tree = _copy_project(root)
         self.log = self.tree / "mutants-worker.log"
         self.proc: subprocess.Popen | None = None
+        self.ended = False  # set by close(): no process starts again
 
     def _start(self) -> subprocess.Popen:
         env = dict(os.environ, PYTHONPATH=str(self.tree), PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1",
                    QT_QPA_PLATFORM="offscreen")
+        # its own session: a Ctrl-C at the terminal reaches the parent only, which then ends the workers
         return subprocess.Popen([sys.executable, "-m", "tools.mutants", "--worker"], cwd=self.tree, env=env,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, start_new_session=True)
 
     def run(self, file: str, text: str | None, tests: list[str], timeout: float) -> tuple[int, float]:
         """(pytest's exit code, or -9 after ``timeout`` seconds; seconds taken) with ``file`` replaced by ``text``."""
+        if self.ended:
+            return -9, 0.0
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -220,8 +225,13 @@ class Worker:
             self.proc.wait()
         self.proc = None
 
-    def close(self) -> None:
+    def end(self) -> None:
+        """Stop the process for good (a run that ends early)."""
+        self.ended = True
         self.stop()
+
+    def close(self) -> None:
+        self.end()
         shutil.rmtree(self.tree, ignore_errors=True)
 
 
@@ -263,43 +273,55 @@ def _worker_loop() -> int:
 # --------------------------------------------------------------------------------------------- the run
 
 
-def _baseline(workers: list[Worker], spec: dict, files: list[str]) -> dict[str, float]:
-    """Each module's tests on the unchanged copy: they must pass; their time sets the mutants' timeout."""
+def _baseline(workers: list[Worker], pool: ThreadPoolExecutor, spec: dict, files: list[str]) -> dict[str, float]:
+    """Each module's tests on the unchanged copy: they must pass; their time sets the mutants' timeout.
+    Each worker takes the next module when it is free (a worker runs one thing at a time)."""
     modules = spec["modules"]
-    seconds: dict[str, float] = {}
-    with ThreadPoolExecutor(len(workers)) as pool:
-        runs = {f: pool.submit(workers[i % len(workers)].run, f, None, list(modules[f]["tests"]), 1800)
-                for i, f in enumerate(files)}
-        for f, run in runs.items():
-            rc, s = run.result()
+    queue, seconds, failed = list(files), {}, []
+
+    def drain(worker: Worker) -> None:
+        while queue:
+            f = queue.pop(0)
+            rc, seconds[f] = worker.run(f, None, list(modules[f]["tests"]), 1800)
             if rc != 0:
-                raise SystemExit(f"the tests of {f} fail without any mutant (pytest exit {rc}): fix them first")
-            seconds[f] = s
+                failed.append(f"the tests of {f} fail without any mutant (pytest exit {rc}): fix them first")
+
+    for fut in [pool.submit(drain, w) for w in workers]:
+        fut.result()
+    if failed:
+        raise SystemExit("\n".join(failed))
     return seconds
 
 
 def run_all(mutants: list[Mutant], spec: dict, jobs: int, root: Path = ROOT) -> None:
     """Run every mutant (sets ``outcome`` and ``seconds``) on ``jobs`` workers, each with its own copy."""
     workers: list[Worker] = []
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(jobs)
     try:
         workers = [Worker(root) for _ in range(jobs)]
-        base = _baseline(workers, spec, sorted({m.file for m in mutants}))
+        base = _baseline(workers, pool, spec, sorted({m.file for m in mutants}))
         queue = list(mutants)
         total = len(queue)
 
         def drain(worker: Worker) -> None:
-            while queue:
+            while queue and not stop.is_set():
                 m = queue.pop(0)
-                rc, m.seconds = worker.run(m.file, m.text, m.tests, max(60.0, 5 * base[m.file]))
-                m.outcome = "survived" if rc == 0 else ("timeout" if rc == -9 else "killed")
+                rc, seconds = worker.run(m.file, m.text, m.tests, max(60.0, 5 * base[m.file]))
+                if stop.is_set():
+                    return
+                m.seconds, m.outcome = seconds, "survived" if rc == 0 else ("timeout" if rc == -9 else "killed")
                 mark = "EQUIVALENT " if m.equivalent else ""
                 print(f"[{total - len(queue)}/{total}] {m.outcome:8s} {mark}{m.file}:{m.line}: {m.after}",
                       flush=True)
 
-        with ThreadPoolExecutor(jobs) as pool:
-            for f in [pool.submit(drain, w) for w in workers]:
-                f.result()
-    finally:
+        for f in [pool.submit(drain, w) for w in workers]:
+            f.result()
+    finally:  # Ctrl-C or an error: no new mutant starts, the workers end, their copies go
+        stop.set()
+        for w in workers:
+            w.end()
+        pool.shutdown(wait=True, cancel_futures=True)
         for w in workers:
             w.close()
 

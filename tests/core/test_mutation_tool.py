@@ -88,3 +88,49 @@ def test_a_run_kills_what_the_tests_catch_and_leaves_the_files_alone(tmp_path: P
     assert "LISTED AS EQUIVALENT BUT KILLED" in text and bad == 3
     assert (root / "pkg" / "calc.py").read_text() == MODULE  # the project itself was never changed
     assert set(Path(tool.tempfile.gettempdir()).glob("ssd-mutants-*")) <= trees  # its copies are removed
+
+
+def test_ctrl_c_ends_the_run_and_removes_its_copies(tmp_path: Path) -> None:
+    """A real run interrupted (SIGINT) while a mutant's tests run: the workers end, their temporary copies
+    are removed, and the project's file is as it was."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = _project(tmp_path / "p")
+    (root / "test_calc.py").write_text(TESTS + textwrap.dedent('''
+
+        def test_slow_when_wrong():
+            import time
+            if area(2, 3) != 6:  # only the mutant of area takes long: the clean run is quick
+                time.sleep(120)
+    '''))
+    spec = {"modules": {"pkg/calc.py": {"tests": ["test_calc.py::test_slow_when_wrong"], "auto": False}},
+            "mutant": [{"file": "pkg/calc.py", "find": "return w * h", "replace": "return w + h"}]}
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    driver = ("import sys; from pathlib import Path; from tools import mutants as t; "
+              f"spec = {spec!r}; made, _ = t.build_mutants(spec, Path({str(root)!r})); "
+              f"t.run_all(made, spec, 1, Path({str(root)!r}))")
+    env = dict(os.environ, TMPDIR=str(temp), PYTHONPATH=str(Path(tool.__file__).parent.parent))
+    proc = subprocess.Popen([sys.executable, "-c", driver], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until the mutant's tests run in the worker
+            logs = list(temp.glob("ssd-mutants-*/mutants-worker.log"))
+            if logs and "===== pkg/calc.py \n" in logs[0].read_text():
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the mutant never started")
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err
+    assert list(temp.iterdir()) == []  # the copy is gone
+    assert (root / "pkg" / "calc.py").read_text() == MODULE
