@@ -32,6 +32,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -220,8 +221,12 @@ class Worker:
         return int(reply["rc"]), float(reply["seconds"])
 
     def stop(self) -> None:
+        """End the worker process and whatever its tests started (its process group)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                self.proc.kill()
             self.proc.wait()
         self.proc = None
 
