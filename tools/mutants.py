@@ -182,8 +182,9 @@ def _copy_project(root: Path) -> Path:
 class Worker:
     """A copy of the project and one Python process in it that runs pytest for one mutant at a time."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, grace: float = 60.0) -> None:
         self.tree = _copy_project(root)
+        self.grace = grace  # seconds past twice pytest-timeout's before the process is killed
         self.log = self.tree / "mutants-worker.log"
         self.proc: subprocess.Popen | None = None
         self.ended = False  # set by close(): no process starts again
@@ -202,6 +203,7 @@ class Worker:
         if self.proc is None or self.proc.poll() is not None:
             self.proc = self._start()
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        original = (self.tree / file).read_text(encoding="utf-8")  # the worker puts it back, unless killed
         self.proc.stdin.write(json.dumps({"file": file, "text": text, "tests": tests, "timeout": timeout}) + "\n")
         self.proc.stdin.flush()
         start = time.monotonic()
@@ -209,13 +211,15 @@ class Worker:
         reader = ThreadPoolExecutor(1)
         future = reader.submit(self.proc.stdout.readline)
         try:
-            done.append(future.result(timeout=timeout * 2 + 60))
+            done.append(future.result(timeout=timeout * 2 + self.grace))
         except Exception:  # a mutant that hangs past pytest-timeout: the worker starts again
             self.stop()
         finally:
             reader.shutdown(wait=False)
         if not done or not done[0]:
             self.stop()
+            # killed mid-run, the worker could not put the file back: the next mutant must not inherit this one
+            (self.tree / file).write_text(original, encoding="utf-8")
             return -9, time.monotonic() - start
         reply = json.loads(done[0])
         return int(reply["rc"]), float(reply["seconds"])

@@ -134,3 +134,22 @@ def test_ctrl_c_ends_the_run_and_removes_its_copies(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert list(temp.iterdir()) == []  # the copy is gone
     assert (root / "pkg" / "calc.py").read_text() == MODULE
+
+
+def test_a_worker_killed_mid_run_leaves_no_mutant_behind(tmp_path: Path) -> None:
+    """A mutant that hangs where pytest-timeout cannot interrupt it (SIGALRM blocked): the worker is killed,
+    counted as a timeout, and the next run in the same copy sees the file as it was."""
+    root = _project(tmp_path / "p")
+    hang = MODULE.replace("return w * h", "import signal, time\n"
+                          "    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\n"
+                          "    time.sleep(600)")
+    worker = tool.Worker(root, grace=2.0)
+    try:
+        rc, _ = worker.run("pkg/calc.py", hang, ["test_calc.py::test_area"], timeout=1)
+        assert rc == -9
+        assert (worker.tree / "pkg" / "calc.py").read_text() == MODULE
+        rc, _ = worker.run("pkg/calc.py", None, ["test_calc.py"], timeout=30)
+        assert rc == 0
+    finally:
+        worker.close()
+    assert not worker.tree.exists()
