@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,53 @@ def test_the_term_is_zero_when_the_distributions_agree_and_positive_otherwise() 
     student = other.clone().requires_grad_()
     distillation_term(student, logits, positive, 2.0).backward()
     assert float(student.grad[~positive].abs().max()) == 0.0 and float(student.grad[positive].abs().max()) > 0
+
+
+def test_the_term_at_t2_equals_the_hand_computed_kl_times_t_squared() -> None:
+    """``T^2 * mean over positives of KL(softmax(z_t / T) || softmax(z_s / T))`` worked by hand.
+
+    Teacher logits (2 ln 3, 0) at T = 2 are (ln 3, 0): softmax (3/4, 1/4); student logits (0, 0): (1/2, 1/2).
+    KL(teacher || student) = 3/4 ln(3/2) + 1/4 ln(1/2) = 0.1308..., and T^2 = 4 times it is ln(27/16).
+    """
+    ln3 = math.log(3.0)
+    teacher = torch.tensor([[[2 * ln3, 0.0], [1.0, 5.0], [10.0, 0.0]]])
+    student = torch.tensor([[[0.0, 0.0], [1.0, 5.0], [0.0, 10.0]]])
+    one = torch.tensor([[True, False, False]])
+    assert float(distillation_term(student, teacher, one, 2.0)) == pytest.approx(math.log(27 / 16), rel=1e-6)
+    # the mean over the positive priors: the second agrees (KL 0), the third is not a positive
+    two = torch.tensor([[True, True, False]])
+    assert float(distillation_term(student, teacher, two, 2.0)) == pytest.approx(math.log(27 / 16) / 2, rel=1e-6)
+    # T = 1: softmax(2 ln 3, 0) = (9/10, 1/10); KL = 9/10 ln(9/5) + 1/10 ln(1/5), times 1
+    kl1 = 0.9 * math.log(1.8) + 0.1 * math.log(0.2)
+    assert float(distillation_term(student, teacher, one, 1.0)) == pytest.approx(kl1, rel=1e-6)
+    # KL(student || teacher) would be 4 * (1/2 ln(2/3) + 1/2 ln 2) = 2 ln(4/3): the direction matters
+    assert float(distillation_term(teacher, student, one, 2.0)) == pytest.approx(2 * math.log(4 / 3), rel=1e-6)
+
+
+def test_the_distiller_weighs_the_term_by_a_on_the_matched_priors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="temperature must be > 0, got 0"):
+        Distiller(tmp_path / "never_read.pt", None, SHAPE_CLASSES, torch.zeros(1, 4), torch.device("cpu"),
+                  temperature=0.0)
+    teacher_path = _teacher(tmp_path / "teacher.pt")
+    cfg = preset("ssd300", num_classes=len(SHAPE_CLASSES), priors="voc", width=0.05)
+    torch.manual_seed(7)
+    student = build_model(cfg.model).eval()
+    device = torch.device("cpu")
+    priors = student.priors(device)
+    distiller = Distiller(teacher_path, cfg, SHAPE_CLASSES, priors, device, weight=3.0, temperature=2.0)
+    images = torch.randn(1, 3, 300, 300)
+    labels = torch.zeros(1, priors.shape[0], dtype=torch.int64)
+    labels[0, 10], labels[0, 500] = 2, 5  # matched priors; every other prior is background (label 0)
+    with torch.no_grad():
+        logits, _ = student(images)
+        term = distillation_term(logits, distiller.teacher_logits(images), labels > 0, 2.0)
+        assert float(term) > 0
+        assert float(distiller(images, logits, labels)) == pytest.approx(3.0 * float(term), rel=1e-6)
+        # only the matched priors count: the term on priors 10 and 500 alone, by hand from the logits
+        t = torch.softmax(distiller.teacher_logits(images)[0, [10, 500]] / 2.0, dim=-1).double()
+        s = torch.softmax(logits[0, [10, 500]] / 2.0, dim=-1).double()
+        kl = (t * (t / s).log()).sum(dim=-1).mean()
+        assert float(term) == pytest.approx(4.0 * float(kl), rel=1e-5)
 
 
 def _teacher(path: Path, priors: str = "voc", seed: int = 1, classes: tuple[str, ...] = SHAPE_CLASSES) -> Path:
