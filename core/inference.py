@@ -30,10 +30,12 @@ import cv2
 import numpy as np
 
 from core.io.drawing import class_name, draw_detections
-from core.io.fileio import check_output_file, write_json
+from core.io.fileio import Inputs, check_output_file, write_json
 from core.jobs import ProgressFn, StopFn, report
+from core.model_spec import model_inputs
 from core.types import Detections
-from core.io.video import Frame, FrameSource, ImageFolderSource, SingleImageSource, open_source
+from core.io.images import is_image_file
+from core.io.video import Frame, FrameSource, ImageFolderSource, SingleImageSource, open_source, parse_camera_spec
 from core.io.video_writer import VideoWriter
 
 #: Seconds between two partial saves of the JSON during a long run.
@@ -224,11 +226,16 @@ def _batches(source: FrameSource, batch_size: int, max_frames: int | None) -> It
 
 
 def check_outputs(json_path: str | Path | None, video_path: str | Path | None, score_thresh: float | None = None,
-                  batch_size: int = 1, max_frames: int | None = None) -> tuple[Path | None, Path | None]:
+                  batch_size: int = 1, max_frames: int | None = None, *, inputs: Inputs = (),
+                  overwrite_video: bool = True) -> tuple[Path | None, Path | None]:
     """Check a run's options and output paths before any work (:func:`run_inference` calls it first).
 
-    Raises ValueError (an existing folder, the same file twice, a bad number) or OSError (a folder
-    that cannot be written), naming the path or the option. Returns the two paths as ``Path``.
+    ``inputs``: (what, path) pairs of the run's inputs (the source, the weights' files), which no output
+    may be (symlinks and hard links included). ``overwrite_video`` False refuses a video file that exists.
+
+    Raises ValueError (an output that is an input, an existing folder, the same file twice, an existing
+    video without ``overwrite_video``, a bad number) or OSError (a folder that cannot be written),
+    naming the path or the option. Returns the two paths as ``Path``.
     """
     if json_path is None and video_path is None:
         raise ValueError("nothing to write: give a detections file (JSON), a video file, or both")
@@ -238,8 +245,10 @@ def check_outputs(json_path: str | Path | None, video_path: str | Path | None, s
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max frames must be >= 1, got {max_frames}")
-    jp = check_output_file(json_path, "detections file") if json_path is not None else None
-    vp = check_output_file(video_path, "video file") if video_path is not None else None
+    jp = check_output_file(json_path, "detections file", inputs=inputs) if json_path is not None else None
+    vp = check_output_file(video_path, "video file", inputs=inputs) if video_path is not None else None
+    if vp is not None and not overwrite_video and vp.exists():
+        raise ValueError(f"video file {vp} exists; choose another name, or replace it with --overwrite")
     if jp is not None and vp is not None and jp.resolve() == vp.resolve():
         raise ValueError(f"the detections file and the video file are the same file: {jp}")
     return jp, vp
@@ -280,7 +289,8 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
         InferenceInterrupted: Ctrl-C; the frames done were written first (partial).
         Any other error mid-run is raised after the frames done were saved (partial).
     """
-    jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames)
+    jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames,
+                           inputs=source_inputs(source) + model_inputs(getattr(detector, "weights_path", None)))
     owned = not isinstance(source, FrameSource)
     src = open_source(source) if owned else source  # type: ignore[arg-type]
     spec = _describe_source(src, source)
@@ -304,6 +314,20 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
     finally:
         if owned:
             src.close()
+
+
+def source_inputs(source: str | Path | int | FrameSource) -> list[tuple[str, Path]]:
+    """The files a source reads, as ``(what, path)`` pairs for :func:`check_outputs`: the video or image, or
+    every image of a folder (an output must be none of them). A camera reads no file."""
+    if isinstance(source, ImageFolderSource):
+        return [("source image", Path(f)) for f in source.files]
+    path = getattr(source, "path", None) if isinstance(source, FrameSource) else source
+    if not isinstance(path, (str, Path)) or parse_camera_spec(path) is not None:
+        return []
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return [("source image", f) for f in sorted(p.iterdir()) if f.is_file() and is_image_file(f)]
+    return [("source image" if is_image_file(p) else "source video", p)]
 
 
 def _describe_source(src: FrameSource, spec: object) -> str:

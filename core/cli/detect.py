@@ -23,6 +23,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save-video", metavar="PATH", default=None,
                    help="also write the frames with their detections drawn, as an MP4 (H.264 where this OpenCV "
                         "build can write it, else MPEG-4 Part 2; the message says which)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let --save-video replace a file that exists (no output may ever be SOURCE or the weights)")
     p.add_argument("--score-thresh", type=float, default=None,
                    help="keep detections with a score above this (default: the model's, 0.01)")
     p.add_argument("--classes", default=None, metavar="NAMES",
@@ -62,13 +64,15 @@ def parse_classes(spec: str | None, class_names: Sequence[str]) -> set[int] | No
 
 def run(args: argparse.Namespace) -> int:
     from core.cli.progress import ProgressBar, sigterm_as_interrupt
-    from core.inference import InferenceInterrupted, check_outputs, run_inference
+    from core.inference import InferenceInterrupted, check_outputs, run_inference, source_inputs
     from core.io.video import open_source
+    from core.model_spec import model_inputs
 
     if args.out is None and args.save_video is None:
         raise ValueError("give --out (detections JSON), --save-video, or both")
     # Bad output paths and options fail here, in a second, not after the model has loaded.
-    check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames)
+    check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames,
+                  inputs=source_inputs(args.source) + model_inputs(args.weights), overwrite_video=args.overwrite)
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
     with source:
         detector = load_cli_detector(args, args.weights, args.source, optimize=args.optimize)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from core.cli.progress import ProgressBar
@@ -113,6 +114,22 @@ def ground_truth_from_args(args: argparse.Namespace) -> Any:
                            batch_size=args.batch_size, trust_code=args.trust_code)
 
 
+def _check_not_inputs(out: Path, args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` where a file ``ssd eval`` writes (``metrics.json``, ``pr_<class>.csv`` and ``.png``)
+    is one of its inputs: the detections, the ground truth, a model, the images."""
+    from core.io.fileio import check_not_input, same_file
+    from core.model_spec import model_inputs
+
+    inputs = [("detections file", args.dets), ("ground truth", args.gt), ("images", args.images)]
+    inputs += model_inputs(args.weights) + model_inputs(args.reference, "reference model")
+    check_not_input(out / "metrics.json", inputs, "metrics file")
+    for role, path in inputs:
+        name = Path(str(path or "")).name
+        if path and name.startswith("pr_") and name.endswith((".csv", ".png")) and same_file(Path(path).parent, out):
+            raise ValueError(f"--out {out}: ssd eval writes pr_<class>.csv and .png there, and the {role} {path} is "
+                             f"one of those names: choose another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     from core.evaluation.io import write_evaluation
     from core.evaluation.run import run_evaluation
@@ -121,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.reference and (args.images or args.every != 1 or args.max_frames is not None):
         raise ValueError("--images, --every and --max-frames go with --reference (a reference model as ground truth)")
     request = request_from_args(args)
+    _check_not_inputs(Path(args.out), args)
     out = check_output_dir(args.out, "--out folder")  # before the work, not after an hour of images
     bars: dict[str, ProgressBar] = {}
 

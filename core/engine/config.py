@@ -339,6 +339,13 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.val_seed={self.val_seed!r} (--val-seed): the held-out synthetic scenes "
                              "must use a seed never used in training")
 
+    def model_inputs(self) -> list[tuple[str, str]]:
+        """(option, model string) of the weights the run reads besides its own checkpoints: ``--init``,
+        ``--backbone`` and ``--distill`` (none of them may be a file the run writes)."""
+        given = (("--init weights", self.init_weights), ("--backbone weights", self.backbone_weights),
+                 ("--distill teacher", self.distill_teacher))
+        return [(role, str(spec)) for role, spec in given if spec]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, numbers, strings, None) for checkpoints."""
         d = asdict(self)

@@ -207,12 +207,15 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
         core.pseudo_label.DatasetExistsError, ValueError, OSError: as :func:`core.pseudo_label.pseudo_label`
             and :func:`core.engine.trainer.train`.
     """
-    from core.engine.rundir import check_run_dir
+    from core.engine.distill import check_distillation
+    from core.engine.rundir import check_run_dir, check_run_inputs
     from core.engine.trainer import train
     from core.pseudo_label import pseudo_label
 
     out = Path(cfg.out_dir).expanduser()
     check_run_dir(out, cfg.resume, cfg.overwrite)
+    check_run_inputs(out, cfg.model_inputs() + [("teacher", stage.teacher)])
+    check_distillation(teacher_train_config(cfg, stage))  # a teacher that cannot teach fails now, not after labelling
     if cfg.overwrite and cfg.resume is None:
         _overwrite_run(out)
     label_cfg = stage.labelling(out, "cpu" if cfg.device == "auto" else cfg.device, cfg.trust_code)
