@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -94,10 +94,16 @@ class PseudoLabelConfig:
             if value is not None and value < low:
                 raise ValueError(f"{name} must be >= {low}, got {value}")
 
-    def settings(self, teacher_sha256: str) -> dict[str, Any]:
-        """What makes the labels what they are: a resumed run must have the same."""
-        return {"teacher_sha256": teacher_sha256, "score_thresh": self.score_thresh, "every": self.every,
-                "format": self.fmt, "classes": None if self.classes is None else list(self.classes),
+    def settings(self, teacher: Mapping[str, Any]) -> dict[str, Any]:
+        """What makes the labels what they are, the one record a resumed run must match (else two labellings
+        would mix): the teacher's identity (:func:`teacher_identity`), how it runs (precision, runtime and,
+        for int8, the calibration data), the threshold, the sampling, the format and the classes."""
+        calibration = None
+        if self.precision == "int8":  # the calibration images change an int8 teacher's outputs, nothing else's
+            calibration = str(Path(self.calibration).expanduser().resolve()) if self.calibration else "default"
+        return {**teacher, "precision": self.precision, "runtime": self.runtime, "calibration": calibration,
+                "score_thresh": self.score_thresh, "every": self.every, "format": self.fmt,
+                "classes": None if self.classes is None else list(self.classes),
                 "rename": [list(p) for p in self.rename], "max_frames": self.max_frames}
 
 
@@ -162,55 +168,82 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def check_target(out_dir: str | Path, settings: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
+def teacher_identity(teacher: str | Path) -> dict[str, Any]:
+    """The teacher's part of a labelling's record (:meth:`PseudoLabelConfig.settings`): the SHA-256 of its
+    file (of both files of an OpenVINO IR), so that another teacher under the same name is never mixed in.
+
+    Raises:
+        ValueError: the teacher's file is missing (names it).
+    """
+    from core.model_spec import model_files
+
+    files = model_files(teacher)
+    missing = [f for f in files if not f.is_file()]
+    if not files or missing:
+        raise ValueError(f"{teacher}: teacher weights not found" + (f" ({missing[0]})" if missing else ""))
+    if len(files) == 1:
+        return {"teacher_sha256": file_sha256(files[0])}
+    return {"teacher_sha256": hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()}
+
+
+#: The settings a record of an earlier version lacks, and the value it was made with by default.
+_UNRECORDED: dict[str, Any] = {"precision": "fp32", "runtime": "torch", "calibration": None}
+
+
+def check_target(out_dir: str | Path, settings: dict[str, Any], sources: Sequence[str] = ()
+                 ) -> tuple[Path, dict[str, Any] | None]:
     """Check, before the teacher loads, that the labels may be written to ``out_dir``.
+
+    Temporary files a killed write left (:func:`core.io.fileio.remove_stale_temps`) do not count as
+    content, and are removed when the run resumes.
 
     Returns:
         (folder, the earlier run's record when this run resumes it, else None).
 
     Raises:
         DatasetExistsError: the folder holds anything but this same pseudo-labelling (says what differs).
-        ValueError, OSError: ``out_dir`` is a file, or cannot be created or written.
+        ValueError, OSError: ``out_dir`` is a file, one of ``sources`` or holds one, or cannot be created or written.
     """
     from core.data._checks import read_json_file
-    from core.io.fileio import check_output_dir
+    from core.io.fileio import check_output_dir, is_stale_temp, remove_stale_temps, same_file
 
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file, not a folder")
-    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    for spec in sources:
+        src = Path(spec).expanduser().resolve()
+        if out.exists() and any(same_file(folder, out) for folder in (src, *src.parents)):
+            raise ValueError(f"the dataset folder {out} is, or holds, the source {spec}: the labels would be written "
+                             f"into the footage being labelled; give a folder outside it")
+    entries = sorted(p.name for p in out.iterdir() if not is_stale_temp(p.name)) if out.is_dir() else []
     if entries and not (out / STATE_FILE).is_file():
         shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
         raise DatasetExistsError(f"{out} is not empty ({len(entries)} entries: {shown}) and holds no pseudo-labels "
                                  f"to resume; pseudo-labels are never mixed into another dataset: give a new folder")
     previous = read_json_file(out / STATE_FILE, "pseudo-label record") if entries else None
     if previous is not None:
-        differ = [k for k, v in settings.items() if previous.get("settings", {}).get(k) != v]
+        # A record from before the teacher's precision, runtime and calibration were recorded was made with the
+        # defaults unless the command said otherwise: it resumes with the defaults only.
+        recorded = {**{k: v for k, v in _UNRECORDED.items() if k in settings}, **previous.get("settings", {})}
+        differ = [k for k, v in settings.items() if recorded.get(k) != v]
         if differ:
-            was = ", ".join(f"{k}={previous.get('settings', {}).get(k)!r}" for k in differ)
-            raise DatasetExistsError(f"{out} holds pseudo-labels made with other settings ({was}); resuming would mix "
-                                     f"two labellings: give a new folder, or the same settings to resume")
+            was = ", ".join(f"{k}={recorded[k]!r}" if k in recorded else f"{k} not recorded" for k in differ)
+            now = ", ".join(f"{k}={settings[k]!r}" for k in differ)
+            raise DatasetExistsError(f"{out} holds pseudo-labels made with other settings ({was}; now {now}); "
+                                     f"resuming would mix two labellings: give a new folder, or the same settings "
+                                     f"to resume")
+        for folder in (out, *(p for p in out.iterdir() if p.is_dir())):
+            remove_stale_temps(folder)  # what a killed write left; never counted as a frame done
     check_output_dir(out, "pseudo-label dataset folder")
     return out, previous
-
-
-def _base_name(spec: str) -> str:
-    p = Path(spec)
-    return p.name if p.is_dir() else p.stem
 
 
 def _open_all(sources: Sequence[str], every: int, max_frames: int | None) -> int | None:
     """Open (and close) every source so that a bad one fails before the teacher loads; the frames to label."""
     from core.data.frames import expected_frames, open_frames
 
-    bases: dict[str, str] = {}
     total: int | None = 0
     for spec in sources:
-        base = _base_name(str(spec))
-        if base in bases:
-            raise ValueError(f"two sources give the same image ids ({bases[base]} and {spec}, both {base!r}); "
-                             f"rename one of them")
-        bases[base] = str(spec)
         with open_frames(str(spec)) as src:
             n = expected_frames(src.frame_count, every, max_frames)
         total = None if total is None or n is None else total + n
@@ -251,28 +284,26 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
         DatasetExistsError, ValueError, OSError before any work: see :func:`check_target`, bad sources.
         Ctrl-C and errors mid-run are re-raised after the frames done were saved.
     """
+    from core.data.source_ids import plan_sources
     from core.resolve import load_detector
-    from core.weights import resolve_weights_spec
 
-    teacher_file = resolve_weights_spec(cfg.teacher, allow_download=False)
-    if not teacher_file.is_file():
-        raise ValueError(f"{cfg.teacher}: teacher weights not found")
-    sha = file_sha256(teacher_file)
-    out, previous = check_target(cfg.out_dir, cfg.settings(sha))
+    settings = cfg.settings(teacher_identity(cfg.teacher))
+    out, previous = check_target(cfg.out_dir, settings, cfg.sources)
     total = _open_all(cfg.sources, cfg.every, cfg.max_frames)
+    plan = plan_sources(cfg.sources, (previous or {}).get("sources", []))
     report(on_progress, 0, total, "pseudo-label", f"loading teacher {Path(cfg.teacher).name}")
     if teacher is None:
         teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision, runtime=cfg.runtime,
                                 calibration=cfg.calibration, calibration_fallback=cfg.sources[0],
                                 on_progress=on_progress, should_stop=should_stop, trust_code=cfg.trust_code)
     class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
-    sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
-    state = {"kind": "pseudo_label", "settings": cfg.settings(sha), "teacher": str(cfg.teacher),
+    state = {"kind": "pseudo_label", "settings": settings, "teacher": str(cfg.teacher),
              "teacher_classes": list(teacher.class_names), "score_thresh": cfg.score_thresh, "every": cfg.every,
-             "class_names": list(class_names), "sources": sources, "complete": False}
+             "class_names": list(class_names), "sources": plan.records, "complete": False}
     note = f"pseudo-labels by teacher {Path(cfg.teacher).name}, score > {cfg.score_thresh:g}"
-    writer = PseudoLabelWriter(out, cfg.fmt, class_names, note, state)
+    writer = PseudoLabelWriter(out, cfg.fmt, class_names, note, state)  # records the run before the first frame
     run = _Run(cfg, teacher, writer, mapping, total, on_progress, should_stop)
+    run.bases, run.source_warnings = plan.bases, list(plan.notes)
     try:
         run.label_all()
     except BaseException:
@@ -297,15 +328,17 @@ class _Run:
         self.seen = self.written = self.skipped = self.objects = self.dropped = 0
         self.stopped = False
         self.source_warnings: list[str] = []
+        self.bases: dict[str, str] = {}  # a source -> its image-id base (core.data.source_ids)
 
     def label_all(self) -> None:
         from core.data.frames import open_frames, sample_frames
 
         for spec in self.cfg.sources:
-            prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
+            base = self.bases.get(str(spec))
+            prefix = f"{base}_" if base is not None and Path(spec).is_dir() else ""
             with open_frames(str(spec)) as src:
                 batch: list[Any] = []
-                for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
+                for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix, base):
                     if self.should_stop is not None and self.should_stop():
                         self.stopped = True
                         break
@@ -351,4 +384,4 @@ class _Run:
 
 
 __all__ = ["PseudoLabelConfig", "PseudoLabelResult", "DatasetExistsError", "pseudo_label", "class_plan",
-           "check_target", "PLACEHOLDER_CLASS"]
+           "check_target", "teacher_identity", "PLACEHOLDER_CLASS"]

@@ -71,7 +71,13 @@ def _print_table(output: Any, metric: str) -> None:
     heads = {"ap50": "AP50", "ap_small": "APs", "ap_medium": "APm", "ap_large": "APl", "ar1": "AR1",
              "ar10": "AR10", "ar100": "AR100"}
     width = max([len("class")] + [len(n) for n in metrics["per_class"]])
-    print(f"{output.gt.name}: {len(output.gt.records)} images, metric {metric}")
+    from core.data.index import describe_ground_truth
+
+    spec = output.request.ground_truth
+    what = describe_ground_truth(spec, output.gt)  # which split, how many images of how many
+    if what.startswith("split") and getattr(spec, "split", "") is None:
+        what += "; --split chooses another"
+    print(f"{what}; metric {metric}")
     print(f"{'class':<{width}}  {'AP':>6}  {'num_gt':>7}  {'num_det':>8}" + "".join(f"  {heads[k]:>6}" for k in extra))
     for name, v in metrics["per_class"].items():
         print(f"{name:<{width}}  {fmt(v['ap'])}  {v['num_gt']:>7}  {v['num_det']:>8}"

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from core.types import DatasetIndex
 
-DATASET_KINDS: tuple[str, ...] = ("voc", "coco", "synthetic")
+DATASET_KINDS: tuple[str, ...] = ("voc", "coco", "yolo", "synthetic")
 
 PathLike = str | Path
 Roots = PathLike | Sequence[PathLike]
@@ -99,10 +99,47 @@ def build_index(kind: str, path: Roots | None = None, split: str | None = None, 
         return load_voc(path, split if split else default_voc_split(path), class_names,
                         check_images=check_images)
     if not isinstance(path, (str, Path)):
-        raise ValueError(f"a COCO dataset is one annotation JSON file, got {path!r}")
+        raise ValueError(f"a {kind.upper()} dataset is one path, got {path!r}")
+    if kind == "yolo":
+        from core.data.yolo import load_yolo
+
+        return load_yolo(path, split, check_images=check_images)
     from core.data.coco import load_coco
 
     return load_coco(path, image_dir, check_images=check_images)
+
+
+def describe_ground_truth(spec: Any, index: DatasetIndex) -> str:
+    """One line saying what an evaluation reads: which split, how many images, and of how many.
+
+    ``spec``: the :class:`DatasetSpec` (or any ground-truth source) ``index`` was read from. For a VOC or
+    YOLO dataset the line names the split, says when it was picked by default (``test``, else ``val``, else
+    ``trainval``/``train``) and how many images all splits hold, e.g. ``split 'test' of shapes (the default:
+    test, else val, else trainval): 60 of its 600 image(s)``.
+    """
+    n = len(index.records)
+    kind, path, split = getattr(spec, "kind", None), getattr(spec, "path", None), getattr(spec, "split", None)
+    if kind == "auto" and isinstance(path, (str, Path)):
+        try:
+            kind = infer_kind(path)
+        except (OSError, ValueError):
+            kind = None
+    if kind not in ("voc", "yolo") or path is None:
+        return f"{index.name}: {n} image(s)"
+    try:
+        if kind == "voc":
+            from core.data.voc import default_voc_split, voc_image_count
+
+            used, total = split or default_voc_split(path), voc_image_count(path)
+        else:
+            from core.data.yolo import default_yolo_split, yolo_image_count
+
+            used, total = split or default_yolo_split(path), yolo_image_count(path)
+    except (OSError, ValueError):
+        return f"{index.name}: {n} image(s)"
+    how = "" if split else " (the default: test, else val, else " + ("trainval" if kind == "voc" else "train") + ")"
+    name = Path(str(path).split(",")[0]).name
+    return f"split {used!r} of {name}{how}: {n} of its {total} image(s)"
 
 
 @dataclass(frozen=True)
@@ -111,8 +148,8 @@ class DatasetSpec:
 
     Attributes:
         kind: one of :data:`DATASET_KINDS` (or ``"auto"``).
-        path: VOC folder(s) (comma-separated allowed) or COCO JSON; None for synthetic scenes.
-        split: VOC image set; None for the default (see :func:`build_index`).
+        path: VOC folder(s) (comma-separated allowed), COCO JSON or YOLO folder; None for synthetic scenes.
+        split: VOC image set or YOLO split; None for the default (see :func:`build_index`).
         count, seed, size: synthetic scenes (``size`` one side in pixels, or (width, height)).
         image_dir: COCO image folder, None for the default.
     """
@@ -135,7 +172,7 @@ class DatasetSpec:
         if self.kind == "synthetic":
             w, h = _size(self.size)
             return f"synthetic seed={self.seed} n={self.count} {w}x{h}"
-        return f"{self.path}" + (f" ({self.split})" if self.kind == "voc" and self.split else "")
+        return f"{self.path}" + (f" ({self.split})" if self.kind in ("voc", "yolo") and self.split else "")
 
 
-__all__ = ["DATASET_KINDS", "DatasetSpec", "build_index", "infer_kind"]
+__all__ = ["DATASET_KINDS", "DatasetSpec", "build_index", "describe_ground_truth", "infer_kind"]

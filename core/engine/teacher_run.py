@@ -154,18 +154,18 @@ def _finished_labelling(label_cfg: PseudoLabelConfig) -> PseudoLabelResult | Non
     Raises:
         core.pseudo_label.DatasetExistsError: the folder holds another labelling (never mixed).
     """
-    from core.pseudo_label import check_target, file_sha256
-    from core.weights import resolve_weights_spec
+    from core.data.source_ids import covers
+    from core.pseudo_label import check_target, teacher_identity
 
     out = Path(label_cfg.out_dir)
     if not out.is_dir():
         return None
-    teacher = resolve_weights_spec(label_cfg.teacher, allow_download=False)
-    if not teacher.is_file():
+    try:
+        identity = teacher_identity(label_cfg.teacher)
+    except ValueError:
         return None  # pseudo_label names the missing file
-    _, previous = check_target(out, label_cfg.settings(file_sha256(teacher)))
-    sources = {str(Path(s).resolve()) for s in label_cfg.sources}
-    if previous is None or not previous.get("complete") or not sources <= set(previous.get("sources", [])):
+    _, previous = check_target(out, label_cfg.settings(identity), label_cfg.sources)
+    if previous is None or not previous.get("complete") or not covers(previous.get("sources", []), label_cfg.sources):
         return None
     frames = int(previous.get("frames", 0))
     return PseudoLabelResult(out_dir=out, dataset_path=out, fmt="voc", class_names=tuple(previous["class_names"]),

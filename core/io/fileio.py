@@ -207,6 +207,17 @@ def write_json(path: str | Path, obj: Any, what: str = "JSON file", indent: int 
     return atomic_write(path, dumps_json(obj, f"{what} {path}", indent) + "\n", what)
 
 
+def is_stale_temp(name: str) -> bool:
+    """True when ``name`` is the name of a temporary file of this module (``.<target>.<random>.tmp[.ext]``)."""
+    return _stale_re(None).fullmatch(name) is not None
+
+
+def _stale_re(name: str | None) -> re.Pattern[str]:
+    prefix = re.escape(_tmp_prefix(Path(name))) if name else r"\..+\."
+    # tempfile.mkstemp's random characters, then our suffix, then at most one short extension
+    return re.compile(prefix + r"[a-z0-9_]+" + re.escape(TMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?")
+
+
 def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
     """Delete temporary files this module left behind in ``folder`` (after a kill mid-write).
 
@@ -218,9 +229,7 @@ def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    prefix = re.escape(_tmp_prefix(Path(name))) if name else r"\..+\."
-    # tempfile.mkstemp's random characters, then our suffix, then at most one short extension
-    stale = re.compile(prefix + r"[a-z0-9_]+" + re.escape(TMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?")
+    stale = _stale_re(name)
     removed = []
     for p in folder.iterdir():
         if stale.fullmatch(p.name) and p.is_file():

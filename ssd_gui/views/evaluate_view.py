@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.data.index import describe_ground_truth
 from core.detector import available_devices
 from core.io.drawing import class_color
 from core.evaluation import run as evaluation_run
@@ -317,9 +318,9 @@ class EvaluateView(View):
         coco_text = (f"COCO AP@[.5:.95] {fmt(coco.stats[0])}, AP50 {fmt(coco.stats[1])}" if coco is not None
                      else f"COCO metrics unavailable ({out.coco_error})" if out.coco_error else "")
         caveat = f"<br><b style='color:#b45000'>{html.escape(out.caveat)}</b>" if out.caveat else ""
+        data = describe_ground_truth(out.request.ground_truth, result.gt)  # which split, how many of how many
         self.summary_label.setText(
-            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(result.gt.name)} "
-            f"({len(result.gt.records)} images)<br>"
+            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(data)}<br>"
             f"mAP VOC07 {fmt(voc07.mAP)}, VOC2010+ {fmt(voc12.mAP)}" + (f"; {coco_text}" if coco_text else "")
             + caveat)
         self._show_metric()

@@ -97,6 +97,19 @@ def test_eval_never_writes_over_its_detections(files: dict[str, Path], tmp_path:
     assert "metrics file" in err and "is the detections file" in err
 
 
+def test_pseudo_label_never_writes_into_its_own_footage(files: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    data = tmp_path / "labels"
+    assert main(["pseudo-label", str(files["video"]), "--teacher", str(files["weights"]), "--out", str(data),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    images = sorted((data / "JPEGImages").iterdir())
+    err = _refused(["pseudo-label", str(data / "JPEGImages"), "--teacher", str(files["weights"]), "--out", str(data),
+                    "--quiet"], capsys, *images)
+    assert "is, or holds, the source" in err
+    assert sorted((data / "JPEGImages").iterdir()) == images
+
+
 def test_train_never_replaces_the_weights_it_starts_from(tmp_path: Path) -> None:
     """A real `ssd train --overwrite` process whose --init weights are the old run's best.pt: refused before the
     old run's files are removed (they would be, and best.pt rewritten by the new run)."""
