@@ -26,7 +26,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                "class index), a folder of devkit comp4_det_<split>_<class>.txt files, or the JSON of ssd detect.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     truth = p.add_mutually_exclusive_group(required=True)
-    truth.add_argument("--gt", help="ground truth: a VOC folder (several: comma-separated) or a COCO annotation JSON")
+    truth.add_argument("--gt", help="ground truth: a VOC folder (several: comma-separated), a COCO annotation JSON, or a YOLO "
+                            "dataset (its folder with data.yaml, or the YAML)")
     truth.add_argument("--reference", metavar="W",
                        help="no annotations: the detections of this reference model on --images are the ground "
                             "truth, so every figure measures agreement with it, not accuracy")
@@ -43,8 +44,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="voc07: 11-point AP; voc12: VOC2010+ all-point AP; coco: pycocotools AP@[.5:.95] etc.")
     p.add_argument("--out", default="eval_out", help="output folder (default: eval_out)")
     p.add_argument("--split", default=None,
-                   help="VOC ImageSets/Main split to read (default: test, else val, else trainval: the first "
-                        "that exists)")
+                   help="VOC ImageSets/Main split or YOLO split to read (default: test, else val, else trainval "
+                        "(YOLO: train): the first that exists)")
     p.add_argument("--score-thresh", type=float, default=None,
                    help="with --weights: the model's score threshold (default: the model's, 0.01)")
     p.add_argument("--nms", default=None, choices=NMS_METHODS,

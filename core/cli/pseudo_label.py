@@ -27,7 +27,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-thresh", type=float, default=0.5, metavar="T",
                    help="keep the teacher's detections scoring above T (default 0.5)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="keep one frame in N (default 1: all)")
-    p.add_argument("--format", choices=("voc", "coco"), default="voc", help="dataset layout (default voc)")
+    p.add_argument("--format", choices=("voc", "coco", "yolo"), default="voc",
+                   help="dataset layout: voc, coco, or yolo (Ultralytics: data.yaml, images/, labels/; the scores in "
+                        "scores/) (default voc)")
     p.add_argument("--classes", metavar="A,B,...", help="keep only these teacher classes (default: all)")
     p.add_argument("--rename", metavar="OLD=NEW,...",
                    help="give teacher classes other names in the dataset (two may share a name)")

@@ -8,6 +8,8 @@ live here once:
   comma-separated folders (VOC07+12); ``split`` is the ``ImageSets/Main`` image set, by default
   :func:`core.data.voc.default_voc_split` (``test``, else ``val``, else ``trainval``).
 * ``coco``: ``path`` is the instances JSON; a COCO file is one split, so ``split`` is not used.
+* ``yolo``: ``path`` is the folder holding ``data.yaml`` (or that YAML file); ``split`` a split it names,
+  by default :func:`core.data.yolo.default_yolo_split` (``test``, else ``val``, else ``train``).
 * ``synthetic``: ``count`` scenes of ``seed`` at ``size`` (no files; pixels are re-rendered).
 
 Readers are imported on demand, so a synthetic index never pulls in pycocotools.
@@ -34,23 +36,29 @@ def _size(size: int | tuple[int, int] | Sequence[int]) -> tuple[int, int]:
 
 
 def infer_kind(path: PathLike) -> str:
-    """``coco`` for a ``.json`` file, ``voc`` for a folder (or comma-separated folders).
+    """``coco`` for a ``.json`` file, ``yolo`` for a ``.yaml`` file or a folder holding ``data.yaml``, ``voc``
+    for another folder (or comma-separated folders).
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: a file that is not ``.json``.
+        ValueError: a file that is neither ``.json`` nor ``.yaml``.
     """
+    from core.data.yolo import DATA_FILE
+
     text = str(path)
     if "," in text and not Path(text).exists():
         return "voc"
     p = Path(text).expanduser()
     if p.is_dir():
-        return "voc"
+        return "yolo" if (p / DATA_FILE).is_file() else "voc"
     if p.suffix.lower() == ".json" and p.exists():
         return "coco"
+    if p.suffix.lower() in (".yaml", ".yml") and p.exists():
+        return "yolo"
     if not p.exists():
         raise FileNotFoundError(f"{p}: ground truth not found")
-    raise ValueError(f"{p}: ground truth must be a COCO annotation .json file or a VOC folder")
+    raise ValueError(f"{p}: ground truth must be a COCO annotation .json file, a YOLO data.yaml or dataset folder, "
+                     f"or a VOC folder")
 
 
 def build_index(kind: str, path: Roots | None = None, split: str | None = None, *,
@@ -62,8 +70,8 @@ def build_index(kind: str, path: Roots | None = None, split: str | None = None, 
     Args:
         kind: one of :data:`DATASET_KINDS`, or ``"auto"`` (:func:`infer_kind` of ``path``).
         path: see the module docstring; unused for ``synthetic``.
-        split: VOC image set; None picks :func:`core.data.voc.default_voc_split`. Unused for
-            COCO and synthetic data.
+        split: VOC image set or YOLO split; None picks :func:`core.data.voc.default_voc_split` /
+            :func:`core.data.yolo.default_yolo_split`. Unused for COCO and synthetic data.
         count, seed: synthetic scenes ``0..count-1`` of ``seed`` (both required for ``synthetic``).
         size: synthetic scene size, ``(width, height)`` or one side of a square, in pixels.
         image_dir: COCO image folder (default: see :func:`core.data.coco.load_coco`).
@@ -91,7 +99,7 @@ def build_index(kind: str, path: Roots | None = None, split: str | None = None, 
     if kind not in DATASET_KINDS:
         raise ValueError(f"unknown dataset kind {kind!r} (choose {', '.join(DATASET_KINDS)})")
     if path is None or (isinstance(path, str) and not path.strip()):
-        what = "a VOC folder" if kind == "voc" else "the COCO annotation JSON"
+        what = {"voc": "a VOC folder", "yolo": "a YOLO folder with data.yaml"}.get(kind, "the COCO annotation JSON")
         raise ValueError(f"a {kind.upper()} dataset needs a path: {what} (got {path!r})")
     if kind == "voc":
         from core.data.voc import default_voc_split, load_voc

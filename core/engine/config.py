@@ -33,7 +33,7 @@ VIDEO_SEED = 7
 PROOF_VIDEO_SEED = 500_000
 
 # -------------------------------------------------------------------------------------- choices
-FORMATS: tuple[str, ...] = ("voc", "coco", "synthetic")
+FORMATS: tuple[str, ...] = ("voc", "coco", "yolo", "synthetic")
 #: The architectures of core.config.ARCHITECTURES (their registry: label, description, default boxes).
 ARCHS: tuple[str, ...] = tuple(ARCHITECTURES)
 PRIORS: tuple[str, ...] = ("voc", "coco")
@@ -42,7 +42,7 @@ AUGMENTATIONS: tuple[str, ...] = ("ssd", "light", "none")
 GROUPS: tuple[str, ...] = ("data", "model", "optimisation", "run")
 
 CHOICE_LABELS: dict[str, str] = {
-    "synthetic": "Synthetic shapes", "voc": "VOC folder", "coco": "COCO JSON",
+    "synthetic": "Synthetic shapes", "voc": "VOC folder", "coco": "COCO JSON", "yolo": "YOLO folder (data.yaml)",
     **{name: a.label for name, a in ARCHITECTURES.items()},
     "sgd": "SGD with momentum", "adam": "Adam",
     "ssd": "SSD (photometric, expand, crop, flip)", "light": "Light (photometric, flip)",
@@ -206,7 +206,7 @@ def _spec(default: Any, label: str, help: str, group: str, kind: str, **extra: A
 
 
 _SYN = ("synthetic",)
-_FILES = ("voc", "coco")
+_FILES = ("voc", "coco", "yolo")
 
 
 @dataclass(frozen=True)
@@ -224,12 +224,13 @@ class TrainConfig:
     # -- data
     data_format: str = _spec("synthetic", "Format", "dataset format", "data", "choice", choices=FORMATS,
                              flag="--format")
-    data_path: str | None = _spec(None, "Path", "VOC root (several: comma-separated) or COCO instances JSON",
+    data_path: str | None = _spec(None, "Path", "VOC root (several: comma-separated), COCO instances JSON, or YOLO "
+                                  "folder (holding data.yaml)",
                                   "data", "path", optional=True, path_mode="any", formats=_FILES, flag="--data")
-    train_split: str = _spec("trainval", "Training split", "VOC image set to train on", "data", "str",
-                             formats=("voc",))
+    train_split: str = _spec("trainval", "Training split", "VOC image set or YOLO split to train on", "data", "str",
+                             formats=("voc", "yolo"))
     val_split: str | None = _spec("test", "Validation split / JSON",
-                                  "VOC image set or COCO instances JSON to validate on; 'none' disables "
+                                  "VOC image set, YOLO split or COCO instances JSON to validate on; 'none' disables "
                                   "validation (for synthetic scenes any other value turns it on)",
                                   "data", "str", optional=True, none_text="no validation")
     synthetic_count: int = _spec(2000, "Scenes", "synthetic training scenes", "data", "int", minimum=1,

@@ -276,9 +276,9 @@ class TrainDialog(QDialog):
             form.setRowVisible(widget, self._shown(name))
         self.teacher_fields.setVisible(self.teacher_mode)
         data = self.editors["data_path"].widget
-        data.mode = "dir" if fmt == "voc" else "json"  # type: ignore[attr-defined]
-        data.edit.setPlaceholderText("VOC20xx or VOCdevkit folder (several: join with ',')" if fmt == "voc"  # type: ignore[attr-defined]
-                                     else "COCO instances JSON")
+        data.mode = "dir" if fmt in ("voc", "yolo") else "json"  # type: ignore[attr-defined]
+        data.edit.setPlaceholderText({"voc": "VOC20xx or VOCdevkit folder (several: join with ',')",  # type: ignore[attr-defined]
+                                      "yolo": "YOLO dataset folder (holding data.yaml)"}.get(fmt, "COCO instances JSON"))
 
     # ---------------------------------------------------------------- accept
     def accept(self) -> None:

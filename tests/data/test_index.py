@@ -48,7 +48,7 @@ def test_auto_kind_and_spec(datasets: dict[str, Path]) -> None:
     assert DatasetSpec("synthetic", count=3, seed=4, size=32).describe() == "synthetic seed=4 n=3 32x32"
     with pytest.raises(FileNotFoundError, match="not found"):
         infer_kind(datasets["voc_a"] / "nothing.json")
-    with pytest.raises(ValueError, match="COCO annotation .json file or a VOC folder"):
+    with pytest.raises(ValueError, match="COCO annotation .json file, a YOLO data.yaml or dataset folder, or a VOC"):
         infer_kind(datasets["voc_a"] / "labels.txt")
 
 
