@@ -3,24 +3,28 @@
     cfg = PseudoLabelConfig(sources=("clip.mp4", "photos/"), teacher="trusted.pt", out_dir="data/clip_labels",
                             score_thresh=0.5, every=5, fmt="voc")
     result = pseudo_label(cfg, on_progress=print, should_stop=lambda: False)
-    # then: ssd train --format voc --data data/clip_labels --val-split val ...
+    # then: ssd train --format voc --data data/clip_labels --train-split train --val-split val ...
 
 The teacher runs over every ``every``-th frame of each video, image folder or image; its detections
-scoring above ``score_thresh`` become the labels of a VOC or COCO dataset
+scoring above ``score_thresh`` become the labels of a VOC, COCO or YOLO dataset
 (:mod:`core.data.pseudo_label_files`), each box with its score, the teacher and its threshold in the
 metadata. ``classes`` keeps a subset of the teacher's classes and ``rename`` gives them the names the
 dataset should use (two teacher classes may share one name). Boxes are clipped to the frame; boxes
 under one pixel after VOC's integer rounding are dropped and counted.
 
 Never loses or mixes a dataset: the output folder must be new or empty, or hold this same
-pseudo-labelling (same teacher file, threshold, sampling, format, classes and names), which is then
-resumed: frames already written are skipped without running the teacher. Anything else in the
-folder is refused before the teacher loads. The index files are rewritten every ``save_every``
-frames and on every way the run can end (finished, stopped, Ctrl-C, an error), so the folder is
-always a readable dataset of the frames done.
+pseudo-labelling (:meth:`PseudoLabelConfig.settings`: the same teacher, precision, runtime and int8
+calibration, threshold, sampling, format, classes and names), which is then resumed: frames already
+written are skipped without running the teacher. Anything else in the folder, or a folder that holds a
+source, is refused before the teacher loads. The run's record is written before the first frame, and the
+index files every ``save_every`` frames and on every way the run can end (finished, stopped, Ctrl-C,
+an error), so the folder is always a resumable, readable dataset of the frames done, even after a
+``kill -9`` or a full disk.
 
 Image ids: ``<video stem>_<frame:06d>`` for a video, ``<folder>_<image stem>`` for an image folder,
-``<image stem>`` for one image (the ids ``ssd eval --reference`` gives the same frames).
+``<image stem>`` for one image (the ids ``ssd eval --reference`` gives the same frames). A source is
+known by its content (:mod:`core.data.source_ids`): another video of an earlier source's name gets
+``<stem>-<8 hex>`` as its base, and the same video moved or renamed keeps the base it had.
 """
 from __future__ import annotations
 
