@@ -117,6 +117,23 @@ def build_index(kind: str, path: Roots | None = None, split: str | None = None, 
     return load_coco(path, image_dir, check_images=check_images)
 
 
+def dataset_splits(kind: str, path: Roots) -> tuple[tuple[str, ...], str]:
+    """(the splits a VOC or YOLO dataset has, the one read when none is named); ``((), "")`` for other kinds.
+
+    Raises:
+        ValueError: ``path`` is not such a dataset (names it).
+    """
+    if kind == "voc":
+        from core.data.voc import default_voc_split, voc_splits
+
+        return voc_splits(path), default_voc_split(path)
+    if kind == "yolo" and isinstance(path, (str, Path)):
+        from core.data.yolo import default_yolo_split, yolo_splits
+
+        return yolo_splits(path), default_yolo_split(path)
+    return (), ""
+
+
 def describe_ground_truth(spec: Any, index: DatasetIndex) -> str:
     """One line saying what an evaluation reads: which split, how many images, and of how many.
 
@@ -183,4 +200,4 @@ class DatasetSpec:
         return f"{self.path}" + (f" ({self.split})" if self.kind in ("voc", "yolo") and self.split else "")
 
 
-__all__ = ["DATASET_KINDS", "DatasetSpec", "build_index", "describe_ground_truth", "infer_kind"]
+__all__ = ["DATASET_KINDS", "DatasetSpec", "build_index", "dataset_splits", "describe_ground_truth", "infer_kind"]

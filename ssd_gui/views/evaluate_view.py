@@ -194,8 +194,9 @@ class EvaluateView(View):
 
     def set_dataset(self, kind: str, path: str | Path | None = None, split: str = "", *,
                     count: int | None = None, seed: int | None = None, size: int | None = None) -> None:
-        """Choose the dataset: ``kind`` "synthetic" (``count``, ``seed``, square ``size``), "voc"
-        (``path`` a VOC folder, ``split``; "" for its default split) or "coco" (``path`` the annotation JSON)."""
+        """Choose the dataset: ``kind`` "synthetic" (``count``, ``seed``, square ``size``), "voc" or "yolo"
+        (``path`` a VOC folder or a YOLO dataset folder, ``split``; "" for its default split) or "coco"
+        (``path`` the annotation JSON)."""
         keys = [k for k, _ in DATASET_KINDS]
         if kind not in keys:
             raise ValueError(f"unknown dataset kind {kind!r}; choose from {keys}")

@@ -151,6 +151,33 @@ def test_the_summary_says_which_split_and_how_many_images(qtbot, tmp_path) -> No
     assert "on split 'test' of shapes: 2 of its 20 image(s)" in text, text
 
 
+def test_a_yolo_dataset_is_evaluated_on_its_held_out_split(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+
+    from core.evaluation.io import load_ground_truth
+
+    root = tmp_path / "yolo"
+    for i, split in enumerate(("train", "train", "val")):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / split / f"f{i}.jpg"), np.full((80, 100, 3), 40 * i, np.uint8))
+        (root / "labels" / split / f"f{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.4 0.5\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [cat, dog]\n")
+    dets = tmp_path / "results.json"
+    dets.write_text(json.dumps(coco_results_from(load_ground_truth(root, "val"))))
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    view.set_detections(dets)
+    view.set_dataset("yolo", root)
+    box = view.inputs.split_combo
+    assert box.isVisibleTo(view) and [box.itemText(i) for i in range(box.count())] == ["val", "train"]
+    assert view.state.inputs.split == "val" and "data.yaml" in view.inputs.dataset_edit.placeholderText()
+    with qtbot.waitSignal(view.evaluation_finished, timeout=WAIT_MS) as blocker:
+        assert view.start()
+    assert blocker.args[0].result.voc(False).mAP == pytest.approx(1.0)
+    assert "on split 'val' of yolo: 1 of its 3 image(s)" in html.unescape(view.summary_label.text())
+
+
 def test_results_are_cleared_when_the_model_changes(qtbot, window, coco) -> None:  # type: ignore[no-untyped-def]
     view = window.evaluate_view
     _evaluate(qtbot, view, coco)

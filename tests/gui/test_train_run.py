@@ -55,6 +55,10 @@ def test_the_dialog_offers_yolo_datasets(qtbot, tmp_path) -> None:  # type: igno
     cfg = dialog.config()
     assert (cfg.data_format, cfg.data_path, cfg.train_split, cfg.val_split) == ("yolo", str(tmp_path / "yolo"),
                                                                                 "train", "val")
+    view = TrainView()  # a finished run on it is evaluated on its validation split, as a YOLO dataset
+    qtbot.addWidget(view)
+    view.state.config = cfg
+    assert view.evaluation_dataset() == {"kind": "yolo", "path": str(tmp_path / "yolo"), "split": "val"}
 
 
 def test_a_first_run_fits_this_machine_and_goes_to_the_data_folder(qtbot) -> None:  # type: ignore[no-untyped-def]
