@@ -101,8 +101,8 @@ def yolo_splits(path: str | Path) -> tuple[str, ...]:
     """The splits a YOLO dataset names (``test``, ``val``, ``train`` first, in that order, then others)."""
     _, data = read_data_yaml(path)
     present = [k for k in DEFAULT_SPLIT_ORDER if data.get(k)]
-    others = sorted(k for k, v in data.items() if k not in SPLITS and k not in ("names", "nc", "path", "download")
-                    and isinstance(v, (str, list)) and v)
+    others = sorted(str(k) for k, v in data.items() if k not in SPLITS and k not in ("names", "nc", "path", "download")
+                    and v and (isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))))
     return tuple(present + others)
 
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from core.data.index import DatasetSpec, build_index, describe_ground_truth, infer_kind
 from core.data.loader import read_image_rgb
-from core.data.yolo import label_path, load_yolo, yolo_lines
+from core.data.yolo import label_path, load_yolo, yolo_lines, yolo_splits
 
 
 def _image(path: Path, w: int, h: int) -> Path:
@@ -80,7 +80,9 @@ def test_list_splits_names_mapping_and_root_path(tmp_path: Path) -> None:
     (root / "test.txt").write_text("images/y.jpg\n")  # otherwise relative to the root
     yaml = tmp_path / "elsewhere" / "my.yaml"
     yaml.parent.mkdir()
-    yaml.write_text(f"path: ../data\ntrain: lists/train.txt\ntest: test.txt\nnames:\n  0: person\n")
+    yaml.write_text("path: ../data\ntrain: lists/train.txt\ntest: test.txt\nminival: test.txt\nflip_idx: [0]\n"
+                    "names:\n  0: person\n")
+    assert yolo_splits(yaml) == ("test", "train", "minival")  # a pose dataset's flip_idx is no split
     assert [r.image_id for r in load_yolo(yaml, "train").records] == ["x"]
     test = load_yolo(yaml)  # test comes first
     assert [r.image_id for r in test.records] == ["y"] and test.class_names == ("__background__", "person")
