@@ -86,14 +86,17 @@ def test_export_never_writes_over_the_weights(files: dict[str, Path], tmp_path: 
 
 def test_eval_never_writes_over_its_detections(files: dict[str, Path], tmp_path: Path,
                                                capsys: pytest.CaptureFixture) -> None:
+    from core.data.synthetic import render_video
+
+    video = render_video(tmp_path / "shapes.mp4", seconds=1, fps=4, seed=1, size=(96, 96))
     out = tmp_path / "eval"
     out.mkdir()
     dets = out / "metrics.json"
-    assert main(["detect", str(files["video"]), "--weights", str(files["weights"]), "--no-optimize", "--runtime",
+    assert main(["detect", str(video), "--weights", str(files["weights"]), "--no-optimize", "--runtime",
                  "torch", "--out", str(dets)]) == 0
     capsys.readouterr()
-    err = _refused(["eval", "--reference", str(files["weights"]), "--images", str(files["video"]), "--dets", str(dets),
-                    "--metric", "voc07", "--out", str(out)], capsys, dets)
+    err = _refused(["eval", "--reference", str(files["weights"]), "--images", str(video), "--dets", str(dets),
+                    "--reference-thresh", "0.3", "--metric", "voc07", "--out", str(out), "--quiet"], capsys, dets)
     assert "metrics file" in err and "is the detections file" in err
 
 
@@ -119,7 +122,8 @@ def test_train_never_replaces_the_weights_it_starts_from(tmp_path: Path) -> None
         shutil.copyfile(DEMO_WEIGHTS, run / name)
     before = (run / "best.pt").read_bytes()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    synthetic = ["--format", "synthetic"]
+    synthetic = ["--format", "synthetic", "--synthetic-count", "2", "--synthetic-size", "64", "--val-split", "none",
+                 "--workers", "0"]
     for extra in (synthetic + ["--init", str(run / "best.pt")], synthetic + ["--distill", str(run / "best.pt")],
                   ["--unlabelled", str(write_video(tmp_path / "v.mp4", 3)), "--teacher", str(run / "best.pt")]):
         res = subprocess.run([sys.executable, "-m", "core.cli", "train", "--model", "ssd300", "--width", "0.125",
