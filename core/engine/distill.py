@@ -90,9 +90,11 @@ def check_teacher_fits(teacher: Any, weights: str | Path, student_config: Any, s
 def load_teacher(weights: str | Path, device: torch.device | str, trust_code: bool = False) -> Any:
     """The distillation teacher: a checkpoint on ``device``, or an exported network (ONNX, OpenVINO IR,
     TorchScript with the opt-in), which runs on the CPU; either gives the raw class logits of a batch."""
+    from core.model_spec import kind_of_path
     from core.resolve import load_detector
 
-    return load_detector(str(weights), device=str(device), trust_code=trust_code)
+    exported = kind_of_path(weights) != "checkpoint"  # exported networks run on the CPU, whatever the student's device
+    return load_detector(str(weights), device="cpu" if exported else str(device), trust_code=trust_code)
 
 
 class Distiller:

@@ -10,7 +10,7 @@ import torch
 from core.config import preset
 from core.data.synthetic import SHAPE_CLASSES
 from core.engine import train
-from core.engine.distill import Distiller, distillation_term
+from core.engine.distill import Distiller, distillation_term, load_teacher
 from core.engine.tensorboard import read_scalars
 from core.model import build_model
 from core.weights import save_checkpoint
@@ -107,6 +107,8 @@ def test_an_exported_teacher_gives_its_checkpoints_logits(tmp_path: Path, fmt: s
     images = torch.randn(2, 3, 300, 300)
     torch.testing.assert_close(distiller.teacher_logits(images), reference.teacher_logits(images), atol=1e-3,
                                rtol=1e-3)
+    # a student on a GPU still gets an exported teacher, which runs on the CPU (no GPU needed to check that)
+    assert load_teacher(exported, "cuda", trust_code=fmt == "torchscript").device.type == "cpu"
 
 
 def test_ssd_train_distills_from_an_onnx_teacher(tmp_path: Path) -> None:
