@@ -158,3 +158,15 @@ def test_bad_arguments() -> None:
         write_dataset("/nonexistent", 1, 0, fmt="yolo")
     with pytest.raises(ValueError, match="at least 16x16"):
         render_scene(0, 0, (8, 8))
+
+
+def test_voc_splits_of_tiny_sets_keep_test_out_of_train() -> None:
+    from core.data.synthetic_files import voc_splits_of
+
+    ids = [f"{i:06d}" for i in range(3)]
+    assert voc_splits_of(ids[:1]) == {"trainval": ids[:1], "train": ids[:1], "val": ids[:1], "test": ids[:1]}
+    # two scenes: no room for three sets, so test is val and train never holds it
+    assert voc_splits_of(ids[:2]) == {"trainval": ids[:2], "train": ids[:1], "val": ids[1:2], "test": ids[1:2]}
+    assert voc_splits_of(ids) == {"trainval": [ids[0], ids[2]], "train": ids[:1], "val": ids[2:], "test": ids[1:2]}
+    many = voc_splits_of([str(i) for i in range(25)])  # a tenth each, rounded down: 2
+    assert (len(many["train"]), many["test"], many["val"]) == (21, ["21", "22"], ["23", "24"])
