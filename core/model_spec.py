@@ -102,6 +102,15 @@ def kind_of(spec: str | Path) -> str:
     return teacher.kind if teacher is not None else kind_of_path(spec)
 
 
+def runs_code(spec: str | Path) -> bool:
+    """Whether opening the model string ``spec`` runs code (a TorchScript archive, a plug-in); False for a
+    malformed teacher string (its loader says what is wrong)."""
+    try:
+        return kind_of(spec) in CODE_KINDS
+    except ValueError:
+        return False
+
+
 def parse_model_spec(spec: str | Path, *, allow_download: bool = True) -> ModelSpec:
     """The kind and file of a model string (``demo`` and torchvision's names resolved to their files:
     :func:`core.weights.resolve_weights_spec`, which fetches torchvision's when ``allow_download``; a teacher

@@ -317,18 +317,12 @@ class TrainDialog(QDialog):
 
     def _code_teacher(self) -> bool:
         """True when a teacher the fields name runs code when opened (a TorchScript archive, a plug-in)."""
-        from core.model_spec import CODE_KINDS, kind_of
+        from core.model_spec import runs_code
 
         names = [self.editors["distill_teacher"].input.text()]
         if self.teacher_mode:
             names.append(self.teacher_fields.picker.text())
-
-        def runs_code(name: str) -> bool:
-            try:
-                return kind_of(name.strip()) in CODE_KINDS
-            except ValueError:  # a malformed teacher string: said when the run starts, no opt-in to offer
-                return False
-        return any(n.strip() and runs_code(n) for n in names)
+        return any(n.strip() and runs_code(n.strip()) for n in names)
 
     def _update_visibility(self) -> None:
         fmt = self.format_combo.currentData()
