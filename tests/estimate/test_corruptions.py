@@ -34,16 +34,16 @@ def test_same_inputs_same_pixels_and_stronger_with_severity(scene: np.ndarray, n
 def test_values_by_hand() -> None:
     flat = np.full((40, 60, 3), 200, np.uint8)
     flat[:20] = 100  # mean 150
-    assert (corrupt(flat, "brightness", 2)[:20] == 50).all()  # 100 * 0.5
-    contrast = corrupt(flat, "contrast", 1)  # 150 + (x - 150) * 0.6
-    assert (contrast[:20] == 120).all() and (contrast[20:] == 180).all()
+    assert (corrupt(flat, "brightness", 2)[:20] == 16).all()  # 100 * 0.16
+    contrast = corrupt(flat, "contrast", 2)  # 150 + (x - 150) * 0.3
+    assert (contrast[:20] == 135).all() and (contrast[20:] == 165).all()
     fog = corrupt(flat, "fog", 1)  # x * 0.75 + 200 * 0.25
     assert (fog[:20] == 125).all() and (fog[20:] == 200).all()
     gamma = corrupt(flat, "gamma", 2)  # 255 * (x / 255) ** 2
     assert (gamma[:20] == round(255 * (100 / 255) ** 2)).all()
     occluded = corrupt(flat, "occlusion", 3, seed=4)
     grey = (occluded == 128).all(axis=2)
-    assert 0.2 <= grey.mean() < 0.2 + 0.2 * 0.2 + 1e-9  # at least the fraction, at most one more patch over it
+    assert 0.15 <= grey.mean() <= 0.15 + 8 * 8 / (40 * 60)  # at least the fraction, at most one more 8x8 patch
     assert corruption_parameter("jpeg", 6) == LEVELS["jpeg"][5]
 
 
