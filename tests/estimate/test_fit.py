@@ -85,14 +85,28 @@ def test_choose_fit_keeps_bos_unless_another_is_clearly_better() -> None:
     assert choose_fit(sets)[0].features in (("flip", "scale"), ("flip",))
 
 
+def test_a_set_without_the_signal_is_left_out() -> None:
+    """Set b (no boxes on both passes) is skipped; the rest, left out one at a time: a predicted by the line
+    through (2, 2), (3, 4) (-2 at 0: residual 2), c by the line through (0, 0), (3, 4) (8/3: residual -2/3),
+    d by the line through (0, 0), (2, 2) (3: residual 1)."""
+    sets = _sets(X, Y, G)
+    sets[1].signals["bos"] = None
+    fit = fit_sets(sets, ("bos",), coverage=0.5)
+    assert fit.skipped == ("b-1",)
+    np.testing.assert_allclose(fit.residuals, [2.0, -2 / 3, 1.0], atol=1e-12)
+    assert fit.half_width == pytest.approx(1.0)  # k = ceil(4 * 0.5) = 2: sorted 2/3, 1, 2
+    assert fit.validation()["skipped"] == ["b-1"] and LinearFit.from_dict(fit.as_dict()) == fit
+
+
 def test_sets_that_cannot_be_fitted() -> None:
     with pytest.raises(ValueError, match=r"2 kind\(s\) of shift \(a, b\); .* at least 3"):
         fit_sets(_sets(X, Y, ["a", "a", "b", "b"]), ("bos",), coverage=0.5)
     with pytest.raises(ValueError, match="signal 'bos' is 0.5000 on every calibration set: nothing to fit"):
         fit_sets(_sets([0.5] * 4, Y, G), ("bos",), coverage=0.5)
-    missing = _sets(X, Y, G)
-    missing[1].signals["bos"] = None
-    with pytest.raises(ValueError, match="signal 'bos' could not be measured on calibration set\\(s\\) b-1"):
-        fit_sets(missing, ("bos",), coverage=0.5)
+    nothing = _sets(X, Y, G)
+    for one in nothing:
+        one.signals["bos"] = None
+    with pytest.raises(ValueError, match=r"signal\(s\) bos could not be measured on any calibration set"):
+        fit_sets(nothing, ("bos",), coverage=0.5)
     with pytest.raises(ValueError, match="too few for a 90% interval"):
         choose_fit(_sets(X, Y, G))

@@ -150,6 +150,12 @@ def true_map(gt: DatasetIndex, detections: Sequence[Any], class_names: Sequence[
     return float(value) if np.isfinite(value) and value >= 0 else 0.0
 
 
+def min_scored(images: int) -> int:
+    """Images with boxes on both passes a calibration set needs for a signal to count (else it is None):
+    a quarter of its images, at least 2 and at most 10."""
+    return max(2, min(10, images // 4))
+
+
 def set_list(corruptions: Sequence[str] = CORRUPTIONS, severities: Sequence[int] = range(1, SEVERITIES + 1)
              ) -> list[tuple[str, int]]:
     """The (corruption, severity) pairs of a meta-set, the clean set ("clean", 0) first."""
@@ -161,7 +167,9 @@ def build_meta_set(detector: Any, data: CalibrationData, settings: SignalSetting
                    on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> list[CalibrationSet]:
     """Score ``detector`` on every shifted copy of ``data``'s images.
 
-    Image ``i`` of a copy is ``corrupt(image_i, corruption, severity, seed=seed * 1_000_003 + i)``.
+    Image ``i`` of a copy is ``corrupt(image_i, corruption, severity, seed=seed * 1_000_003 + i)``. A signal
+    measured on fewer than :func:`min_scored` images of a copy (a shift so strong that the model keeps
+    almost no box) is recorded as None; the fit leaves such sets out.
 
     Args:
         sets: (corruption, severity) pairs (default :func:`set_list`: clean + 7 corruptions x 6 severities).
@@ -186,10 +194,11 @@ def build_meta_set(detector: Any, data: CalibrationData, settings: SignalSetting
             report(on_progress, k * n + p.done, total, "meta-set", f"calibration set {k + 1}/{len(pairs)}: {label}")
 
         measured = measure_images(detector, shifted, settings, total=n, on_progress=progress, should_stop=should_stop)
+        signals = {k: (a.value if a.scored >= min_scored(n) else None) for k, a in measured.signals.items()}
         out.append(CalibrationSet(name, severity, true_map(data.gt, measured.detections, detector.class_names, metric),
-                                  measured.values(), n))
+                                  signals, n))
     return out
 
 
-__all__ = ["DEFAULT_IMAGES", "MIN_IMAGES", "CalibrationData", "build_meta_set", "calibration_data", "set_list",
+__all__ = ["DEFAULT_IMAGES", "MIN_IMAGES", "CalibrationData", "build_meta_set", "calibration_data", "min_scored", "set_list",
            "true_map"]

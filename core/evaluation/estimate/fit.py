@@ -123,6 +123,8 @@ class LinearFit:
         coverage: what the interval is built to hold.
         ranges: feature -> (min, max) over the calibration sets.
         spearman: rank correlation of the left-out predictions with the true mAPs.
+        skipped: calibration sets left out because a feature could not be measured on them (the model
+            kept too few boxes there: a shift so strong that it finds almost nothing).
     """
 
     features: tuple[str, ...]
@@ -132,6 +134,7 @@ class LinearFit:
     coverage: float
     ranges: dict[str, tuple[float, float]]
     spearman: float
+    skipped: tuple[str, ...] = ()
 
     @property
     def loco_rmse(self) -> float:
@@ -166,7 +169,8 @@ class LinearFit:
                 and not self.ranges[f][0] <= float(signals[f]) <= self.ranges[f][1]]  # type: ignore[arg-type]
 
     def validation(self) -> dict[str, Any]:
-        return {"method": "leave-one-corruption-out", "sets": len(self.residuals), "rmse": self.loco_rmse,
+        return {"method": "leave-one-corruption-out", "sets": len(self.residuals), "skipped": list(self.skipped),
+                "rmse": self.loco_rmse,
                 "mae": self.loco_mae, "max_abs": self.loco_max, "spearman": self.spearman,
                 "interval_half_width": self.half_width, "coverage": self.coverage}
 
@@ -181,26 +185,28 @@ class LinearFit:
         return LinearFit(tuple(d["features"]), tuple(float(c) for c in d["coefficients"]),
                          tuple(float(r) for r in d["residuals"]), float(v["interval_half_width"]),
                          float(v["coverage"]), {k: (float(a), float(b)) for k, (a, b) in d["ranges"].items()},
-                         float(v["spearman"]))
+                         float(v["spearman"]), tuple(v.get("skipped", ())))
 
 
 def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: float = COVERAGE) -> LinearFit:
     """Fit and validate the linear map on ``features`` over ``sets``.
 
+    Sets on which a feature could not be measured (None) are left out of the fit and named in ``skipped``.
+
     Raises:
-        ValueError: fewer than :data:`MIN_GROUPS` corruptions, a signal missing on some set, a signal
+        ValueError: fewer than :data:`MIN_GROUPS` corruptions, no set with every feature, a signal
             that does not vary, or too few sets for the interval; each says which.
     """
+    skipped = tuple(s.name for s in sets if any(s.signals.get(f) is None for f in features))
+    sets = [s for s in sets if all(s.signals.get(f) is not None for f in features)]
+    if not sets:
+        raise ValueError(f"signal(s) {', '.join(features)} could not be measured on any calibration set (too few "
+                         f"boxes on both passes): the calibration images are too few or the model finds nothing "
+                         f"on them")
     groups = [s.corruption for s in sets]
     if len(set(groups)) < MIN_GROUPS:
         raise ValueError(f"the calibration has {len(set(groups))} kind(s) of shift ({', '.join(sorted(set(groups)))}); "
                          f"a fit validated by leaving one out needs at least {MIN_GROUPS}")
-    for f in features:
-        missing = [s.name for s in sets if s.signals.get(f) is None]
-        if missing:
-            raise ValueError(f"signal {f!r} could not be measured on calibration set(s) {', '.join(missing[:5])} "
-                             f"(no boxes on both passes): the calibration images are too few or the model finds "
-                             f"nothing on them")
     x = np.array([[float(s.signals[f]) for f in features] for s in sets])  # type: ignore[arg-type]
     y = np.array([s.true_map for s in sets], np.float64)
     for j, f in enumerate(features):
@@ -213,21 +219,20 @@ def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: 
     rho = float(spearmanr(y - residuals, y).statistic) if np.ptp(y) > 0 else 0.0
     return LinearFit(tuple(features), tuple(float(c) for c in fit_linear(x, y)), tuple(float(r) for r in residuals),
                      half, coverage, {f: (float(x[:, j].min()), float(x[:, j].max())) for j, f in enumerate(features)},
-                     rho if math.isfinite(rho) else 0.0)
+                     rho if math.isfinite(rho) else 0.0, skipped)
 
 
 def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str]] = FEATURE_SETS,
                coverage: float = COVERAGE) -> tuple[LinearFit, list[LinearFit]]:
-    """(the fit to use, every candidate fitted): the first candidate whose signals every set has
-    (BoS alone when measured), replaced by a later one only if its leave-one-corruption-out RMSE is lower
+    """(the fit to use, every candidate fitted): the first candidate whose signals were measured
+    (BoS alone when the model has a PyTorch model), replaced by a later one only if its leave-one-corruption-out RMSE is lower
     by at least :data:`MIN_GAIN` of the current choice's.
 
     Raises:
         ValueError: no candidate can be fitted (the first candidate's reason).
     """
-    available = [tuple(c) for c in candidates if all(all(s.signals.get(f) is not None for s in sets) for f in c)]
-    if not available:
-        available = [tuple(candidates[0])]  # fit_sets says what is missing
+    measured = {f for s in sets for f, v in s.signals.items() if v is not None}
+    available = [tuple(c) for c in candidates if set(c) <= measured] or [tuple(candidates[0])]
     fits: list[LinearFit] = []
     first_error: ValueError | None = None
     for features in available:

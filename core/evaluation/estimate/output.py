@@ -80,8 +80,8 @@ class EstimateOutput:
     def trust(self) -> str:
         """How far to trust the estimate, in one sentence (from the fit's left-out validation)."""
         fit = self.calibration.fit
-        return (f"On {len(fit.residuals)} shifted sets it never saw (one kind of shift left out of the fit at a "
-                f"time) the fit missed the true value by {fit.loco_rmse:.3f} RMS, at most {fit.loco_max:.3f}; the "
+        return (f"Predicting each of its {len(fit.residuals)} calibration sets by a fit that had not seen that kind of "
+                f"shift, the fit missed the true value by {fit.loco_rmse:.3f} RMS, at most {fit.loco_max:.3f}; the "
                 f"interval (+/-{fit.half_width:.3f}) holds {fit.coverage:.0%} of such misses"
                 + (", but this footage lies outside the calibration range" if self.outside else "") + ".")
 
