@@ -139,3 +139,16 @@ def test_a_calibration_set_too_small_to_fit(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"2 kind\(s\) of shift \(blur, clean\); a fit validated by leaving one out "
                                          r"needs at least 3"):
         run_estimate(tiny(sets=(("clean", 0), ("blur", 3), ("blur", 6)), calibration_images=4, use_cache=False))
+
+
+def test_calibration_data_of_other_classes(tmp_path: Path) -> None:
+    from core.data.synthetic_files import write_dataset
+
+    coco = Path(write_dataset(tmp_path / "coco", count=24, seed=5, fmt="coco", size=(300, 300)))
+    data = json.loads(coco.read_text())
+    for k, c in enumerate(data["categories"]):
+        c["name"] = f"animal{k}"
+    coco.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=r"24 images: the calibration data '.*annotations.json': its classes \(animal0, "
+                                         r".*have no name in common"):
+        run_estimate(tiny(calibration_data=str(coco)))

@@ -117,6 +117,11 @@ def calibrate_model(detector: Any, request: EstimateRequest, on_progress: Progre
 
     data = calibration_data(detector.meta, request.weights, request.calibration_data, request.calibration_images,
                             request.min_calibration_images)
+    common = set(data.gt.class_names[1:]) & set(detector.class_names[1:])
+    if not common:
+        raise ValueError(f"{data.description}: its classes ({', '.join(data.gt.class_names[1:6])}, ...) and the "
+                         f"model's ({', '.join(detector.class_names[1:6])}, ...) have no name in common, so its mAP "
+                         f"cannot be measured there: calibrate on labelled images of the model's own classes")
     pairs = list(request.sets) if request.sets is not None else set_list()
     parts = {"data": data.key, "settings": request.settings.as_dict(), "metric": request.metric,
              "runtime": detector.runtime, "precision": detector.precision, "sets": pairs, "levels": LEVELS,
