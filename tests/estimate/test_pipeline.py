@@ -149,6 +149,6 @@ def test_calibration_data_of_other_classes(tmp_path: Path) -> None:
     for k, c in enumerate(data["categories"]):
         c["name"] = f"animal{k}"
     coco.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match=r"24 images: the calibration data '.*annotations.json': its classes \(animal0, "
+    with pytest.raises(ValueError, match=r"6 images: the calibration data '.*annotations.json': its classes \(animal0, "
                                          r".*have no name in common"):
         run_estimate(tiny(calibration_data=str(coco)))
