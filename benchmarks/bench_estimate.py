@@ -133,9 +133,14 @@ def measure(weights: str, quick: bool, images: int | None = None, severities: tu
             "seconds": time.perf_counter() - t0}
 
 
+_SEEN: set[str] = set()
+
+
 def _dots(p: Any) -> None:
-    if p.total and p.done == p.total:
-        print(f"  {p.detail}", flush=True)
+    """One line per set as it starts."""
+    if p.detail and p.detail not in _SEEN:
+        _SEEN.add(p.detail)
+        print(f"  {time.strftime('%H:%M:%S')} {p.detail}", flush=True)
 
 
 def _row(figure: str, s: dict[str, float]) -> Row:
