@@ -35,6 +35,9 @@ PROOF_VIDEO_SEED = 500_000
 #: benchmarks/bench_tracking.py), and the temporal pseudo-label benchmark's (TEMPORAL_VIDEO_SEED + k).
 TRACKING_VIDEO_SEED = 600_000
 TEMPORAL_VIDEO_SEED = 700_000
+#: A calibration meta-set's copy made with seed ``s`` corrupts its image ``i`` with seed ``s * COPY_SEED_STRIDE + i``
+#: (core.evaluation.estimate.calibrate), so no two copies share an image's noise.
+COPY_SEED_STRIDE = 1_000_003
 
 # -------------------------------------------------------------------------------------- choices
 FORMATS: tuple[str, ...] = ("voc", "coco", "yolo", "synthetic")

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.engine.config import COPY_SEED_STRIDE
 from core.evaluation.estimate.corruptions import CORRUPTIONS, SEVERITIES, corrupt
 from core.evaluation.estimate.fit import CalibrationSet
 from core.evaluation.estimate.scoring import SignalSettings, measure_images
@@ -167,7 +168,7 @@ def build_meta_set(detector: Any, data: CalibrationData, settings: SignalSetting
                    on_progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> list[CalibrationSet]:
     """Score ``detector`` on every shifted copy of ``data``'s images.
 
-    Image ``i`` of a copy is ``corrupt(image_i, corruption, severity, seed=seed * 1_000_003 + i)``. A signal
+    Image ``i`` of a copy is ``corrupt(image_i, corruption, severity, seed=seed * COPY_SEED_STRIDE + i)``. A signal
     measured on fewer than :func:`min_scored` images of a copy (a shift so strong that the model keeps
     almost no box) is recorded as None; the fit leaves such sets out.
 
@@ -186,7 +187,7 @@ def build_meta_set(detector: Any, data: CalibrationData, settings: SignalSetting
     total, n = len(pairs) * len(images), len(images)
     out: list[CalibrationSet] = []
     for k, (name, severity) in enumerate(pairs):
-        shifted = images if name == "clean" else [corrupt(im, name, severity, seed * 1_000_003 + i)
+        shifted = images if name == "clean" else [corrupt(im, name, severity, seed * COPY_SEED_STRIDE + i)
                                                   for i, im in enumerate(images)]
 
         def progress(p: Any, k: int = k, name: str = name, severity: int = severity) -> None:

@@ -4,7 +4,7 @@ Each corruption keeps the geometry (the boxes of the original annotations stay t
 function of the image, the corruption, its severity (1 = mildest .. :data:`SEVERITIES`) and a seed
 for the random ones (noise, occlusion), so a meta-set is the same in any process:
 
-    shifted = corrupt(image, "blur", severity=3, seed=7)       # uint8 [H, W, 3] RGB in and out
+    shifted = corrupt(image, "blur", severity=3, seed=11)       # uint8 [H, W, 3] RGB in and out
 
 Spatial parameters scale with the image's shorter side (the values below are for 300 pixels), so a
 VOC photo and a 300x300 scene get the same relative shift. The levels were chosen so that the demo model's
