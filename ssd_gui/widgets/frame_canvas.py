@@ -1,5 +1,6 @@
 """A widget that paints one RGB frame, scaled to fit, with detection boxes on top (and, while tracking,
-the tracks' ids and trails and the counting line, which the user draws on it with the mouse)."""
+the tracks' ids and trails, the counting line and the counting zone, which the user draws on it with the
+mouse: the line with a drag, the zone with a click per corner and a double click on the last one)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -10,7 +11,7 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QImage, QMouseE
                            QPolygonF)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from core.tracking import CountingLine, TrackView
+from core.tracking import CountingLine, CountingZone, TrackView
 from core.tracking.draw import id_text
 from core.types import Detections
 from core.io.drawing import class_color, ink_for, label_text, place_labels
@@ -44,6 +45,10 @@ class FrameCanvas(QWidget):
     MAX_LABELS = 40
     #: A line drawn with the mouse, in pixels of the frame: (x1, y1, x2, y2). Only in :attr:`line_mode`.
     line_drawn = Signal(float, float, float, float)
+    #: A polygon drawn with the mouse: its corners [(x, y), ...] in pixels of the frame. Only in :attr:`zone_mode`.
+    zone_drawn = Signal(object)
+    #: Any mouse press on the canvas (the grid selects the tile).
+    pressed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +71,10 @@ class FrameCanvas(QWidget):
         self._line: CountingLine | None = None
         self.line_mode = False  # the next drag draws the counting line
         self._drag: tuple[QPointF, QPointF] | None = None
+        self._zone: CountingZone | None = None
+        self._zone_mode = False
+        self._corners: list[tuple[float, float]] = []  # the zone being drawn, in pixels of the frame
+        self._cursor: QPointF | None = None
 
     # ------------------------------------------------------------------------------- state
     def set_frame(self, image: np.ndarray, detections: Detections | None = None,
@@ -99,6 +108,24 @@ class FrameCanvas(QWidget):
     def set_counting_line(self, line: CountingLine | None) -> None:
         """The counting line to draw (pixels of the frame), or None."""
         self._line = line
+        self.update()
+
+    def set_counting_zone(self, zone: CountingZone | None) -> None:
+        """The counting zone to draw (pixels of the frame), or None."""
+        self._zone = zone
+        self.update()
+
+    @property
+    def zone_mode(self) -> bool:
+        """Clicks add the corners of a zone; a double click adds the last one and closes it; a right click or
+        leaving the mode drops the corners placed."""
+        return self._zone_mode
+
+    @zone_mode.setter
+    def zone_mode(self, on: bool) -> None:
+        self._zone_mode = bool(on)
+        self._corners, self._cursor = [], None
+        self.setMouseTracking(self._zone_mode)
         self.update()
 
     @property
@@ -138,6 +165,7 @@ class FrameCanvas(QWidget):
             target = self.image_rect()
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             p.drawImage(target, self._qimage)
+            self._paint_zone(p)
             self._paint_trails(p, target)
             self.drawn_boxes = self._paint_boxes(p, target)
             self._paint_line(p, target)
@@ -209,13 +237,42 @@ class FrameCanvas(QWidget):
         return QPointF(target.x() + x * scale, target.y() + y * scale)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        self.pressed.emit()
+        if self._zone_mode and self.has_frame:
+            self._zone_press(event)
+            return
         if self.line_mode and event.button() == Qt.MouseButton.LeftButton and self.has_frame:
             self._drag = (event.position(), event.position())
             event.accept()
             return
         super().mousePressEvent(event)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        """In zone mode: the corner of the first click of the pair closes the zone (three corners at least)."""
+        if not (self._zone_mode and event.button() == Qt.MouseButton.LeftButton):
+            super().mouseDoubleClickEvent(event)
+            return
+        if len(self._corners) >= 3:
+            corners, self._corners, self._cursor = list(self._corners), [], None
+            self.update()
+            self.zone_drawn.emit(corners)
+
+    def _zone_press(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self._corners = []
+        elif event.button() == Qt.MouseButton.LeftButton:
+            point = self.frame_point(event.position())
+            if point is not None and (not self._corners or point != self._corners[-1]):
+                self._corners.append(point)
+        event.accept()
+        self.update()
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._zone_mode:
+            self._cursor = event.position()
+            if self._corners:
+                self.update()
+            return
         if self._drag is not None:
             self._drag = (self._drag[0], event.position())
             self.update()
@@ -282,3 +339,23 @@ class FrameCanvas(QWidget):
         p.drawLine(mid - QPointF(nx, ny) * 14, mid + QPointF(nx, ny) * 14)
         tip = mid + QPointF(nx, ny) * 14
         p.drawText(QRectF(tip.x() - 20, tip.y() - 10, 40, 20), Qt.AlignmentFlag.AlignCenter, "in")
+
+    def _paint_zone(self, p: QPainter) -> None:
+        """The counting zone (white outline, translucent fill) or the corners placed so far and the cursor."""
+        if self._zone_mode and self._corners:
+            pts = [self.widget_point(x, y) for x, y in self._corners] + ([self._cursor] if self._cursor else [])
+            closed = False
+        elif self._zone is not None:
+            pts, closed = [self.widget_point(x, y) for x, y in self._zone.points], True
+        else:
+            return
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if closed:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(255, 255, 255, 48))
+            p.drawPolygon(QPolygonF(pts))
+            p.setBrush(QBrush())
+            pts = pts + pts[:1]
+        for color, width in ((QColor(0, 0, 0), 4.0), (QColor(255, 255, 255), 2.0)):
+            p.setPen(QPen(color, width))
+            p.drawPolyline(QPolygonF(pts))
