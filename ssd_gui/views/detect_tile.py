@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QGroupBox, QVBoxLayout, QWidget
 
 from core.io.video import Frame
 from core.tracking import CountingLine, CountingZone
+from core.types import Detections
 from ssd_gui import settings
 from ssd_gui.live import ReaderHandle
 from ssd_gui.state.detect import DetectionResult, DetectState, SourceInfo
@@ -154,6 +155,7 @@ class DetectTile(QObject):
     def _on_source_opened(self, info: SourceInfo) -> None:
         self.opening = False
         self.state.set_source(info)
+        self.canvas.set_detections(Detections.empty())  # the previous source's boxes never go on its frames
         self.source_opened.emit(info)
         self.note.emit(f"Opened {info.name}")
         if info.warnings:
@@ -202,10 +204,9 @@ class DetectTile(QObject):
             state.source_rate.add(1.0 / (now - self._last_frame_t))
         self._last_frame_t = now
         if state.shows_every_frame:
-            # The newest boxes go on every frame; they were computed on a frame at most one model
-            # step older (the latency shown in the panel).
-            result = state.result
-            self.canvas.set_frame(frame.image, *self._boxes(result.class_names if result else None))
+            # The newest boxes (set with each result and filter change) go on every frame; they were
+            # computed on a frame at most one model step older (the latency shown in the panel).
+            self.canvas.set_image(frame.image)
             self.frames_shown += 1
             state.set_position(frame.index, frame.file)
 

@@ -162,7 +162,7 @@ def test_one_forward_pass_serves_every_tile(qtbot, detect_view, detect_assets, s
         real = detector.detect
         detector.detect = lambda images, **kw: (calls.append(len(images)), real(images, **kw))[1]
 
-    view.models.loaded.connect(count_calls)  # before the view hands the model to the worker
+    view.grid.model.events.model.connect(count_calls)  # before the view hands the model to the worker
     results: list = []
     view.result_shown.connect(results.append)
     _load(qtbot, view, detect_assets["weights"])
