@@ -12,8 +12,8 @@ without the extension, of a folder its name, of ``camera:N`` ``cameraN``.
 
 Refused before any work (before the model loads, in ``ssd detect``): two sources whose outputs would be the
 same file (the same stem: ``a/clip.mp4`` and ``b/clip.mp4``, or one source given twice), an output that is
-one of the sources' files (a video, an image, an image of a source folder; symlinks and hard links count),
-and everything :func:`core.inference.check_outputs` refuses for one source. The engine is
+one of the sources' files (a video, an image, an image of a source folder) or of the weights (symlinks and hard
+links count: :func:`core.io.fileio.check_not_input`), and everything :func:`core.inference.check_outputs` refuses for one source. The engine is
 :func:`core.inference_loop.detect_interleaved` with one :class:`core.inference.RunOutputs` per source, the
 same as :func:`core.inference.run_inference`'s; Ctrl-C and errors keep each source's frames done (partial).
 """
@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Collection, Sequence
 
 from core.inference import (SAVE_EVERY_S, DetectorLike, InferenceResult, RunOutputs, _describe_source,
-                            _save_partial_quietly, check_outputs, check_tracking)
+                            _save_partial_quietly, check_outputs, check_tracking, source_inputs)
 from core.inference_loop import detect_interleaved
-from core.io.images import is_image_file
+from core.io.fileio import Inputs, same_file
 from core.io.video import FrameSource, open_source, parse_camera_spec
 from core.jobs import ProgressFn, StopFn
+from core.model_spec import model_inputs
 from core.tracking.bytetrack import TrackerConfig
 from core.tracking.recorder import TrackRecorder
 
@@ -88,52 +89,29 @@ def output_path(pattern: str | Path | None, stem: str, kind: str, n_sources: int
                      f"{{stem}} in it (e.g. {_EXAMPLE[kind]}), got '{text}': every source would write that one file")
 
 
-def _source_files(spec: str) -> list[Path]:
-    """The files a source reads: the video or image, or each image of a folder; none for a camera."""
-    if parse_camera_spec(spec) is not None:
-        return []
-    p = Path(spec).expanduser()
-    if p.is_dir():
-        return sorted(f for f in p.iterdir() if f.is_file() and is_image_file(f))
-    return [p]
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """The same path once resolved, or (both existing) the same file behind a symlink or a hard link."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
 def plan_outputs(sources: Sequence[str], json_path: str | Path | None = None, video_path: str | Path | None = None,
                  mot_path: str | Path | None = None, score_thresh: float | None = None, batch_size: int = 1,
-                 max_frames: int | None = None, video_thresh: float | None = None) -> list[SourceOutputs]:
+                 max_frames: int | None = None, video_thresh: float | None = None, *, inputs: Inputs = (),
+                 overwrite_video: bool = True) -> list[SourceOutputs]:
     """Each source's output files, checked before any work (module docstring); ValueError or OSError naming the
-    file and the sources concerned."""
+    file and the sources concerned. ``inputs``: the run's other input files (the weights'), which no output may
+    be either; ``overwrite_video`` False refuses a video file that exists (see :func:`check_outputs`)."""
     if not sources:
         raise ValueError("no source given")
+    every_input = [pair for spec in sources for pair in source_inputs(spec)] + list(inputs)
     plans = []
     for spec in sources:
         stem = source_stem(spec)
         paths = [output_path(p, stem, kind, len(sources))
                  for p, kind in ((json_path, "json"), (video_path, "video"), (mot_path, "mot"))]
-        check_outputs(paths[0], paths[1], score_thresh, batch_size, max_frames, video_thresh, paths[2])
+        check_outputs(paths[0], paths[1], score_thresh, batch_size, max_frames, video_thresh, paths[2],
+                      inputs=every_input, overwrite_video=overwrite_video)
         plans.append(SourceOutputs(str(spec), stem, *paths))
-    inputs = [(p.source, f) for p in plans for f in _source_files(p.source)]
     for k, plan in enumerate(plans):
-        for kind, out in (("json", plan.json_path), ("video", plan.video_path), ("mot", plan.mot_path)):
-            if out is None:
-                continue
-            for src, f in inputs:
-                if _same_file(out, f):
-                    raise ValueError(f"the {_WHAT[kind]} of '{plan.source}' would be {out}, which is a file of the "
-                                     f"source '{src}': choose another output name")
+        for out in (plan.json_path, plan.video_path, plan.mot_path):
             for other in plans[k + 1:]:
                 theirs = [q for q in (other.json_path, other.video_path, other.mot_path) if q is not None]
-                if any(_same_file(out, q) for q in theirs):
+                if out is not None and any(same_file(out, q) for q in theirs):
                     raise ValueError(f"the sources '{plan.source}' and '{other.source}' would both write {out} "
                                      f"(the same stem '{plan.stem}'): rename one, or run them separately")
     return plans
@@ -173,7 +151,8 @@ def run_inference_many(detector: DetectorLike, sources: Sequence[str], *, json_p
         RunsInterrupted: Ctrl-C, after each source's frames done were written (partial). Any other error
             mid-run is raised after the frames done were saved.
     """
-    plans = plan_outputs(sources, json_path, video_path, mot_path, score_thresh, batch_size, max_frames, video_thresh)
+    plans = plan_outputs(sources, json_path, video_path, mot_path, score_thresh, batch_size, max_frames, video_thresh,
+                         inputs=model_inputs(getattr(detector, "weights_path", None)))
     opened = open_sources(plans, tracker)
     try:
         return run_planned(detector, plans, opened, score_thresh=score_thresh, labels=labels, batch_size=batch_size,

@@ -17,7 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QPushButton, QScrollArea, QSplitter, QStackedWidget, QVBoxLayout,
+                               QWidget)
 
 # Imported here, on the GUI thread at start-up: the first import of torch/torchvision
 # modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
@@ -100,9 +101,15 @@ class DetectView(View):
         side_layout.addWidget(self.nms)
         side_layout.addWidget(self.side_stack, 1)
         side.setMinimumWidth(220)
+        side_scroll = QScrollArea(self)  # the side panel scrolls rather than set the window's minimum height
+        side_scroll.setWidget(side)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(240)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.tile_grid)
-        splitter.addWidget(side)
+        splitter.addWidget(side_scroll)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setSizes([760, 240])

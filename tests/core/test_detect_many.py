@@ -112,12 +112,22 @@ def test_collisions_and_outputs_that_are_inputs_are_refused_before_the_model_loa
     assert "with 2 sources the detections file must be a folder (ending in '/') or a name with {stem}" in err
     # --save-video {stem}.mp4 next to the sources would write yard.mp4 over the source yard.mp4
     err = refused(*map(str, clips), "--save-video", str(clips[0].parent / "{stem}.mp4"))
-    assert f"which is a file of the source '{clips[0]}'" in err
+    assert f"video file {clips[0]} is the source video {clips[0]}: writing it would destroy its own input" in err
     link = tmp_path / "link"
     link.mkdir()
     os.link(clips[1], link / "shop_detections.mp4")  # a hard link to a source, where the folder's name would go
     err = refused(*map(str, clips), "--save-video", f"{link}/")
-    assert f"which is a file of the source '{clips[1]}'" in err
+    assert f"is the source video {clips[1]} (the same file under another name)" in err
+    # the weights are an input too: a weights file named where a source's JSON would go is refused
+    weights_there = tmp_path / "w" / "yard_detections.json"
+    assert main(["detect", *map(str, clips), "--out", f"{weights_there.parent}/", "--weights", str(weights_there)]) == 2
+    assert f"detections file {weights_there} is the weights {weights_there}" in capsys.readouterr().err
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "shop_detections.mp4").write_bytes(b"an earlier run")  # a video is replaced only with --overwrite
+    err = refused(*map(str, clips), "--save-video", f"{kept}/")
+    assert f"video file {kept / 'shop_detections.mp4'} exists" in err and "--overwrite" in err
+    assert (kept / "shop_detections.mp4").read_bytes() == b"an earlier run"
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
