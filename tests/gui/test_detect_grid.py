@@ -104,8 +104,12 @@ def test_the_grid_opens_swaps_and_closes_sources_without_leaking_threads(qtbot, 
         assert tile.frame.title_label.text() == "yard.mp4" and view.sources.source_label.text().startswith("yard.mp4")
         grown = _settled_threads(qtbot)
         assert grown > baseline  # its reader thread (and its decoder's)
-        # Swap the new tile's source for another: the same threads, the old capture's released.
-        with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
+        # Swap the new tile's source for another: the same threads, the old capture's released; the old source's
+        # boxes are gone when the new one opens (before its first result)
+        tile.canvas.grab()
+        assert tile.canvas.drawn_boxes > 0
+        with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS,
+                              check_params_cb=lambda _: tile.canvas.grab() is not None and tile.canvas.drawn_boxes == 0):
             view.open_source(detect_assets["video"], play=False)
         assert tile.state.source.name == "clip.mp4" and view.tiles[0].state.source.name == "clip.mp4"
         assert _settled_threads(qtbot, grown) == grown and running_readers(view) == 2
