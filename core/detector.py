@@ -198,6 +198,17 @@ class Detector:
                  for im in images]
         x = self.preprocess(images)
         logits, deltas = self.forward(x)
+        return self.decode(logits, deltas, sizes, score_thresh, nms)
+
+    def decode(self, logits: Tensor, deltas: Tensor, sizes: Sequence[tuple[int, int]],
+               score_thresh: float | None = None, nms: str | None = None) -> list[Detections]:
+        """Network outputs -> detections: the postprocessing of :meth:`detect` (also for outputs of another
+        pass of the same network, e.g. core.evaluation.estimate's dropout pass).
+
+        Args:
+            logits: cls_logits [N, P, C]; deltas: bbox_regression [N, P, 4].
+            sizes: (width, height) in pixels of each of the N original images.
+        """
         with torch.inference_mode():
             results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh, nms)
         out = []
