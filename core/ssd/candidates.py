@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-#: Up to this many entries (or 8 k) in a region, they are sorted as a list; beyond, they stay a
-#: score matrix where each class's cut and the k-th value are found by selection (``np.partition``).
+#: Up to this many entries in a region (or ``_SORT_PER_K`` times k), they are sorted as a list; beyond,
+#: they stay a score matrix where each class's cut and the k-th value are found by selection.
 _SORT_AT_MOST = 8192
+_SORT_PER_K = 8
 
 
 class Candidates:
@@ -60,7 +61,8 @@ class Candidates:
 
     def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """The first ``k`` (>= 1) candidates: (prior int64 [n], column int64 [n], score float32 [n],
-        complete) in detection order, n = min(k, candidates); ``complete``: they are all the candidates."""
+        complete) in detection order, n = min(k, candidates). ``complete`` is True when they are all the
+        candidates; False when there are more, or when the first ``k`` were found without counting the rest."""
         region = self._region
         if region is None or not (region.complete or region.count >= k):
             region = self._region = self._build(k)
@@ -81,7 +83,7 @@ def _region(scores: np.ndarray, rows: np.ndarray, low: np.floating, inclusive: b
     """The entries of ``rows`` (ascending) at or above (``inclusive``) or above ``low``, cut to ``cap`` per class."""
     sub = scores[rows]  # [R, C]
     mask = sub >= low if inclusive else sub > low
-    if np.count_nonzero(mask) > max(_SORT_AT_MOST, 8 * k):
+    if np.count_nonzero(mask) > max(_SORT_AT_MOST, _SORT_PER_K * k):
         values_t = np.ascontiguousarray(sub.T)  # [C, R]: class-major
         return _MatrixRegion(rows, values_t, np.ascontiguousarray(mask.T), cap, complete)
     row, col = np.divmod(np.flatnonzero(mask), sub.shape[1])
@@ -214,8 +216,11 @@ def class_candidates(scores: Tensor, thresh: float, k: int) -> tuple[Tensor, Ten
          prior int64 [G, M], score [G, M], valid bool [G, M]): row g holds class ``columns[g]``'s entries
         in detection order, padded after its last one (``valid`` False); M = the most any class has.
     """
-    p = scores.shape[0]
+    p, c = scores.shape
     kk = min(k, p)
+    if kk == 0 or c == 0:
+        empty = torch.zeros((0, 0), dtype=torch.int64)
+        return empty.new_zeros(0), empty, scores.new_zeros((0, 0)), torch.zeros((0, 0), dtype=torch.bool)
     # Entries at or below the threshold (NaN included) sort last and are marked invalid.
     masked = scores.masked_fill(~(scores > thresh), -1.0).t()  # [C, P]
     values, prior = masked.topk(kk, dim=1)  # descending; equal values in no defined order
@@ -235,5 +240,5 @@ def class_candidates(scores: Tensor, thresh: float, k: int) -> tuple[Tensor, Ten
     valid = values > thresh
     count = valid.sum(1)
     present = (count > 0).nonzero().squeeze(1)
-    m = int(count.max()) if p and count.numel() else 0
+    m = int(count.max())
     return present, prior[present, :m], values[present, :m], valid[present, :m]
