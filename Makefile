@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench screenshots demo-model clean
+.PHONY: run test bench mutants screenshots demo-model clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# Not part of `make test`: one-line mutants of the formula modules (tools/mutants.toml), ~20 min on 2 cores.
+mutants: $(STAMP)
+	$(BIN)/python -m tools.mutants
 
 screenshots: $(STAMP)
 	$(BIN)/python -m ssd_gui.screenshots

@@ -1,8 +1,8 @@
-"""Target 15 (issue 23): SSDlite320's whole ``detect()`` at its network's own speed, and the postprocess alone.
+"""Target 18 (issue 23): SSDlite320's whole ``detect()`` at its network's own speed, and the postprocess alone.
 
     .venv/bin/python -m benchmarks.bench_live [--quick] [--threads N]
 
-15-15d. SSDlite320 on OpenVINO fp32, batch 1, a 640x480 scene: the whole ``Detector.detect`` (preprocess,
+18-18d. SSDlite320 on OpenVINO fp32, batch 1, a 640x480 scene: the whole ``Detector.detect`` (preprocess,
     network, postprocess at the model's thresholds: 0.001, top 300 per class, 300 kept) against its
     network alone (the exported IR in the detector's cache, compiled by OpenVINO with the app's options and
     run directly on the detector's 1x3x320x320 input), interleaved with torchvision's whole
@@ -11,7 +11,7 @@
     have its partner among torchvision's, and torchvision's own initialisation, which gives every score 1/91 (ties everywhere:
     the detections are then compared by count only, since torchvision's choice among equal scores is
     whatever its topk and sort give).
-15e-g. ``core.ssd.postprocess`` alone on those head outputs (SSDlite320: 3,234 x 91; SSD300 with random
+18e-g. ``core.ssd.postprocess`` alone on those head outputs (SSDlite320: 3,234 x 91; SSD300 with random
     weights: 8,732 x 91 at 0.01), against the absolute targets of 2 ms and 5 ms, with torchvision's
     ``postprocess_detections`` on the same outputs in the same interleaving for the ratio.
 
@@ -130,18 +130,18 @@ def run(quick: bool = False) -> list[Row]:
     untrained = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None).eval()
     with tempfile.TemporaryDirectory() as cache:
         spread_rows, spread_head = _detect_rows(torchvision_ssdlite(), "spread scores",
-                                                ("15. SSDlite detect / network, OpenVINO fp32",
-                                                 "15b. SSDlite detect / torchvision, OpenVINO fp32"), repeats, cache, True)
+                                                ("18. SSDlite detect / network, OpenVINO fp32",
+                                                 "18b. SSDlite detect / torchvision, OpenVINO fp32"), repeats, cache, True)
         tied_rows, tied_head = _detect_rows(untrained, "torchvision's initialisation",
-                                            ("15c. SSDlite detect / network, 1/91 scores",
-                                             "15d. SSDlite detect / torchvision, 1/91 scores"), repeats, cache, False)
+                                            ("18c. SSDlite detect / network, 1/91 scores",
+                                             "18d. SSDlite detect / torchvision, 1/91 scores"), repeats, cache, False)
     pp_repeats = 30 if quick else 100
     return spread_rows + tied_rows + [
-        _postprocess_row("15e. postprocess alone, SSDlite320", spread_head, 2e-3, pp_repeats,
+        _postprocess_row("18e. postprocess alone, SSDlite320", spread_head, 2e-3, pp_repeats,
                          "SSDlite320 head outputs, spread scores, thresholds 0.001 / 300 / 300"),
-        _postprocess_row("15f. postprocess alone, SSDlite320, 1/91", tied_head, 2e-3, pp_repeats,
+        _postprocess_row("18f. postprocess alone, SSDlite320, 1/91", tied_head, 2e-3, pp_repeats,
                          "SSDlite320 head outputs of torchvision's initialisation: every score 1/91"),
-        _postprocess_row("15g. postprocess alone, SSD300", _ssd300_head(), 5e-3, pp_repeats,
+        _postprocess_row("18g. postprocess alone, SSD300", _ssd300_head(), 5e-3, pp_repeats,
                          "SSD300-VGG16 head outputs (random weights), thresholds 0.01 / 400 / 200"),
     ]
 

@@ -141,6 +141,11 @@ class Detector:
     def image_size(self) -> int:
         return self.config.model.image_size
 
+    @property
+    def priors(self) -> Tensor:
+        """The default boxes, Tensor[P, 4] cx, cy, w, h normalised to [0, 1], on the detector's device."""
+        return self._priors
+
     def preprocess(self, images: Sequence[np.ndarray]) -> Tensor:
         """list of HxWx3 uint8 RGB -> Tensor[N, 3, S, S] float32, normalised as torchvision's SSD."""
         s = self.image_size
@@ -195,6 +200,17 @@ class Detector:
                  for im in images]
         x = self.preprocess(images)
         logits, deltas = self.forward(x)
+        return self.decode(logits, deltas, sizes, score_thresh, nms)
+
+    def decode(self, logits: Tensor, deltas: Tensor, sizes: Sequence[tuple[int, int]],
+               score_thresh: float | None = None, nms: str | None = None) -> list[Detections]:
+        """Network outputs -> detections: the postprocessing of :meth:`detect` (also for outputs of another
+        pass of the same network, e.g. core.evaluation.estimate's dropout pass).
+
+        Args:
+            logits: cls_logits [N, P, C]; deltas: bbox_regression [N, P, 4].
+            sizes: (width, height) in pixels of each of the N original images.
+        """
         with torch.inference_mode():
             results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh, nms)
         out = []

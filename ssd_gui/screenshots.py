@@ -3,8 +3,9 @@
 Starts the app (offscreen unless a platform is chosen with ``QT_QPA_PLATFORM``), plays the
 demo video with the demo model in the Detect view, pauses on a frame with detections, runs a
 short real training in the Train view and evaluates the model on held-out synthetic scenes in
-the Evaluate view, and saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``. Without the
-demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
+the Evaluate view, and saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``
+(and ``train_teacher.png`` and ``evaluate_reference.png``: the teacher kinds in the Train dialog and as the
+reference). Without the demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
 video (the boxes are then meaningless; a warning says so).
 """
 from __future__ import annotations
@@ -102,6 +103,36 @@ def _fill_detect_view(app: "object", window: "object", weights: Path, source: Pa
     return True
 
 
+def _teacher_pictures(app: "object", window: "object", out: Path) -> list[str]:
+    """``train_teacher.png``: the Train dialog's teacher source with text prompts; ``evaluate_reference.png``: the
+    Evaluate view's form with a torchvision detector as the reference (its Teacher menu beside it)."""
+    from ssd_gui.dialogs.train_dialog import TEACHER, TrainDialog
+
+    dialog = TrainDialog(window)  # type: ignore[arg-type]
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(TEACHER))
+    dialog.teacher_fields.sources.add(["yard.mp4", "photos/"])
+    dialog.teacher_fields.picker.set_text("owlv2:forklift=forklift,fork lift truck;pallet>0.3=wooden pallet;person")
+    dialog.teacher_fields.widget("tiles").setText("2x2")  # type: ignore[attr-defined]
+    dialog.teacher_fields.widget("score_thresh").setText("0.2")  # type: ignore[attr-defined]
+    dialog.show()
+    dialog.resize(max(dialog.width(), 1100), dialog.height())
+    _wait_until(app, lambda: False, 0.3)
+    saved = []
+    for name, widget in (("train_teacher", dialog), ("evaluate_reference", None)):
+        if widget is None:
+            view = window.evaluate_view  # type: ignore[attr-defined]
+            window.tabs.setCurrentWidget(view)  # type: ignore[attr-defined]
+            view.state.set_inputs(kind="reference", reference="torchvision:fasterrcnn_resnet50_fpn_v2",
+                                  path="yard.mp4")
+            _wait_until(app, lambda: False, 0.3)
+            widget = view.inputs
+        path = out / f"{name}.png"
+        if widget.grab().save(str(path)):
+            saved.append(str(path))
+    dialog.close()
+    return saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m ssd_gui.screenshots", description=__doc__.splitlines()[0])
     p.add_argument("--out", default="resources/screenshots", help="output folder (created)")
@@ -149,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: could not write '{path}'", file=sys.stderr)
             return 1
         saved.append(str(path))
+    saved += _teacher_pictures(app, window, out)
     window.close()
     tmp.cleanup()
     print("saved " + ", ".join(saved))

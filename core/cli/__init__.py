@@ -7,6 +7,8 @@ instant.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from typing import Sequence
 
@@ -30,15 +32,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `ssd` console script. Errors become one line on stderr and exit code 2."""
+    """Entry point of the `ssd` console script. Errors become one line on stderr and exit code 2.
+
+    When the reader of the output goes away (``ssd info demo | head``), the command stops quietly with
+    141, as a program that the pipe's SIGPIPE ends does, instead of a "Broken pipe" message.
+    """
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and print "Exception ignored ... BrokenPipeError".
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 128 + signal.SIGPIPE if hasattr(signal, "SIGPIPE") else 1
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
+    except BrokenPipeError:
+        raise
     except (ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
         from core.io.text import printable
 
-        print(f"ssd {args.command}: error: {printable(exc)}", file=sys.stderr)
+        print(f"ssd {args.command}: error: {printable(error_text(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ssd {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def error_text(exc: BaseException) -> str:
+    """The message of ``exc`` for the user: an OSError this project raised with its own sentence
+    (``OSError(errno, sentence)``) without Python's "[Errno 28]" in front of it."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is None and exc.errno is not None:
+        return str(exc.strerror)
+    return str(exc)

@@ -29,9 +29,19 @@ def add_runtime_options(p: argparse.ArgumentParser, what: str = "") -> None:
 def add_trust_code_option(p: argparse.ArgumentParser) -> None:
     """``--trust-code``: the opt-in for models that run code when opened (see core.model_spec)."""
     p.add_argument("--trust-code", action="store_true",
-                   help="allow opening a model that runs code from its file: a .torchscript archive runs the "
-                        "TorchScript code inside it (it can read and write your files). Only for files from a "
-                        "source you trust; checkpoints, ONNX and OpenVINO IR are data and never need it")
+                   help="allow opening a model that runs code: a .torchscript archive runs the TorchScript code "
+                        "inside it, a py: plug-in its Python code (either can read and write your files). Only for "
+                        "files from a source you trust; checkpoints, ONNX, OpenVINO IR, torchvision:, owlv2: and "
+                        "grounding-dino: models are data and never need it")
+
+
+def add_tiling_options(p: argparse.ArgumentParser, what: str = "") -> None:
+    """``--tiles RxC`` and ``--tile-overlap F``: run the model on the whole frame and its tiles (core.teachers.tiling)."""
+    p.add_argument("--tiles", default=None, metavar="RxC",
+                   help=f"{what}also run the model on ROWSxCOLUMNS overlapping tiles of each frame, merged with the "
+                        f"whole frame's boxes by NMS: small objects in large frames (SAHI-style; e.g. 2x3)")
+    p.add_argument("--tile-overlap", type=float, default=0.2, metavar="F",
+                   help=f"{what}overlap of neighbouring tiles, a fraction of a tile (default 0.2)")
 
 
 _BARS: dict[str, ProgressBar] = {}
@@ -58,8 +68,16 @@ def chosen_runtime(args: argparse.Namespace) -> str:
     return runtime
 
 
+def tiling_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`core.teachers.tiling.Tiling` of ``--tiles`` / ``--tile-overlap`` (None without --tiles)."""
+    from core.teachers.tiling import parse_tiling
+
+    return parse_tiling(getattr(args, "tiles", None), getattr(args, "tile_overlap", 0.2))
+
+
 def load_cli_detector(args: argparse.Namespace, weights: str, fallback: Any, optimize: bool = False) -> Any:
-    """``core.load_detector`` with the options of :func:`add_runtime_options`; notes and progress on stderr.
+    """``core.load_detector`` with the options of :func:`add_runtime_options` (and ``--tiles``); notes and
+    progress on stderr.
 
     ``fallback``: the calibration source when neither --calibration nor the checkpoint gives one.
     """
@@ -68,7 +86,8 @@ def load_cli_detector(args: argparse.Namespace, weights: str, fallback: Any, opt
 
     detector = load_detector(weights, device=args.device, precision=args.precision, optimize=optimize,
                              runtime=chosen_runtime(args), calibration=args.calibration, calibration_fallback=fallback,
-                             on_progress=show_load_progress, trust_code=args.trust_code)
+                             on_progress=show_load_progress, trust_code=args.trust_code,
+                             tiling=tiling_from_args(args))
     info = getattr(detector, "runtime_info", {})
     for line in info.get("notes", []):
         print(f"note: {line}", file=sys.stderr)

@@ -145,6 +145,13 @@ def _window(x0: int, y0: int, h: int, w: int, height: int, width: int
 
 def compose(background: np.ndarray, shapes: list[ShapeSpec], paint: bool = True
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paint ``shapes`` and label what shows: :func:`compose_indexed` without the indices."""
+    img, boxes, labels, _ = compose_indexed(background, shapes, paint)
+    return img, boxes, labels
+
+
+def compose_indexed(background: np.ndarray, shapes: list[ShapeSpec], paint: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Paint ``shapes`` in order (later ones on top) over ``background`` and label what shows.
 
     Args:
@@ -154,18 +161,18 @@ def compose(background: np.ndarray, shapes: list[ShapeSpec], paint: bool = True
 
     Returns:
         (image float32 [H, W, 3] RGB 0-255, boxes float32 [N, 4] x1y1x2y2 pixels with integer
-        edges, labels int64 [N]) for the shapes that stay at least :data:`MIN_VISIBLE` visible,
-        in painter's order.
+        edges, labels int64 [N], kept int64 [N]: the index in ``shapes`` of each box's shape) for the
+        shapes that stay at least :data:`MIN_VISIBLE` visible, in painter's order.
     """
     img = background.astype(np.float32, copy=True) if paint else background
     height, width = img.shape[:2]
-    painted: list[tuple[ShapeSpec, np.ndarray, int, int]] = []
-    for spec in shapes:
+    painted: list[tuple[int, ShapeSpec, np.ndarray, int, int]] = []
+    for index, spec in enumerate(shapes):
         rgb, alpha, x0, y0 = _rasterize(spec, shade=paint)
         h, w = alpha.shape
         if not paint:
             if _window(x0, y0, h, w, height, width) is not None:
-                painted.append((spec, alpha, x0, y0))
+                painted.append((index, spec, alpha, x0, y0))
             continue
         if spec.shadow > 0:
             off = max(1, int(round(spec.radius * 0.08)))
@@ -180,12 +187,11 @@ def compose(background: np.ndarray, shapes: list[ShapeSpec], paint: bool = True
         r_, c_, pr, pc = win
         a = alpha[pr, pc][..., None]
         img[r_, c_] = img[r_, c_] * (1.0 - a) + rgb[pr, pc] * a
-        painted.append((spec, alpha, x0, y0))
+        painted.append((index, spec, alpha, x0, y0))
 
     covered = np.zeros((height, width), bool)
-    boxes: list[tuple[float, float, float, float]] = []
-    labels: list[int] = []
-    for spec, alpha, x0, y0 in reversed(painted):
+    found: list[tuple[tuple[float, float, float, float], int, int]] = []  # (box, label, index in shapes)
+    for index, spec, alpha, x0, y0 in reversed(painted):
         solid = alpha >= 0.5
         full = int(solid.sum())
         r_, c_, pr, pc = _window(x0, y0, alpha.shape[0], alpha.shape[1], height, width)  # type: ignore[misc]
@@ -198,8 +204,7 @@ def compose(background: np.ndarray, shapes: list[ShapeSpec], paint: bool = True
         bx2, by2 = c_.start + cols[-1] + 1, r_.start + rows[-1] + 1
         if bx2 - bx1 < MIN_BOX_PX or by2 - by1 < MIN_BOX_PX:
             continue
-        boxes.append((bx1, by1, bx2, by2))
-        labels.append(spec.label)
-    boxes.reverse()
-    labels.reverse()
-    return img, np.asarray(boxes, np.float32).reshape(-1, 4), np.asarray(labels, np.int64)
+        found.append(((bx1, by1, bx2, by2), spec.label, index))
+    found.reverse()
+    return (img, np.asarray([f[0] for f in found], np.float32).reshape(-1, 4),
+            np.asarray([f[1] for f in found], np.int64), np.asarray([f[2] for f in found], np.int64))

@@ -30,9 +30,9 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from core.data.scenes import (JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, compose, render_background,
-                                 render_scene)
-from core.io.fileio import check_output_dir, check_output_file, describe_os_error
+from core.data.scenes import JPEG_QUALITY, SHAPE_CLASSES, ShapeSpec, _random_shape, render_background, render_scene
+from core.data.shapes import compose_indexed
+from core.io.fileio import apply_umask, check_output_dir, check_output_file, describe_os_error
 from core.jobs import ProgressFn, StopFn, check_stop, report
 
 FORMATS: tuple[str, ...] = ("voc", "coco")
@@ -84,6 +84,23 @@ def _voc_xml(image_id: str, filename: str, width: int, height: int, boxes: np.nd
             f"  <segmented>0</segmented>\n{''.join(objs)}</annotation>\n")
 
 
+def voc_splits_of(ids: list[str]) -> dict[str, list[str]]:
+    """VOC's image sets of a synthetic dataset: ``test`` and ``val`` a tenth each (at least one image), ``train``
+    the rest, ``trainval`` = train + val (as in VOC, the test images are in neither).
+
+    ``ssd eval`` and the Evaluate view read ``test`` by default: scenes that neither training nor the choice
+    of ``best.pt`` (on ``val``) has seen. Order: train, test, then val the last tenth. Under three images the
+    sets overlap (one image: every set is that image; two: train the first, val and test the second).
+    """
+    n = len(ids)
+    n_val = max(1, n // 10)
+    n_test = max(1, n // 10) if n >= 3 else 0
+    train = ids[:n - n_val - n_test] or ids
+    val = ids[n - n_val:]
+    test = ids[n - n_val - n_test:n - n_val] or val
+    return {"trainval": list(dict.fromkeys(train + val)), "train": train, "val": val, "test": test}
+
+
 def _write_scenes(folder: Path, count: int, seed: int, fmt: str, size: tuple[int, int],
                   on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:
     """Render and write every scene and annotation into ``folder`` (see :func:`write_dataset`)."""
@@ -119,12 +136,8 @@ def _write_scenes(folder: Path, count: int, seed: int, fmt: str, size: tuple[int
         report(on_progress, i + 1, count, "synth")
     if fmt == "voc":
         main = folder / "ImageSets" / "Main"
-        (main / "trainval.txt").write_text("".join(f"{i}\n" for i in ids))
-        # The last tenth (at least one image) is "val"; a one-image set uses it for both.
-        n_val = max(1, len(ids) // 10)
-        train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if len(ids) > 1 else (ids, ids)
-        (main / "train.txt").write_text("".join(f"{i}\n" for i in train_ids))
-        (main / "val.txt").write_text("".join(f"{i}\n" for i in val_ids))
+        for name, split_ids in voc_splits_of(ids).items():
+            (main / f"{name}.txt").write_text("".join(f"{i}\n" for i in split_ids))
         (folder / "labels.txt").write_text("".join(f"{n}\n" for n in SHAPE_CLASSES[1:]))
         return
     categories = [{"id": k, "name": n, "supercategory": "shape"} for k, n in enumerate(SHAPE_CLASSES) if k > 0]
@@ -162,8 +175,9 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", 
     """Write ``count`` scenes of ``seed`` as a real dataset, whole or not at all (module docstring).
 
     Layouts:
-        ``fmt="voc"``: ``out_dir/{Annotations, JPEGImages, ImageSets/Main/{trainval,train,val}.txt, labels.txt}``
-        (the last tenth, at least one image, is ``val``); returns ``out_dir`` (pass it to ``load_voc``).
+        ``fmt="voc"``: ``out_dir/{Annotations, JPEGImages, ImageSets/Main/{train,val,trainval,test}.txt,
+        labels.txt}`` (:func:`voc_splits_of`: a tenth each for ``val`` and ``test``); returns ``out_dir`` (pass
+        it to ``load_voc``).
         ``fmt="coco"``: ``out_dir/{images/, annotations.json}``; returns the JSON path (pass it to
         ``load_coco``).
 
@@ -186,6 +200,7 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", 
         raise ValueError(f"synthetic dataset count must be positive, got {count}")
     out = check_dataset_target(out_dir, overwrite)
     partial = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    apply_umask(partial)  # mkdtemp makes it 0700; renamed into place, it is the user's dataset folder
     try:
         _write_scenes(partial, count, seed, fmt, (int(size[0]), int(size[1])), on_progress, should_stop)
         _move_into_place(partial, out)
@@ -212,6 +227,7 @@ class _Mover:
     pulse_freq: float
     phase: float
     bounce: bool
+    object_id: int = 0
 
 
 class MovingScene:
@@ -219,6 +235,10 @@ class MovingScene:
 
     Most shapes drift smoothly and bounce off the borders; some fly straight through and leave,
     to be replaced by newcomers entering from outside. Radii pulse slowly (changing scale).
+
+    The renderer knows who is who: every shape has an object id (1, 2, ... in the order they
+    appear; a newcomer that replaces a shape that left gets a new one), and :attr:`last_ids` holds the
+    ids of the boxes of the last :meth:`step` (the ground truth of a tracking benchmark).
     """
 
     def __init__(self, seed: int, size: tuple[int, int] = (640, 360), fps: int = 25, num_objects: int = 9) -> None:
@@ -227,6 +247,8 @@ class MovingScene:
         self.rng = np.random.default_rng((seed, 1 << 30))
         self.background = render_background(self.rng, self.width, self.height)
         self.t = 0.0
+        self._next_id = 1
+        self.last_ids = np.zeros((0,), np.int64)
         # The first movers cycle through the classes so that every shape shows in a demo.
         self.movers = [self._spawn(inside=True, label=1 + k % (len(SHAPE_CLASSES) - 1)) for k in range(num_objects)]
 
@@ -248,12 +270,16 @@ class MovingScene:
         else:
             cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
         spec = ShapeSpec(**{**spec.__dict__, "cx": cx, "cy": cy, "radius": r})
-        return _Mover(spec=spec, vx=speed * math.cos(heading), vy=speed * math.sin(heading),
-                      spin=rng.uniform(-1.5, 1.5), base_radius=r, pulse_amp=rng.uniform(0.0, 0.35),
-                      pulse_freq=rng.uniform(0.05, 0.3), phase=rng.uniform(0, 2 * math.pi), bounce=bounce)
+        mover = _Mover(spec=spec, vx=speed * math.cos(heading), vy=speed * math.sin(heading),
+                       spin=rng.uniform(-1.5, 1.5), base_radius=r, pulse_amp=rng.uniform(0.0, 0.35),
+                       pulse_freq=rng.uniform(0.05, 0.3), phase=rng.uniform(0, 2 * math.pi), bounce=bounce,
+                       object_id=self._next_id)
+        self._next_id += 1
+        return mover
 
     def step(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Advance one frame. Returns (image uint8 [H, W, 3] RGB, boxes float32 [N, 4], labels int64 [N])."""
+        """Advance one frame. Returns (image uint8 [H, W, 3] RGB, boxes float32 [N, 4], labels int64 [N]);
+        the object id of each box is in :attr:`last_ids` (int64 [N])."""
         dt = 1.0 / self.fps
         shapes = []
         for k, m in enumerate(self.movers):
@@ -273,12 +299,19 @@ class MovingScene:
         self.t += dt
         # Large under small (by the fixed base radius, so the stacking never flickers).
         order = sorted(range(len(shapes)), key=lambda k: -self.movers[k].base_radius)
-        img, boxes, labels = compose(self.background, [shapes[k] for k in order])
+        img, boxes, labels, kept = compose_indexed(self.background, [shapes[k] for k in order])
+        self.last_ids = np.asarray([self.movers[order[i]].object_id for i in kept.tolist()], np.int64)
         return np.clip(np.rint(img), 0, 255).astype(np.uint8), boxes, labels
 
     def frames(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         for _ in range(count):
             yield self.step()
+
+    def frames_with_ids(self, count: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """``count`` frames as (image, boxes, labels, object ids int64 [N])."""
+        for _ in range(count):
+            image, boxes, labels = self.step()
+            yield image, boxes, labels, self.last_ids
 
 
 def render_video(path: str | Path, seconds: float = 20, fps: int = 25, seed: int = 0,

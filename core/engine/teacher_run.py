@@ -43,8 +43,10 @@ def _field(name: str, kind: str, default: Any, label: str, help: str, flag: str,
 
 #: How the scalar fields of :class:`TeacherStage` are shown, parsed and checked (the Train dialog's fields).
 TEACHER_FIELDS: tuple[FieldSpec, ...] = (
-    _field("teacher", "path", "demo", "Teacher model", "the detector whose boxes become the labels (any weights "
-           "file the app loads, or 'demo')", "--teacher", path_mode="file"),
+    _field("teacher", "path", "demo", "Teacher model", "the detector whose boxes become the labels: any weights "
+           "file the app loads, 'demo', torchvision:NAME (torchvision's COCO detectors), owlv2:ONTOLOGY or "
+           "grounding-dino:ONTOLOGY (text prompts, e.g. 'forklift=forklift,fork lift truck;person'), or "
+           "py:FILE.py:FACTORY (a plug-in: code, needs --trust-code)", "--teacher", path_mode="file"),
     _field("score_thresh", "float", 0.5, "Teacher threshold", "the teacher's detections scoring above this become "
            "labels", "--teacher-thresh", minimum=0.0, maximum=1.0, exclusive_maximum=True),
     _field("every", "int", 10, "Every N-th frame", "label one frame (or image of a folder) in N", "--every", minimum=1,
@@ -52,9 +54,19 @@ TEACHER_FIELDS: tuple[FieldSpec, ...] = (
     _field("classes", "str", None, "Classes", "the teacher's classes to learn, comma-separated", "--teacher-classes",
            optional=True,
            none_text="all the teacher's classes"),
+    _field("rename", "str", None, "Rename classes", "give teacher classes other names in the dataset, OLD=NEW pairs "
+           "separated by commas (two may share a name)", "--teacher-rename", optional=True, none_text="keep the names"),
+    _field("tiles", "str", None, "Tiles", "also run the teacher on ROWSxCOLUMNS overlapping tiles of each frame, "
+           "merged by NMS (small objects in large frames), e.g. 2x2", "--teacher-tiles", optional=True,
+           none_text="whole frames only"),
+    _field("tile_overlap", "float", 0.2, "Tile overlap", "how much neighbouring tiles overlap, a fraction of a tile",
+           "--teacher-tile-overlap", minimum=0.0, maximum=0.9),
     _field("distill", "bool", False, "Distil from the teacher", "also learn the teacher's soft class scores on the "
            "matched default boxes (the student must take the teacher's input size and default boxes)",
            "--distill-from-teacher"),
+    _field("temporal", "bool", False, "Refine the labels in time", "videos: the teacher sees every frame, its boxes "
+           "are linked into tracks, one-frame boxes dropped, missed frames filled in and boxes smoothed "
+           "(ssd pseudo-label --temporal; the teacher runs N times longer)", "--temporal"),
 )
 
 
@@ -72,6 +84,19 @@ def parse_classes(text: str | None) -> tuple[str, ...] | None:
     return names or None
 
 
+def parse_rename(text: str | None, flag: str = "--rename") -> tuple[tuple[str, str], ...]:
+    """``"bus=car, truck=car"`` -> ``(("bus", "car"), ("truck", "car"))``; ValueError naming ``flag`` and the pair."""
+    pairs = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            raise ValueError(f"{flag} takes OLD=NEW pairs separated by commas, got {item.strip()!r}")
+        pairs.append((old.strip(), new.strip()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class TeacherStage:
     """The pseudo-labelling stage of a run (see the module docstring).
@@ -83,6 +108,9 @@ class TeacherStage:
         every: keep one frame in ``every``.
         classes: the teacher's class names to keep (None: all).
         distill: train with the teacher's soft class scores too (``TrainConfig.distill_teacher``).
+        rename: ``"OLD=NEW,..."``: teacher classes under other names in the dataset (None: as they are).
+        tiles, tile_overlap: ``"RxC"`` tiles of each frame for the teacher too (None: whole frames).
+        temporal: refine the labels of videos in time with the default :class:`core.tracking.TemporalConfig`.
     """
 
     sources: tuple[str, ...]
@@ -91,6 +119,10 @@ class TeacherStage:
     every: int = 10
     classes: tuple[str, ...] | None = None
     distill: bool = False
+    rename: str | None = None
+    tiles: str | None = None
+    tile_overlap: float = 0.2
+    temporal: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(str(s) for s in self.sources))
@@ -101,12 +133,21 @@ class TeacherStage:
         for spec in TEACHER_FIELDS:
             if spec.name != "classes":
                 spec.check(getattr(self, spec.name))
+        self.labelling(".")  # a malformed --teacher-rename or --teacher-tiles fails here, before any work
+        if self.distill:
+            from core.model_spec import TEACHER_KINDS, kind_of
+
+            if kind_of(self.teacher) in TEACHER_KINDS:
+                raise ValueError(f"--distill-from-teacher: {self.teacher!r} can label the footage, but distillation "
+                                 f"learns an SSD teacher's scores on each default box; give an SSD file or train "
+                                 f"without it")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, numbers, strings) for settings files."""
         return {"sources": list(self.sources), "teacher": self.teacher, "score_thresh": self.score_thresh,
                 "every": self.every, "classes": None if self.classes is None else list(self.classes),
-                "distill": self.distill}
+                "distill": self.distill, "rename": self.rename, "tiles": self.tiles, "tile_overlap": self.tile_overlap,
+                "temporal": self.temporal}
 
     @staticmethod
     def from_dict(d: dict[str, Any], source: str = "<dict>") -> "TeacherStage":
@@ -119,9 +160,13 @@ class TeacherStage:
     def labelling(self, out_dir: str | Path, device: str = "cpu", trust_code: bool = False) -> PseudoLabelConfig:
         """The :class:`PseudoLabelConfig` of this stage for the run in ``out_dir`` (``trust_code``: the run's
         opt-in for a teacher that runs code when opened)."""
+        from core.tracking.refine import TemporalConfig
+
         return PseudoLabelConfig(sources=self.sources, teacher=self.teacher, out_dir=str(Path(out_dir) / LABELS_DIR),
                                  score_thresh=self.score_thresh, every=self.every, fmt="voc", classes=self.classes,
-                                 device=device, trust_code=trust_code)
+                                 rename=parse_rename(self.rename, "--teacher-rename"), device=device,
+                                 trust_code=trust_code, tiles=self.tiles, tile_overlap=self.tile_overlap,
+                                 temporal=TemporalConfig() if self.temporal else None)
 
 
 @dataclass(frozen=True)
@@ -154,18 +199,19 @@ def _finished_labelling(label_cfg: PseudoLabelConfig) -> PseudoLabelResult | Non
     Raises:
         core.pseudo_label.DatasetExistsError: the folder holds another labelling (never mixed).
     """
-    from core.pseudo_label import check_target, file_sha256
-    from core.weights import resolve_weights_spec
+    from core.data.source_ids import covers
+    from core.pseudo_label import check_target
+    from core.resolve import model_identity
 
     out = Path(label_cfg.out_dir)
     if not out.is_dir():
         return None
-    teacher = resolve_weights_spec(label_cfg.teacher, allow_download=False)
-    if not teacher.is_file():
-        return None  # pseudo_label names the missing file
-    _, previous = check_target(out, label_cfg.settings(file_sha256(teacher)))
-    sources = {str(Path(s).resolve()) for s in label_cfg.sources}
-    if previous is None or not previous.get("complete") or not sources <= set(previous.get("sources", [])):
+    try:
+        identity = model_identity(label_cfg.teacher, label_cfg.tiling(), label_cfg.trust_code)
+    except (ValueError, FileNotFoundError):
+        return None  # pseudo_label names what is missing
+    _, previous = check_target(out, label_cfg.settings(identity), label_cfg.sources)
+    if previous is None or not previous.get("complete") or not covers(previous.get("sources", []), label_cfg.sources):
         return None
     frames = int(previous.get("frames", 0))
     return PseudoLabelResult(out_dir=out, dataset_path=out, fmt="voc", class_names=tuple(previous["class_names"]),
@@ -207,12 +253,15 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
         core.pseudo_label.DatasetExistsError, ValueError, OSError: as :func:`core.pseudo_label.pseudo_label`
             and :func:`core.engine.trainer.train`.
     """
-    from core.engine.rundir import check_run_dir
+    from core.engine.distill import check_distillation
+    from core.engine.rundir import check_run_dir, check_run_inputs
     from core.engine.trainer import train
     from core.pseudo_label import pseudo_label
 
     out = Path(cfg.out_dir).expanduser()
     check_run_dir(out, cfg.resume, cfg.overwrite)
+    check_run_inputs(out, cfg.model_inputs() + [("teacher", stage.teacher)])
+    check_distillation(teacher_train_config(cfg, stage))  # a teacher that cannot teach fails now, not after labelling
     if cfg.overwrite and cfg.resume is None:
         _overwrite_run(out)
     label_cfg = stage.labelling(out, "cpu" if cfg.device == "auto" else cfg.device, cfg.trust_code)
@@ -234,4 +283,4 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
 
 
 __all__ = ["LABELS_DIR", "STAGE_LABEL", "STAGE_LABELLED", "TEACHER_FIELDS", "TeacherRunResult", "TeacherStage",
-           "parse_classes", "pseudo_label_then_train", "teacher_field", "teacher_train_config"]
+           "parse_classes", "parse_rename", "pseudo_label_then_train", "teacher_field", "teacher_train_config"]

@@ -99,8 +99,11 @@ class ConfusionMatrix:
 
     @property
     def fp(self) -> np.ndarray:
-        """int64 [C]: per predicted class, the column without its diagonal."""
-        return self.counts.sum(axis=0) - np.diag(self.counts)
+        """int64 [C]: per predicted class, the column without its diagonal (0 for the background: its
+        column holds the objects no detection found, which :attr:`fn` counts)."""
+        out = self.counts.sum(axis=0) - np.diag(self.counts)
+        out[0] = 0
+        return out
 
     @property
     def fn(self) -> np.ndarray:

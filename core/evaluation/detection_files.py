@@ -77,8 +77,8 @@ def read_coco_results(path: str | Path, gt: DatasetIndex) -> tuple[dict[Any, Det
 def _coco_results(data: Any, p: Path, gt: DatasetIndex) -> tuple[Rows, list[str]]:
     if not isinstance(data, list):
         raise ValueError(f"{p}: a COCO results file is a JSON list of detections, got {type(data).__name__}")
-    if not data:
-        raise ValueError(f"{p}: the detections file is empty (no detections)")
+    if not data:  # a model that finds nothing is a result: AP 0, said in a warning
+        return {}, [no_detections_warning(p)]
     if gt.category_ids is not None:
         cat_to_label = {int(c): l for l, c in enumerate(gt.category_ids) if l > 0}
     else:  # VOC: category_id is the 1-based index into the class list, i.e. the label
@@ -172,8 +172,7 @@ def read_comp4_files(path: str | Path, gt: DatasetIndex) -> tuple[dict[Any, Dete
     if empty_files:
         warnings.append(f"{p}: {len(empty_files)} class file(s) hold no detections: {', '.join(empty_files[:5])}")
     if total == 0:
-        raise ValueError(f"{p}: the detection files hold no detections of any class of {gt.source}"
-                         + ("; " + " ".join(warnings) if warnings else ""))
+        warnings.append(no_detections_warning(p))
     return _finish(rows, p, warnings)
 
 
@@ -230,15 +229,21 @@ def _ssd_detect_json(data: dict, p: Path, gt: DatasetIndex) -> tuple[Rows, list[
             listed[image_id] = listed.get(image_id, 0) + 1
         out.setdefault(image_id, []).extend(rows)
         total += len(rows)
-    if total == 0:
-        raise ValueError(f"{p}: the detections file holds no detections")
     twice = {k: n for k, n in listed.items() if n > 1}
     warnings = [_partial_warning(data, p)] if data.get("partial") is True else []
+    if total == 0:
+        warnings.append(no_detections_warning(p))
     if twice:
         shown = ", ".join(f"{k!r} ({n}x)" for k, n in list(twice.items())[:5])
         warnings.append(f"{p}: {len(twice)} image(s) listed more than once; every entry is kept, so repeated "
                         f"detections count as false positives: {shown}")
     return out, warnings, tuple(names)
+
+
+def no_detections_warning(p: Path) -> str:
+    """What a detections file without a single detection means for the figures."""
+    return (f"{p}: the detections file holds no detections: every object counts as missed, so every AP is 0 (a "
+            f"model that finds nothing above its threshold, or a file for other images?)")
 
 
 def _partial_warning(data: dict, p: Path) -> str:
@@ -275,9 +280,33 @@ def _finish(rows: Rows, p: Path, warnings: list[str]) -> tuple[dict[Any, Detecti
     return dets, warnings
 
 
-def read_detections(path: str | Path, gt: DatasetIndex
+def source_warning(data: dict, p: Path, images: str | Path) -> str | None:
+    """A warning when an ``ssd detect`` JSON's ``source`` is another file than ``images``, the footage it is
+    matched with frame by frame (by file name and frame number): two videos of one name (``GOPR0001.MP4``)
+    would otherwise be compared as one. A file is the same when its content is (a copy or a move is fine)."""
+    from core.data.source_ids import same_source, source_fingerprint
+
+    made_on = data.get("source")
+    if not isinstance(made_on, str) or not made_on:
+        return None
+    try:
+        theirs, ours = source_fingerprint(made_on), source_fingerprint(images)
+    except ValueError:  # the detections' footage is gone: only its name is left to compare
+        return None if Path(made_on).name == Path(images).name else (
+            f"{p}: these detections were made on {made_on}, not on {images}: frames are matched by name and number, "
+            f"so check that they are the same footage")
+    if same_source(theirs, ours):
+        return None
+    return (f"{p}: these detections were made on {made_on}, not on {images} (another file: other size or content); "
+            f"frames are matched by name and number, so the figures compare two different pieces of footage")
+
+
+def read_detections(path: str | Path, gt: DatasetIndex, images: str | Path | None = None
                     ) -> tuple[dict[Any, Detections], list[str], tuple[str, ...] | None]:
     """Any supported detections file (see module docstring).
+
+    ``images``: the footage ``gt`` comes from (a reference model's video, image folder or image); an
+    ``ssd detect`` JSON made on another file gets a warning (:func:`source_warning`).
 
     Returns:
         (detections, warnings, class_names): ``{image_id: Detections}``; ``class_names`` is
@@ -297,7 +326,8 @@ def read_detections(path: str | Path, gt: DatasetIndex
     data = read_json_file(p, "detections file")
     if isinstance(data, dict) and "images" in data and "class_names" in data:
         rows, warnings, names = _ssd_detect_json(data, p, gt)
-        dets, warnings = _finish(rows, p, warnings)
+        other = source_warning(data, p, images) if images is not None else None
+        dets, warnings = _finish(rows, p, warnings + ([other] if other else []))
         return dets, warnings, names
     rows, warnings = _coco_results(data, p, gt)
     dets, warnings = _finish(rows, p, warnings)

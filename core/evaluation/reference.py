@@ -33,7 +33,7 @@ from core.jobs import ProgressFn, StopFn, check_stop, report
 from core.types import DatasetIndex, ImageRecord
 
 CAVEAT = ("Agreement with a model, not accuracy: the ground truth is what the reference model {model} detects "
-          "with a score above {threshold:g} on {images}; every figure measures how closely the evaluated model "
+          "with a score above {threshold:.12g} on {images}; every figure measures how closely the evaluated model "
           "agrees with it, the reference's own mistakes included.")
 
 
@@ -73,6 +73,7 @@ class ReferenceSource:
         device, precision, runtime, batch_size: how the reference model runs (see
             :func:`core.resolve.load_detector`; the trusted model, so fp32 unless there is a reason).
         trust_code: the user's opt-in for a reference that runs code when opened (core.model_spec).
+        tiles, tile_overlap: run the reference on ``"RxC"`` tiles of each frame too (core.teachers.tiling).
     """
 
     weights: str
@@ -85,8 +86,11 @@ class ReferenceSource:
     runtime: str = "torch"
     batch_size: int = 8
     trust_code: bool = False
+    tiles: str | None = None
+    tile_overlap: float = 0.2
 
     def __post_init__(self) -> None:
+        self.tiling()  # a malformed --reference-tiles fails here
         if not 0.0 <= self.threshold < 1.0:
             raise ValueError(f"reference threshold must be in [0, 1), got {self.threshold}")
         if self.every < 1:
@@ -96,17 +100,23 @@ class ReferenceSource:
         if self.batch_size < 1:
             raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
 
+    def tiling(self) -> Any:
+        from core.teachers.tiling import parse_tiling
+
+        return parse_tiling(self.tiles, self.tile_overlap)
+
     @property
     def caveat(self) -> str:
-        return CAVEAT.format(model=Path(self.weights).name, threshold=self.threshold, images=self.images)
+        return CAVEAT.format(model=_name(self.weights), threshold=self.threshold, images=self.images)
 
     def info(self) -> dict[str, Any]:
         """Plain values for ``metrics.json``."""
         return {"kind": "reference_model", "weights": str(self.weights), "threshold": self.threshold,
-                "images": str(self.images), "every": self.every, "max_frames": self.max_frames}
+                "images": str(self.images), "every": self.every, "max_frames": self.max_frames, "tiles": self.tiles,
+                "tile_overlap": self.tile_overlap if self.tiles else None}
 
     def describe(self) -> str:
-        return f"reference {Path(self.weights).name} > {self.threshold:g} on {self.images}"
+        return f"reference {_name(self.weights)} > {self.threshold:.12g} on {self.images}"
 
     def index(self, check_images: bool = True) -> DatasetIndex:
         return build_reference_index(self)
@@ -120,6 +130,16 @@ class ReferenceSource:
         """Run the reference once; the result serves any number of :class:`EvaluationRequest`s."""
         gt = build_reference_index(self, on_progress, should_stop)
         return FixedGroundTruth(gt=gt, text=self.describe(), caveat=self.caveat, info=self.info())
+
+
+def _name(model: str) -> str:
+    """A model for titles: a file's name, a teacher string as it is (``owlv2:person;car``)."""
+    from core.model_spec import kind_of
+
+    try:
+        return str(model) if kind_of(model) in ("torchvision", "owlv2", "grounding-dino", "plugin") else Path(model).name
+    except ValueError:
+        return str(model)
 
 
 def _record(frame: Any, det: Any, threshold: float) -> tuple[ImageRecord, int]:
@@ -159,9 +179,9 @@ def build_reference_index(source: ReferenceSource, on_progress: ProgressFn | Non
         if detector is None:
             from core.resolve import load_detector
 
-            report(on_progress, 0, None, "reference", f"loading reference model {Path(source.weights).name}")
+            report(on_progress, 0, None, "reference", f"loading reference model {_name(source.weights)}")
             detector = load_detector(source.weights, device=source.device, precision=source.precision,
-                                     runtime=source.runtime, trust_code=source.trust_code)
+                                     runtime=source.runtime, trust_code=source.trust_code, tiling=source.tiling())
         total = expected_frames(frames.frame_count, source.every, source.max_frames)
         records: list[ImageRecord] = []
         bad = 0
@@ -199,9 +219,9 @@ def _reference_index(source: ReferenceSource, records: list[ImageRecord], warnin
         raise ValueError(f"{source.images}: no frame could be read" + (f" ({warnings[0]})" if warnings else ""))
     if sum(len(r.labels) for r in records) == 0:
         raise ValueError(f"the reference model {source.weights} detects nothing with a score above "
-                         f"{source.threshold:g} in the {len(records)} frame(s) of {source.images}: there is nothing "
+                         f"{source.threshold:.12g} in the {len(records)} frame(s) of {source.images}: there is nothing "
                          f"to agree with; lower the reference threshold")
-    name = f"{Path(source.images).name} labelled by {Path(source.weights).name} > {source.threshold:g}"
+    name = f"{Path(source.images).name} labelled by {_name(source.weights)} > {source.threshold:.12g}"
     return DatasetIndex(name=name, source=str(source.images), class_names=class_names, records=records,
                         warnings=warnings)
 

@@ -69,6 +69,7 @@ class EvaluationRequest:
             calibration images, by default the model's training data, else the ground truth's images).
         threshold_steps: points of the mAP-by-confidence-threshold curves, 0..1 (0: none).
         trust_code: the user's opt-in for a model that runs code when opened (core.model_spec).
+        tiling: run the model on tiles of each image too (:class:`core.teachers.tiling.Tiling`, None: whole images).
     """
 
     ground_truth: GroundTruthSource
@@ -86,6 +87,7 @@ class EvaluationRequest:
     runtime: str = "torch"
     calibration: Any = None
     trust_code: bool = False
+    tiling: Any = None
 
     def __post_init__(self) -> None:
         if (self.weights is None) == (self.detections is None):
@@ -247,7 +249,8 @@ def detections_from_model(request: EvaluationRequest, gt: DatasetIndex, on_progr
     report(on_progress, 0, len(gt.records), "model", f"loading model {Path(str(request.weights)).name}")
     detector = load_detector(str(request.weights), device=request.device, precision=request.precision,
                              runtime=request.runtime, calibration=request.calibration, calibration_fallback=gt,
-                             on_progress=on_progress, should_stop=should_stop, trust_code=request.trust_code)
+                             on_progress=on_progress, should_stop=should_stop, trust_code=request.trust_code,
+                             tiling=request.tiling)
     dets = run_detector(detector, gt, batch_size=request.batch_size, score_thresh=request.score_thresh,
                         nms=request.nms, on_progress=on_progress, should_stop=should_stop)
     return dets, tuple(detector.class_names), []
@@ -259,7 +262,8 @@ def detections_from_file(request: EvaluationRequest, gt: DatasetIndex, on_progre
     from core.evaluation.io import read_detections
 
     report(on_progress, 0, None, "read", f"reading {Path(str(request.detections)).name}")
-    dets, warnings, names = read_detections(str(request.detections), gt)
+    images = getattr(request.ground_truth, "images", None)  # a reference model's footage: the dets must be of it
+    dets, warnings, names = read_detections(str(request.detections), gt, images)
     return dets, names, warnings
 
 

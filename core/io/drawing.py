@@ -45,9 +45,44 @@ def ink_for(color: tuple[int, int, int]) -> tuple[int, int, int]:
     return (0, 0, 0) if luminance > 140 else (255, 255, 255)
 
 
+def place_labels(boxes: np.ndarray, sizes: np.ndarray, bounds: tuple[float, float, float, float]) -> np.ndarray:
+    """Where each box's caption goes so that no two captions overlap.
+
+    Boxes are taken in the order given (put the most confident first: it gets the best place). A caption
+    goes above its box; when that place is taken by an earlier caption or outside ``bounds``, inside the
+    box at its top, then below the box, then inside at its bottom. A caption with none of the four places
+    free is not placed (its box is still drawn): unreadable overlapping text would say less.
+
+    Args:
+        boxes: float [N, 4], x1, y1, x2, y2.
+        sizes: float [N, 2], each caption's width and height.
+        bounds: (left, top, right, bottom) the captions must stay within (the picture).
+
+    Returns:
+        float [N, 2]: each caption's top-left corner (x, y), NaN where it is not placed; x is moved left
+        when the caption would run past ``right``.
+    """
+    left, top, right, bottom = (float(v) for v in bounds)
+    out = np.full((len(boxes), 2), np.nan)
+    placed: list[tuple[float, float, float, float]] = []
+    for i, ((x1, y1, x2, y2), (tw, th)) in enumerate(zip(np.asarray(boxes, float), np.asarray(sizes, float))):
+        x = max(left, min(x1, right - tw))
+        for y in (y1 - th, y1, y2, y2 - th):  # above, inside at the top, below, inside at the bottom
+            if y < top or y + th > bottom:
+                continue
+            if all(x + tw <= a or b <= x or y + th <= c or d <= y for a, c, b, d in placed):
+                out[i] = (x, y)
+                placed.append((x, y, x + tw, y + th))
+                break
+    return out
+
+
 def draw_detections(image_rgb: np.ndarray, detections: Detections, class_names: Sequence[str],
                     min_score: float = 0.0, labels: Collection[int] | None = None) -> np.ndarray:
     """A copy of ``image_rgb`` (uint8 [H, W, 3]) with boxes, class names and scores drawn.
+
+    The boxes are drawn least confident first (the most confident on top), then their captions where
+    :func:`place_labels` puts them, so that captions of neighbouring boxes never overlap.
 
     Args:
         detections: boxes x1, y1, x2, y2 in pixels of ``image_rgb``.
@@ -60,19 +95,25 @@ def draw_detections(image_rgb: np.ndarray, detections: Detections, class_names: 
     h, w = out.shape[:2]
     thick = max(1, int(round(min(h, w) / 300)))
     font_scale = max(0.35, min(h, w) / 900)
-    # Lowest scores first so that the most confident box ends on top.
-    for i in np.argsort(dets.scores, kind="stable"):
-        if not np.all(np.isfinite(dets.boxes[i])):
-            continue  # a diverged model's NaN box has no place on the picture
-        x1, y1, x2, y2 = (int(round(float(v))) for v in dets.boxes[i])
-        x1, x2 = max(0, min(x1, w - 1)), max(0, min(x2, w - 1))
-        y1, y2 = max(0, min(y1, h - 1)), max(0, min(y2, h - 1))
-        color = class_color(int(dets.labels[i]))
-        cv2.rectangle(out, (x1, y1), (x2, y2), color, thick)
-        text = label_text(int(dets.labels[i]), float(dets.scores[i]), class_names)
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        ty = y1 - th - base - 2 if y1 - th - base - 2 >= 0 else y1
-        cv2.rectangle(out, (x1, ty), (min(w - 1, x1 + tw + 4), ty + th + base + 2), color, -1)
-        cv2.putText(out, text, (x1 + 2, ty + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink_for(color), 1,
+    finite = np.flatnonzero(np.isfinite(dets.boxes).all(axis=1))  # a diverged model's NaN box: not drawn
+    order = finite[np.argsort(-dets.scores[finite], kind="stable")]  # most confident first
+    boxes = np.round(dets.boxes[order].astype(np.float64))
+    boxes[:, 0::2] = boxes[:, 0::2].clip(0, w - 1)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(0, h - 1)
+    texts = [label_text(int(dets.labels[i]), float(dets.scores[i]), class_names) for i in order]
+    metrics = [cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1) for t in texts]
+    sizes = np.array([(tw + 4, th + base + 2) for (tw, th), base in metrics], np.float64).reshape(-1, 2)
+    corners = place_labels(boxes, sizes, (0, 0, w - 1, h - 1))
+    colors = [class_color(int(dets.labels[i])) for i in order]
+    for k in reversed(range(len(order))):
+        x1, y1, x2, y2 = (int(v) for v in boxes[k])
+        cv2.rectangle(out, (x1, y1), (x2, y2), colors[k], thick)
+    for k in reversed(range(len(order))):
+        if np.isnan(corners[k, 0]):
+            continue
+        x, y = int(corners[k, 0]), int(corners[k, 1])
+        (_, th), _base = metrics[k]
+        cv2.rectangle(out, (x, y), (x + int(sizes[k, 0]) - 1, y + int(sizes[k, 1]) - 1), colors[k], -1)
+        cv2.putText(out, texts[k], (x + 2, y + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink_for(colors[k]), 1,
                     cv2.LINE_AA)
     return out

@@ -57,7 +57,12 @@ class VideoFileSource(FrameSource):
         cap = cv2.VideoCapture(str(self.path))
         if not cap.isOpened():
             cap.release()
-            raise ValueError(f"cannot open video '{self.path}': not a video or unsupported codec")
+            if mp4_without_index(self.path):
+                raise ValueError(f"cannot open video '{self.path}': it is an MP4 without its index (the 'moov' box, "
+                                 f"which a recorder writes last): the file is incomplete, a recording or copy cut "
+                                 f"off before its end")
+            raise ValueError(f"cannot open video '{self.path}': not a video, an unsupported codec, or an incomplete "
+                             f"file")
         return cap
 
     @property
@@ -145,3 +150,32 @@ class VideoFileSource(FrameSource):
             self._closed = True
             self._pending = None
             self._cap.release()
+
+
+def mp4_without_index(path: Path) -> bool:
+    """True for an MP4 / QuickTime file (an ``ftyp`` box first) whose top-level boxes, read to the end of
+    the file, hold no ``moov``: the index of the samples, which recorders write when they finish, so a
+    recording stopped by a crash or a copy cut short has none and no decoder can open it."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            offset, first = 0, True
+            while offset + 8 <= size:
+                f.seek(offset)
+                header = f.read(16)
+                length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if first and kind != b"ftyp":
+                    return False
+                if kind == b"moov":
+                    return False
+                if length == 1 and len(header) == 16:  # a 64-bit size follows the type
+                    length = int.from_bytes(header[8:16], "big")
+                if length == 0:  # the box runs to the end of the file
+                    break
+                if length < 8:
+                    return not first  # a broken box header after ftyp: cut or corrupt, and no index seen
+                offset += length
+                first = False
+            return not first
+    except OSError:
+        return False

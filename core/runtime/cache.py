@@ -2,27 +2,31 @@
 
 One folder per entry under the cache root (``$SSD_CACHE_DIR``, else ``$XDG_CACHE_HOME/ssd-desktop``,
 else ``~/.cache/ssd-desktop``), then ``openvino/<name>-<key>/`` holding ``model.xml``, ``model.bin``
-and ``record.json`` (what the entry is, which calibration images an int8 entry used). The key is a
-hash of the weights file's SHA-256, the precision, the input size, the OpenVINO version, this
-project's export version and, for int8, which calibration was asked for. OpenVINO's own compiled
-blobs go to ``openvino/compiled/`` (its ``CACHE_DIR``).
+and ``record.json`` (what the entry is, which calibration images an int8 entry used, the SHA-256 of
+``model.bin``). The key is a hash of the weights file's SHA-256 (of its content, read at every load),
+the precision, the input size, the OpenVINO version, this project's export version and, for int8,
+which calibration was asked for. OpenVINO's own compiled blobs go to ``openvino/compiled/`` (its
+``CACHE_DIR``).
 
-A cache folder that cannot be written is not an error: the model is converted in memory, runs
-uncached, and :attr:`NetworkCache.problem` says why (the CLI prints it, the GUI shows it).
+An entry whose ``model.bin`` is not the one its record and its ``model.xml`` name (overwritten in place,
+cut short) is not used: it is converted again and replaced. A cache folder that cannot be written, or a
+full disk, is not an error: the model is converted in memory, runs uncached, and
+:attr:`NetworkCache.problem` says why (the CLI prints it, the GUI shows it).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from core.io.fileio import describe_os_error, write_json
+from core.io.fileio import (describe_os_error, file_sha256, free_space_note, make_temp_dir,  # noqa: F401
+                            remove_stale_temps, write_json)  # file_sha256: the API
 from core.runtime.metadata import EXPORT_VERSION, NetworkMeta
 
 CACHE_ENV = "SSD_CACHE_DIR"
@@ -35,22 +39,6 @@ def default_cache_root() -> Path:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ssd-desktop"
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file in hex (remembered per path, size and modification time within the process)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    return _sha256(str(p), st.st_size, st.st_mtime_ns)
-
-
-@lru_cache(maxsize=32)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 class NetworkCache:
@@ -94,7 +82,9 @@ class NetworkCache:
         return self.root / f"{safe}-{key}"
 
     def lookup(self, folder: Path) -> tuple[Any, NetworkMeta, dict[str, Any]] | None:
-        """(``openvino.Model``, metadata, record) of a complete entry, or None (a broken entry is ignored)."""
+        """(``openvino.Model``, metadata, record) of a complete entry, or None: a broken entry (cut short,
+        its ``model.bin`` not the one its record and its ``model.xml`` name) is not used, and :meth:`store`
+        replaces it."""
         record_file = folder / "record.json"
         if not record_file.is_file():
             return None
@@ -102,8 +92,10 @@ class NetworkCache:
 
         try:
             record = json.loads(record_file.read_text())
-            model, meta = read_ir(folder / "model.xml")
+            model, meta = read_ir(folder / "model.xml")  # checks model.bin against the .xml's SHA-256
         except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("bin_sha256") != meta.weights_sha256:
             return None
         return model, meta, record
 
@@ -118,17 +110,19 @@ class NetworkCache:
 
         tmp = None
         try:
-            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=self.root))
+            remove_stale_temps(self.root, folder.name)  # what a kill during an earlier store left
+            tmp = make_temp_dir(self.root, folder.name)
             write_ir(model, meta, tmp / "model.xml")
-            write_json(tmp / "record.json", {**record, "created": time.strftime("%Y-%m-%d %H:%M:%S")},
-                       "cache record")
+            write_json(tmp / "record.json", {**record, "bin_sha256": file_sha256(tmp / "model.bin"),
+                                             "created": time.strftime("%Y-%m-%d %H:%M:%S")}, "cache record")
             if folder.exists():  # an unusable entry (lookup said None): replace it
                 shutil.rmtree(folder, ignore_errors=True)
             os.replace(tmp, folder)
             tmp = None
         except OSError as exc:
-            self.problem = (f"could not write to the cache folder '{self.root}' ({describe_os_error(exc)}): the "
-                            f"network runs uncached")
+            room = f"; {free_space_note(self.root)}" if exc.errno == errno.ENOSPC else ""
+            self.problem = (f"could not write to the cache folder '{self.root}' ({describe_os_error(exc)}{room}): "
+                            f"the network runs uncached")
             return None
         finally:
             if tmp is not None:

@@ -55,6 +55,9 @@ def choose_runtime(requested: str | None, device: str = "cpu", precision: str = 
 
 def runtime_label(detector: Any) -> str:
     """What runs a detector, for display: "OpenVINO int8 (CPU)", "PyTorch fp32 (cpu, frozen graph)", ..."""
+    text = getattr(detector, "runtime_text", None)
+    if text:  # a teacher (core.teachers.adapter.TeacherDetector) says what runs it
+        return str(text)
     runtime = getattr(detector, "runtime", "torch")
     if runtime == "openvino":
         return f"OpenVINO {detector.precision} (CPU)"

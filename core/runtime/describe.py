@@ -6,7 +6,7 @@ from pathlib import Path
 from core.io.text import printable
 from core.runtime.metadata import INPUT_NAME, OUTPUT_NAMES, NetworkMeta, preprocess_constants
 
-_FORMAT_NAMES = {"onnx": "ONNX", "openvino": "OpenVINO IR", "torchscript": "TorchScript"}
+FORMAT_NAMES = {"onnx": "ONNX", "openvino": "OpenVINO IR", "torchscript": "TorchScript"}
 
 
 def read_exported_meta(path: str | Path, kind: str) -> tuple[NetworkMeta, str]:

@@ -39,12 +39,14 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
         ValueError naming the option or file; core.jobs.Cancelled when ``should_stop`` says so.
     """
     from core.model import build_model
-    from core.runtime.cache import file_sha256
+    from core.io.fileio import file_sha256
     from core.runtime.metadata import NetworkMeta
     from core.weights import load_state_into, load_weights, resolve_weights_spec
 
     out = _check_options(fmt, precision, batch, Path(out))
     path = resolve_weights_spec(weights, allow_download=False)
+    _check_checkpoint(path)
+    _check_not_inputs(out, fmt, weights, calibration)
     lw = load_weights(path, priors=priors)
     if lw.config is None:
         raise ValueError(f"'{path}' is an ImageNet VGG16 classifier, not a detector: nothing to export")
@@ -72,6 +74,26 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
     return written
 
 
+def _check_checkpoint(path: Path) -> None:
+    """A ValueError when ``path`` names an exported network: its network is exported already, and the
+    checkpoint it came from is what ``ssd export`` reads (the metadata names it when it can be read)."""
+    from core.model_spec import kind_of_path
+
+    kind = kind_of_path(path)
+    if kind == "checkpoint":
+        return
+    from core.runtime.describe import FORMAT_NAMES, read_exported_meta
+
+    origin = ""
+    try:
+        source = read_exported_meta(path, kind)[0].source.get("file")
+        origin = f" ('{source}', as its metadata says)" if source else ""
+    except (OSError, ValueError):
+        pass
+    raise ValueError(f"'{path}' is an exported network ({FORMAT_NAMES[kind]}), not a checkpoint: `ssd export` reads "
+                     f"the checkpoint a network was trained into; export from that checkpoint{origin}")
+
+
 def _check_options(fmt: str, precision: str, batch: int, out: Path) -> Path:
     """``out`` once the options are known to fit together and it can be written; else a ValueError
     naming the option (or an OSError naming the file), before any work."""
@@ -89,6 +111,17 @@ def _check_options(fmt: str, precision: str, batch: int, out: Path) -> Path:
         raise ValueError(f"output '{out}': a {fmt} export must end in {_SUFFIX[fmt]}")
     check_output_file(out, f"{fmt} export")
     return out
+
+
+def _check_not_inputs(out: Path, fmt: str, weights: str | Path, calibration: Any) -> None:
+    """Refuse an export whose file (or an IR's ``.bin`` beside it) is the weights or the calibration data."""
+    from core.io.fileio import check_not_input
+    from core.model_spec import model_inputs
+
+    inputs = model_inputs(weights) + ([("calibration data", calibration)] if isinstance(calibration, (str, Path))
+                                      else [])
+    for written in [out, out.with_suffix(".bin")] if fmt == "openvino" else [out]:
+        check_not_input(written, inputs, f"{fmt} export")
 
 
 def _export_ir(model: Any, lw: Any, meta: Any, out: Path, precision: str, calibration: Any,

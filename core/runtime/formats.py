@@ -7,19 +7,20 @@ without its .bin, a model of another network (no metadata, or outputs that do no
 """
 from __future__ import annotations
 
+import errno
 import io
 import os
 import shutil
-import tempfile
 import warnings
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from core.io.fileio import atomic_path, atomic_write, describe_os_error
+from core.io.fileio import atomic_write, file_sha256, make_temp_dir, remove_stale_temps, write_error
 from core.io.text import first_error_line
 from core.weights.files import TORCHSCRIPT_SUFFIX
 from core.runtime.metadata import INPUT_NAME, META_KEY, OUTPUT_NAMES, NetworkMeta
@@ -105,8 +106,12 @@ def read_onnx_meta(path: str | Path) -> NetworkMeta:
         raise ValueError(f"'{p}' is an ONNX model of another network (producer {proto.producer_name or 'unknown'!r}, "
                          f"no {META_KEY} metadata): only detectors exported by `ssd export` can be loaded")
     meta = NetworkMeta.from_json(props[META_KEY], p)
-    outputs = {o.name: [d.dim_value or -1 for d in o.type.tensor_type.shape.dim] for o in proto.graph.output}
-    check_io(meta, [i.name for i in proto.graph.input[:1]], outputs, p)
+    def dims(value: Any) -> list[int]:
+        return [d.dim_value or -1 for d in value.type.tensor_type.shape.dim]
+
+    outputs = {o.name: dims(o) for o in proto.graph.output}
+    quantized = any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in proto.graph.node)
+    check_io(meta, [(i.name, dims(i)) for i in proto.graph.input[:1]], outputs, p, quantized)
     return meta
 
 
@@ -119,32 +124,60 @@ def ir_paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def write_ir(ov_model: Any, meta: NetworkMeta, path: str | Path) -> Path:
-    """Save an ``openvino.Model`` as IR (.xml + .bin, weights kept in fp32) with ``meta`` in its rt_info.
+    """Save an ``openvino.Model`` as IR (.xml + .bin, weights kept in fp32) with ``meta`` in its rt_info,
+    the .bin's SHA-256 included (``meta.weights_sha256``: :func:`read_ir` refuses another .bin).
 
-    Both files are written to temporaries in the target folder and renamed into place, the .bin
-    first: a reader never finds a new .xml with an old or half-written .bin.
+    Both files are written to a hidden temporary folder beside the target (``.<name>.xml.<random>.tmp``;
+    one a kill left behind is removed first) and renamed into place, the .bin first: a reader never finds
+    a new .xml with an old or half-written .bin. A full disk raises an OSError naming the file and the
+    room left, and keeps the previous files.
     """
     import openvino as ov
 
     xml, bin_ = ir_paths(path)
-    ov_model.set_rt_info(meta.to_json(), [META_KEY])
     xml.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(xml.parent, xml.name)
     # OpenVINO insists on the .xml suffix, so the temporaries live in a hidden folder beside the target.
-    tmp = Path(tempfile.mkdtemp(prefix=f".{xml.stem}.", suffix=".tmp", dir=xml.parent))
+    tmp = make_temp_dir(xml.parent, xml.name)
     try:
-        # compress_to_fp16 defaults to True: it would round every weight to fp16.
-        ov.save_model(ov_model, str(tmp / "model.xml"), compress_to_fp16=False)
+        # The .bin does not depend on the rt_info (the .xml holds it): write it, hash it, then write the .xml
+        # with the hash. OpenVINO writes only both at once, so the second save writes the same .bin again.
+        _save_model(ov_model, tmp / "weights.xml", xml)
+        sha = file_sha256(tmp / "weights.bin")
+        (tmp / "weights.xml").unlink()
+        ov_model.set_rt_info(replace(meta, weights_sha256=sha).to_json(), [META_KEY])
+        _save_model(ov_model, tmp / "model.xml", xml)
+        if file_sha256(tmp / "model.bin") != sha:  # OpenVINO's serialisation is deterministic; make sure
+            raise RuntimeError(f"OpenVINO wrote two different weights files for '{xml}' from one network")
         os.replace(tmp / "model.bin", bin_)
         os.replace(tmp / "model.xml", xml)
     except OSError as exc:
-        raise OSError(exc.errno, f"OpenVINO IR {xml}: cannot write it: {describe_os_error(exc)}") from None
+        raise OSError(exc.errno, write_error("OpenVINO IR", xml, exc)) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return xml
 
 
+def _save_model(ov_model: Any, tmp_xml: Path, target: Path) -> None:
+    """``openvino.save_model`` into ``tmp_xml`` (+ .bin); its I/O failure, a RuntimeError reading
+    "basic_ios::clear: iostream error", becomes the OSError it is (ENOSPC when the disk has no room left
+    for the weights)."""
+    import openvino as ov
+
+    try:
+        # compress_to_fp16 defaults to True: it would round every weight to fp16.
+        ov.save_model(ov_model, str(tmp_xml), compress_to_fp16=False)
+    except RuntimeError as exc:
+        need = sum(op.get_byte_size() for op in ov_model.get_ops() if op.get_type_name() == "Constant")
+        free = shutil.disk_usage(tmp_xml.parent).free
+        if free < need + (1 << 20):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) from None
+        raise OSError(errno.EIO, f"OpenVINO could not write it ({first_error_line(exc)})") from None
+
+
 def read_ir(path: str | Path) -> tuple[Any, NetworkMeta]:
-    """(``openvino.Model``, metadata) of an IR written by :func:`write_ir`."""
+    """(``openvino.Model``, metadata) of an IR written by :func:`write_ir`, checked against its graph and,
+    when the metadata records it, its .bin against the SHA-256 the .xml was written with."""
     from core.runtime.openvino import ov_core
 
     xml, bin_ = ir_paths(path)
@@ -161,23 +194,39 @@ def read_ir(path: str | Path) -> tuple[Any, NetworkMeta]:
         raise ValueError(f"'{xml}' is an OpenVINO model of another network (no {META_KEY} metadata): only "
                          f"detectors exported by `ssd export` can be loaded")
     meta = NetworkMeta.from_json(str(model.get_rt_info([META_KEY]).astype(str)), xml)
+    if meta.weights_sha256 is not None:
+        sha = file_sha256(bin_)
+        if sha != meta.weights_sha256:
+            raise ValueError(f"'{xml}': its weights file '{bin_.name}' is not the one it was written with (SHA-256 "
+                             f"{sha[:16]}…, the .xml records {meta.weights_sha256[:16]}…): the .bin comes from "
+                             f"another model or was changed since; export the model again")
     check_model_io(model, meta, xml)
     return model, meta
 
 
 def check_model_io(model: Any, meta: NetworkMeta, source: str | Path) -> None:
-    """An ``openvino.Model``'s input and outputs against its metadata (ValueError naming ``source``)."""
+    """An ``openvino.Model``'s input, outputs and arithmetic against its metadata (ValueError naming ``source``)."""
     outputs = {}
     for i, out in enumerate(model.outputs):
         names = out.get_names()
         name = next((n for n in OUTPUT_NAMES if n in names), f"output {i}")
-        shape = out.get_partial_shape()
-        outputs[name] = [d.get_length() if d.is_static else -1 for d in shape] if shape.rank.is_static else []
-    check_io(meta, [next(iter(model.inputs[0].get_names()), "")], outputs, source)
+        outputs[name] = _ov_shape(out.get_partial_shape())
+    first = model.inputs[0]
+    quantized = any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())
+    check_io(meta, [(next(iter(first.get_names()), ""), _ov_shape(first.get_partial_shape()))], outputs, source,
+             quantized)
 
 
-def check_io(meta: NetworkMeta, inputs: list[str], outputs: dict[str, list[int]], source: str | Path) -> None:
-    """The network's outputs must be the logits and offsets of ``meta``'s P default boxes and C classes."""
+def _ov_shape(shape: Any) -> list[int]:
+    return [d.get_length() if d.is_static else -1 for d in shape] if shape.rank.is_static else []
+
+
+def check_io(meta: NetworkMeta, inputs: list[tuple[str, list[int]]], outputs: dict[str, list[int]],
+             source: str | Path, quantized: bool) -> None:
+    """The network in a file against its metadata, so that a tampered or mismatched document is refused
+    at load, not at the first frame: its input ``images`` [N, 3, S, S] must be the metadata's batch and
+    image size, its outputs the logits and offsets of the metadata's P default boxes and C classes, and
+    ``quantized`` (int8 layers in the graph) must agree with the metadata's precision."""
     m = meta.config.model
     want = {OUTPUT_NAMES[0]: m.num_classes, OUTPUT_NAMES[1]: 4}
     for name, last in want.items():
@@ -188,8 +237,16 @@ def check_io(meta: NetworkMeta, inputs: list[str], outputs: dict[str, list[int]]
         if len(shape) != 3 or shape[1] not in (-1, m.priors.num_priors) or shape[2] not in (-1, last):
             raise ValueError(f"'{source}': output {name!r} has shape {shape}, but its metadata describes "
                              f"[N, {m.priors.num_priors}, {last}]")
-    if inputs and inputs[0] and inputs[0] != INPUT_NAME:
-        raise ValueError(f"'{source}': the network's input is {inputs[0]!r}, expected {INPUT_NAME!r}")
+    name, shape = inputs[0] if inputs else ("", [])
+    if name and name != INPUT_NAME:
+        raise ValueError(f"'{source}': the network's input is {name!r}, expected {INPUT_NAME!r}")
+    described = [meta.batch or -1, 3, m.image_size, m.image_size]
+    if shape and (len(shape) != 4 or any(d != w and d != -1 for d, w in zip(shape, described))):
+        raise ValueError(f"'{source}': the network takes {INPUT_NAME} {shape}, but its metadata describes "
+                         f"{described} (batch {meta.batch or 'any'}, image_size {m.image_size})")
+    if quantized != (meta.precision == "int8"):
+        raise ValueError(f"'{source}': its metadata says precision {meta.precision!r}, but the network "
+                         f"{'has' if quantized else 'has no'} int8 (quantized) layers")
 
 
 # ------------------------------------------------------------------------------------ TorchScript
@@ -200,9 +257,11 @@ def write_torchscript(model: nn.Module, meta: NetworkMeta, path: str | Path) -> 
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated, still the format asked for
         with torch.no_grad():
             traced = torch.jit.trace(model.eval(), _example(meta), check_trace=False)
-        with atomic_path(path, "TorchScript model") as tmp:
-            torch.jit.save(traced, str(tmp), _extra_files={TORCHSCRIPT_EXTRA: meta.to_json()})
-    return Path(path)
+        # Into memory first: torch.jit.save to a file aborts the process (C++ terminate, exit 134) when
+        # the disk fills, leaving its temporary behind; atomic_write reports a full disk like any other.
+        buf = io.BytesIO()
+        torch.jit.save(traced, buf, _extra_files={TORCHSCRIPT_EXTRA: meta.to_json()})
+    return atomic_write(path, buf.getvalue(), "TorchScript model")
 
 
 def read_torchscript_meta(path: str | Path) -> NetworkMeta:
@@ -223,7 +282,11 @@ def read_torchscript_meta(path: str | Path) -> NetworkMeta:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError(f"'{p}': its {TORCHSCRIPT_EXTRA} is not UTF-8 text") from None
-    return NetworkMeta.from_json(text, p)
+    meta = NetworkMeta.from_json(text, p)
+    if meta.precision != "fp32":  # the graph is only looked at once trusted; this much is known without it
+        raise ValueError(f"'{p}': its metadata says precision {meta.precision!r}, but TorchScript networks are "
+                         f"exported in fp32 only")
+    return meta
 
 
 def read_torchscript(path: str | Path, *, trust_code: bool = False) -> tuple[torch.jit.ScriptModule, NetworkMeta]:

@@ -6,6 +6,7 @@ path; TorchScript files: the traced graph) and "openvino" (everything; ONNX and 
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -85,7 +86,7 @@ def _convert(module: Any, meta: NetworkMeta) -> Any:
 
 def _checkpoint_on_openvino(lw: Any, precision: str, **options: Any) -> Any:
     from core.model import build_model
-    from core.runtime.cache import file_sha256
+    from core.io.fileio import file_sha256
     from core.weights import load_state_into
 
     if lw.config is None:
@@ -105,7 +106,8 @@ def _openvino(path: Path, meta: NetworkMeta, fp32_model: Callable[[], Any], prec
               on_progress: ProgressFn | None, should_stop: StopFn | None, model: Any = None,
               cache_fp32: bool = False) -> Any:
     """The NetworkDetector of ``meta`` on OpenVINO: fp32 network (converted or cached), int8 when asked."""
-    from core.runtime.cache import NetworkCache, file_sha256
+    from core.io.fileio import file_sha256
+    from core.runtime.cache import NetworkCache
     from core.runtime.network import NetworkDetector
     from core.runtime.openvino import OpenVINONetwork, compile_model, int8_speed_note
 
@@ -114,6 +116,8 @@ def _openvino(path: Path, meta: NetworkMeta, fp32_model: Callable[[], Any], prec
     det = NetworkDetector(None, meta.config, meta.class_names, runtime="openvino",  # type: ignore[arg-type]
                           precision=effective, model=model, weights_path=path, weights_format=fmt, meta=meta.training)
     sha = meta.source.get("sha256") if cache_fp32 else file_sha256(path)
+    if fmt == "openvino" and meta.weights_sha256 is None:  # an IR written before its .xml held the .bin's hash
+        sha = hashlib.sha256(f"{sha} {file_sha256(Path(path).with_suffix('.bin'))}".encode()).hexdigest()
     size = meta.config.model.image_size
     info: dict[str, Any] = {"cache": "none", "cache_entry": None, "calibration": meta.calibration, "notes": []}
 

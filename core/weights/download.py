@@ -106,23 +106,34 @@ def fetch_torchvision_coco(progress: bool = True, allow_download: bool = True,
                            spec: str = TORCHVISION_COCO_SPEC) -> Path:
     """A torchvision COCO detector file (``spec``, a key of :data:`TORCHVISION_FILES`; SSD300 by default): from
     torchvision's cache (``torchvision_cache_path(file)``, shared with torchvision's weights API), else
-    downloaded there from :func:`torchvision_coco_url` and hash-checked.
+    downloaded there from :func:`torchvision_coco_url` and hash-checked (:func:`fetch_torchvision_file`)."""
+    return fetch_torchvision_file(TORCHVISION_FILES[spec], f"torchvision's COCO weights {spec.split(':', 1)[1]}",
+                                  progress=progress, allow_download=allow_download, on_progress=on_progress,
+                                  should_stop=should_stop)
+
+
+def fetch_torchvision_file(file: str, what: str, size_mb: float | None = None, progress: bool = True,
+                           allow_download: bool = True, on_progress: Callable[[int, int], None] | None = None,
+                           should_stop: Callable[[], bool] | None = None) -> Path:
+    """One of torchvision's weights files (``<name>-<first 8 hex of SHA-256>.pth``): from torchvision's cache, else
+    downloaded there from :func:`torchvision_coco_url` (torchvision's server or the mirror) and hash-checked.
 
     Args:
+        file: the file name; what: the weights, for messages; size_mb: the file's size, for the offline message.
         progress: print a progress line on stderr (when ``on_progress`` is not given).
         on_progress, should_stop: as in :func:`download_file`.
 
     Raises:
         ValueError: offline, failed or corrupt download, or ``allow_download=False`` and not cached;
-            the message says where to put the file. DownloadCancelled: ``should_stop`` said so.
+            the message names the file, its size and the folder to put it in. DownloadCancelled: ``should_stop``.
     """
-    file = TORCHVISION_FILES[spec]
     dest = torchvision_cache_path(file)
     if dest.is_file():
         return dest
     url = torchvision_coco_url(file)
-    hint = (f"torchvision's COCO weights {spec.split(':', 1)[1]} are not on this machine. Download {url} elsewhere "
-            f"and put the file at '{dest}' (or open it directly as a weights file).")
+    size = f" ({size_mb:.0f} MB)" if size_mb else ""
+    hint = (f"{what} are not on this machine. Download {url}{size} elsewhere and put the file at '{dest}' "
+            f"(or open it directly as a weights file).")
     if not allow_download:
         raise ValueError(hint)
     prefix = file.rsplit("-", 1)[1].split(".")[0]

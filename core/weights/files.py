@@ -117,6 +117,9 @@ def read_file(path: str | Path) -> Any:
         return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         msg = str(exc)
+        if "Unsupported operand" in msg:  # the unpickler met bytes that are no pickle opcode: not a pickle at all
+            raise ValueError(f"'{p}' is not a PyTorch weights file: it is neither a torch.save archive nor a pickle "
+                             f"(an exported network? those are read from a .onnx, .xml or .torchscript name)") from None
         if "Weights only load failed" in msg or "weights_only" in msg:
             raise ValueError(
                 f"'{p}' was refused by torch.load(weights_only=True): it stores Python objects, not only tensors. "

@@ -33,6 +33,10 @@ from core.weights.importers import detect_foreign_format, load_foreign
 
 #: The name that stands for the bundled demo model wherever a weights file is expected.
 DEMO_SPEC = "demo"
+#: The torchvision zoo's SSDs (``ssd pseudo-label --teacher torchvision:ssd300_vgg16``) are this project's import
+#: of torchvision's COCO files: exact to torchvision, and they run on every runtime.
+SSD_ZOO_ALIASES = {"torchvision:ssd300_vgg16": TORCHVISION_COCO_SPEC,
+                   "torchvision:ssdlite320_mobilenet_v3_large": "torchvision:ssdlite320_mobilenet_v3_large_coco"}
 
 
 def detect_format(obj: Any) -> str:
@@ -109,15 +113,21 @@ def resolve_weights_spec(spec: str | Path, allow_download: bool = True) -> Path:
     """The file a weights spec names: a path as it is; the name ``demo`` (a string, not a ``Path``:
     a file called demo is ``./demo``) is the bundled demo model; a name of :data:`TORCHVISION_FILES`
     (``torchvision:ssd300_vgg16_coco``, ...) is torchvision's file in its cache (downloaded first when
-    ``allow_download``)."""
+    ``allow_download``); the zoo names ``torchvision:ssd300_vgg16`` and ``torchvision:ssdlite320_mobilenet_v3_large``
+    are those files too, and ``torchvision:ssd300_vgg16@FILE`` is FILE (a torchvision state dict)."""
     if isinstance(spec, str) and spec == DEMO_SPEC:
         from core.resources import DEMO_WEIGHTS
 
         if not DEMO_WEIGHTS.is_file():
             raise FileNotFoundError(f"the demo model is missing from this installation: expected '{DEMO_WEIGHTS}'")
         return DEMO_WEIGHTS
-    if str(spec) in TORCHVISION_FILES:
+    name, at, file = str(spec).partition("@") if isinstance(spec, str) else (str(spec), "", "")
+    if name in SSD_ZOO_ALIASES:  # torchvision:ssd300_vgg16[@FILE]: the zoo's SSDs, imported by this project
+        if at:
+            return Path(file).expanduser()
+        name = SSD_ZOO_ALIASES[name]
+    if name in TORCHVISION_FILES:
         from core.weights.download import fetch_torchvision_coco
 
-        return fetch_torchvision_coco(allow_download=allow_download, spec=str(spec))
+        return fetch_torchvision_coco(allow_download=allow_download, spec=name)
     return Path(spec)

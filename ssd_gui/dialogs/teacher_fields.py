@@ -1,8 +1,10 @@
 """The Train dialog's "Unlabelled images or video + teacher model" data source: what to label and with what.
 
 The fields come from :data:`core.engine.teacher_run.TEACHER_FIELDS` (through :class:`FieldEditor`, like the
-dialog's other fields), and the sources from a list of videos, image folders and images. :meth:`stage`
-gives the :class:`core.engine.teacher_run.TeacherStage` that :func:`pseudo_label_then_train` runs first.
+dialog's other fields), the teacher itself from a :class:`ssd_gui.widgets.teacher_picker.TeacherPicker` (a
+model file, torchvision's zoo, text prompts, a plug-in), and the sources from a list of videos, image folders
+and images. :meth:`stage` gives the :class:`core.engine.teacher_run.TeacherStage` that
+:func:`pseudo_label_then_train` runs first.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from core.engine.config import FieldValueError
 from core.engine.teacher_run import TEACHER_FIELDS, TeacherStage, parse_classes
 from ssd_gui import settings
 from ssd_gui.dialogs.field_editors import FieldEditor
+from ssd_gui.widgets.teacher_picker import TeacherPicker
 
 SOURCE_FILTER = ("Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.m4v *.jpg *.jpeg *.png *.bmp *.tif *.tiff);;"
                  "All files (*)")
@@ -89,7 +92,8 @@ class TeacherFields(QGroupBox):
 
     Attributes:
         sources: the :class:`SourceList`.
-        editors: field name (of ``TEACHER_FIELDS``) -> :class:`FieldEditor`.
+        picker: the :class:`TeacherPicker` of the ``teacher`` field.
+        editors: field name (of ``TEACHER_FIELDS``, the teacher aside) -> :class:`FieldEditor`.
     """
 
     changed = Signal()
@@ -102,6 +106,12 @@ class TeacherFields(QGroupBox):
         form.addRow("Sources", self.sources)
         self.editors: dict[str, FieldEditor] = {}
         for spec in TEACHER_FIELDS:
+            if spec.name == "teacher":
+                self.picker = TeacherPicker(self, default=str(spec.default))
+                self.picker.setToolTip(spec.help)
+                self.picker.changed.connect(self.changed)
+                form.addRow(spec.label, self.picker)
+                continue
             editor = FieldEditor(spec, self)
             editor.changed.connect(self.changed)
             self.editors[spec.name] = editor
@@ -109,12 +119,17 @@ class TeacherFields(QGroupBox):
         self.set_stage(None)
 
     def widget(self, name: str) -> QWidget:
-        """The input widget of field ``name`` (a QLineEdit, QSpinBox or QCheckBox)."""
+        """The input widget of field ``name`` (a QLineEdit, QSpinBox or QCheckBox; for ``teacher`` the picker's
+        "Model file" line edit, which takes any model string as it is)."""
+        if name == "teacher":
+            self.picker.kind_combo.setCurrentIndex(0)
+            return self.picker.file_edit
         return self.editors[name].input
 
     def set_stage(self, stage: TeacherStage | None) -> None:
         """Fill the fields from ``stage`` (None: the fields' defaults and no sources)."""
         self.sources.set_paths(list(stage.sources) if stage is not None else [])
+        self.picker.set_text(stage.teacher if stage is not None else "demo")
         for name, editor in self.editors.items():
             if stage is None:
                 editor.set_value(editor.spec.default)
@@ -138,6 +153,10 @@ class TeacherFields(QGroupBox):
             except FieldValueError as exc:
                 raise ValueError(f"{exc.label}: {exc.why} (got {exc.value!r})") from None
         values["classes"] = parse_classes(values["classes"])
+        values["teacher"] = self.picker.text()
+        if not values["teacher"]:
+            raise ValueError("Teacher model: choose a model file, a torchvision detector, type the prompts or pick "
+                             "the plug-in's file")
         return TeacherStage(sources=self.sources.paths(), **values)
 
 

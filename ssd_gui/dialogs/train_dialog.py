@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -37,9 +39,12 @@ from core.config import ARCHITECTURES, default_arch
 from core.engine.config import FieldValueError, TrainConfig, train_fields
 from core.engine.rundir import RunExistsError, check_run_dir
 from core.engine.teacher_run import LABELS_DIR, TeacherStage, teacher_train_config
+from ssd_gui import settings
 from ssd_gui.dialogs.field_editors import FieldEditor
 from ssd_gui.dialogs.teacher_fields import TeacherFields
+from ssd_gui.dialogs.trust import confirm_running_code, needs_trust
 from ssd_gui.widgets.estimate_label import EstimateLabel
+from ssd_gui.widgets.fitting import FittingScrollArea, fit_to_screen
 
 #: Set through the "this folder holds a run" question, never as a plain check box.
 HIDDEN_FIELDS = frozenset({"overwrite"})
@@ -52,9 +57,20 @@ GROUP_TITLES = {"data": "Dataset", "model": "Model", "optimisation": "Optimisati
 
 
 def runs_folder() -> Path:
-    """Where new runs go: ``runs`` in the user's data folder for this app (absolute)."""
+    """Where new runs go: ``ssd-desktop/runs`` in the user's data folder (``~/.local/share`` on Linux, or
+    ``$XDG_DATA_HOME``), absolute: one short name without spaces, typed as easily as it is read."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
+    return Path(base or Path.home() / ".local" / "share").expanduser().resolve() / settings.ORGANIZATION / "runs"
+
+
+def earlier_runs_folder() -> Path | None:
+    """Where earlier versions put runs (``ssd-desktop/SSD Detector/runs``: the organisation and the app's
+    name), when that folder holds anything; the dialog names it so that those runs stay findable."""
     base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".ssd-desktop").expanduser().resolve() / "runs"
+    old = Path(base).expanduser().resolve() / "runs" if base else None
+    if old is None or old == runs_folder() or not old.is_dir() or not any(old.iterdir()):
+        return None
+    return old
 
 
 _last_suggested: list[Path] = []
@@ -110,6 +126,7 @@ class TrainDialog(QDialog):
         boxes = {group: self._group(group) for group in GROUP_TITLES}
         self._device_choices(devices or ["cpu"])
         self._describe_architectures()
+        self._name_earlier_runs()
         self.format_combo: QComboBox = self.widget("data_format")  # type: ignore[assignment]
         self.format_combo.addItem(TEACHER_LABEL, TEACHER)
         self.format_combo.setItemData(self.format_combo.count() - 1, "A teacher model labels every N-th frame of "
@@ -126,12 +143,19 @@ class TrainDialog(QDialog):
         for editor in self.editors.values():
             editor.changed.connect(self.estimate.schedule)
         self.teacher_fields.changed.connect(self.estimate.schedule)
+        for source in (self.editors["distill_teacher"].changed, self.editors["trust_code"].changed,
+                       self.teacher_fields.changed):
+            source.connect(self._update_visibility)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Start training")
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
-        cols = QHBoxLayout()
-        for groups in (("data", "model"), ("optimisation", "run")):
+        # Three columns in a scroll area: the form fits a 1280x800 screen in every state, and scrolls on a
+        # smaller one instead of running past its edge.
+        fields = QWidget(self)
+        cols = QHBoxLayout(fields)
+        cols.setContentsMargins(0, 0, 0, 0)
+        for groups in (("data",), ("model", "run"), ("optimisation",)):
             col = QVBoxLayout()
             for g in groups:
                 col.addWidget(boxes[g])
@@ -139,12 +163,20 @@ class TrainDialog(QDialog):
                     col.addWidget(self.teacher_fields)
             col.addStretch(1)
             cols.addLayout(col)
+        self.fields_area = FittingScrollArea(fields, self)
+        for label in (self.error_label, self.estimate):  # wrapped to the fields' width, never wider
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
-        layout.addLayout(cols)
+        layout.addWidget(self.fields_area, 1)
         layout.addWidget(self.error_label)
         layout.addWidget(self.estimate)
         layout.addWidget(self.buttons)
         self.set_config(initial or TrainConfig())
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self.fields_area.refresh()  # sizes as shown (polished fonts and styles), not as built
+        fit_to_screen(self)
 
     def _group(self, group: str) -> QGroupBox:
         box = QGroupBox(GROUP_TITLES[group], self)
@@ -194,6 +226,17 @@ class TrainDialog(QDialog):
 
         combo.currentIndexChanged.connect(show)
         show()
+
+    def _name_earlier_runs(self) -> None:
+        """Under the output folder, where the runs of earlier versions are (only when there are some)."""
+        old = earlier_runs_folder()
+        self.earlier_runs = QLabel("" if old is None else f"Runs of earlier versions: {old}", self)
+        self.earlier_runs.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.earlier_runs.setWordWrap(True)
+        form, widget = self._rows["out_dir"]
+        row, _role = form.getWidgetPosition(widget)
+        form.insertRow(row + 1, "", self.earlier_runs)
+        self.earlier_runs.setVisible(old is not None)
 
     def widget(self, name: str) -> Any:
         """The input widget of field ``name`` (a QSpinBox, QLineEdit, QComboBox or QCheckBox)."""
@@ -265,20 +308,38 @@ class TrainDialog(QDialog):
         return None if self.teacher_mode else self.config()
 
     def _shown(self, name: str) -> bool:
+        if name == "trust_code":  # the opt-in is offered where it applies, and never hidden once given
+            return self._code_teacher() or bool(self.editors[name].input.isChecked())
         if self.teacher_mode:
             return self.editors[name].spec.formats is None and name not in TEACHER_DECIDES
         formats = self.editors[name].spec.formats
         return formats is None or self.format_combo.currentData() in formats
 
+    def _code_teacher(self) -> bool:
+        """True when a teacher the fields name runs code when opened (a TorchScript archive, a plug-in)."""
+        from core.model_spec import runs_code
+
+        names = [self.editors["distill_teacher"].input.text()]
+        if self.teacher_mode:
+            names.append(self.teacher_fields.picker.text())
+        return any(n.strip() and runs_code(n.strip()) for n in names)
+
     def _update_visibility(self) -> None:
         fmt = self.format_combo.currentData()
+        shown = {name: self._shown(name) for name in self._rows}
         for name, (form, widget) in self._rows.items():
-            form.setRowVisible(widget, self._shown(name))
+            form.setRowVisible(widget, shown[name])
         self.teacher_fields.setVisible(self.teacher_mode)
+        layout = (tuple(shown.values()), self.teacher_mode)
+        if layout != getattr(self, "_layout_shown", None):  # rows came or went (not on every keystroke)
+            self._layout_shown = layout
+            self.fields_area.refresh()
+            if self.isVisible():
+                fit_to_screen(self)  # no gap where rows were hidden, nothing past the screen's edge
         data = self.editors["data_path"].widget
-        data.mode = "dir" if fmt == "voc" else "json"  # type: ignore[attr-defined]
-        data.edit.setPlaceholderText("VOC20xx or VOCdevkit folder (several: join with ',')" if fmt == "voc"  # type: ignore[attr-defined]
-                                     else "COCO instances JSON")
+        data.mode = "dir" if fmt in ("voc", "yolo") else "json"  # type: ignore[attr-defined]
+        data.edit.setPlaceholderText({"voc": "VOC20xx or VOCdevkit folder (several: join with ',')",  # type: ignore[attr-defined]
+                                      "yolo": "YOLO dataset folder (holding data.yaml)"}.get(fmt, "COCO instances JSON"))
 
     # ---------------------------------------------------------------- accept
     def accept(self) -> None:
@@ -287,6 +348,10 @@ class TrainDialog(QDialog):
         try:
             cfg = self.config()
             self.result_teacher = self.teacher_stage()
+            if self.result_teacher is not None and not cfg.trust_code and needs_trust(self.result_teacher.teacher):
+                if not confirm_running_code(self, self.result_teacher.teacher):
+                    raise ValueError("Teacher model: not used; it runs code when loaded, and you declined")
+                cfg = replace(cfg, trust_code=True)
             check_run_dir(cfg.out_dir, cfg.resume, cfg.overwrite)
         except RunExistsError as exc:
             cfg = self._settle_existing_run(cfg, exc)
@@ -329,4 +394,4 @@ class TrainDialog(QDialog):
         return None
 
 
-__all__ = ["TrainDialog", "new_run_dir", "runs_folder", "suggested_config"]
+__all__ = ["TrainDialog", "earlier_runs_folder", "new_run_dir", "runs_folder", "suggested_config"]

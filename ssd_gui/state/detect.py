@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, Sequence
 
+import numpy as np
+
 from core.config import NMS_METHODS
+from core.inference import VIDEO_SCORE_THRESH
+from core.tracking import CountingLine, LiveTracks
 from core.types import Detections
 from core.io.video import Frame
 from ssd_gui.state.events import Events
@@ -18,7 +22,8 @@ from ssd_gui.state.events import Events
 # the GUI thread, so moving it never re-runs the model.
 RUN_SCORE_THRESH = 0.05
 MAX_MIN_SCORE = 0.99
-DEFAULT_MIN_SCORE = 0.4
+#: The confidence the view starts at: the threshold `ssd detect` draws its annotated videos at.
+DEFAULT_MIN_SCORE = VIDEO_SCORE_THRESH
 
 
 class DetectorLike(Protocol):
@@ -155,11 +160,12 @@ class DetectState:
         nms(): the NMS method changed (already applied to the detector).
         result(DetectionResult): new detections to show.
         stats(): the performance counters changed.
+        tracking(): tracking was turned on or off, or the counting line changed.
     """
 
     def __init__(self, devices: list[str] | None = None) -> None:
         self.events = Events("source", "position", "playing", "options", "filters", "model", "loading",
-                             "device", "nms", "result", "stats")
+                             "device", "nms", "result", "stats", "tracking")
         self.source: SourceInfo | None = None
         self.position = 0
         self.position_file: str | None = None
@@ -177,12 +183,18 @@ class DetectState:
         self.result: DetectionResult | None = None
         self.source_rate, self.model_time, self.latency = Meter(), Meter(), Meter()
         self.dropped = 0
+        self.tracking = False
+        self.tracks = LiveTracks()
+        self.tracks.set_threshold(self.min_score)
+        self.track_ids: np.ndarray | None = None  # int64 [N] of ``result``'s detections while tracking
 
     # ---------------------------------------------------------------- source and position
     def set_source(self, info: SourceInfo | None) -> None:
         """A new source (or none): position, result and counters start afresh."""
         self.source = info
         self.result = None
+        self.track_ids = None
+        self.tracks.reset()
         self.position, self.position_file = 0, None
         self.reset_counters()
         self.events.source.emit(info)
@@ -224,6 +236,7 @@ class DetectState:
         score = round(min(MAX_MIN_SCORE, max(RUN_SCORE_THRESH, float(score))), 2)
         if score != self.min_score:
             self.min_score = score
+            self.tracks.set_threshold(score)
             self.events.filters.emit()
 
     def set_shown_labels(self, labels: set[int] | frozenset[int] | None) -> None:
@@ -240,6 +253,32 @@ class DetectState:
             return Detections.empty()
         return result.detections.filter(self.min_score, None if self.shown_labels is None else set(self.shown_labels))
 
+    def visible_tracked(self) -> tuple[Detections, np.ndarray | None]:
+        """The current detections that pass the filters and their track ids (int64 [N], -1: none; None when not
+        tracking). While tracking, a detection under the threshold that extends a track (ByteTrack's low-score
+        pass) is shown too."""
+        if not self.tracking or self.result is None or self.track_ids is None:
+            return self.visible(), None
+        d, ids = self.result.detections, self.track_ids
+        keep = (d.scores >= self.min_score) | (ids >= 0)
+        if self.shown_labels is not None:
+            keep &= np.isin(d.labels, np.fromiter(self.shown_labels, np.int64, len(self.shown_labels)))
+        return Detections(d.boxes[keep], d.scores[keep], d.labels[keep]), ids[keep]
+
+    # ---------------------------------------------------------------- tracking
+    def set_tracking(self, on: bool) -> None:
+        """Track the objects from the next detections on (their tracks and counts start at zero)."""
+        if bool(on) != self.tracking:
+            self.tracking = bool(on)
+            self.tracks.reset()
+            self.track_ids = None
+            self.events.tracking.emit()
+
+    def set_counting_line(self, line: CountingLine | None) -> None:
+        """Count the tracks crossing ``line`` (x, y in pixels of the frame), per class and direction; None: no line."""
+        self.tracks.set_line(line)
+        self.events.tracking.emit()
+
     # ---------------------------------------------------------------- model
     def set_loading(self, what: str) -> None:
         if what != self.loading:
@@ -250,11 +289,12 @@ class DetectState:
         """Apply a loaded model (with the NMS method chosen here); the class filter starts over when its
         classes differ."""
         old = tuple(self.detector.class_names) if self.detector is not None else None
-        if detector is not None:
+        if detector is not None and getattr(detector, "supports_nms", True):  # a teacher does its own suppression
             detector.set_postprocess(nms=self.nms)
         self.detector = detector
         if detector is None or tuple(detector.class_names) != old:
             self.shown_labels = None
+            self.tracks.reset()  # a label of the old model's tracks names another class in the new one
         self.model_time.reset()
         self.events.model.emit(detector)
 
@@ -290,7 +330,7 @@ class DetectState:
             raise ValueError(f"NMS method must be one of {NMS_METHODS}, got {method!r}")
         if method != self.nms:
             self.nms = method
-            if self.detector is not None:
+            if self.detector is not None and getattr(self.detector, "supports_nms", True):
                 self.detector.set_postprocess(nms=method)
             self.events.nms.emit()
 
@@ -301,6 +341,8 @@ class DetectState:
 
     def set_result(self, result: DetectionResult) -> None:
         self.result = result
+        # the model's detections, not the filtered ones: the tracker has its own thresholds (set_min_score)
+        self.track_ids = self.tracks.update(result.frame.index, result.detections) if self.tracking else None
         self.dropped = result.dropped
         if result.inference_s > 0:
             self.model_time.add(result.inference_s)

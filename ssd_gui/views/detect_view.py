@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGroupBox, QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 # Imported here, on the GUI thread at start-up: the first import of torch/torchvision
 # modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
@@ -28,6 +28,7 @@ import core.weights  # noqa: F401
 from core.detector import available_devices
 from core.runtime import runtime_label
 from core.io.video import Frame
+from core.tracking import CountingLine
 from ssd_gui import settings
 from ssd_gui.live import LivePipeline
 from ssd_gui.state.detect import DetectionResult, DetectState, SourceInfo
@@ -40,6 +41,7 @@ from ssd_gui.widgets.model_picker import ModelPicker, model_name
 from ssd_gui.widgets.nms_picker import NmsPicker
 from ssd_gui.widgets.source_picker import SourcePicker
 from ssd_gui.widgets.stats_panel import StatsPanel
+from ssd_gui.widgets.tracking_panel import TrackingPanel
 from ssd_gui.widgets.transport_bar import TransportBar
 
 try:  # OpenVINO's first import holds the GIL for ~0.5 s: here at start-up, not in the loading job
@@ -101,16 +103,23 @@ class DetectView(View):
         class_box = QGroupBox("Classes", self)
         QVBoxLayout(class_box).addWidget(self.class_filter)
         self.stats = StatsPanel(s, self)
+        self.tracking = TrackingPanel(s, self)
         side = QWidget(self)
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
-        for w, stretch in ((self.confidence, 0), (self.nms, 0), (class_box, 1), (self.stats, 0),
+        for w, stretch in ((self.confidence, 0), (self.nms, 0), (class_box, 1), (self.tracking, 0), (self.stats, 0),
                            (self.export_panel, 0)):
             side_layout.addWidget(w, stretch)
         side.setMinimumWidth(220)
+        side_scroll = QScrollArea(self)  # the side panel scrolls rather than set the window's minimum height
+        side_scroll.setWidget(side)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(240)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.canvas)
-        splitter.addWidget(side)
+        splitter.addWidget(side_scroll)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setSizes([760, 240])
@@ -138,6 +147,9 @@ class DetectView(View):
         self.transport.step_requested.connect(self.step)
         self.transport.seek_requested.connect(self.seek)
         s.events.filters.connect(self._redraw_boxes)
+        s.events.tracking.connect(lambda: (self.canvas.set_counting_line(s.tracks.line), self._redraw_boxes()))
+        self.tracking.draw_line_toggled.connect(lambda on: setattr(self.canvas, "line_mode", on))
+        self.canvas.line_drawn.connect(self._on_line_drawn)
         s.events.nms.connect(self._detect_again)
         s.events.options.connect(lambda: (p.request_loop.emit(s.loop), p.request_realtime.emit(s.realtime)))
         s.events.model.connect(lambda d: self.class_filter.set_class_names(d.class_names if d else ()))
@@ -274,7 +286,7 @@ class DetectView(View):
             # The newest boxes go on every frame; they were computed on a frame at most one model
             # step older (the latency shown in the panel).
             result = self.state.result
-            self.canvas.set_frame(frame.image, self.state.visible(), result.class_names if result else None)
+            self.canvas.set_frame(frame.image, *self._boxes(result.class_names if result else None))
             self.frames_shown += 1
             self.state.set_position(frame.index, frame.file)
 
@@ -288,20 +300,32 @@ class DetectView(View):
             position = (state.position, state.position_file)
             state.set_result(result)
             state.set_position(*position)
-            self.canvas.set_detections(state.visible(), result.class_names)
+            self.canvas.set_detections(*self._boxes(result.class_names))
         else:
             state.set_result(result)
-            self.canvas.set_frame(result.frame.image, state.visible(), result.class_names)
+            self.canvas.set_frame(result.frame.image, *self._boxes(result.class_names))
         now = time.perf_counter()
         if not self.playing or now - self._stats_t >= STATS_INTERVAL_S:
             self._stats_t = now
             self.stats.refresh()
+            self.tracking.refresh()
         self.result_shown.emit(result)
+
+    def _boxes(self, class_names: Any) -> tuple[Any, Any, Any, Any]:
+        """What the canvas draws: the visible detections, their names, their track ids and the trails."""
+        dets, ids = self.state.visible_tracked()
+        return dets, class_names, ids, self.state.tracks.tracks() if ids is not None else ()
 
     def _redraw_boxes(self) -> None:
         if self.state.result is not None:
-            self.canvas.set_detections(self.state.visible(), self.state.result.class_names)
+            self.canvas.set_detections(*self._boxes(self.state.result.class_names))
             self.stats.refresh()
+        self.tracking.refresh()
+
+    @Slot(float, float, float, float)
+    def _on_line_drawn(self, x1: float, y1: float, x2: float, y2: float) -> None:
+        self.tracking.draw_button.setChecked(False)
+        self.state.set_counting_line(CountingLine((x1, y1), (x2, y2)))
 
     # ================================================================== models
     def load_model(self, weights: str | Path) -> None:

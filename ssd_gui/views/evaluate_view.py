@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.data.index import describe_ground_truth
 from core.detector import available_devices
 from core.io.drawing import class_color
 from core.evaluation import run as evaluation_run
@@ -30,6 +31,8 @@ from ssd_gui import settings
 from ssd_gui.jobs import Job
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
 from ssd_gui.views.base import View
+from ssd_gui.dialogs.trust import request_with_code_confirmed
+from ssd_gui.views.evaluate_estimate import EstimateMixin
 from ssd_gui.views.evaluate_export import export_evaluation
 from ssd_gui.widgets.class_table import COLUMN, ClassTable, definition_footer, fmt
 from ssd_gui.widgets.compare_panel import ComparePanel
@@ -55,7 +58,7 @@ class _Colors(dict):
         return self[label]
 
 
-class EvaluateView(View):
+class EvaluateView(EstimateMixin, View):
     """Choose a model or detections file and a dataset; evaluate; explore per class and threshold.
 
     Public API (the main window, the Train view's request, tests): :meth:`set_model`,
@@ -66,6 +69,7 @@ class EvaluateView(View):
 
     evaluation_finished = Signal(object)    # EvaluationOutput
     evaluation_failed = Signal(str)
+    estimate_finished = Signal(object)      # core.evaluation.estimate.EstimateOutput
     threshold_changed = Signal(float)
     strip_updated = Signal()
     open_in_detect_requested = Signal(str)  # an image file
@@ -92,6 +96,10 @@ class EvaluateView(View):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = ClassTable(s, self.colors, self)
+        # at least three class rows under the header, whatever else the column holds
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
+                                    + self.table.horizontalScrollBar().sizeHint().height()
+                                    + 3 * self.table.verticalHeader().defaultSectionSize())
         self.definition_label = QLabel("", self)
         self.definition_label.setWordWrap(True)
         self.map_plot = ThresholdPlot("mAP by confidence threshold", "mAP", self)
@@ -108,6 +116,7 @@ class EvaluateView(View):
 
         self.pr_plot = PRPlot(self)
         self.hover_label = QLabel("", self)
+        self.hover_label.setWordWrap(True)
         self.f1_plot = F1Plot(s, self)
         self.confusion = ConfusionView(s, self)
         self.compare_panel = ComparePanel(s, self)
@@ -144,7 +153,7 @@ class EvaluateView(View):
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.inputs)
-        layout.addWidget(self.results, 1)
+        layout.addWidget(self._build_estimate_pages(self.results), 1)
         self.evaluate_action = QAction("&Evaluate", self, triggered=self.start)
         self.export_action = QAction("E&xport plots and PR data…", self, triggered=self._ask_export)
 
@@ -193,8 +202,9 @@ class EvaluateView(View):
 
     def set_dataset(self, kind: str, path: str | Path | None = None, split: str = "", *,
                     count: int | None = None, seed: int | None = None, size: int | None = None) -> None:
-        """Choose the dataset: ``kind`` "synthetic" (``count``, ``seed``, square ``size``), "voc"
-        (``path`` a VOC folder, ``split``; "" for its default split) or "coco" (``path`` the annotation JSON)."""
+        """Choose the dataset: ``kind`` "synthetic" (``count``, ``seed``, square ``size``), "voc" or "yolo"
+        (``path`` a VOC folder or a YOLO dataset folder, ``split``; "" for its default split) or "coco"
+        (``path`` the annotation JSON)."""
         keys = [k for k, _ in DATASET_KINDS]
         if kind not in keys:
             raise ValueError(f"unknown dataset kind {kind!r}; choose from {keys}")
@@ -238,8 +248,11 @@ class EvaluateView(View):
         """Start evaluating what the inputs describe; False (and a message) if they are incomplete."""
         if self._job is not None:
             return False
+        if self.state.inputs.kind == "estimate":
+            return self._start_estimate()
         try:
             request = self.state.inputs.request(self.state.ground_truth_for_run())
+            request = request_with_code_confirmed(self, request)
         except ValueError as exc:
             self.show_error(str(exc))
             return False
@@ -316,10 +329,14 @@ class EvaluateView(View):
         voc07, voc12 = result.voc(True), result.voc(False)
         coco_text = (f"COCO AP@[.5:.95] {fmt(coco.stats[0])}, AP50 {fmt(coco.stats[1])}" if coco is not None
                      else f"COCO metrics unavailable ({out.coco_error})" if out.coco_error else "")
-        caveat = f"<br><b style='color:#b45000'>{html.escape(out.caveat)}</b>" if out.caveat else ""
+        # The caveat's first clause in the summary, the whole of it in the tooltip: three wrapped lines here
+        # took the class table's room at the default window size.
+        head = (out.caveat or "").split(":")[0]
+        caveat = f"<br><b style='color:#b45000'>{html.escape(head)}</b> (hover for what that means)" if head else ""
+        self.summary_label.setToolTip(out.caveat or "")
+        data = describe_ground_truth(out.request.ground_truth, result.gt)  # which split, how many of how many
         self.summary_label.setText(
-            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(result.gt.name)} "
-            f"({len(result.gt.records)} images)<br>"
+            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(data)}<br>"
             f"mAP VOC07 {fmt(voc07.mAP)}, VOC2010+ {fmt(voc12.mAP)}" + (f"; {coco_text}" if coco_text else "")
             + caveat)
         self._show_metric()

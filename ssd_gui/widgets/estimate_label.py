@@ -17,7 +17,9 @@ SETTLE_MS = 800  # the form must be still this long before a measurement starts 
 
 class EstimateLabel(QLabel):
     """Runs :func:`core.engine.estimate.estimate_run_seconds` (a few real training steps of the run's
-    model on its data) in a job whenever the form settles, and shows the answer.
+    model on its data) in a job whenever the form settles, and shows the answer as it refines: the
+    run's size first, then an estimate after each timed step. Nothing waits for it: Start works at
+    any moment, and a measurement still running is cancelled.
 
     Args:
         config: returns the form's ``TrainConfig`` (``ValueError`` while a field is invalid; None when the
@@ -66,17 +68,32 @@ class EstimateLabel(QLabel):
         if cfg is None:
             self.setText("Estimated time: – (measured once the teacher has labelled the frames the run trains on)")
             return None
-        self.setText("Estimating the time on this machine (a few training steps)…")
+        self.setText("Estimated time: preparing the data and the model to time a few training steps…")
         self._job = Job(partial(estimate_run_seconds, cfg), "estimating the run's time")
-        return self._job.start(finished=self._on_done, failed=self._on_failed)
+        return self._job.start(finished=self._on_done, failed=self._on_failed, progress=self._on_progress)
+
+    def _on_progress(self, est: Any) -> None:
+        if self.sender() is not self._job:
+            return
+        size = f"{est.iterations:,} iterations of {est.batch_size} images"
+        if est.seconds is None:
+            self.setText(f"Estimated time: {size}; timing the first training steps on this machine…")
+            return
+        steps = f"{est.steps_timed} timed step{'s' if est.steps_timed != 1 else ''}"
+        self.setText(f"Estimated time on this machine: about {self._when(est.seconds)} (h:mm:ss; {size}; from "
+                     f"{steps}{'' if est.final else ', refining…'})")
 
     def _on_done(self, seconds: float) -> None:
         if self.sender() is not self._job:
             return  # a measurement the form has moved on from
         self._job = None
         self.seconds = float(seconds)
-        when = format_duration(seconds) if math.isfinite(seconds) else "unknown"
-        self.setText(f"Estimated time on this machine: about {when} (h:mm:ss; measured on a few steps)")
+        if "about" not in self.text():  # no step was reported (cannot happen with core's estimate; be plain)
+            self.setText(f"Estimated time on this machine: about {self._when(seconds)} (h:mm:ss)")
+
+    @staticmethod
+    def _when(seconds: float) -> str:
+        return format_duration(seconds) if math.isfinite(seconds) else "unknown"
 
     def _on_failed(self, text: str) -> None:
         if self.sender() is not self._job:

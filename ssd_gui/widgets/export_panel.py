@@ -2,7 +2,8 @@
 "Open folder" link when it is done.
 
 The export is :func:`core.inference.run_inference`, the function of ``ssd detect``, given what the
-view shows: the open source, the model, the confidence threshold and the classes shown.
+view shows: the open source, the model, the confidence threshold and the classes shown (and, with tracking
+on, the tracker and its threshold: track ids in the JSON, ids and trails in the video).
 """
 from __future__ import annotations
 
@@ -85,8 +86,10 @@ class ExportPanel(QWidget):
             return False
         self.pause_requested.emit()
         labels = None if s.shown_labels is None else set(s.shown_labels)
+        tracker = s.tracks.tracker.config if s.tracking and info.kind == "video" else None  # ids and trails too
         fn = partial(inference.run_inference, s.detector, info.spec, json_path=json_path, video_path=video_path,
-                     score_thresh=max(s.min_score, RUN_SCORE_THRESH), labels=labels, video_fps=info.fps)
+                     score_thresh=max(s.min_score, RUN_SCORE_THRESH), video_thresh=s.min_score, labels=labels,
+                     video_fps=info.fps, tracker=tracker)
         self.job = Job(fn, f"export of '{info.spec}'").start(finished=self._on_finished, failed=self._on_failed,
                                                               progress=self.set_progress)
         self.progress.setRange(0, max(1, info.frame_count or 0))

@@ -56,6 +56,7 @@ class F1Plot(QWidget):
             self.plot.addItem(item)
         self.class_combo = QComboBox(self)
         self.best_label = QLabel("", self)
+        self.best_label.setWordWrap(True)
         self.best_button = QPushButton("Use best-F1 threshold", self)
         self.best_button.setToolTip("Move the confidence slider to the threshold with the highest F1")
         row = QHBoxLayout()

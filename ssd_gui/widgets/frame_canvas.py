@@ -1,15 +1,19 @@
-"""A widget that paints one RGB frame, scaled to fit, with detection boxes on top."""
+"""A widget that paints one RGB frame, scaled to fit, with detection boxes on top (and, while tracking,
+the tracks' ids and trails and the counting line, which the user draws on it with the mouse)."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QPaintEvent, QPen,
+                           QPolygonF)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from core.tracking import CountingLine, TrackView
+from core.tracking.draw import id_text
 from core.types import Detections
-from core.io.drawing import class_color, ink_for, label_text
+from core.io.drawing import class_color, ink_for, label_text, place_labels
 
 
 def rgb_to_qimage(image: np.ndarray) -> QImage:
@@ -38,6 +42,8 @@ class FrameCanvas(QWidget):
     """
 
     MAX_LABELS = 40
+    #: A line drawn with the mouse, in pixels of the frame: (x1, y1, x2, y2). Only in :attr:`line_mode`.
+    line_drawn = Signal(float, float, float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,21 +57,33 @@ class FrameCanvas(QWidget):
         self._placeholder = "No source open"
         self.drawn_boxes = 0
         self.paint_count = 0
+        self.label_rects: list[QRectF] = []  # where the last paint put the tags (for tests and tools)
         # Smooth (bilinear) scaling of a large frame costs tens of ms on the GUI thread; the view
         # turns it off while a video plays at its source rate and back on for a still frame.
         self.smooth = True
+        self._ids: np.ndarray | None = None
+        self._tracks: list[TrackView] = []
+        self._line: CountingLine | None = None
+        self.line_mode = False  # the next drag draws the counting line
+        self._drag: tuple[QPointF, QPointF] | None = None
 
     # ------------------------------------------------------------------------------- state
     def set_frame(self, image: np.ndarray, detections: Detections | None = None,
-                  class_names: Sequence[str] | None = None) -> None:
-        """Show ``image`` (uint8 [H, W, 3] RGB) with ``detections`` already filtered for display."""
+                  class_names: Sequence[str] | None = None, track_ids: np.ndarray | None = None,
+                  tracks: Sequence[TrackView] = ()) -> None:
+        """Show ``image`` (uint8 [H, W, 3] RGB) with ``detections`` already filtered for display (and their
+        track ids and the tracks' trails, see :meth:`set_detections`)."""
         self._qimage = rgb_to_qimage(image)
         self._image = image  # keeps the QImage's buffer alive
-        self.set_detections(detections if detections is not None else Detections.empty(), class_names)
+        self.set_detections(detections if detections is not None else Detections.empty(), class_names, track_ids,
+                            tracks)
 
-    def set_detections(self, detections: Detections, class_names: Sequence[str] | None = None) -> None:
-        """Replace the drawn boxes (e.g. after the confidence slider moved) without a new frame."""
+    def set_detections(self, detections: Detections, class_names: Sequence[str] | None = None,
+                       track_ids: np.ndarray | None = None, tracks: Sequence[TrackView] = ()) -> None:
+        """Replace the drawn boxes (e.g. after the confidence slider moved) without a new frame; with
+        ``track_ids`` (int [N], -1: none) each tracked box gets its ``#id`` tag, and ``tracks`` their trails."""
         self._detections = detections
+        self._ids, self._tracks = track_ids, list(tracks)
         if class_names is not None:
             self._class_names = tuple(class_names)
         self.update()
@@ -74,7 +92,13 @@ class FrameCanvas(QWidget):
         self._image = None
         self._qimage = None
         self._detections = Detections.empty()
+        self._ids, self._tracks = None, []
         self._placeholder = placeholder
+        self.update()
+
+    def set_counting_line(self, line: CountingLine | None) -> None:
+        """The counting line to draw (pixels of the frame), or None."""
+        self._line = line
         self.update()
 
     @property
@@ -114,12 +138,15 @@ class FrameCanvas(QWidget):
             target = self.image_rect()
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             p.drawImage(target, self._qimage)
+            self._paint_trails(p, target)
             self.drawn_boxes = self._paint_boxes(p, target)
+            self._paint_line(p, target)
         finally:
             p.end()
 
     def _paint_boxes(self, p: QPainter, target: QRectF) -> int:
         dets = self._detections
+        self.label_rects = []
         if len(dets) == 0:
             return 0
         assert self._image is not None
@@ -147,15 +174,111 @@ class FrameCanvas(QWidget):
         p.setFont(font)
         fm = QFontMetricsF(font)
         th = fm.height() + 2
+        self._paint_ids(p, target, xy, visible, th, fm)
         order = [int(i) for i in np.argsort(-dets.scores, kind="stable") if visible[i]][:self.MAX_LABELS]
-        # Least confident first, so the most confident tag ends on top.
-        for i in reversed(order):
-            x1, y1 = float(xy[i, 0]), float(xy[i, 1])
-            label = int(dets.labels[i])
-            r, g, b = class_color(label)
-            text = label_text(label, float(dets.scores[i]), self._class_names)
-            ty = y1 - th if y1 - th >= target.top() else y1
-            tag = QRectF(x1, ty, fm.horizontalAdvance(text) + 6, th)
+        texts = [label_text(int(dets.labels[i]), float(dets.scores[i]), self._class_names) for i in order]
+        sizes = np.array([(fm.horizontalAdvance(t) + 6, th) for t in texts], np.float64).reshape(-1, 2)
+        # core's placement, as in exported videos: above the box, else inside or below, never on another tag
+        corners = place_labels(xy[order], sizes, (target.left(), target.top(), target.right(), target.bottom()))
+        self.label_rects = []
+        for k, i in enumerate(order):
+            if np.isnan(corners[k, 0]):
+                continue
+            r, g, b = class_color(int(dets.labels[i]))
+            tag = QRectF(float(corners[k, 0]), float(corners[k, 1]), float(sizes[k, 0]), th)
+            p.fillRect(tag, QColor(r, g, b))
+            p.setPen(QColor(*ink_for((r, g, b))))
+            p.drawText(tag.adjusted(3, 0, 0, 0), _TAG_ALIGN, texts[k])
+            self.label_rects.append(tag)
+
+    # ------------------------------------------------------------------------------- tracks and the line
+    def frame_point(self, pos: QPointF) -> tuple[float, float] | None:
+        """A widget position in pixels of the frame (clamped to it), or None without a frame."""
+        target = self.image_rect()
+        if self._image is None or target.width() <= 0:
+            return None
+        scale = target.width() / self._image.shape[1]
+        x = (min(max(pos.x(), target.left()), target.right()) - target.x()) / scale
+        y = (min(max(pos.y(), target.top()), target.bottom()) - target.y()) / scale
+        return x, y
+
+    def widget_point(self, x: float, y: float) -> QPointF:
+        """A point in pixels of the frame, in widget coordinates."""
+        target = self.image_rect()
+        scale = target.width() / self._image.shape[1] if self._image is not None else 1.0
+        return QPointF(target.x() + x * scale, target.y() + y * scale)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self.line_mode and event.button() == Qt.MouseButton.LeftButton and self.has_frame:
+            self._drag = (event.position(), event.position())
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._drag is not None:
+            self._drag = (self._drag[0], event.position())
+            self.update()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._drag is None:
+            super().mouseReleaseEvent(event)
+            return
+        start, end = self._drag[0], event.position()
+        self._drag = None
+        self.update()
+        a, b = self.frame_point(start), self.frame_point(end)
+        if a is not None and b is not None and (abs(a[0] - b[0]) + abs(a[1] - b[1])) >= 2.0:
+            self.line_drawn.emit(a[0], a[1], b[0], b[1])
+
+    def _paint_trails(self, p: QPainter, target: QRectF) -> None:
+        if not self._tracks or self._image is None:
+            return
+        scale = target.width() / self._image.shape[1]
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for t in self._tracks:
+            if len(t.trail) < 2:
+                continue
+            p.setPen(QPen(QColor(*class_color(int(t.label))), 2.0))
+            p.drawPolyline(QPolygonF([QPointF(target.x() + x * scale, target.y() + y * scale)
+                                      for x, y in t.trail.tolist()]))
+
+    def _paint_ids(self, p: QPainter, target: QRectF, xy: np.ndarray, visible: np.ndarray, th: float,
+                   fm: QFontMetricsF) -> None:
+        """``#id`` tags at the bottom-left corner of the tracked boxes."""
+        if self._ids is None:
+            return
+        for i in np.flatnonzero(visible & (self._ids >= 0)).tolist():
+            r, g, b = class_color(int(self._detections.labels[i]))
+            text = id_text(int(self._ids[i]))
+            y2 = max(float(xy[i, 3]), target.top() + th)
+            tag = QRectF(float(xy[i, 0]), y2 - th, fm.horizontalAdvance(text) + 6, th)
             p.fillRect(tag, QColor(r, g, b))
             p.setPen(QColor(*ink_for((r, g, b))))
             p.drawText(tag.adjusted(3, 0, 0, 0), _TAG_ALIGN, text)
+
+    def _paint_line(self, p: QPainter, target: QRectF) -> None:
+        """The counting line (white on black, an arrow on its "in" side) or the one being drawn."""
+        if self._drag is not None:
+            ends = self._drag
+        elif self._line is not None:
+            ends = (self.widget_point(*self._line.start), self.widget_point(*self._line.end))
+        else:
+            return
+        a, b = ends
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for color, width in ((QColor(0, 0, 0), 5.0), (QColor(255, 255, 255), 2.5)):
+            p.setPen(QPen(color, width))
+            p.drawLine(a, b)
+        dx, dy = b.x() - a.x(), b.y() - a.y()
+        length = (dx * dx + dy * dy) ** 0.5
+        if length < 1:
+            return
+        # "in" crosses from the left-hand side to the right-hand side of a -> b (core.tracking.counting)
+        mid = QPointF((a.x() + b.x()) / 2, (a.y() + b.y()) / 2)
+        nx, ny = -dy / length, dx / length
+        p.drawLine(mid - QPointF(nx, ny) * 14, mid + QPointF(nx, ny) * 14)
+        tip = mid + QPointF(nx, ny) * 14
+        p.drawText(QRectF(tip.x() - 20, tip.y() - 10, 40, 20), Qt.AlignmentFlag.AlignCenter, "in")

@@ -1,5 +1,5 @@
-"""The Detect view's model controls: which weights (checkpoints and exported networks), on which
-runtime; loading them.
+"""The Detect view's model controls: which weights (checkpoints and exported networks, or a teacher of
+core.teachers: torchvision's zoo, text prompts, a plug-in), on which runtime; loading them.
 
 Loading runs :func:`core.resolve.load_detector` (or the COCO download first) in a
 :class:`ssd_gui.jobs.Job`; the outcome goes into the :class:`DetectState`. Only the latest request's
@@ -21,6 +21,7 @@ from ssd_gui.jobs import Job
 from ssd_gui.session import EXPORTED_EXTENSIONS, WEIGHTS_EXTENSIONS
 from ssd_gui.state.detect import DetectState, RuntimeChoice
 from ssd_gui.widgets.runtime_picker import RuntimePicker
+from ssd_gui.widgets.teacher_menu import TeacherMenu
 
 
 def _patterns(suffixes: tuple[str, ...]) -> str:
@@ -68,9 +69,11 @@ def load_coco_detector(choice: RuntimeChoice, calibration_fallback: str | None =
 
 
 def model_name(detector: Any) -> str:
-    """The file name of ``detector``'s weights ("no model" without one)."""
+    """The file name of ``detector``'s weights, or a teacher's description ("no model" without one)."""
     if detector is None:
         return "no model"
+    if getattr(detector, "teacher", None) is not None:
+        return str(detector.description)
     path = getattr(detector, "weights_path", None)
     return Path(str(path)).name if path else "model"
 
@@ -116,13 +119,17 @@ class ModelPicker(QWidget):
         self.demo_model_action = QAction("&Demo model", self, triggered=self.load_demo)
         self.open_weights_action = QAction("Open &weights…", self, shortcut="Ctrl+M", triggered=self._ask_weights)
         self.coco_model_action = QAction("torchvision &COCO SSD300", self, triggered=lambda: self.load_coco())
+        self.teacher_menu = TeacherMenu(self)
+        self.teacher_menu.chosen.connect(self.load)
         self.menu = QMenu(self)
         for a in (self.demo_model_action, self.open_weights_action, self.coco_model_action):
             self.menu.addAction(a)
+        self.menu.addMenu(self.teacher_menu)
         self.model_button.setMenu(self.menu)
 
     def actions_for_menu(self) -> list[QAction]:
-        return [self.demo_model_action, self.open_weights_action, self.coco_model_action]
+        return [self.demo_model_action, self.open_weights_action, self.coco_model_action,
+                self.teacher_menu.menuAction()]
 
     def _ask_weights(self) -> None:
         path = settings.ask_open_file(self, "Open a model (checkpoints, torchvision, ssd.pytorch, ONNX, OpenVINO IR, "
@@ -145,10 +152,18 @@ class ModelPicker(QWidget):
         if trust and not confirm_running_code(self, weights):
             self.failed.emit(f"Not opened: '{Path(str(weights)).name}' runs code when opened, and you declined.")
             return None
+        from core.model_spec import TEACHER_KINDS, kind_of
+
         choice = self.state.runtime_choice
         job = self._start(partial(load_for_view, str(weights), choice, self._calibration_source(), trust_code=trust),
                           str(weights), f"loading model '{weights}'")
-        if choice.precision == "int8":
+        try:
+            teacher = kind_of(weights) in TEACHER_KINDS
+        except ValueError:  # a malformed teacher string: the load says what is wrong
+            teacher = False
+        if teacher:  # a download, or a large model: seconds to minutes, with Cancel
+            self._show_progress(job, "Teacher", f"Loading {weights}…")
+        elif choice.precision == "int8":
             self._show_progress(job, "int8", f"Preparing {Path(str(weights)).name} in int8…")
         return job
 
@@ -199,6 +214,11 @@ class ModelPicker(QWidget):
         dlg.setWindowTitle(title)
         dlg.setWindowModality(Qt.WindowModality.WindowModal)
         dlg.setMinimumDuration(0)
+        # One dialog, in one place, from the first phase to the last: QProgressDialog hides itself when a
+        # phase reaches its maximum (autoClose) and grows, so moves, with a longer text.
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.setMinimumWidth(dlg.fontMetrics().horizontalAdvance("x" * 60))
         # Direct: the job's thread is busy, a queued call would wait for the end.
         dlg.canceled.connect(job.cancel, Qt.ConnectionType.DirectConnection)
         self.progress_dialog = dlg
@@ -217,7 +237,8 @@ class ModelPicker(QWidget):
         if p.stage == "download":
             text += f" {p.done / 1e6:.1f} MB"
         elif p.stage in ("calibration", "quantize") and p.total:
-            text = f"{text} {p.done} of {p.total}" + (f" ({p.detail})" if p.stage == "calibration" else "")
+            unit = "images read" if p.stage == "calibration" else "batches seen"
+            text = f"{text} {p.done} of {p.total} {unit}"
         dlg.setLabelText(text)
 
     def _close_progress(self) -> None:
@@ -270,4 +291,8 @@ class ModelPicker(QWidget):
         else:
             n = len(d.class_names) - 1
             self.model_label.setText(f"{model_name(d)}: {n} classes, {runtime_label(d)}")
+        teacher = d is not None and getattr(d, "teacher", None) is not None
+        self.runtime.combo.setEnabled(not teacher)  # a teacher runs on PyTorch fp32 on the device it was loaded on
+        self.runtime.combo.setToolTip("A teacher runs on PyTorch fp32 (choose the device before loading it)" if teacher
+                                      else "What runs the network; changing it reloads the model")
         self.model_label.setToolTip(str(getattr(d, "weights_path", "") or ""))

@@ -19,7 +19,8 @@ TIPS = {
 
 class NmsPicker(QGroupBox):
     """A box bound to ``DetectState.nms``; the state applies the method to the running detector (no
-    reload), and the next frame detected uses it."""
+    reload), and the next frame detected uses it. Hidden while the model does its own suppression (a teacher
+    of core.teachers: ``supports_nms`` False)."""
 
     def __init__(self, state: DetectState, parent: QWidget | None = None) -> None:
         super().__init__("Overlapping boxes", parent)
@@ -32,6 +33,7 @@ class NmsPicker(QGroupBox):
         QHBoxLayout(self).addWidget(self.combo)
         self.combo.activated.connect(lambda i: state.set_nms(self.combo.itemData(i)))
         state.events.nms.connect(self._show)
+        state.events.model.connect(lambda d: self.setVisible(d is None or getattr(d, "supports_nms", True)))
         self._show()
 
     def _show(self) -> None:

@@ -122,12 +122,26 @@ class SeriesPlot(pg.PlotWidget):
             pen = pg.mkPen(color if color is not None else series_color(i), width=2)
             kw = dict(symbol="o", symbolSize=6, symbolBrush=pen.color(), symbolPen=None) if symbols else {}
             self.curves[name] = self.plot([], [], name=name, pen=pen, connect="finite", **kw)
+        self._show_ticks()
 
     def set_data(self, name: str, x: Sequence[float], y: Sequence[float]) -> None:
         """Draw series ``name`` as the points ``x``, ``y``."""
         if name not in self.curves:
             raise ValueError(f"unknown series {name!r}; this plot has {list(self.curves)}")
         self.curves[name].setData(np.asarray(x, np.float64), np.asarray(y, np.float64))
+        self._show_ticks()
+
+    @property
+    def empty(self) -> bool:
+        """No series has a point to draw."""
+        return all(len(self.points(name)[0]) == 0 for name in self.curves)
+
+    def _show_ticks(self) -> None:
+        """Ticks and grid lines only with data: an empty plot's axes would number a range that means
+        nothing (the learning rate's log axis showed "2" and "5" over an empty view)."""
+        ticks = [[], []] if self.empty else None
+        for side in ("left", "bottom"):
+            self.getAxis(side).setTicks(ticks)
 
     def points(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """The (x, y) float64 [N] arrays drawn for ``name`` (what the person sees)."""
@@ -141,6 +155,7 @@ class SeriesPlot(pg.PlotWidget):
         for curve in self.curves.values():
             curve.setData([], [])
         self.getPlotItem().enableAutoRange()
+        self._show_ticks()
 
 
 class ThresholdPlot(pg.PlotWidget):

@@ -55,6 +55,7 @@ class StripPanel(QWidget):
         self.toggle.setText("Images")
         self.toggle.setToolTip("Show or hide the images of the selected class")
         self.caption = QLabel("", self)
+        self.caption.setWordWrap(True)  # a long caption wraps instead of widening the window
         self.caption.setTextFormat(Qt.TextFormat.RichText)
         self.strip = ImageStrip(thumb_height, self)
         header = QHBoxLayout()

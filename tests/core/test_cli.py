@@ -200,7 +200,7 @@ def test_info_escapes_control_sequences_from_the_file(tmp_path: Path, capsys) ->
                            meta={"note\x1b]0;owned\x07": "done\u202etxt.exe", "iterations": 12})
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert not any(c in out for c in "\x1b\x07\u202e") and out.count("\n") == 8  # 6 fixed lines + 2 meta lines
+    assert not any(c in out for c in "\x1b\x07\u202e") and out.count("\n") == 10  # 8 fixed lines + 2 meta lines
     assert "cat\\x1b[2J\\x1b[H" in out and "dog\\nformat: fake" in out
     assert "note\\x1b]0;owned\\x07: done\\u202etxt.exe" in out and "iterations: 12" in out
 

@@ -64,3 +64,18 @@ def test_wheel_ships_the_demo_files_and_the_installed_ssd_finds_them(tmp_path: P
     video = _run(py, "-c", "from core.resources import DEMO_VIDEO; print(DEMO_VIDEO, DEMO_VIDEO.stat().st_size)",
                  cwd=elsewhere, env=env).stdout.split()
     assert video == [str(site / "core" / "resources" / "demo.mp4"), str(DEMO_VIDEO.stat().st_size)]
+
+
+def test_the_set_up_says_how_to_install_without_cuda_with_the_makefiles_pins() -> None:
+    """Issue 19, item 20: `pip install .` on a machine without a GPU pulled the CUDA build of torch (6.4 GB);
+    the set-up section gives the CPU-only install, with the very versions the Makefile pins, and keeps its
+    two commands."""
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    setup = readme.split("## Set up", 1)[1].split("\n## ", 1)[0]
+    first_block = setup.split("```sh", 1)[1].split("```", 1)[0]
+    assert [line.split("#")[0].strip() for line in first_block.strip().splitlines()] == ["make run", "make test"]
+    pins = re.search(r"^TORCH_PINS := (.+)$", (REPO / "Makefile").read_text(), re.M).group(1).split()
+    cpu = [line for line in setup.splitlines() if "--index-url https://download.pytorch.org/whl/cpu" in line]
+    assert cpu and all(pin in cpu[0] for pin in pins), (cpu, pins)

@@ -60,8 +60,14 @@ def test_estimate_is_a_positive_finite_number_of_seconds(tmp_path: Path) -> None
 
     threads = torch.get_num_threads()
     cfg = tiny_config(tmp_path / "never", epochs=3, val_split="val", val_count=4, val_seed=99, num_threads=1)
-    seconds = estimate_run_seconds(cfg)
+    reports: list = []
+    seconds = estimate_run_seconds(cfg, on_progress=reports.append)
     assert math.isfinite(seconds) and seconds > 0
+    # the run's size first (12 iterations of 2 images), then a refined figure after each of the 3 timed steps
+    assert [(r.seconds is None, r.iterations, r.batch_size, r.steps_timed, r.final) for r in reports] == [
+        (True, 12, 2, 0, False), (False, 12, 2, 1, False), (False, 12, 2, 2, False), (False, 12, 2, 3, False),
+        (False, 12, 2, 3, True)]
+    assert reports[-1].seconds == seconds
     assert not (tmp_path / "never").exists() and torch.get_num_threads() == threads
     # three epochs of 4 iterations take longer than one
     assert estimate_run_seconds(tiny_config(tmp_path / "never", epochs=1, num_threads=1)) < seconds * 2

@@ -80,3 +80,28 @@ def test_hand_worked_cells() -> None:
         cm.normalized("rows")
     with pytest.raises(ValueError, match="outside"):
         cm.images(3, 0)
+
+
+def test_totals_count_a_missed_object_once_as_a_miss() -> None:
+    """Issue 19, item 9: the background column holds the missed objects; they are FN, never FP."""
+    names = ("__background__", "cat", "dog")
+    gt = DatasetIndex("hand", "<hand>", names, [
+        _record("a", [[10, 10, 50, 50], [60, 60, 90, 90]], [1, 2]),
+        _record("b", [[10, 10, 50, 50]], [1]),
+        _record("c", [], []),
+    ])
+    dets = {
+        "a": Detections(np.array([[10, 10, 50, 50], [11, 11, 50, 50], [60, 60, 90, 90]], np.float32),
+                        np.array([0.9, 0.8, 0.6], np.float32), np.array([1, 1, 1])),
+        "b": Detections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)),
+        "c": Detections(np.array([[5, 5, 20, 20]], np.float32), np.array([0.7], np.float32), np.array([2])),
+    }
+    result = evaluate(gt, dets)
+    cm = result.confusion_matrix(0.5)
+    # rows true (background, cat, dog), columns predicted: b's cat is missed (row cat, column background)
+    np.testing.assert_array_equal(cm.counts, [[0, 1, 1], [1, 1, 0], [0, 1, 0]])
+    # TP: a's cat. FP: a's duplicate cat, a's dog taken for a cat, c's dog on nothing. FN: b's cat, a's dog.
+    assert cm.tp.tolist() == [0, 1, 0] and cm.fp.tolist() == [0, 2, 1] and cm.fn.tolist() == [0, 1, 1]
+    stats = result.at_threshold(0.5)
+    assert (cm.tp.sum(), cm.fp.sum(), cm.fn.sum()) == (stats.tp[1:].sum(), stats.fp[1:].sum(), stats.fn[1:].sum())
+

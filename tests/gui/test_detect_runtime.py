@@ -3,6 +3,7 @@ Runtime menu, the int8 progress dialog and its Cancel button, the NMS box; the c
 sessions. Real widgets, the tiny real model of tests/gui/assets.py, real decoded video, real OpenVINO."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,44 @@ def test_int8_shows_its_progress_can_be_cancelled_and_then_runs(qtbot, detect_vi
     assert calibration["source"] == str(video) and calibration["count"] == 30
     assert "OpenVINO int8 (CPU)" in detect_view.models.model_label.text()
     assert len(shown.args[0].detections) > 0
+
+
+@needs_openvino
+def test_the_int8_progress_dialog_stays_up_in_one_place_through_every_phase(qtbot, detect_view, detect_assets,  # type: ignore[no-untyped-def]
+                                                                          tmp_path, monkeypatch) -> None:
+    """Issue 19, item 19: calibration, quantization and compilation in one dialog that neither hides between
+    phases nor moves, with texts that say what their numbers count."""
+    from PySide6.QtCore import QEvent, QObject
+
+    monkeypatch.setenv("SSD_CACHE_DIR", str(tmp_path / "cache"))
+    video = render_video(tmp_path / "calib.mp4", seconds=1, fps=10, seed=5, size=(160, 120))
+    _load_and_open(qtbot, detect_view, detect_assets["weights"], video)
+
+    class Watch(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[str] = []
+
+        def eventFilter(self, obj, event) -> bool:  # type: ignore[no-untyped-def] # noqa: N802 - Qt's name
+            if event.type() in (QEvent.Type.Hide, QEvent.Type.Move, QEvent.Type.Resize):
+                self.events.append(event.type().name)
+            return False
+
+    watch, texts = Watch(), []
+    with qtbot.waitSignal(detect_view.model_changed, timeout=60_000) as changed:
+        _menu_action(detect_view, "OpenVINO int8").trigger()
+        dialog = detect_view.models.progress_dialog
+        assert dialog is not None and dialog.isVisible()
+        dialog.installEventFilter(watch)
+        where = dialog.pos()
+        qtbot.waitUntil(lambda: texts.append(dialog.labelText()) or detect_view.models.progress_dialog is not dialog
+                        or "Compiling" in dialog.labelText(), timeout=60_000)
+        assert dialog.isVisible() and dialog.pos() == where
+        assert watch.events == [], watch.events  # through calibration and quantization: never hidden, moved, resized
+    assert changed.args[0].precision == "int8"
+    read = [t for t in texts if "calibration" in t]
+    assert read and all(re.fullmatch(r"Reading calibration images… \d+ of \d+ images read", t) for t in read), read
+    assert all(not re.search(r"\(\d+\)", t) for t in texts), texts  # no unexplained "(25)"
 
 
 def test_nms_choice_applies_to_the_running_model_without_reloading(qtbot, detect_view, detect_assets) -> None:  # type: ignore[no-untyped-def]

@@ -106,6 +106,19 @@ def test_confusion_matrix_counts_are_the_sweeps_and_a_cell_fills_the_strip(qtbot
         cm.counts[np.ix_(cv.labels, cv.labels)].tolist()
 
 
+def test_the_confusion_caption_gives_the_summarys_totals(qtbot, view: EvaluateView) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, item 9: the missed objects (the background column) are not counted as false positives."""
+    view.plot_tabs.setCurrentWidget(view.confusion)
+    for t in (0.25, 0.75, 0.95):  # at 0.95 every object is missed: the background column holds them all
+        view.set_threshold(t)
+        stats = view.output.result.at_threshold(t)
+        tp, fp, fn = (int(v[1:].sum()) for v in (stats.tp, stats.fp, stats.fn))
+        missed = int(view.state.confusion().counts[1:, 0].sum())
+        assert (fp > 0 and tp > 0) if t < 0.9 else (missed == fn > 0 and fp == 0)
+        assert f"TP {tp}, FP {fp}, FN {fn}" in view.confusion.caption.text(), view.confusion.caption.text()
+        assert f"TP {tp}, FP {fp}, FN {fn}" in view.threshold_panel.operating_label.text()
+
+
 def test_best_f1_button_moves_the_slider_to_the_best_threshold(qtbot, view: EvaluateView) -> None:  # type: ignore[no-untyped-def]
     view.plot_tabs.setCurrentWidget(view.f1_plot)
     f1, sweep = view.f1_plot, view.output.result.sweep

@@ -59,6 +59,8 @@ def test_reference_model_as_ground_truth_then_compare_with_soft_nms(qtbot, clip:
     qtbot.keyClicks(inputs.dataset_edit, str(clip))
     inputs.dataset_edit.editingFinished.emit()
     inputs.ref_thresh_spin.setValue(0.5)
+    # against itself on the reference's own runtime (PyTorch fp32), so that agreement is exact
+    inputs.runtime_combo.setCurrentIndex(inputs.runtime_combo.findData("torch:fp32"))
     out = _evaluate(qtbot, view)
 
     truth = calls[0].ground_truth
@@ -115,7 +117,13 @@ def test_the_runtime_precision_and_nms_boxes_make_the_request(qtbot) -> None:  #
     view = EvaluateView()
     qtbot.addWidget(view)
     inputs = view.inputs
-    assert inputs.runtime_combo.currentText() == "PyTorch fp32"  # the exact reference by default
+    # the default is the Detect view's and `ssd eval --runtime auto`'s (issue 19, item 19): OpenVINO fp32
+    from core.runtime import openvino_available
+    from ssd_gui.state.detect import runtime_options
+
+    first = runtime_options([view.state.inputs.device])[0]
+    assert inputs.runtime_combo.currentData() == f"{first.runtime}:{first.precision}"
+    assert (first.runtime, first.precision) == (("openvino" if openvino_available() else "torch"), "fp32")
     view.set_model(DEMO_WEIGHTS)
     offered = [str(inputs.runtime_combo.itemData(i)) for i in range(inputs.runtime_combo.count())]
     assert offered == [f"{r}:{p}" for r, p in runtime_choices(view.state.inputs.device)]

@@ -40,14 +40,38 @@ def test_the_dialog_is_made_from_the_config_field_specs(qtbot) -> None:  # type:
         dialog.config()
 
 
+def test_the_dialog_offers_yolo_datasets(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dialog = TrainDialog(devices=["cpu"])
+    qtbot.addWidget(dialog)
+    combo = dialog.format_combo
+    combo.setCurrentIndex(combo.findData("yolo"))
+    assert combo.currentText() == "YOLO folder (data.yaml)"
+    data = dialog.editors["data_path"].widget
+    assert data.mode == "dir" and "data.yaml" in data.edit.placeholderText()
+    assert dialog._shown("train_split") and not dialog._shown("synthetic_count")  # a YOLO dataset has splits
+    data.edit.setText(str(tmp_path / "yolo"))
+    dialog.widget("train_split").setText("train")
+    dialog.widget("val_split").setText("val")
+    cfg = dialog.config()
+    assert (cfg.data_format, cfg.data_path, cfg.train_split, cfg.val_split) == ("yolo", str(tmp_path / "yolo"),
+                                                                                "train", "val")
+    view = TrainView()  # a finished run on it is evaluated on its validation split, as a YOLO dataset
+    qtbot.addWidget(view)
+    view.state.config = cfg
+    assert view.evaluation_dataset() == {"kind": "yolo", "path": str(tmp_path / "yolo"), "split": "val"}
+
+
 def test_a_first_run_fits_this_machine_and_goes_to_the_data_folder(qtbot) -> None:  # type: ignore[no-untyped-def]
     view = TrainView()
     qtbot.addWidget(view)
     dialog = view.open_dialog()
     cfg = dialog.config()
     out = Path(cfg.out_dir)
-    data_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
-    assert out.is_absolute() and out.parent == data_dir.resolve() / "runs" and not out.exists()
+    data_dir = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation))
+    # one clean folder: <data>/ssd-desktop/runs, no spaces, the app's name once (issue 19, item 19)
+    assert out.is_absolute() and out.parent == data_dir.resolve() / "ssd-desktop" / "runs" and not out.exists()
+    assert " " not in str(out.relative_to(data_dir.resolve())) and "SSD Detector" not in str(out)
+    assert not dialog.earlier_runs.isVisibleTo(dialog)  # no runs of an earlier version here
     assert not out.is_relative_to(Path.cwd()) or Path.cwd() == Path("/")
     import torch
 
@@ -59,6 +83,17 @@ def test_a_first_run_fits_this_machine_and_goes_to_the_data_folder(qtbot) -> Non
     dialog.reject()
     gpu = suggested_config(["cpu", "cuda:0"], "/tmp/run")  # with a GPU: SSD300, TrainConfig's defaults there
     assert gpu.arch == default_arch("cuda") == "ssd300" and not ARCHITECTURES[gpu.arch].light
+
+
+def test_runs_of_earlier_versions_stay_findable(qtbot) -> None:  # type: ignore[no-untyped-def]
+    old = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "runs"
+    (old / "train-20240101-120000").mkdir(parents=True)
+    (old / "train-20240101-120000" / "last.pt").write_bytes(b"a run of an earlier version")
+    dialog = TrainDialog(devices=["cpu"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.earlier_runs.isVisible() and str(old.resolve()) in dialog.earlier_runs.text()
+    assert (old / "train-20240101-120000" / "last.pt").read_bytes() == b"a run of an earlier version"  # untouched
 
 
 def test_every_architecture_is_offered_with_its_description(qtbot) -> None:  # type: ignore[no-untyped-def]
@@ -218,6 +253,34 @@ def test_the_dialog_shows_the_time_the_run_will_take(qtbot, tmp_path) -> None:  
     qtbot.waitUntil(lambda: "not valid" in dialog.estimate.text(), timeout=5000)
     assert not (tmp_path / "r").exists()  # the measurement ran in a temporary folder
     dialog.reject()
+
+
+def test_the_estimate_is_shown_as_it_refines_and_start_never_waits_for_it(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19, item 18: the run's size at once, an estimate after the first timed step, refined after each."""
+    from core.engine.estimate import RunEstimate
+
+    dialog = TrainDialog(initial=TrainConfig(**TINY, epochs=3, out_dir=str(tmp_path / "r")), devices=["cpu"])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    job = dialog.estimate.measure()
+    assert job is not None
+    reports: list[RunEstimate] = []
+    job.progress.connect(reports.append)  # called on the job's thread: a list append, nothing shown
+    texts: list[str] = []
+    qtbot.waitUntil(lambda: texts.append(dialog.estimate.text()) or dialog.estimate.seconds is not None,
+                    timeout=WAIT_MS)
+    timed = [r for r in reports if r.seconds is not None]  # (the size report may come before the connection)
+    assert [r.steps_timed for r in timed] == [1, 2, 3, 3] and [r.final for r in timed] == [False] * 3 + [True]
+    assert timed[-1].seconds == dialog.estimate.seconds and timed[0].iterations == 3 * 4 // TINY["batch_size"]
+    assert any("timing the first training steps" in t for t in texts)
+    assert any("refining" in t for t in texts), texts
+    assert "from 3 timed steps)" in dialog.estimate.text() and "refining" not in dialog.estimate.text()
+    # Start while a measurement runs: the dialog closes at once, the measurement is cancelled
+    running = dialog.estimate.measure()
+    assert running is not None and not running.done.is_set()
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert dialog.result() == dialog.DialogCode.Accepted and dialog.result_config is not None
+    assert running.done.wait(60) and running.cancelled
 
 
 def test_the_train_view_shows_the_dataset_warnings(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]

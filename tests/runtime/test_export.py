@@ -28,7 +28,7 @@ def _round_trip(weights: Path, out_dir: Path, batch: int = 1) -> None:
     ref = load_detector(weights).detect(images)
     for fmt, suffix in FORMATS.items():
         path = export_model(weights, fmt, out_dir / f"model{suffix}", batch=batch)
-        det = load_detector(path, cache_dir=out_dir / "cache")
+        det = load_detector(path, cache_dir=out_dir / "cache", trust_code=fmt == "torchscript")
         assert det.runtime == ("torch" if fmt == "torchscript" else "openvino"), fmt
         assert det.class_names == load_detector(weights).class_names
         assert_same_detections(det.detect(images), ref)
