@@ -166,8 +166,8 @@ def run(quick: bool = False, estimate_weights: str = "demo", estimate_out: str |
           f"{[round(c, 4) for c in fit['coefficients']]}, validation {fit['validation']}")
     print(markdown(result["unseen"]["rows"]))
     name = Path(result["model"]).stem
-    return [_row(f"13. estimate, unseen shifts ({name})", result["unseen"]["summary"]),
-            _row(f"13b. estimate, left-out corruptions ({name}, "
+    return [_row(f"17. estimate, unseen shifts ({name})", result["unseen"]["summary"]),
+            _row(f"17b. estimate, left-out corruptions ({name}, "
                  f"{'held-out seed' if left_out else 'calibration seed'})", result["left_out"]["summary"])]
 
 
