@@ -64,7 +64,7 @@ def run(quick: bool = False, seconds: float | None = None) -> list[Row]:
         view.show()
         if not _load(view, weights) or not _open_all(app, view, videos):
             view.shutdown()
-            return [Row("23.2 grid 4 x 720p", "n/a", "n/a", "-", "-", "FAIL", "the model or a video did not open")]
+            return [Row("19. grid 4 x 720p", "n/a", "n/a", "-", "-", "FAIL", "the model or a video did not open")]
         runtime = view.models.model_label.text()
         alone: list[dict] = []
         grid: list[dict] = []
@@ -179,17 +179,17 @@ def _rows(alone: list[dict], grid: list[dict], seconds: float, runtime: str) -> 
     reads = ", ".join(f"{v:.1f}" for v in g["read"].values())
     drops = ", ".join(f"{g['dropped'][s]} of {g['frames'][s]}" for s in g["dropped"])
     return [
-        Row("23.2a grid 4 x 720p: model results per source", " / ".join(f"{v:.1f}" for v in per_source) + " /s",
+        Row("19. grid 4 x 720p: model results per source", " / ".join(f"{v:.1f}" for v in per_source) + " /s",
             f"{one:.1f}/s (1 source)", f"{total / one:.2f}x" if one else "-", ">= 1.0x in all",
             status(one > 0 and total >= one),
             f"4 videos 1280x720 at {FPS} fps playing at once, {len(grid)} x {seconds:g} s, interleaved with the first "
             f"alone; mean batch {g['batch']:.2f} frames per forward pass, a pass {g['pass_s'] * 1e3:.0f} ms "
             f"(alone: {a['pass_s'] * 1e3:.0f} ms); the ratio is all four sources' results per second over one "
             f"source's alone: {where}"),
-        Row("23.2b grid 4 x 720p: frames read per source", f"{reads} fps", f"{FPS} fps (source)",
+        Row("19b. grid 4 x 720p: frames read per source", f"{reads} fps", f"{FPS} fps (source)",
             f"{min(g['read'].values()) / FPS:.2f}x", ">= 0.95x", status(min(g["read"].values()) >= 0.95 * FPS),
             f"frames dropped by the mailboxes (read, never detected: a newer frame replaced them): {drops}"),
-        Row("23.2c grid 4 x 720p: longest GUI-thread stall", f"{g['gap'] * 1e3:.0f} ms",
+        Row("19c. grid 4 x 720p: longest GUI-thread stall", f"{g['gap'] * 1e3:.0f} ms",
             f"{a['gap'] * 1e3:.0f} ms (1 source)", "-", f"< {STALL_LIMIT_S * 1e3:.0f} ms (one frame)",
             status(g["gap"] < STALL_LIMIT_S),
             f"longest interval between ticks of a 5 ms QTimer on the GUI thread while the four tiles play and paint; "
