@@ -15,19 +15,7 @@ from core.tracking import CountingLine, CountingZone, TrackView
 from core.tracking.draw import id_text
 from core.types import Detections
 from core.io.drawing import class_color, ink_for, label_text, place_labels
-
-
-def rgb_to_qimage(image: np.ndarray) -> QImage:
-    """Wrap uint8 [H, W, 3] RGB in a QImage without copying.
-
-    The QImage points into ``image``'s buffer: the caller must keep ``image`` alive while
-    the QImage is used (:class:`FrameCanvas` stores both).
-    """
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected a uint8 [H, W, 3] RGB image, got dtype {image.dtype} shape {image.shape}")
-    image = np.ascontiguousarray(image)
-    h, w = image.shape[:2]
-    return QImage(image.data, w, h, int(image.strides[0]), QImage.Format.Format_RGB888)
+from ssd_gui.widgets.qimages import rgb_to_qimage
 
 
 _TAG_ALIGN = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
@@ -241,8 +229,7 @@ class FrameCanvas(QWidget):
         return int(visible.sum())
 
     def label_budget(self, target: QRectF) -> int:
-        """How many tags a picture drawn in ``target`` shows: ``MAX_LABELS`` scaled by its area against 1280x720's,
-        between ``MIN_LABELS`` and ``MAX_LABELS`` (a quarter-size tile: 10)."""
+        """How many tags a picture in ``target`` shows: ``MAX_LABELS`` x its area / 1280x720's, at least ``MIN_LABELS``."""
         share = target.width() * target.height() / (1280.0 * 720.0)
         return max(self.MIN_LABELS, min(self.MAX_LABELS, int(round(self.MAX_LABELS * share))))
 
