@@ -26,8 +26,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-#: Candidate feature sets, the one to beat first (BoS alone, as the paper fits it).
-FEATURE_SETS: tuple[tuple[str, ...], ...] = (("bos",), ("bos", "flip", "scale"), ("flip", "scale"), ("flip",))
+#: Candidate feature sets, the one to beat first (BoS alone, as the paper fits it); then the test-time
+#: agreements, the same agreements with lost boxes counted (``*_union``), the mean confidence, and
+#: the union agreements with the confidence (one signal of each kind: dropout, rescale, score). A
+#: candidate whose signals were not measured (``bos*`` on an exported network) is not tried.
+FEATURE_SETS: tuple[tuple[str, ...], ...] = (
+    ("bos",), ("bos", "flip", "scale"), ("flip", "scale"), ("flip",),
+    ("bos_union",), ("scale_union",), ("bos_union", "flip_union", "scale_union"), ("confidence",),
+    ("scale_union", "confidence"), ("bos_union", "scale_union", "confidence"),
+    ("bos_union", "flip_union", "scale_union", "confidence"),
+)
 #: Share of held-out residuals the interval is built to hold.
 COVERAGE = 0.9
 #: Kinds of shift (corruptions, the clean set counting as one) a fit needs: each left-out fit keeps two.

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core.evaluation.estimate.scoring import SIGNAL_NAMES
-from core.evaluation.estimate.signals import Agreement
+from core.evaluation.estimate.pooled import Signal
 
 METRIC_NAMES = {"voc07": "VOC07 11-point mAP@0.5", "voc12": "VOC2010+ mAP@0.5", "coco": "COCO AP@[.5:.95]"}
 CAVEAT = ("An estimate, not a measurement: no label of this footage was used. The number comes from how stable "
@@ -22,7 +22,7 @@ class EstimateOutput:
         request: the :class:`~core.evaluation.estimate.run.EstimateRequest`.
         estimate: the estimated mAP (the request's metric), clipped to [0, 1].
         interval: (low, high): the estimate +/- the fit's interval half width, clipped to [0, 1].
-        signals: name -> :class:`Agreement` on the footage.
+        signals: name -> the signal on the footage (an Agreement or a PooledSignal: ``value``, ``scored``).
         frames: frames measured; ``boxes_per_image``: boxes per frame at the signal threshold.
         calibration: the :class:`~core.evaluation.estimate.run.Calibration` used.
         outside: the fit's signals whose footage value lies outside the calibration range.
@@ -33,7 +33,7 @@ class EstimateOutput:
     request: Any
     estimate: float
     interval: tuple[float, float]
-    signals: dict[str, Agreement]
+    signals: dict[str, Signal]
     frames: int
     boxes_per_image: float
     calibration: Any = field(repr=False)
