@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.evaluation.estimate.pooled import PooledSignal, mean_confidence, union_agreement
-from core.evaluation.estimate.scoring import SIGNALS, SignalSettings, _signals
+from core.evaluation.estimate.scoring import SIGNALS, SignalSettings, set_signals
 from core.evaluation.estimate.signals import agreement
 from core.types import Detections
 
@@ -53,18 +53,18 @@ def _dets(boxes: np.ndarray, scores: list[float]) -> Detections:
 
 
 def test_measured_signal_set_from_pairs_and_scores() -> None:
-    """_signals: the three agreements twice (matched mean, union) and the confidence of the first pass."""
+    """set_signals: the three agreements twice (matched mean, union) and the confidence of the first pass."""
     half = np.array([[5, 0, 15, 10]], np.float64)
     pairs = {"bos": [(A, A)], "flip": [(A[:2], half)], "scale": [(A, NONE)]}
     clean = [_dets(A, [0.9, 0.6, 0.03])]
-    out = _signals(pairs, clean, SignalSettings(confidence_floor=0.05), has_torch=True)
+    out = set_signals(pairs, clean, SignalSettings(confidence_floor=0.05), has_torch=True)
     assert tuple(out) == SIGNALS
     assert out["bos"].value == 1.0 and out["bos_union"].value == 1.0
     assert out["flip"].value == pytest.approx(1 / 3) and out["flip_union"].value == pytest.approx(1 / 6)
     assert out["scale"].value is None and out["scale_union"].value == 0.0
     assert out["confidence"].value == pytest.approx(0.75)  # 0.9 and 0.6; 0.03 is below the floor
     # an exported network: no dropout pass, so neither BoS signal
-    exported = _signals({k: v for k, v in pairs.items() if k != "bos"} | {"bos": []}, clean, SignalSettings(), False)
+    exported = set_signals({k: v for k, v in pairs.items() if k != "bos"} | {"bos": []}, clean, SignalSettings(), False)
     assert "bos" not in exported and "bos_union" not in exported and "flip_union" in exported
     with pytest.raises(ValueError, match="confidence floor must be in"):
         SignalSettings(confidence_floor=1.0)

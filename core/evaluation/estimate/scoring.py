@@ -110,9 +110,17 @@ def _boxes(dets: Sequence[Detections], thresh: float) -> list[np.ndarray]:
     return [np.asarray(d.boxes, np.float64)[np.asarray(d.scores) >= thresh] for d in dets]
 
 
-def _signals(pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]], clean: Sequence[Detections],
+def set_signals(pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]], clean: Sequence[Detections],
              settings: SignalSettings, has_torch: bool) -> dict[str, Signal]:
-    """Every signal of :data:`SIGNALS` from the matched box pairs of each agreement and the first pass."""
+    """Every signal of :data:`SIGNALS` from the box pairs of each agreement and the first pass's detections.
+
+    Args:
+        pairs: agreement name (:data:`AGREEMENTS`) -> one (boxes of the first pass float [N, 4], boxes of the
+            other pass float [M, 4], x1, y1, x2, y2 in pixels of the image) per image, both already at
+            ``settings.score_thresh``; ``bos`` is read only when ``has_torch``.
+        clean: the first pass's detections, one per image (all its scores; ``confidence`` applies the floor).
+        has_torch: whether the dropout pass ran (False: neither ``bos`` nor ``bos_union``).
+    """
     out: dict[str, Signal] = {}
     for name in AGREEMENTS:
         if name != "bos" or has_torch:
@@ -166,7 +174,7 @@ def measure_images(detector: Any, images: Iterable[np.ndarray], settings: Signal
             flush()
     if batch:
         flush()
-    signals = _signals(pairs, clean, s, has_torch)
+    signals = set_signals(pairs, clean, s, has_torch)
     high = _boxes(clean, s.score_thresh)
     if temporal:
         signals["temporal"] = agreement(zip(high[:-1], high[1:]))
@@ -179,4 +187,4 @@ def measure_images(detector: Any, images: Iterable[np.ndarray], settings: Signal
                     if high else 0.0, mean_score=float(scores.mean()) if scores.size else None, notes=notes)
 
 
-__all__ = ["AGREEMENTS", "SIGNALS", "SIGNAL_NAMES", "Measured", "SignalSettings", "measure_images"]
+__all__ = ["AGREEMENTS", "SIGNALS", "SIGNAL_NAMES", "Measured", "SignalSettings", "measure_images", "set_signals"]
