@@ -131,3 +131,23 @@ def test_the_candidates_start_with_bos_and_name_measured_signals() -> None:
 
     assert FEATURE_SETS[0] == ("bos",)
     assert all(set(c) <= set(SIGNALS) for c in FEATURE_SETS) and len(set(FEATURE_SETS)) == len(FEATURE_SETS)
+
+
+def test_the_scatter_leaves_out_sets_the_fit_skipped() -> None:
+    """Set b has no BoS (too few boxes): the fit skips it and the Evaluate view's scatter has no point for it;
+    the footage sits at its BoS and the estimate, the line is the fit's at the extreme x values."""
+    from core.evaluation.estimate.output import EstimateOutput
+    from core.evaluation.estimate.pooled import PooledSignal
+    from core.evaluation.estimate.run import Calibration
+
+    sets = _sets(X, Y, G)
+    sets[1].signals["bos"] = None
+    fit = fit_sets(sets, ("bos",), coverage=0.5)
+    calibration = Calibration(sets, fit, [fit], "four hand-made sets", "voc07")
+    footage = {"bos": PooledSignal(1.5, 10, 10, 20)}
+    out = EstimateOutput(None, 0.7, fit.interval(0.7), footage, 10, 2.0, calibration, (), "m", ())  # type: ignore[arg-type]
+    data = out.scatter()
+    assert [p[2] for p in data["points"]] == ["a-0", "c-2", "d-3"]
+    assert data["footage"] == (1.5, 0.7, *fit.interval(0.7))
+    (x0, x1), (y0, y1) = data["line"]
+    assert (x0, x1) == (0.0, 3.0) and y0 == pytest.approx(fit.coef[0]) and y1 == pytest.approx(fit.coef[0] + 3 * fit.coef[1])
