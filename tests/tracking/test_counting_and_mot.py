@@ -48,6 +48,39 @@ def test_each_crossing_counts() -> None:
     for y in (80, 120, 80, 120):
         counter.update([view(7, 2, 50, y)])
     assert counter.counts == {(2, "in"): 2, (2, "out"): 1}
+    assert (counter.total("in"), counter.total("out")) == (2, 1)
+
+
+def test_side_of_a_slanted_line_by_hand() -> None:
+    line = CountingLine((0, 0), (10, 10))  # down and to the right on the screen
+    assert line.side((10, 0)) == -100.0   # (10)(0 - 0) - (10)(10 - 0): above it, the left-hand side
+    assert line.side((0, 10)) == 100.0    # (10)(10) - (10)(0)
+    assert line.side((3, 3)) == 0.0
+
+
+def test_a_move_from_or_onto_the_line_is_no_crossing_and_the_segment_includes_its_ends() -> None:
+    line = CountingLine((0, 100), (200, 100))
+    assert not line.crosses((50, 100), (50, 120))  # starts on the line: it has no side there
+    assert not line.crosses((50, 80), (50, 100))
+    # through the segment's end point (200, 100) exactly: the segment includes it
+    assert line.crosses((200, 80), (200, 120)) and not line.crosses((201, 80), (201, 120))
+    counter = LineCounter(line)
+    for y in (80, 120):
+        counter.update([view(4, 1, 200, y)])
+    assert counter.counts == {(1, "in"): 1}
+
+
+def test_a_track_is_its_box_centre() -> None:
+    """Boxes 20 px wide straddle the line before their centre crosses it: the crossing is counted when the
+    centre passes (the third box), not a corner or an edge."""
+    vertical = LineCounter(CountingLine((100, 0), (100, 200)))
+    horizontal = LineCounter(CountingLine((0, 100), (200, 100)))
+    steps = []
+    for lo in (70, 85, 95):  # centres 80, 95, 105: the box's far edge is past the line from the second on
+        v = vertical.update([TrackView(1, 2, np.array([lo, 40, lo + 20, 60], float), 0.9, np.zeros((0, 2)), False)])
+        h = horizontal.update([TrackView(1, 2, np.array([40, lo, 60, lo + 20], float), 0.9, np.zeros((0, 2)), False)])
+        steps.append((len(v), len(h)))
+    assert steps == [(0, 0), (0, 0), (1, 1)]
 
 
 def test_a_line_needs_two_points() -> None:
@@ -65,6 +98,9 @@ def test_mot_lines_format_by_hand() -> None:
     assert mot_text(lines) == "1,1,100,100,10,30,0.7,-1,-1,-1\n1,3,10.5,20,29.75,60,0.91,-1,-1,-1\n"
     with pytest.raises(ValueError, match="start at 0"):
         mot_lines(-1, boxes, np.ones(3), np.ones(3, int))
+    # the score keeps 6 decimals, coordinates 3; a coordinate that rounds to -0 is written 0
+    assert mot_lines(4, np.array([[-0.0001, -0.0, 5.1229, 5]]), np.array([0.123456]), np.array([2])) == \
+        ["5,2,0,0,5.123,5,0.123456,-1,-1,-1"]
 
 
 def test_mot_file_reads_back_in_motrics_and_scores_perfectly(tmp_path) -> None:
