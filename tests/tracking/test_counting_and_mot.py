@@ -101,6 +101,9 @@ def test_mot_lines_format_by_hand() -> None:
     # the score keeps 6 decimals, coordinates 3; a coordinate that rounds to -0 is written 0
     assert mot_lines(4, np.array([[-0.0001, -0.0, 5.1229, 5]]), np.array([0.123456]), np.array([2])) == \
         ["5,2,0,0,5.123,5,0.123456,-1,-1,-1"]
+    # only a negative id is "untracked": 0 is an id like any other (the tracker's own start at 1)
+    assert mot_lines(0, np.array([[0, 0, 2, 2], [1, 1, 3, 3]]), np.array([0.5, 0.25]), np.array([0, -1])) == \
+        ["1,0,0,0,2,2,0.5,-1,-1,-1"]
 
 
 def test_mot_file_reads_back_in_motrics_and_scores_perfectly(tmp_path) -> None:
