@@ -141,6 +141,11 @@ class Detector:
     def image_size(self) -> int:
         return self.config.model.image_size
 
+    @property
+    def priors(self) -> Tensor:
+        """The default boxes, Tensor[P, 4] cx, cy, w, h normalised to [0, 1], on the detector's device."""
+        return self._priors
+
     def preprocess(self, images: Sequence[np.ndarray]) -> Tensor:
         """list of HxWx3 uint8 RGB -> Tensor[N, 3, S, S] float32, normalised as torchvision's SSD."""
         s = self.image_size

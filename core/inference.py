@@ -34,11 +34,13 @@ import cv2
 import numpy as np
 
 from core.io.drawing import class_name, draw_detections
-from core.io.fileio import check_output_file, write_json
+from core.io.fileio import Inputs, check_output_file, write_json
 from core.jobs import ProgressFn, StopFn, report
+from core.model_spec import model_inputs
 from core.types import Detections
 from core.io.video import Frame, FrameSource, ImageFolderSource, SingleImageSource, open_source
 from core.io.video_writer import VideoWriter
+from core.inference_checks import check_tracking, source_inputs  # noqa: F401 - also this module's API
 from core.tracking.bytetrack import TrackerConfig
 from core.tracking.recorder import TrackRecorder
 
@@ -254,12 +256,16 @@ def _batches(source: FrameSource, batch_size: int, max_frames: int | None) -> It
 
 def check_outputs(json_path: str | Path | None, video_path: str | Path | None, score_thresh: float | None = None,
                   batch_size: int = 1, max_frames: int | None = None, video_thresh: float | None = None,
-                  mot_path: str | Path | None = None
+                  mot_path: str | Path | None = None, *, inputs: Inputs = (), overwrite_video: bool = True
                   ) -> tuple[Path | None, Path | None]:
     """Check a run's options and output paths before any work (:func:`run_inference` calls it first).
 
-    Raises ValueError (an existing folder, the same file twice, a bad number) or OSError (a folder
-    that cannot be written), naming the path or the option. Returns the JSON and video paths as ``Path``.
+    ``inputs``: (what, path) pairs of the run's inputs (the source, the weights' files), which no output
+    may be (symlinks and hard links included). ``overwrite_video`` False refuses a video file that exists.
+
+    Raises ValueError (an output that is an input, an existing folder, the same file twice, an existing
+    video without ``overwrite_video``, a bad number) or OSError (a folder that cannot be written),
+    naming the path or the option. Returns the JSON and video paths as ``Path``.
     """
     if json_path is None and video_path is None and mot_path is None:
         raise ValueError("nothing to write: give a detections file (JSON), a video file, or both")
@@ -271,9 +277,11 @@ def check_outputs(json_path: str | Path | None, video_path: str | Path | None, s
         raise ValueError(f"batch size must be >= 1, got {batch_size}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max frames must be >= 1, got {max_frames}")
-    jp = check_output_file(json_path, "detections file") if json_path is not None else None
-    vp = check_output_file(video_path, "video file") if video_path is not None else None
-    mp = check_output_file(mot_path, "MOTChallenge tracks file") if mot_path is not None else None
+    jp = check_output_file(json_path, "detections file", inputs=inputs) if json_path is not None else None
+    vp = check_output_file(video_path, "video file", inputs=inputs) if video_path is not None else None
+    mp = check_output_file(mot_path, "MOTChallenge tracks file", inputs=inputs) if mot_path is not None else None
+    if vp is not None and not overwrite_video and vp.exists():
+        raise ValueError(f"video file {vp} exists; choose another name, or replace it with --overwrite")
     named = [(what, p.resolve()) for what, p in (("detections file", jp), ("video file", vp),
                                                  ("MOTChallenge tracks file", mp)) if p is not None]
     for k, (what, p) in enumerate(named):
@@ -325,7 +333,8 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
 
     (Over 60 lines with this documentation of its many options; the body is 25.)
     """
-    jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames, video_thresh, mot_path)
+    jp, vp = check_outputs(json_path, video_path, score_thresh, batch_size, max_frames, video_thresh, mot_path,
+                           inputs=source_inputs(source) + model_inputs(getattr(detector, "weights_path", None)))
     owned = not isinstance(source, FrameSource)
     src = open_source(source) if owned else source  # type: ignore[arg-type]
     try:
@@ -354,15 +363,6 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
     finally:
         if owned:
             src.close()
-
-
-def check_tracking(src: FrameSource, tracker: TrackerConfig | None, mot_path: str | Path | None) -> None:
-    """ValueError for a MOT file without tracking, or tracking asked of an image or a folder of images
-    (:func:`run_inference` calls it on the open source; ``ssd detect`` before the model loads)."""
-    if mot_path is not None and tracker is None:
-        raise ValueError("a MOTChallenge tracks file needs tracking: give a tracker (ssd detect --track)")
-    if tracker is not None and isinstance(src, (SingleImageSource, ImageFolderSource)):
-        raise ValueError(f"tracking needs a video or a camera; {src.name} is an image or a folder of images")
 
 
 def _describe_source(src: FrameSource, spec: object) -> str:

@@ -102,6 +102,15 @@ def kind_of(spec: str | Path) -> str:
     return teacher.kind if teacher is not None else kind_of_path(spec)
 
 
+def runs_code(spec: str | Path) -> bool:
+    """Whether opening the model string ``spec`` runs code (a TorchScript archive, a plug-in); False for a
+    malformed teacher string (its loader says what is wrong)."""
+    try:
+        return kind_of(spec) in CODE_KINDS
+    except ValueError:
+        return False
+
+
 def parse_model_spec(spec: str | Path, *, allow_download: bool = True) -> ModelSpec:
     """The kind and file of a model string (``demo`` and torchvision's names resolved to their files:
     :func:`core.weights.resolve_weights_spec`, which fetches torchvision's when ``allow_download``; a teacher
@@ -130,3 +139,24 @@ def check_trusted(spec: ModelSpec, trust_code: bool) -> None:
             f"'{spec.path}' is a TorchScript archive: opening it runs the TorchScript code inside it, which can "
             f"read and write your files. It is not opened by default; {TRUST_HINT}. Safer: export the model as "
             f"ONNX or OpenVINO IR (data only), or use its checkpoint")
+
+
+def model_files(spec: str | Path) -> list[Path]:
+    """The files opening the model ``spec`` reads (nothing is downloaded): the file, and both the ``.xml``
+    and the ``.bin`` of an OpenVINO IR. What an output of the same command must never be
+    (:func:`core.io.fileio.check_not_input`)."""
+    from core.weights.load import resolve_weights_spec
+
+    try:
+        path = resolve_weights_spec(spec, allow_download=False)
+    except (OSError, ValueError):  # a torchvision name not fetched yet: no file of it to destroy
+        return []
+    if kind_of_path(path) == "openvino":  # the file named, and its companion when there is one
+        other = path.with_suffix(".bin" if path.suffix.lower() == ".xml" else ".xml")
+        return [path] + ([other] if other.exists() else [])
+    return [path]
+
+
+def model_inputs(spec: str | Path | None, role: str = "weights") -> list[tuple[str, Path]]:
+    """``(role, file)`` pairs of :func:`model_files` for the ``inputs`` of an output check (none for None)."""
+    return [] if spec is None or str(spec) == "" else [(role, p) for p in model_files(spec)]

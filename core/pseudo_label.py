@@ -3,47 +3,48 @@
     cfg = PseudoLabelConfig(sources=("clip.mp4", "photos/"), teacher="trusted.pt", out_dir="data/clip_labels",
                             score_thresh=0.5, every=5, fmt="voc")
     result = pseudo_label(cfg, on_progress=print, should_stop=lambda: False)
-    # then: ssd train --format voc --data data/clip_labels --val-split val ...
+    # then: ssd train --format voc --data data/clip_labels --train-split train --val-split val ...
 
 The teacher runs over every ``every``-th frame of each video, image folder or image; its detections
-scoring above ``score_thresh`` become the labels of a VOC or COCO dataset
+scoring above ``score_thresh`` become the labels of a VOC, COCO or YOLO dataset
 (:mod:`core.data.pseudo_label_files`), each box with its score, the teacher and its threshold in the
 metadata. ``classes`` keeps a subset of the teacher's classes and ``rename`` gives them the names the
 dataset should use (two teacher classes may share one name). Boxes are clipped to the frame; boxes
 under one pixel after VOC's integer rounding are dropped and counted.
 
 Never loses or mixes a dataset: the output folder must be new or empty, or hold this same
-pseudo-labelling (same teacher: its file's SHA-256, or for a teacher string of core.teachers its fingerprint
-with model, ontology and tiling; same threshold, sampling, format, classes and names), which is then
-resumed: frames already written are skipped without running the teacher. Anything else in the
-folder is refused before the teacher loads. The index files are rewritten every ``save_every``
-frames and on every way the run can end (finished, stopped, Ctrl-C, an error), so the folder is
-always a readable dataset of the frames done.
+pseudo-labelling (:meth:`PseudoLabelConfig.settings`: the same teacher (its file's SHA-256, or for a teacher
+string of core.teachers its fingerprint with model, ontology and tiling), precision, runtime and int8
+calibration, threshold, sampling, format, classes, names and temporal refinement), which is then resumed:
+frames already written are skipped without running the teacher. Anything else in the folder, or a folder
+that holds a source, is refused before the teacher loads. The run's record is written before the first
+frame, and the index files every ``save_every`` frames and on every way the run can end (finished,
+stopped, Ctrl-C, an error), so the folder is always a resumable, readable dataset of the frames done,
+even after a ``kill -9`` or a full disk.
 
 Image ids: ``<video stem>_<frame:06d>`` for a video, ``<folder>_<image stem>`` for an image folder,
-``<image stem>`` for one image (the ids ``ssd eval --reference`` gives the same frames).
+``<image stem>`` for one image (the ids ``ssd eval --reference`` gives the same frames). A source is
+known by its content (:mod:`core.data.source_ids`): another video of an earlier source's name gets
+``<stem>-<8 hex>`` as its base, and the same video moved or renamed keeps the base it had.
 """
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from core.config import BACKGROUND
-from core.data.pseudo_label_files import FORMATS, STATE_FILE, PseudoLabelWriter
+from core.data.pseudo_label_files import FORMATS, STATE_FILE, PseudoLabelWriter  # noqa: F401 - STATE_FILE: the API
+from core.data.pseudo_label_target import DatasetExistsError, check_target
 from core.io.fileio import file_sha256  # noqa: F401 - kept in this module's API
 from core.jobs import ProgressFn, StopFn, report
 from core.tracking.refine import TemporalConfig
 
 #: torchvision's COCO class list pads unused category ids with this name; it is never a class to learn.
 PLACEHOLDER_CLASS = "N/A"
-
-
-class DatasetExistsError(ValueError):
-    """The output folder holds files that are not this pseudo-labelling (never replaced or mixed)."""
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,18 @@ class PseudoLabelConfig:
 
         return parse_tiling(self.tiles, self.tile_overlap)
 
-    def settings(self, teacher: dict[str, Any] | str) -> dict[str, Any]:
-        """What makes the labels what they are: a resumed run must have the same. ``teacher``: the teacher's
-        identity (:func:`core.resolve.model_identity`; a file's SHA-256 as a string is ``teacher_sha256``)."""
+    def settings(self, teacher: Mapping[str, Any] | str) -> dict[str, Any]:
+        """What makes the labels what they are, the one record a resumed run must match (else two labellings
+        would mix): the teacher's identity (:func:`core.resolve.model_identity`; a file's SHA-256 as a string
+        is ``teacher_sha256``), how it runs (precision, runtime and, for int8, the calibration data), the
+        threshold, the sampling, the format, the classes and the temporal refinement."""
         identity = {"teacher_sha256": teacher} if isinstance(teacher, str) else dict(teacher)
-        return {**identity, "score_thresh": self.score_thresh, "every": self.every,
-                "format": self.fmt, "classes": None if self.classes is None else list(self.classes),
+        calibration = None
+        if self.precision == "int8":  # the calibration images change an int8 teacher's outputs, nothing else's
+            calibration = str(Path(self.calibration).expanduser().resolve()) if self.calibration else "default"
+        return {**identity, "precision": self.precision, "runtime": self.runtime, "calibration": calibration,
+                "score_thresh": self.score_thresh, "every": self.every, "format": self.fmt,
+                "classes": None if self.classes is None else list(self.classes),
                 "rename": [list(p) for p in self.rename], "max_frames": self.max_frames,
                 "temporal": None if self.temporal is None else self.temporal.settings()}
 
@@ -182,55 +189,12 @@ def class_plan(teacher_names: Sequence[str], classes: Sequence[str] | None,
     return tuple(dataset), mapping
 
 
-def check_target(out_dir: str | Path, settings: dict[str, Any]) -> tuple[Path, dict[str, Any] | None]:
-    """Check, before the teacher loads, that the labels may be written to ``out_dir``.
-
-    Returns:
-        (folder, the earlier run's record when this run resumes it, else None).
-
-    Raises:
-        DatasetExistsError: the folder holds anything but this same pseudo-labelling (says what differs).
-        ValueError, OSError: ``out_dir`` is a file, or cannot be created or written.
-    """
-    from core.data._checks import read_json_file
-    from core.io.fileio import check_output_dir
-
-    out = Path(out_dir).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} is a file, not a folder")
-    entries = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
-    if entries and not (out / STATE_FILE).is_file():
-        shown = ", ".join(entries[:4]) + (", ..." if len(entries) > 4 else "")
-        raise DatasetExistsError(f"{out} is not empty ({len(entries)} entries: {shown}) and holds no pseudo-labels "
-                                 f"to resume; pseudo-labels are never mixed into another dataset: give a new folder")
-    previous = read_json_file(out / STATE_FILE, "pseudo-label record") if entries else None
-    if previous is not None:
-        differ = [k for k, v in settings.items() if previous.get("settings", {}).get(k) != v]
-        if differ:
-            was = ", ".join(f"{k}={previous.get('settings', {}).get(k)!r}" for k in differ)
-            raise DatasetExistsError(f"{out} holds pseudo-labels made with other settings ({was}); resuming would mix "
-                                     f"two labellings: give a new folder, or the same settings to resume")
-    check_output_dir(out, "pseudo-label dataset folder")
-    return out, previous
-
-
-def _base_name(spec: str) -> str:
-    p = Path(spec)
-    return p.name if p.is_dir() else p.stem
-
-
 def _open_all(sources: Sequence[str], every: int, max_frames: int | None) -> int | None:
     """Open (and close) every source so that a bad one fails before the teacher loads; the frames to label."""
     from core.data.frames import expected_frames, open_frames
 
-    bases: dict[str, str] = {}
     total: int | None = 0
     for spec in sources:
-        base = _base_name(str(spec))
-        if base in bases:
-            raise ValueError(f"two sources give the same image ids ({bases[base]} and {spec}, both {base!r}); "
-                             f"rename one of them")
-        bases[base] = str(spec)
         with open_frames(str(spec)) as src:
             n = expected_frames(src.frame_count, every, max_frames)
         total = None if total is None or n is None else total + n
@@ -271,11 +235,13 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
         DatasetExistsError, ValueError, OSError before any work: see :func:`check_target`, bad sources.
         Ctrl-C and errors mid-run are re-raised after the frames done were saved.
     """
+    from core.data.source_ids import plan_sources
     from core.resolve import load_detector, model_identity
 
-    identity = model_identity(cfg.teacher, cfg.tiling(), cfg.trust_code)  # a file's SHA-256, else a fingerprint
-    out, previous = check_target(cfg.out_dir, cfg.settings(identity))
+    settings = cfg.settings(model_identity(cfg.teacher, cfg.tiling(), cfg.trust_code))  # SHA-256 or fingerprint
+    out, previous = check_target(cfg.out_dir, settings, cfg.sources)
     total = _open_all(cfg.sources, cfg.every, cfg.max_frames)
+    plan = plan_sources(cfg.sources, (previous or {}).get("sources", []))
     report(on_progress, 0, total, "pseudo-label", f"loading teacher {Path(cfg.teacher).name}")
     if teacher is None:
         teacher = load_detector(cfg.teacher, device=cfg.device, precision=cfg.precision, runtime=cfg.runtime,
@@ -283,14 +249,14 @@ def pseudo_label(cfg: PseudoLabelConfig, on_progress: ProgressFn | None = None, 
                                 on_progress=on_progress, should_stop=should_stop, trust_code=cfg.trust_code,
                                 tiling=cfg.tiling())
     class_names, mapping = class_plan(tuple(teacher.class_names), cfg.classes, cfg.rename)
-    sources = sorted(set((previous or {}).get("sources", [])) | {str(Path(s).resolve()) for s in cfg.sources})
-    state = {"kind": "pseudo_label", "settings": cfg.settings(identity), "teacher": str(cfg.teacher),
+    state = {"kind": "pseudo_label", "settings": settings, "teacher": str(cfg.teacher),
              "teacher_classes": list(teacher.class_names), "score_thresh": cfg.score_thresh, "every": cfg.every,
-             "class_names": list(class_names), "sources": sources, "complete": False}
+             "class_names": list(class_names), "sources": plan.records, "complete": False}
     note = f"pseudo-labels by teacher {getattr(teacher, 'description', Path(cfg.teacher).name)}, " \
            f"score > {cfg.score_thresh:g}"
-    writer = PseudoLabelWriter(out, cfg.fmt, class_names, note, state)
+    writer = PseudoLabelWriter(out, cfg.fmt, class_names, note, state)  # records the run before the first frame
     run = _Run(cfg, teacher, writer, mapping, total, on_progress, should_stop)
+    run.bases, run.source_warnings = plan.bases, list(plan.notes)
     try:
         run.label_all()
     except BaseException:
@@ -315,21 +281,23 @@ class _Run:
         self.seen = self.written = self.skipped = self.objects = self.dropped = 0
         self.stopped = False
         self.source_warnings: list[str] = []
+        self.bases: dict[str, str] = {}  # a source -> its image-id base (core.data.source_ids)
 
     def label_all(self) -> None:
         from core.data.frames import open_frames, sample_frames
         from core.pseudo_label_temporal import label_in_time
 
         for spec in self.cfg.sources:
-            prefix = f"{_base_name(spec)}_" if Path(spec).is_dir() else ""
+            base = self.bases.get(str(spec))
+            prefix = f"{base}_" if base is not None and Path(spec).is_dir() else ""
             seen_before = self.seen
             with open_frames(str(spec)) as src:
-                if self.cfg.temporal is not None and label_in_time(self, spec, src, prefix):
+                if self.cfg.temporal is not None and label_in_time(self, spec, src, prefix, base):
                     if self.stopped:
                         return
                     continue
                 batch: list[Any] = []
-                for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix):
+                for frame in sample_frames(src, str(spec), self.cfg.every, self.cfg.max_frames, prefix, base):
                     if self.should_stop is not None and self.should_stop():
                         self.stopped = True
                         break

@@ -32,12 +32,12 @@ def is_video(source: Any) -> bool:
 
 
 def video_image_ids(spec: str | Path, frame_count: int | None, every: int, max_frames: int | None,
-                    id_prefix: str = "") -> list[str]:
+                    id_prefix: str = "", name: str | None = None) -> list[str]:
     """The image ids :func:`core.data.frames.sample_frames` gives the kept frames of a video of ``frame_count``
     frames (empty when the count is unknown)."""
     if frame_count is None:
         return []
-    stem = Path(str(spec)).stem
+    stem = Path(str(spec)).stem if name is None else name
     ids = [f"{id_prefix}{stem}_{i:06d}" for i in range(0, frame_count, every)]
     return ids if max_frames is None else ids[:max_frames]
 
@@ -66,13 +66,14 @@ class TemporalFrames:
         self.batch_size, self.should_stop = batch_size, should_stop
         self.stopped = False
 
-    def run(self, source: Any, spec: str | Path, id_prefix: str = ""
+    def run(self, source: Any, spec: str | Path, id_prefix: str = "", name: str | None = None
             ) -> Iterator[tuple[SampledFrame, Detections, np.ndarray]]:
         """(kept frame, refined detections in the teacher's labels, interpolated bool [N]) for each kept
-        frame of the open video ``source``, in frame order."""
+        frame of the open video ``source``, in frame order; ``name``: the video's id base instead of its stem
+        (as :func:`core.data.frames.sample_frames` takes it)."""
         refiner = TemporalRefiner(self.config)
         waiting: dict[int, SampledFrame] = {}
-        stem, kept, batch = Path(str(spec)).stem, 0, []
+        stem, kept, batch = (Path(str(spec)).stem if name is None else name), 0, []
         for frame in source:
             if self.max_frames is None or kept < self.max_frames:
                 if frame.index % self.every == 0:
@@ -113,7 +114,7 @@ class TemporalFrames:
                 yield frame, r.detections, r.interpolated
 
 
-def label_in_time(run: Any, spec: str, src: Any, prefix: str) -> bool:
+def label_in_time(run: Any, spec: str, src: Any, prefix: str, name: str | None = None) -> bool:
     """The ``--temporal`` path of :mod:`core.pseudo_label`'s frame loop for one open source: a video's refined
     kept frames written through ``run`` (its ``_write``; a partly done video runs again from its start and only
     the frames not written yet are written, a finished one is skipped without the teacher). False, with a
@@ -126,10 +127,10 @@ def label_in_time(run: Any, spec: str, src: Any, prefix: str) -> bool:
     if not is_video(src):
         run.source_warnings.append(f"{spec}: not a video; labelled frame by frame, without --temporal")
         return False
-    ids = video_image_ids(spec, src.frame_count, cfg.every, cfg.max_frames, prefix)
+    ids = video_image_ids(spec, src.frame_count, cfg.every, cfg.max_frames, prefix, name)
     frames = TemporalFrames(run.teacher, cfg.temporal, cfg.every, cfg.max_frames, cfg.batch_size, run.should_stop)
     done_before = bool(ids) and all(i in run.done for i in ids)  # then the teacher need not run
-    for frame, det, filled in ([] if done_before else frames.run(src, str(spec), prefix)):
+    for frame, det, filled in ([] if done_before else frames.run(src, str(spec), prefix, name)):
         if frame.image_id in run.done:
             run.skipped += 1
             run._report(frame.image_id)

@@ -16,6 +16,8 @@ model with ``tiling``. :func:`model_identity` tells, without loading the model, 
 """
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +86,16 @@ def load_detector(weights: str | Path, device: str = "cpu", precision: str = "fp
 
 
 def _file_sha256(spec: ModelSpec) -> str:
+    """The SHA-256 of the model's file; of an OpenVINO IR, of both files' hashes (another ``.bin`` beside the
+    same ``.xml`` is another model)."""
     from core.io.fileio import file_sha256
+    from core.model_spec import model_files
 
     assert spec.path is not None
-    return file_sha256(spec.path)
+    files = [f for f in model_files(spec.path) if f.is_file()] or [spec.path]
+    if len(files) == 1:
+        return file_sha256(files[0])
+    return hashlib.sha256("".join(file_sha256(f) for f in files).encode()).hexdigest()
 
 
 def _load_teacher(spec: ModelSpec, device: str, precision: str, runtime: str, tiling: Tiling | None,

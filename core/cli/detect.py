@@ -34,6 +34,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mot", metavar="PATH", default=None,
                    help="write the tracks as a MOTChallenge text file (frame,id,x,y,w,h,conf,-1,-1,-1, frames from 1; "
                         "implies --track)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="let --save-video replace a file that exists (no output may ever be SOURCE or the weights)")
     p.add_argument("--score-thresh", type=float, default=None,
                    help="keep detections with a score above this in the JSON (default: the model's, 0.01: low, "
                         "as an evaluation needs them)")
@@ -94,15 +96,17 @@ def tracker_options(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from core.cli.progress import ProgressBar, sigterm_as_interrupt
-    from core.inference import InferenceInterrupted, check_outputs, check_tracking, run_inference
+    from core.inference import InferenceInterrupted, check_outputs, check_tracking, run_inference, source_inputs
     from core.io.video import open_source
+    from core.model_spec import model_inputs
 
     if args.out is None and args.save_video is None and args.mot is None:
         raise ValueError("give --out (detections JSON), --save-video, --mot, or several")
     tracker = tracker_options(args)
     # Bad output paths and options fail here, in a second, not after the model has loaded.
     check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames, args.video_thresh,
-                  args.mot)
+                  args.mot, inputs=source_inputs(args.source) + model_inputs(args.weights),
+                  overwrite_video=args.overwrite)
     source = open_source(args.source)  # fails fast, before the model loads, on a bad SOURCE
     with source:
         check_tracking(source, tracker, args.mot)

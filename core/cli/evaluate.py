@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from core.cli.progress import ProgressBar
@@ -26,7 +27,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                "class index), a folder of devkit comp4_det_<split>_<class>.txt files, or the JSON of ssd detect.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     truth = p.add_mutually_exclusive_group(required=True)
-    truth.add_argument("--gt", help="ground truth: a VOC folder (several: comma-separated) or a COCO annotation JSON")
+    truth.add_argument("--gt", help="ground truth: a VOC folder (several: comma-separated), a COCO annotation JSON, or a YOLO "
+                            "dataset (its folder with data.yaml, or the YAML)")
     truth.add_argument("--reference", metavar="W",
                        help="no annotations: the detections of this reference model (any model ssd detect takes: "
                             "a file, torchvision:NAME, owlv2:ONTOLOGY, grounding-dino:ONTOLOGY, py:FILE.py:FACTORY) on "
@@ -47,8 +49,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="voc07: 11-point AP; voc12: VOC2010+ all-point AP; coco: pycocotools AP@[.5:.95] etc.")
     p.add_argument("--out", default="eval_out", help="output folder (default: eval_out)")
     p.add_argument("--split", default=None,
-                   help="VOC ImageSets/Main split to read (default: test, else val, else trainval: the first "
-                        "that exists)")
+                   help="VOC ImageSets/Main split or YOLO split to read (default: test, else val, else trainval "
+                        "(YOLO: train): the first that exists)")
     p.add_argument("--score-thresh", type=float, default=None,
                    help="with --weights: the model's score threshold (default: the model's, 0.01)")
     p.add_argument("--nms", default=None, choices=NMS_METHODS,
@@ -76,7 +78,13 @@ def _print_table(output: Any, metric: str) -> None:
     heads = {"ap50": "AP50", "ap_small": "APs", "ap_medium": "APm", "ap_large": "APl", "ar1": "AR1",
              "ar10": "AR10", "ar100": "AR100"}
     width = max([len("class")] + [len(n) for n in metrics["per_class"]])
-    print(f"{output.gt.name}: {len(output.gt.records)} images, metric {metric}")
+    from core.data.index import describe_ground_truth
+
+    spec = output.request.ground_truth
+    what = describe_ground_truth(spec, output.gt)  # which split, how many images of how many
+    if what.startswith("split") and getattr(spec, "split", "") is None:
+        what += "; --split chooses another"
+    print(f"{what}; metric {metric}")
     print(f"{'class':<{width}}  {'AP':>6}  {'num_gt':>7}  {'num_det':>8}" + "".join(f"  {heads[k]:>6}" for k in extra))
     for name, v in metrics["per_class"].items():
         print(f"{name:<{width}}  {fmt(v['ap'])}  {v['num_gt']:>7}  {v['num_det']:>8}"
@@ -120,6 +128,22 @@ def ground_truth_from_args(args: argparse.Namespace) -> Any:
                            tile_overlap=args.tile_overlap)
 
 
+def _check_not_inputs(out: Path, args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` where a file ``ssd eval`` writes (``metrics.json``, ``pr_<class>.csv`` and ``.png``)
+    is one of its inputs: the detections, the ground truth, a model, the images."""
+    from core.io.fileio import check_not_input, same_file
+    from core.model_spec import model_inputs
+
+    inputs = [("detections file", args.dets), ("ground truth", args.gt), ("images", args.images)]
+    inputs += model_inputs(args.weights) + model_inputs(args.reference, "reference model")
+    check_not_input(out / "metrics.json", inputs, "metrics file")
+    for role, path in inputs:
+        name = Path(str(path or "")).name
+        if path and name.startswith("pr_") and name.endswith((".csv", ".png")) and same_file(Path(path).parent, out):
+            raise ValueError(f"--out {out}: ssd eval writes pr_<class>.csv and .png there, and the {role} {path} is "
+                             f"one of those names: choose another --out")
+
+
 def run(args: argparse.Namespace) -> int:
     from core.evaluation.io import write_evaluation
     from core.evaluation.run import run_evaluation
@@ -129,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--images, --every, --max-frames and --reference-tiles go with --reference (a reference "
                          "model as ground truth)")
     request = request_from_args(args)
+    _check_not_inputs(Path(args.out), args)
     out = check_output_dir(args.out, "--out folder")  # before the work, not after an hour of images
     bars: dict[str, ProgressBar] = {}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.cli.progress import ProgressBar
+from core.cli.progress import ProgressBar, sigterm_as_interrupt
 from core.cli.runtime_options import add_runtime_options, add_tiling_options, chosen_runtime, show_load_progress
 
 
@@ -12,15 +12,16 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pseudo-label", help="label videos or image folders with a teacher model (a dataset to train on)",
         description="Run a teacher model over videos, image folders or images, keep every N-th frame, and write "
-                    "a VOC or COCO dataset whose labels are the teacher's detections above --score-thresh (each box "
-                    "keeps its score; the teacher and threshold are recorded in DIR/pseudo_label.json). Running "
+                    "a VOC, COCO or YOLO dataset whose labels are the teacher's detections above --score-thresh "
+                    "(each box keeps its score; the teacher and threshold are recorded in DIR/pseudo_label.json). "
+                    "Running "
                     "the same command again resumes: frames already written are skipped. DIR must be new or empty, "
                     "or hold this same pseudo-labelling; another dataset is never overwritten.",
         epilog="examples:\n  ssd pseudo-label street.mp4 --teacher torchvision:fasterrcnn_resnet50_fpn_v2 --out data/street "
                "--every 10 --classes person,car,bus --rename bus=car\n"
                "  ssd pseudo-label yard.mp4 --teacher 'owlv2:forklift=forklift,fork lift truck;pallet' --score-thresh 0.2 "
                "--out data/yard --tiles 2x2\n"
-               "  ssd train --format voc --data data/street --val-split val --out runs/street\n",
+               "  ssd train --format voc --data data/street --train-split train --val-split val --out runs/street\n",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="video files, image folders or images")
     p.add_argument("--teacher", required=True, metavar="W",
@@ -32,7 +33,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--score-thresh", type=float, default=0.5, metavar="T",
                    help="keep the teacher's detections scoring above T (default 0.5)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="keep one frame in N (default 1: all)")
-    p.add_argument("--format", choices=("voc", "coco"), default="voc", help="dataset layout (default voc)")
+    p.add_argument("--format", choices=("voc", "coco", "yolo"), default="voc",
+                   help="dataset layout: voc, coco, or yolo (Ultralytics: data.yaml, images/, labels/; the scores in "
+                        "scores/) (default voc)")
     p.add_argument("--classes", metavar="A,B,...", help="keep only these teacher classes (default: all)")
     p.add_argument("--rename", metavar="OLD=NEW,...",
                    help="give teacher classes other names in the dataset (two may share a name)")
@@ -78,6 +81,14 @@ def temporal_options(args: argparse.Namespace) -> object:
     return TemporalConfig(**given)  # its score threshold becomes --score-thresh (PseudoLabelConfig)
 
 
+def train_options(fmt: str, dataset: object) -> str:
+    """The ``ssd train`` options that train on a pseudo-labelled dataset: its ``train`` split, validated on ``val``
+    (never on the frames it trains on, or ``best.pt`` would be picked on training data)."""
+    if fmt == "coco":  # one annotation file: no held-out split to validate on
+        return f"--format coco --data {dataset} --val-split none"
+    return f"--format {fmt} --data {dataset} --train-split train --val-split val"
+
+
 def run(args: argparse.Namespace) -> int:
     from core.engine.teacher_run import parse_rename
     from core.pseudo_label import PseudoLabelConfig, pseudo_label
@@ -101,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
             bar.update(getattr(p, "done") - bar.n)
 
     try:
-        result = pseudo_label(cfg, on_progress=on_progress)
+        with sigterm_as_interrupt():  # a kill is handled as Ctrl-C: the frames done are saved, the run resumes
+            result = pseudo_label(cfg, on_progress=on_progress)
     except KeyboardInterrupt:
         print(f"\nstopped; the frames done are saved in {args.out}: run the same command to resume", file=sys.stderr)
         raise
@@ -110,8 +122,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    fmt_hint = (f"--format voc --data {result.dataset_path} --val-split val" if result.fmt == "voc"
-                else f"--format coco --data {result.dataset_path} --val-split none")
+    fmt_hint = train_options(result.fmt, result.dataset_path)
     print(f"labelled {result.frames_written} frame(s) ({result.frames_skipped} done before), {result.objects} "
           f"object(s) of {len(result.class_names) - 1} class(es); the dataset holds {result.frames_total} frame(s): "
           f"{result.dataset_path}\ntrain on it with: ssd train {fmt_hint} --out RUN_DIR")

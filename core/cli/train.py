@@ -59,8 +59,9 @@ def _add_teacher_options(p: argparse.ArgumentParser) -> None:
 
     group = p.add_argument_group(
         "unlabelled data + teacher", "with --unlabelled the run's first stage is a teacher labelling every N-th frame "
-        "of the sources into RUN/pseudo_labels (as ssd pseudo-label); the model then trains on those labels (the "
-        "--format/--data options are not used). Running the same command again continues a stopped labelling.")
+        "of the sources into RUN/pseudo_labels (as ssd pseudo-label); the model then trains on those labels (--format, "
+        "--data, --train-split and --val-split are refused with it). Running the same command again continues a "
+        "stopped labelling.")
     group.add_argument("--unlabelled", nargs="+", metavar="SOURCE", default=argparse.SUPPRESS,
                        help="videos, image folders or images to pseudo-label")
     for spec in TEACHER_FIELDS:
@@ -109,7 +110,28 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
             device = "cuda" if torch.cuda.is_available() else "cpu"
         given["arch"] = default_arch(device)  # the light model on a CPU, SSD300 on a GPU
+    if resume is None:
+        _pseudo_label_splits(given)
     return replace(base, **given)
+
+
+#: The options ``--unlabelled`` decides (the teacher's labels in RUN/pseudo_labels, train split, val to validate).
+UNLABELLED_DECIDES = ("data_format", "data_path", "train_split", "val_split")
+
+
+def _pseudo_label_splits(given: dict[str, Any]) -> None:
+    """A pseudo-labelled VOC or YOLO folder trains on its ``train`` split and validates on ``val`` unless the
+    splits are given: the defaults (``trainval``, ``test``) would train on the frames it validates on, or on
+    a split it does not have."""
+    from core.data.pseudo_label_files import pseudo_label_splits
+
+    if "train_split" in given or "val_split" in given or not given.get("data_path"):
+        return
+    splits = pseudo_label_splits(given["data_path"])
+    if splits is not None and given.get("data_format") in ("voc", "yolo"):
+        given["train_split"], given["val_split"] = splits
+        sys.stderr.write(f"{given['data_path']} is a pseudo-labelled dataset: training on its {splits[0]!r} split, "
+                         f"validating on {splits[1]!r} (--train-split / --val-split choose others)\n")
 
 
 class StopOnSignal:
@@ -202,8 +224,13 @@ def run(args: argparse.Namespace) -> int:
     from core.engine import train
     from core.engine.teacher_run import pseudo_label_then_train
 
-    cfg = config_from_args(args)
     stage = teacher_stage_from_args(args)
+    ignored = [spec.flag for spec in train_fields() if spec.name in UNLABELLED_DECIDES and hasattr(args, spec.name)]
+    if stage is not None and ignored:
+        raise ValueError(f"{', '.join(ignored)}: not with --unlabelled, whose run trains on the teacher's labels in "
+                         f"RUN/pseudo_labels (its train split, validated on val); drop them, or train on a dataset "
+                         f"without --unlabelled")
+    cfg = config_from_args(args)
     show, close = _show_progress()
     if stage is not None:
         show, close_stage = _show_stage(show)

@@ -117,7 +117,7 @@ def expected_frames(frame_count: int | None, every: int, max_frames: int | None)
 
 
 def sample_frames(source: Any, spec: str | Path, every: int = 1, max_frames: int | None = None,
-                  id_prefix: str = "") -> Iterator[SampledFrame]:
+                  id_prefix: str = "", name: str | None = None) -> Iterator[SampledFrame]:
     """Every ``every``-th frame of an open source (frames 0, N, 2N, ...), at most ``max_frames`` of them.
 
     Args:
@@ -126,6 +126,8 @@ def sample_frames(source: Any, spec: str | Path, every: int = 1, max_frames: int
         every: keep one frame in ``every`` (>= 1); for a folder, one image in ``every``.
         max_frames: stop after this many kept frames (None: all).
         id_prefix: put before every image id (to keep ids of several sources apart).
+        name: a video's (or one image's) id base instead of its stem (core.data.source_ids keeps two
+            different videos of one name apart this way).
     """
     from core.io.video import VideoFileSource
 
@@ -134,7 +136,7 @@ def sample_frames(source: Any, spec: str | Path, every: int = 1, max_frames: int
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1, got {max_frames}")
     is_video = isinstance(source, VideoFileSource)
-    stem = Path(str(spec)).stem
+    stem = Path(str(spec)).stem if name is None else name
     kept, seen = 0, set()
     for frame in source:
         if frame.index % every:
@@ -143,7 +145,7 @@ def sample_frames(source: Any, spec: str | Path, every: int = 1, max_frames: int
             image_id, file = f"{id_prefix}{stem}_{frame.index:06d}", video_frame_path(spec, frame.index)
         else:
             file = Path(frame.file).resolve()
-            image_id = f"{id_prefix}{file.stem}"
+            image_id = f"{id_prefix}{file.stem if name is None or Path(str(spec)).is_dir() else name}"
             if image_id in seen:  # a.jpg and a.png in one folder
                 image_id = f"{id_prefix}{file.name}"
             seen.add(image_id)

@@ -10,16 +10,29 @@ COCO layout (``load_coco`` reads it; ``ssd train --format coco --data DIR/annota
 
     DIR/images/<id>.jpg   DIR/annotations.json   DIR/pseudo_label.json
 
+YOLO layout (Ultralytics'; ``load_yolo`` reads it, and so does ``yolo train data=DIR/data.yaml``)::
+
+    DIR/images/<id>.jpg   DIR/labels/<id>.txt   DIR/scores/<id>.txt   DIR/{train,val}.txt
+    DIR/data.yaml         DIR/pseudo_label.json
+
 Each VOC ``<object>`` carries a ``<score>`` element, each COCO annotation a ``"score"`` field (both
 readers ignore them); a box the temporal refinement filled into a gap (``--temporal``: no detection of
 the teacher there, its score interpolated) also ``<interpolated>1</interpolated>`` or
-``"interpolated": true``; ``pseudo_label.json`` records the teacher, its threshold, the sampling, the
-class subset and renaming, the sources and whether the run finished.
+``"interpolated": true``. A YOLO label line has no room for either (Ultralytics reads exactly five
+numbers), so ``scores/<id>.txt`` holds the scores, one per line in the order of ``labels/<id>.txt``.
+``pseudo_label.json`` records the teacher, its threshold, the sampling, the class subset and renaming,
+the sources and whether the run finished; it is written before the first frame, so a run killed at any
+point leaves a folder the same command resumes.
+
+The ``train`` split is the first nine tenths of the frames in source order, ``val`` the last tenth (at
+least one frame), so validation frames lie apart in time from the training frames (VOC:
+``ImageSets/Main/{train,val,trainval}.txt``; YOLO: ``train.txt``, ``val.txt``).
 
 Every file goes through :mod:`core.io.fileio` (temporary file, then rename). A frame is *done* when its
-annotation exists: the VOC XML, written after the image, or (COCO) its entry in
-``annotations.json``, rewritten with every image written so far at each :meth:`save`. That is what a
-resumed run skips.
+annotation exists: the VOC XML or the YOLO label file, written after the image (and the scores), or
+(COCO) its entry in ``annotations.json``, rewritten with every image written so far at each
+:meth:`save`. That is what a resumed run skips. Only the frame ids are kept in memory (and, for COCO,
+the annotations), never the frames.
 """
 from __future__ import annotations
 
@@ -31,11 +44,12 @@ import cv2
 import numpy as np
 
 from core.data._checks import read_json_file
+from core.data.yolo import DATA_FILE, data_yaml_text, yolo_lines
 from core.io.fileio import atomic_write, write_json
 
 JPEG_QUALITY = 95
 STATE_FILE = "pseudo_label.json"
-FORMATS: tuple[str, ...] = ("voc", "coco")
+FORMATS: tuple[str, ...] = ("voc", "coco", "yolo")
 
 
 def _jpeg(image: np.ndarray, path: Path) -> bytes:
@@ -67,11 +81,13 @@ def voc_xml(image_id: str, filename: str, width: int, height: int, boxes: np.nda
 
 
 class PseudoLabelWriter:
-    """Writes frames and their labels into ``out`` (VOC or COCO), and the index files on :meth:`save`.
+    """Writes frames and their labels into ``out`` (VOC, COCO or YOLO), and the index files on :meth:`save`.
+
+    Opening it writes ``pseudo_label.json`` (the run's record) before anything else.
 
     Args:
         out: the dataset folder (exists).
-        fmt: ``voc`` or ``coco``.
+        fmt: ``voc``, ``coco`` or ``yolo``.
         class_names: the dataset's classes, entry 0 ``"__background__"``.
         note: one line naming the teacher and threshold (in every VOC annotation and the COCO ``info``).
         state: the content of ``pseudo_label.json`` (updated by the caller, written on :meth:`save`).
@@ -82,29 +98,46 @@ class PseudoLabelWriter:
             raise ValueError(f"pseudo-label format must be one of {FORMATS}, got {fmt!r}")
         self.out, self.fmt, self.class_names, self.note, self.state = out, fmt, tuple(class_names), note, state
         self.image_dir = out / ("JPEGImages" if fmt == "voc" else "images")
-        self.image_dir.mkdir(parents=True, exist_ok=True)
-        if fmt == "voc":
-            (out / "Annotations").mkdir(exist_ok=True)
-            (out / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+        self.label_dir = out / {"voc": "Annotations", "yolo": "labels"}.get(fmt, "")
         self.ids: list[str] = []
         self._coco_images: list[dict[str, Any]] = []
         self._coco_anns: list[dict[str, Any]] = []
         self._load_done()
         self._next_number = max((img["id"] for img in self._coco_images), default=0) + 1
+        # annotation ids go on after the largest kept: a frame deleted since (its annotations dropped) frees none
+        self._next_ann = max((a["id"] for a in self._coco_anns), default=0) + 1
+        # The record first, before any folder or frame: a run killed (SIGKILL, a full disk) at any point after
+        # this is a folder the same command resumes; before it, the folder is still empty.
+        self.save()
+        self.image_dir.mkdir(parents=True, exist_ok=True)
+        if fmt == "voc":
+            (out / "Annotations").mkdir(exist_ok=True)
+            (out / "ImageSets" / "Main").mkdir(parents=True, exist_ok=True)
+        if fmt == "yolo":
+            (out / "labels").mkdir(exist_ok=True)
+            (out / "scores").mkdir(exist_ok=True)
 
     @property
     def dataset_path(self) -> Path:
-        """What to hand to the reader: the folder (VOC) or ``annotations.json`` (COCO)."""
-        return self.out if self.fmt == "voc" else self.out / "annotations.json"
+        """What to hand to the reader: the folder (VOC, YOLO) or ``annotations.json`` (COCO)."""
+        return self.out / "annotations.json" if self.fmt == "coco" else self.out
+
+    def _listed(self) -> list[str]:
+        """The frame ids of the last saved index, in order (VOC ``trainval.txt``; YOLO ``train.txt`` + ``val.txt``)."""
+        if self.fmt == "voc":
+            files = [self.out / "ImageSets" / "Main" / "trainval.txt"]
+        else:
+            files = [self.out / "train.txt", self.out / "val.txt"]
+        ids = [Path(line).stem for f in files if f.is_file() for line in f.read_text(encoding="utf-8").split()]
+        return list(dict.fromkeys(ids))
 
     def _load_done(self) -> None:
         """The frames an earlier run finished (see the module docstring), in the order they were written."""
-        if self.fmt == "voc":
-            listed = self.out / "ImageSets" / "Main" / "trainval.txt"
-            order = listed.read_text(encoding="utf-8").split() if listed.is_file() else []
-            on_disk = {p.stem for p in (self.out / "Annotations").glob("*.xml")
-                       if (self.image_dir / f"{p.stem}.jpg").is_file()}
-            self.ids = [i for i in order if i in on_disk] + sorted(on_disk - set(order))
+        if self.fmt in ("voc", "yolo"):
+            suffix = ".xml" if self.fmt == "voc" else ".txt"
+            on_disk = {p.stem for p in self.label_dir.glob(f"*{suffix}") if (self.image_dir / f"{p.stem}.jpg").is_file()}
+            self.ids = [i for i in self._listed() if i in on_disk]
+            self.ids += sorted(on_disk - set(self.ids))
             return
         path = self.out / "annotations.json"
         if not path.is_file():
@@ -130,28 +163,42 @@ class PseudoLabelWriter:
             names = [self.class_names[int(k)] for k in labels]
             atomic_write(self.out / "Annotations" / f"{image_id}.xml",
                          voc_xml(image_id, filename, w, h, boxes, scores, names, self.note, flags), "annotation")
+        elif self.fmt == "yolo":  # the scores first: the label file marks the frame done
+            atomic_write(self.out / "scores" / f"{image_id}.txt", "".join(f"{v:.6f}\n" for v in scores.tolist()),
+                         "score file")
+            atomic_write(self.label_dir / f"{image_id}.txt", yolo_lines(boxes, labels, w, h), "label file")
         else:
             number, self._next_number = self._next_number, self._next_number + 1
             self._coco_images.append({"id": number, "file_name": filename, "width": int(w), "height": int(h)})
             for (x1, y1, x2, y2), score, label, filled in zip(np.asarray(boxes, np.float64).tolist(), scores.tolist(),
                                                               labels.tolist(), flags.tolist()):
                 bw, bh = x2 - x1, y2 - y1
-                ann = {"id": len(self._coco_anns) + 1, "image_id": number, "category_id": int(label),
+                self._next_ann += 1
+                ann = {"id": self._next_ann - 1, "image_id": number, "category_id": int(label),
                        "bbox": [round(x1, 3), round(y1, 3), round(bw, 3), round(bh, 3)],
                        "area": round(bw * bh, 3), "iscrowd": 0, "score": round(float(score), 6)}
                 self._coco_anns.append({**ann, "interpolated": True} if filled else ann)
         self.ids.append(image_id)
 
+    def split(self) -> tuple[list[str], list[str]]:
+        """(train, val) frame ids: the last tenth (at least one frame) is val; source order keeps it apart in time."""
+        n_val = max(1, len(self.ids) // 10)
+        return (self.ids[:-n_val], self.ids[-n_val:]) if len(self.ids) > 1 else (self.ids, self.ids)
+
     def save(self) -> None:
         """The index files for the frames done so far, then ``pseudo_label.json`` (a readable dataset at every save)."""
+        train, val = self.split()
         if self.ids and self.fmt == "voc":
             main = self.out / "ImageSets" / "Main"
-            # The last tenth (at least one frame) is "val"; frames in source order keep it apart in time.
-            n_val = max(1, len(self.ids) // 10)
-            train, val = (self.ids[:-n_val], self.ids[-n_val:]) if len(self.ids) > 1 else (self.ids, self.ids)
             for name, ids in (("trainval", self.ids), ("train", train), ("val", val)):
                 atomic_write(main / f"{name}.txt", "".join(f"{i}\n" for i in ids), "image set")
             atomic_write(self.out / "labels.txt", "".join(f"{n}\n" for n in self.class_names[1:]), "class list")
+        elif self.ids and self.fmt == "yolo":
+            for name, ids in (("train", train), ("val", val)):  # ./ : relative to the list's folder (Ultralytics)
+                atomic_write(self.out / f"{name}.txt", "".join(f"./images/{i}.jpg\n" for i in ids), "image list")
+            atomic_write(self.out / DATA_FILE, data_yaml_text(self.class_names, {"train": "train.txt",
+                                                                                  "val": "val.txt"}, self.note),
+                         "YOLO data file")
         elif self.ids:
             categories = [{"id": k, "name": n} for k, n in enumerate(self.class_names) if k > 0]
             write_json(self.out / "annotations.json", {
@@ -162,4 +209,17 @@ class PseudoLabelWriter:
         write_json(self.out / STATE_FILE, dict(self.state, frames=len(self.ids)), "pseudo-label record", indent=2)
 
 
-__all__ = ["PseudoLabelWriter", "voc_xml", "STATE_FILE", "FORMATS", "JPEG_QUALITY"]
+def pseudo_label_splits(path: str | Path) -> tuple[str, str] | None:
+    """``("train", "val")`` when ``path`` is a pseudo-labelled VOC or YOLO folder (its ``pseudo_label.json``
+    says so), the splits to train and validate on; else None."""
+    p = Path(path).expanduser()
+    if not (p / STATE_FILE).is_file():
+        return None
+    try:
+        fmt = read_json_file(p / STATE_FILE, "pseudo-label record").get("settings", {}).get("format")
+    except (ValueError, AttributeError):
+        return None
+    return ("train", "val") if fmt in ("voc", "yolo") else None
+
+
+__all__ = ["PseudoLabelWriter", "voc_xml", "pseudo_label_splits", "STATE_FILE", "FORMATS", "JPEG_QUALITY"]

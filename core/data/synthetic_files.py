@@ -84,6 +84,23 @@ def _voc_xml(image_id: str, filename: str, width: int, height: int, boxes: np.nd
             f"  <segmented>0</segmented>\n{''.join(objs)}</annotation>\n")
 
 
+def voc_splits_of(ids: list[str]) -> dict[str, list[str]]:
+    """VOC's image sets of a synthetic dataset: ``test`` and ``val`` a tenth each (at least one image), ``train``
+    the rest, ``trainval`` = train + val (as in VOC, the test images are in neither).
+
+    ``ssd eval`` and the Evaluate view read ``test`` by default: scenes that neither training nor the choice
+    of ``best.pt`` (on ``val``) has seen. Order: train, test, then val the last tenth. Under three images the
+    sets overlap (one image: every set is that image; two: train the first, val and test the second).
+    """
+    n = len(ids)
+    n_val = max(1, n // 10)
+    n_test = max(1, n // 10) if n >= 3 else 0
+    train = ids[:n - n_val - n_test] or ids
+    val = ids[n - n_val:]
+    test = ids[n - n_val - n_test:n - n_val] or val
+    return {"trainval": list(dict.fromkeys(train + val)), "train": train, "val": val, "test": test}
+
+
 def _write_scenes(folder: Path, count: int, seed: int, fmt: str, size: tuple[int, int],
                   on_progress: ProgressFn | None, should_stop: StopFn | None) -> None:
     """Render and write every scene and annotation into ``folder`` (see :func:`write_dataset`)."""
@@ -119,12 +136,8 @@ def _write_scenes(folder: Path, count: int, seed: int, fmt: str, size: tuple[int
         report(on_progress, i + 1, count, "synth")
     if fmt == "voc":
         main = folder / "ImageSets" / "Main"
-        (main / "trainval.txt").write_text("".join(f"{i}\n" for i in ids))
-        # The last tenth (at least one image) is "val"; a one-image set uses it for both.
-        n_val = max(1, len(ids) // 10)
-        train_ids, val_ids = (ids[:-n_val], ids[-n_val:]) if len(ids) > 1 else (ids, ids)
-        (main / "train.txt").write_text("".join(f"{i}\n" for i in train_ids))
-        (main / "val.txt").write_text("".join(f"{i}\n" for i in val_ids))
+        for name, split_ids in voc_splits_of(ids).items():
+            (main / f"{name}.txt").write_text("".join(f"{i}\n" for i in split_ids))
         (folder / "labels.txt").write_text("".join(f"{n}\n" for n in SHAPE_CLASSES[1:]))
         return
     categories = [{"id": k, "name": n, "supercategory": "shape"} for k, n in enumerate(SHAPE_CLASSES) if k > 0]
@@ -162,8 +175,9 @@ def write_dataset(out_dir: str | Path, count: int, seed: int, fmt: str = "voc", 
     """Write ``count`` scenes of ``seed`` as a real dataset, whole or not at all (module docstring).
 
     Layouts:
-        ``fmt="voc"``: ``out_dir/{Annotations, JPEGImages, ImageSets/Main/{trainval,train,val}.txt, labels.txt}``
-        (the last tenth, at least one image, is ``val``); returns ``out_dir`` (pass it to ``load_voc``).
+        ``fmt="voc"``: ``out_dir/{Annotations, JPEGImages, ImageSets/Main/{train,val,trainval,test}.txt,
+        labels.txt}`` (:func:`voc_splits_of`: a tenth each for ``val`` and ``test``); returns ``out_dir`` (pass
+        it to ``load_voc``).
         ``fmt="coco"``: ``out_dir/{images/, annotations.json}``; returns the JSON path (pass it to
         ``load_coco``).
 

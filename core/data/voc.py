@@ -128,6 +128,17 @@ def split_roots(roots: Sequence[str | Path] | str | Path) -> list[Path]:
     return [Path(r) for r in roots]
 
 
+def voc_image_count(roots: Sequence[str | Path] | str | Path) -> int:
+    """How many distinct images the image sets of the given VOC roots list, all splits together."""
+    total = 0
+    for d in (d for r in split_roots(roots) for d in find_voc_roots(r)):
+        ids: set[str] = set()
+        for name in _split_names(d):
+            ids.update(read_text_file(d / "ImageSets" / "Main" / f"{name}.txt", "image set").split())
+        total += len(ids)
+    return total
+
+
 def read_class_list(path: str | Path) -> tuple[str, ...]:
     """Read a class list (one name per line, blank lines and ``#`` comments ignored).
 

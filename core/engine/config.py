@@ -37,7 +37,7 @@ TRACKING_VIDEO_SEED = 600_000
 TEMPORAL_VIDEO_SEED = 700_000
 
 # -------------------------------------------------------------------------------------- choices
-FORMATS: tuple[str, ...] = ("voc", "coco", "synthetic")
+FORMATS: tuple[str, ...] = ("voc", "coco", "yolo", "synthetic")
 #: The architectures of core.config.ARCHITECTURES (their registry: label, description, default boxes).
 ARCHS: tuple[str, ...] = tuple(ARCHITECTURES)
 PRIORS: tuple[str, ...] = ("voc", "coco")
@@ -46,7 +46,7 @@ AUGMENTATIONS: tuple[str, ...] = ("ssd", "light", "none")
 GROUPS: tuple[str, ...] = ("data", "model", "optimisation", "run")
 
 CHOICE_LABELS: dict[str, str] = {
-    "synthetic": "Synthetic shapes", "voc": "VOC folder", "coco": "COCO JSON",
+    "synthetic": "Synthetic shapes", "voc": "VOC folder", "coco": "COCO JSON", "yolo": "YOLO folder (data.yaml)",
     **{name: a.label for name, a in ARCHITECTURES.items()},
     "sgd": "SGD with momentum", "adam": "Adam",
     "ssd": "SSD (photometric, expand, crop, flip)", "light": "Light (photometric, flip)",
@@ -210,7 +210,7 @@ def _spec(default: Any, label: str, help: str, group: str, kind: str, **extra: A
 
 
 _SYN = ("synthetic",)
-_FILES = ("voc", "coco")
+_FILES = ("voc", "coco", "yolo")
 
 
 @dataclass(frozen=True)
@@ -228,12 +228,12 @@ class TrainConfig:
     # -- data
     data_format: str = _spec("synthetic", "Format", "dataset format", "data", "choice", choices=FORMATS,
                              flag="--format")
-    data_path: str | None = _spec(None, "Path", "VOC root (several: comma-separated) or COCO instances JSON",
+    data_path: str | None = _spec(None, "Path", "VOC root (several: comma-separated), COCO JSON or YOLO folder",
                                   "data", "path", optional=True, path_mode="any", formats=_FILES, flag="--data")
-    train_split: str = _spec("trainval", "Training split", "VOC image set to train on", "data", "str",
-                             formats=("voc",))
+    train_split: str = _spec("trainval", "Training split", "VOC image set or YOLO split to train on", "data", "str",
+                             formats=("voc", "yolo"))
     val_split: str | None = _spec("test", "Validation split / JSON",
-                                  "VOC image set or COCO instances JSON to validate on; 'none' disables "
+                                  "VOC image set, YOLO split or COCO instances JSON to validate on; 'none' disables "
                                   "validation (for synthetic scenes any other value turns it on)",
                                   "data", "str", optional=True, none_text="no validation")
     synthetic_count: int = _spec(2000, "Scenes", "synthetic training scenes", "data", "int", minimum=1,
@@ -343,6 +343,12 @@ class TrainConfig:
         if self.data_format == "synthetic" and self.val_split is not None and self.val_seed == self.synthetic_seed:
             raise ValueError(f"TrainConfig.val_seed={self.val_seed!r} (--val-seed): the held-out synthetic scenes "
                              "must use a seed never used in training")
+
+    def model_inputs(self) -> list[tuple[str, str]]:
+        """(option, model string) of ``--init``, ``--backbone`` and ``--distill``: never a file the run writes."""
+        given = (("--init weights", self.init_weights), ("--backbone weights", self.backbone_weights),
+                 ("--distill teacher", self.distill_teacher))
+        return [(role, str(spec)) for role, spec in given if spec]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (lists, numbers, strings, None) for checkpoints."""

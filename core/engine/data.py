@@ -66,18 +66,19 @@ def train_spec(cfg: TrainConfig) -> DatasetSpec:
     """The training data of ``cfg`` as a core.data DatasetSpec (``DatasetSpec.index()`` reads it)."""
     if cfg.data_format == "synthetic":
         return DatasetSpec("synthetic", count=cfg.synthetic_count, seed=cfg.synthetic_seed, size=cfg.synthetic_size)
-    return DatasetSpec(cfg.data_format, cfg.data_path, cfg.train_split if cfg.data_format == "voc" else None)
+    return DatasetSpec(cfg.data_format, cfg.data_path, cfg.train_split if cfg.data_format in ("voc", "yolo") else None)
 
 
 def val_spec(cfg: TrainConfig) -> DatasetSpec | None:
     """The validation data of ``cfg`` (None when validation is off): held-out synthetic scenes, the VOC
-    image set ``val_split`` of the same folders, or the COCO instances JSON ``val_split``."""
+    image set ``val_split`` of the same folders, the YOLO split ``val_split`` of the same dataset, or the COCO
+    instances JSON ``val_split``."""
     if cfg.val_split is None:
         return None
     if cfg.data_format == "synthetic":
         return DatasetSpec("synthetic", count=cfg.val_count, seed=cfg.val_seed, size=cfg.synthetic_size)
-    if cfg.data_format == "voc":
-        return DatasetSpec("voc", cfg.data_path, cfg.val_split)
+    if cfg.data_format in ("voc", "yolo"):
+        return DatasetSpec(cfg.data_format, cfg.data_path, cfg.val_split)
     return DatasetSpec("coco", cfg.val_split)
 
 

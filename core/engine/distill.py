@@ -53,8 +53,68 @@ def distillation_term(student_logits: Tensor, teacher_logits: Tensor, positive: 
     return kl.mean() * temperature ** 2
 
 
+def check_teacher_fits(teacher: Any, weights: str | Path, student_config: Any, student_classes: Sequence[str] | None,
+                       student_priors: Tensor) -> None:
+    """Refuse a teacher whose logits cannot be compared with the student's, one prior for one prior.
+
+    Args:
+        teacher: the loaded teacher (a :class:`core.detector.Detector`, an exported network's included).
+        weights: its file (named in the messages).
+        student_config: the student's :class:`core.config.SSDConfig`.
+        student_classes: the student's class names (entry 0 the background); None skips the class check
+            (before the dataset, whose classes are the student's, exists).
+        student_priors: [P, 4] the student's default boxes (cx, cy, w, h normalised).
+
+    Raises:
+        ValueError: naming the file, when the input size, normalisation, default boxes or classes do not fit.
+    """
+    if getattr(teacher, "config", None) is None or not hasattr(teacher, "priors"):
+        raise ValueError(f"{weights}: distillation learns an SSD teacher's scores on each default box; this "
+                         f"{getattr(teacher, 'weights_format', 'kind of')} teacher can label the data but not be "
+                         f"distilled from")
+    t, s = teacher.config.model, student_config.model
+
+    def norm(m: Any) -> tuple:
+        return m.image_size, tuple(m.image_mean), tuple(getattr(m, "image_std", ()) or ())
+
+    if norm(t) != norm(s):
+        raise ValueError(f"{weights}: the teacher takes {t.image_size} px images normalised by {norm(t)[1:]}, "
+                         f"the student {s.image_size} px by {norm(s)[1:]}; distillation needs the same input")
+    priors = teacher.priors
+    same = "use the same architecture and default-box set (--model, --priors)"
+    if priors.shape != student_priors.shape:
+        raise ValueError(f"{weights}: the teacher has {priors.shape[0]} default boxes, the student "
+                         f"{student_priors.shape[0]} (distillation compares them one by one): {same}")
+    differ = (priors - student_priors.to(priors)).abs().amax(dim=1) > 1e-6
+    if differ.any():
+        k = int(differ.nonzero()[0, 0])
+        box = lambda b: "(" + ", ".join(f"{float(v):.3f}" for v in b) + ")"  # noqa: E731
+        raise ValueError(f"{weights}: the teacher's default boxes are laid out differently from the student's "
+                         f"(both have {priors.shape[0]}, but {int(differ.sum())} differ; box {k}, as (cx, cy, w, "
+                         f"h) of the image, is {box(priors[k])} for the teacher and {box(student_priors[k])} for "
+                         f"the student: another default-box set?): {same}")
+    missing = [n for n in (student_classes or ())[1:] if n not in teacher.class_names[1:]]
+    if missing:
+        raise ValueError(f"{weights}: the teacher has no class {', '.join(repr(n) for n in missing)} "
+                         f"(its classes: {', '.join(teacher.class_names[1:])})")
+
+
+def load_teacher(weights: str | Path, device: torch.device | str, trust_code: bool = False) -> Any:
+    """The distillation teacher: a checkpoint on ``device``, or an exported network (ONNX, OpenVINO IR,
+    TorchScript with the opt-in), which runs on the CPU; either gives the raw class logits of a batch."""
+    from core.model_spec import kind_of_path
+    from core.resolve import load_detector
+
+    exported = kind_of_path(weights) != "checkpoint"  # exported networks run on the CPU, whatever the student's device
+    return load_detector(str(weights), device="cpu" if exported else str(device), trust_code=trust_code)
+
+
 class Distiller:
     """The teacher and its class mapping; ``distiller(images, student_logits, target_labels)`` is A times the term.
+
+    The teacher may be a checkpoint (its network runs on ``device``, beside the student) or a network
+    ``ssd export`` wrote (ONNX or OpenVINO IR on OpenVINO, TorchScript with ``trust_code``): it runs on the
+    CPU and its logits are moved to ``device``.
 
     Args:
         weights: the teacher detector (any file :func:`core.resolve.load_detector` reads).
@@ -66,58 +126,55 @@ class Distiller:
 
     Raises:
         ValueError: naming the file, when the teacher's input, normalisation, default boxes or classes do
-            not fit the student.
+            not fit the student (:func:`check_teacher_fits`).
     """
 
     def __init__(self, weights: str | Path, student_config: Any, student_classes: Sequence[str], student_priors: Tensor,
                  device: torch.device, weight: float = 1.0, temperature: float = 2.0, trust_code: bool = False) -> None:
-        from core.resolve import load_detector
-
         if temperature <= 0:
             raise ValueError(f"distillation temperature must be > 0, got {temperature}")
         self.weight, self.temperature = float(weight), float(temperature)
-        teacher = load_detector(str(weights), device=str(device), trust_code=trust_code)
-        if getattr(teacher, "config", None) is None or not hasattr(teacher, "model"):
-            raise ValueError(f"{weights}: distillation learns an SSD teacher's scores on each default box; this "
-                             f"{teacher.weights_format} teacher can label the data but not be distilled from")
-        t, s = teacher.config.model, student_config.model
-        def norm(m: Any) -> tuple:
-            return m.image_size, tuple(m.image_mean), tuple(getattr(m, "image_std", ()) or ())
-
-        if norm(t) != norm(s):
-            raise ValueError(f"{weights}: the teacher takes {t.image_size} px images normalised by {norm(t)[1:]}, "
-                             f"the student {s.image_size} px by {norm(s)[1:]}; distillation needs the same input")
-        self.model = teacher.model.to(device).eval()
-        priors = self.model.priors(device)
-        same = "use the same architecture and default-box set (--model, --priors)"
-        if priors.shape != student_priors.shape:
-            raise ValueError(f"{weights}: the teacher has {priors.shape[0]} default boxes, the student "
-                             f"{student_priors.shape[0]} (distillation compares them one by one): {same}")
-        differ = (priors - student_priors.to(priors)).abs().amax(dim=1) > 1e-6
-        if differ.any():
-            k = int(differ.nonzero()[0, 0])
-            box = lambda b: "(" + ", ".join(f"{float(v):.3f}" for v in b) + ")"  # noqa: E731
-            raise ValueError(f"{weights}: the teacher's default boxes are laid out differently from the student's "
-                             f"(both have {priors.shape[0]}, but {int(differ.sum())} differ; box {k}, as (cx, cy, w, "
-                             f"h) of the image, is {box(priors[k])} for the teacher and {box(student_priors[k])} for "
-                             f"the student: another default-box set?): {same}")
-        teacher_index = {n: i for i, n in enumerate(teacher.class_names) if i > 0}
-        missing = [n for n in student_classes[1:] if n not in teacher_index]
-        if missing:
-            raise ValueError(f"{weights}: the teacher has no class {', '.join(repr(n) for n in missing)} "
-                             f"(its classes: {', '.join(teacher.class_names[1:])})")
+        self.teacher = load_teacher(weights, device, trust_code)
+        check_teacher_fits(self.teacher, weights, student_config, student_classes, student_priors)
+        # A checkpoint's network runs here as a module (no preprocessing: the batch is already the network input).
+        exported = getattr(self.teacher, "network", None) is not None  # core.runtime.network.NetworkDetector
+        self.model = None if exported else self.teacher.model.to(device).eval()
+        teacher_index = {n: i for i, n in enumerate(self.teacher.class_names) if i > 0}
         self.index = torch.tensor([0] + [teacher_index[n] for n in student_classes[1:]], device=device)
 
     @torch.no_grad()
     def teacher_logits(self, images: Tensor) -> Tensor:
         """[B, P, C_student]: the teacher's class logits on the network input ``images`` [B, 3, S, S]."""
-        logits, _ = self.model(images)
+        if self.model is not None:
+            logits, _ = self.model(images)
+        else:  # an exported network: CPU float32 in, its logits back on the batch's device
+            logits, _ = self.teacher.forward(images.detach().to("cpu", torch.float32))
+            logits = logits.to(images.device)
         return logits.index_select(-1, self.index).float()
 
     def __call__(self, images: Tensor, student_logits: Tensor, target_labels: Tensor) -> Tensor:
         """``A * distillation_term`` on the priors with ``target_labels > 0`` (int64 [B, P])."""
         term = distillation_term(student_logits, self.teacher_logits(images), target_labels > 0, self.temperature)
         return term * self.weight
+
+
+def check_distillation(cfg: Any) -> None:
+    """Before any work (a labelling stage, reading the data): the teacher of a :class:`TrainConfig`'s
+    ``distill_teacher`` loads and takes the input and default boxes of the student ``cfg`` describes.
+    Its classes are checked when the dataset, which gives the student's, is read (:class:`Distiller`).
+
+    Raises:
+        ValueError, FileNotFoundError: naming the file and what does not fit (nothing done yet).
+    """
+    if not cfg.distill_teacher:
+        return
+    from core.config import preset
+    from core.ssd.priors import prior_boxes
+
+    teacher = load_teacher(cfg.distill_teacher, "cpu", getattr(cfg, "trust_code", False))
+    student = preset(cfg.arch, num_classes=2, priors=cfg.priors, width=cfg.width)
+    check_teacher_fits(teacher, cfg.distill_teacher, student, None,
+                       prior_boxes(student.model.priors, student.model.image_size))
 
 
 def build_distiller(cfg: Any, student_config: Any, student_classes: Sequence[str], student_priors: Tensor,
@@ -130,4 +187,5 @@ def build_distiller(cfg: Any, student_config: Any, student_classes: Sequence[str
                      cfg.distill_weight, cfg.distill_temperature, getattr(cfg, "trust_code", False))
 
 
-__all__ = ["Distiller", "distillation_term", "build_distiller"]
+__all__ = ["Distiller", "distillation_term", "build_distiller", "check_distillation", "check_teacher_fits",
+           "load_teacher"]

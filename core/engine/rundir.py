@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from core.io.fileio import remove_stale_temps
+from core.io.fileio import Inputs, check_not_input, remove_stale_temps
 
 #: The files a run writes into its folder; any of them marks the folder as holding a run.
 RUN_FILES: tuple[str, ...] = ("last.pt", "model.pt", "best.pt", "metrics.csv")
@@ -64,6 +64,21 @@ def check_run_dir(out_dir: str | Path, resume: str | Path | None = None, overwri
     raise RunExistsError(d, found, last if has_last else None,
                          f"{d} already holds a run ({', '.join(found)}): {offer}choose a new output folder "
                          "(--out), or add --overwrite to replace it")
+
+
+def check_run_inputs(out_dir: str | Path, inputs: Inputs) -> None:
+    """Refuse a run whose inputs (weights to start from, a teacher, ...) are files the run writes or, with
+    ``overwrite``, removes (:data:`RUN_FILES` of ``out_dir``): the run would replace what it reads.
+
+    ``inputs``: (what, model string or path) pairs; model strings are resolved to their files (an IR's
+    ``.xml`` and ``.bin``). Raises ValueError naming the file and the option.
+    """
+    from core.model_spec import model_inputs
+
+    files = [pair for role, spec in inputs for pair in model_inputs(spec, role)]
+    d = Path(out_dir).expanduser()
+    for name in RUN_FILES:
+        check_not_input(d / name, files, "run file")
 
 
 def prepare_run_dir(run_dir: Path, overwrite: bool, resumed: bool) -> list[str]:

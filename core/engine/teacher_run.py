@@ -199,6 +199,7 @@ def _finished_labelling(label_cfg: PseudoLabelConfig) -> PseudoLabelResult | Non
     Raises:
         core.pseudo_label.DatasetExistsError: the folder holds another labelling (never mixed).
     """
+    from core.data.source_ids import covers
     from core.pseudo_label import check_target
     from core.resolve import model_identity
 
@@ -209,9 +210,8 @@ def _finished_labelling(label_cfg: PseudoLabelConfig) -> PseudoLabelResult | Non
         identity = model_identity(label_cfg.teacher, label_cfg.tiling(), label_cfg.trust_code)
     except (ValueError, FileNotFoundError):
         return None  # pseudo_label names what is missing
-    _, previous = check_target(out, label_cfg.settings(identity))
-    sources = {str(Path(s).resolve()) for s in label_cfg.sources}
-    if previous is None or not previous.get("complete") or not sources <= set(previous.get("sources", [])):
+    _, previous = check_target(out, label_cfg.settings(identity), label_cfg.sources)
+    if previous is None or not previous.get("complete") or not covers(previous.get("sources", []), label_cfg.sources):
         return None
     frames = int(previous.get("frames", 0))
     return PseudoLabelResult(out_dir=out, dataset_path=out, fmt="voc", class_names=tuple(previous["class_names"]),
@@ -253,12 +253,15 @@ def pseudo_label_then_train(cfg: TrainConfig, stage: TeacherStage, on_progress: 
         core.pseudo_label.DatasetExistsError, ValueError, OSError: as :func:`core.pseudo_label.pseudo_label`
             and :func:`core.engine.trainer.train`.
     """
-    from core.engine.rundir import check_run_dir
+    from core.engine.distill import check_distillation
+    from core.engine.rundir import check_run_dir, check_run_inputs
     from core.engine.trainer import train
     from core.pseudo_label import pseudo_label
 
     out = Path(cfg.out_dir).expanduser()
     check_run_dir(out, cfg.resume, cfg.overwrite)
+    check_run_inputs(out, cfg.model_inputs() + [("teacher", stage.teacher)])
+    check_distillation(teacher_train_config(cfg, stage))  # a teacher that cannot teach fails now, not after labelling
     if cfg.overwrite and cfg.resume is None:
         _overwrite_run(out)
     label_cfg = stage.labelling(out, "cpu" if cfg.device == "auto" else cfg.device, cfg.trust_code)

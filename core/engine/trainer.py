@@ -10,8 +10,7 @@ epoch ends, checkpoint, stop). The schedule is in core.engine.schedule, events i
 
 Run folder (``out_dir``; a folder holding another run is refused, see core.engine.rundir):
     ``last.pt``     resumable: model, optimizer, scheduler, AMP scaler, iteration, RNG states, schedule;
-                    written atomically every ``checkpoint_every`` iterations, at every epoch end
-                    and when stopped;
+                    written atomically every ``checkpoint_every`` iterations, at epoch ends, when stopped;
     ``model.pt``    the final weights (core.load_detector reads it; no optimizer state);
     ``best.pt``     the weights with the best validation mAP so far (if validation runs);
     ``metrics.csv`` one row per iteration, see core.engine.metrics;
@@ -44,7 +43,7 @@ from core.engine.distributed import (DistInfo, all_reduce_mean, any_rank, barrie
 from core.engine.events import (EventKind, NonFiniteLossError, ProgressFn, StepOut, StopFn, TrainProgress,
                                 TrainResult)
 from core.engine.metrics import Ema, MetricsCSV
-from core.engine.rundir import check_run_dir, prepare_run_dir, remove_if_empty
+from core.engine.rundir import check_run_dir, check_run_inputs, prepare_run_dir, remove_if_empty
 from core.engine.schedule import (build_optimizer, build_scheduler, optimizer_step, resumed_schedule_warnings,
                                   schedule_for, validation_due)
 from core.ssd.loss import MultiBoxLoss
@@ -78,6 +77,7 @@ class Trainer:
 
         cfg = self.cfg
         check_run_dir(self.run_dir, cfg.resume, cfg.overwrite)  # before any work
+        check_run_inputs(self.run_dir, cfg.model_inputs())  # the run never replaces a file it reads
         device = resolve_device(cfg.device)
         if cfg.num_threads is not None:
             torch.set_num_threads(cfg.num_threads)

@@ -280,9 +280,33 @@ def _finish(rows: Rows, p: Path, warnings: list[str]) -> tuple[dict[Any, Detecti
     return dets, warnings
 
 
-def read_detections(path: str | Path, gt: DatasetIndex
+def source_warning(data: dict, p: Path, images: str | Path) -> str | None:
+    """A warning when an ``ssd detect`` JSON's ``source`` is another file than ``images``, the footage it is
+    matched with frame by frame (by file name and frame number): two videos of one name (``GOPR0001.MP4``)
+    would otherwise be compared as one. A file is the same when its content is (a copy or a move is fine)."""
+    from core.data.source_ids import same_source, source_fingerprint
+
+    made_on = data.get("source")
+    if not isinstance(made_on, str) or not made_on:
+        return None
+    try:
+        theirs, ours = source_fingerprint(made_on), source_fingerprint(images)
+    except ValueError:  # the detections' footage is gone: only its name is left to compare
+        return None if Path(made_on).name == Path(images).name else (
+            f"{p}: these detections were made on {made_on}, not on {images}: frames are matched by name and number, "
+            f"so check that they are the same footage")
+    if same_source(theirs, ours):
+        return None
+    return (f"{p}: these detections were made on {made_on}, not on {images} (another file: other size or content); "
+            f"frames are matched by name and number, so the figures compare two different pieces of footage")
+
+
+def read_detections(path: str | Path, gt: DatasetIndex, images: str | Path | None = None
                     ) -> tuple[dict[Any, Detections], list[str], tuple[str, ...] | None]:
     """Any supported detections file (see module docstring).
+
+    ``images``: the footage ``gt`` comes from (a reference model's video, image folder or image); an
+    ``ssd detect`` JSON made on another file gets a warning (:func:`source_warning`).
 
     Returns:
         (detections, warnings, class_names): ``{image_id: Detections}``; ``class_names`` is
@@ -302,7 +326,8 @@ def read_detections(path: str | Path, gt: DatasetIndex
     data = read_json_file(p, "detections file")
     if isinstance(data, dict) and "images" in data and "class_names" in data:
         rows, warnings, names = _ssd_detect_json(data, p, gt)
-        dets, warnings = _finish(rows, p, warnings)
+        other = source_warning(data, p, images) if images is not None else None
+        dets, warnings = _finish(rows, p, warnings + ([other] if other else []))
         return dets, warnings, names
     rows, warnings = _coco_results(data, p, gt)
     dets, warnings = _finish(rows, p, warnings)

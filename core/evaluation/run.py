@@ -262,7 +262,8 @@ def detections_from_file(request: EvaluationRequest, gt: DatasetIndex, on_progre
     from core.evaluation.io import read_detections
 
     report(on_progress, 0, None, "read", f"reading {Path(str(request.detections)).name}")
-    dets, warnings, names = read_detections(str(request.detections), gt)
+    images = getattr(request.ground_truth, "images", None)  # a reference model's footage: the dets must be of it
+    dets, warnings, names = read_detections(str(request.detections), gt, images)
     return dets, names, warnings
 
 

@@ -4,7 +4,8 @@ Every file this project writes for a user (detections JSON, metrics, PR curves, 
 checkpoints, exported models) goes through here:
 
 - :func:`check_output_file` / :func:`check_output_dir` run *before* the work, so a bad ``--out``
-  fails in a second instead of after an hour of frames;
+  fails in a second instead of after an hour of frames; :func:`check_not_input` refuses an output
+  that is one of the command's inputs (symlinks and hard links included);
 - :func:`atomic_write` / :func:`atomic_path` write to a temporary file in the same folder and
   ``os.replace`` it over the target, so a crash, a kill or a full disk leaves the previous file
   intact and never half a file;
@@ -28,7 +29,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 TMP_SUFFIX = ".tmp"
 
@@ -37,14 +38,15 @@ def _tmp_prefix(path: Path) -> str:
     return f".{path.name}."
 
 
-def check_output_file(path: str | Path, what: str = "output file", *, overwrite: bool = True) -> Path:
+def check_output_file(path: str | Path, what: str = "output file", *, overwrite: bool = True,
+                      inputs: "Inputs" = ()) -> Path:
     """Check that ``path`` can be written as a file, before any work is done.
 
-    The parent folder is created when missing. Raises ``ValueError`` when ``path`` is an existing
-    folder, or exists and ``overwrite`` is False; ``OSError`` (``PermissionError``) when the folder
-    cannot be written. Returns ``path`` as a ``Path``.
+    The parent folder is created when missing. Raises ``ValueError`` when ``path`` is one of
+    ``inputs`` (:func:`check_not_input`), an existing folder, or exists and ``overwrite`` is False;
+    ``OSError`` (``PermissionError``) when the folder cannot be written. Returns ``path`` as a ``Path``.
     """
-    p = Path(path).expanduser()
+    p = check_not_input(path, inputs, what)
     if p.is_dir():
         raise ValueError(f"{what} {p} is a folder; give a file name")
     if p.exists() and not overwrite:
@@ -60,6 +62,52 @@ def check_output_file(path: str | Path, what: str = "output file", *, overwrite:
     os.close(probe_fd)
     os.unlink(probe)
     return p
+
+
+#: The inputs of a command, as (what it is, path) pairs: ``[("source video", "v.mp4"), ("weights", "w.pt")]``;
+#: a None path (an input not given, a camera) is skipped.
+Inputs = Sequence[tuple[str, "str | Path | None"]]
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file ``path`` names (symlinks followed), None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """True when ``a`` and ``b`` name one file: the same path once symlinks and ``..`` are resolved, or
+    (both existing) the same inode, as a hard link or a bind mount gives."""
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    with contextlib.suppress(OSError, RuntimeError):
+        if pa.resolve() == pb.resolve():
+            return True
+    ia = _file_identity(pa)
+    return ia is not None and ia == _file_identity(pb)
+
+
+def check_not_input(output: str | Path, inputs: Inputs, what: str = "output file") -> Path:
+    """Refuse an output that is one of the inputs of the same command, before any work.
+
+    ``ssd detect v.mp4 --out v.mp4`` would replace the video by its detections; ``ssd export w.pt --out
+    w.pt`` the weights by their network. Symlinks and hard links count: the file behind the name is
+    compared. Returns ``output`` as a ``Path``.
+
+    Raises:
+        ValueError: naming the output, the input it would destroy, and what to do.
+    """
+    out = Path(output).expanduser()
+    for role, path in inputs:
+        if path is None or str(path) == "":
+            continue
+        if same_file(out, path):
+            shown = f"{path}" if Path(path).expanduser() == out else f"{path} (the same file under another name)"
+            raise ValueError(f"{what} {out} is the {role} {shown}: writing it would destroy its own input; "
+                             f"choose another name")
+    return out
 
 
 def check_output_dir(path: str | Path, what: str = "output folder") -> Path:
@@ -233,6 +281,17 @@ def write_json(path: str | Path, obj: Any, what: str = "JSON file", indent: int 
     return atomic_write(path, dumps_json(obj, f"{what} {path}", indent) + "\n", what)
 
 
+def is_stale_temp(name: str) -> bool:
+    """True when ``name`` is the name of a temporary file of this module (``.<target>.<random>.tmp[.ext]``)."""
+    return _stale_re(None).fullmatch(name) is not None
+
+
+def _stale_re(name: str | None) -> re.Pattern[str]:
+    prefix = re.escape(_tmp_prefix(Path(name))) if name else r"\..+\."
+    # tempfile.mkstemp's random characters, then our suffix, then at most one short extension
+    return re.compile(prefix + r"[a-z0-9_]+" + re.escape(TMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?")
+
+
 def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path]:
     """Delete temporary files this module left behind in ``folder`` (after a kill mid-write).
 
@@ -245,9 +304,7 @@ def remove_stale_temps(folder: str | Path, name: str | None = None) -> list[Path
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    prefix = re.escape(_tmp_prefix(Path(name))) if name else r"\..+\."
-    # tempfile.mkstemp's random characters, then our suffix, then at most one short extension
-    stale = re.compile(prefix + r"[a-z0-9_]+" + re.escape(TMP_SUFFIX) + r"(\.[A-Za-z0-9]{1,8})?")
+    stale = _stale_re(name)
     removed = []
     for p in folder.iterdir():
         if not stale.fullmatch(p.name):

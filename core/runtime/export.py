@@ -46,6 +46,7 @@ def export_model(weights: str | Path, fmt: str, out: str | Path, *, image_size: 
     out = _check_options(fmt, precision, batch, Path(out))
     path = resolve_weights_spec(weights, allow_download=False)
     _check_checkpoint(path)
+    _check_not_inputs(out, fmt, weights, calibration)
     lw = load_weights(path, priors=priors)
     if lw.config is None:
         raise ValueError(f"'{path}' is an ImageNet VGG16 classifier, not a detector: nothing to export")
@@ -110,6 +111,17 @@ def _check_options(fmt: str, precision: str, batch: int, out: Path) -> Path:
         raise ValueError(f"output '{out}': a {fmt} export must end in {_SUFFIX[fmt]}")
     check_output_file(out, f"{fmt} export")
     return out
+
+
+def _check_not_inputs(out: Path, fmt: str, weights: str | Path, calibration: Any) -> None:
+    """Refuse an export whose file (or an IR's ``.bin`` beside it) is the weights or the calibration data."""
+    from core.io.fileio import check_not_input
+    from core.model_spec import model_inputs
+
+    inputs = model_inputs(weights) + ([("calibration data", calibration)] if isinstance(calibration, (str, Path))
+                                      else [])
+    for written in [out, out.with_suffix(".bin")] if fmt == "openvino" else [out]:
+        check_not_input(written, inputs, f"{fmt} export")
 
 
 def _export_ir(model: Any, lw: Any, meta: Any, out: Path, precision: str, calibration: Any,

@@ -316,14 +316,13 @@ class TrainDialog(QDialog):
         return formats is None or self.format_combo.currentData() in formats
 
     def _code_teacher(self) -> bool:
-        """True when a teacher the fields name runs code when opened (a TorchScript archive)."""
-        from core.model_spec import CODE_KINDS, kind_of_path
+        """True when a teacher the fields name runs code when opened (a TorchScript archive, a plug-in)."""
+        from core.model_spec import runs_code
 
         names = [self.editors["distill_teacher"].input.text()]
-        teacher = self.teacher_fields.editors.get("teacher")
-        if self.teacher_mode and teacher is not None:
-            names.append(teacher.input.text())
-        return any(n.strip() and kind_of_path(n.strip()) in CODE_KINDS for n in names)
+        if self.teacher_mode:
+            names.append(self.teacher_fields.picker.text())
+        return any(n.strip() and runs_code(n.strip()) for n in names)
 
     def _update_visibility(self) -> None:
         fmt = self.format_combo.currentData()
@@ -338,9 +337,9 @@ class TrainDialog(QDialog):
             if self.isVisible():
                 fit_to_screen(self)  # no gap where rows were hidden, nothing past the screen's edge
         data = self.editors["data_path"].widget
-        data.mode = "dir" if fmt == "voc" else "json"  # type: ignore[attr-defined]
-        data.edit.setPlaceholderText("VOC20xx or VOCdevkit folder (several: join with ',')" if fmt == "voc"  # type: ignore[attr-defined]
-                                     else "COCO instances JSON")
+        data.mode = "dir" if fmt in ("voc", "yolo") else "json"  # type: ignore[attr-defined]
+        data.edit.setPlaceholderText({"voc": "VOC20xx or VOCdevkit folder (several: join with ',')",  # type: ignore[attr-defined]
+                                      "yolo": "YOLO dataset folder (holding data.yaml)"}.get(fmt, "COCO instances JSON"))
 
     # ---------------------------------------------------------------- accept
     def accept(self) -> None:

@@ -19,7 +19,7 @@ from core.engine.config import VAL_SEED
 from ssd_gui.state.events import Events
 
 DATASET_KINDS: tuple[tuple[str, str], ...] = (
-    ("synthetic", "Synthetic shapes"), ("voc", "VOC folder"), ("coco", "COCO JSON"),
+    ("synthetic", "Synthetic shapes"), ("voc", "VOC folder"), ("coco", "COCO JSON"), ("yolo", "YOLO folder"),
     ("reference", "Reference model"))
 THRESHOLD_STEP = 0.001
 METRIC_NAMES: tuple[tuple[str, str], ...] = (("voc12", "VOC2010+"), ("voc07", "VOC07 11-point"), ("coco", "COCO"))
@@ -31,8 +31,9 @@ class EvalInputs:
 
     Attributes:
         use_model: evaluate ``weights`` (run over the images) rather than the ``detections`` file.
-        kind: one of :data:`DATASET_KINDS`' keys; ``path`` the VOC folder(s) or COCO JSON; ``split``
-            the VOC image set ("" for the default: test, else val, else trainval).
+        kind: one of :data:`DATASET_KINDS`' keys; ``path`` the VOC folder(s), COCO JSON or YOLO folder;
+            ``split`` the VOC image set or YOLO split ("" for the default: test, else val, else trainval
+            (YOLO: train)).
         count, seed, size: synthetic scenes (square side in pixels).
         device: where the model runs; ``runtime`` and ``precision`` how (see :func:`core.runtime.runtime_choices`).
         nms: the evaluated model's NMS ("" keeps the model's own, else one of :data:`core.config.NMS_METHODS`).
@@ -76,7 +77,7 @@ class EvalInputs:
         if self.kind == "synthetic":
             return DatasetSpec("synthetic", count=self.count, seed=self.seed, size=self.size)
         if not self.path.strip():
-            what = {"voc": "VOC folder", "coco": "COCO annotation JSON",
+            what = {"voc": "VOC folder", "coco": "COCO annotation JSON", "yolo": "YOLO dataset folder",
                     "reference": "video, image folder or image for the reference model"}[self.kind]
             raise ValueError(f"choose the {what} to evaluate on")
         if self.kind == "reference":
@@ -87,7 +88,8 @@ class EvalInputs:
             # The trusted model runs as the exact PyTorch fp32 reference, as ``ssd eval --reference`` runs it.
             return ReferenceSource(self.reference.strip(), self.path.strip(), threshold=self.reference_thresh,
                                    every=self.every, device=self.device)
-        return DatasetSpec(self.kind, self.path.strip(), (self.split.strip() or None) if self.kind == "voc" else None)
+        split = (self.split.strip() or None) if self.kind in ("voc", "yolo") else None
+        return DatasetSpec(self.kind, self.path.strip(), split)
 
     def request(self, ground_truth: Any = None) -> Any:
         """The :class:`core.evaluation.run.EvaluationRequest` these values describe (with COCO metrics).

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGroupBox, QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 # Imported here, on the GUI thread at start-up: the first import of torch/torchvision
 # modules inside a worker would hold the GIL (and freeze the GUI) for hundreds of ms.
@@ -111,9 +111,15 @@ class DetectView(View):
                            (self.export_panel, 0)):
             side_layout.addWidget(w, stretch)
         side.setMinimumWidth(220)
+        side_scroll = QScrollArea(self)  # the side panel scrolls rather than set the window's minimum height
+        side_scroll.setWidget(side)
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(240)
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.canvas)
-        splitter.addWidget(side)
+        splitter.addWidget(side_scroll)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
         splitter.setSizes([760, 240])

@@ -23,6 +23,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
+from core.data.index import describe_ground_truth
 from core.detector import available_devices
 from core.io.drawing import class_color
 from core.evaluation import run as evaluation_run
@@ -199,8 +200,9 @@ class EvaluateView(View):
 
     def set_dataset(self, kind: str, path: str | Path | None = None, split: str = "", *,
                     count: int | None = None, seed: int | None = None, size: int | None = None) -> None:
-        """Choose the dataset: ``kind`` "synthetic" (``count``, ``seed``, square ``size``), "voc"
-        (``path`` a VOC folder, ``split``; "" for its default split) or "coco" (``path`` the annotation JSON)."""
+        """Choose the dataset: ``kind`` "synthetic" (``count``, ``seed``, square ``size``), "voc" or "yolo"
+        (``path`` a VOC folder or a YOLO dataset folder, ``split``; "" for its default split) or "coco"
+        (``path`` the annotation JSON)."""
         keys = [k for k, _ in DATASET_KINDS]
         if kind not in keys:
             raise ValueError(f"unknown dataset kind {kind!r}; choose from {keys}")
@@ -328,9 +330,9 @@ class EvaluateView(View):
         head = (out.caveat or "").split(":")[0]
         caveat = f"<br><b style='color:#b45000'>{html.escape(head)}</b> (hover for what that means)" if head else ""
         self.summary_label.setToolTip(out.caveat or "")
+        data = describe_ground_truth(out.request.ground_truth, result.gt)  # which split, how many of how many
         self.summary_label.setText(
-            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(result.gt.name)} "
-            f"({len(result.gt.records)} images)<br>"
+            f"<b>{html.escape(self.state.output_name)}</b> on {html.escape(data)}<br>"
             f"mAP VOC07 {fmt(voc07.mAP)}, VOC2010+ {fmt(voc12.mAP)}" + (f"; {coco_text}" if coco_text else "")
             + caveat)
         self._show_metric()

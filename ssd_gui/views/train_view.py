@@ -351,9 +351,9 @@ class TrainView(View):
         cfg = self.state.config
         if cfg.data_format == "synthetic":
             return {"kind": "synthetic", "count": cfg.val_count, "seed": cfg.val_seed, "size": cfg.synthetic_size}
-        if cfg.data_format == "voc":
-            first = (cfg.data_path or "").split(",")[0]
-            return {"kind": "voc", "path": first, "split": cfg.val_split or ""}
+        if cfg.data_format in ("voc", "yolo"):
+            first = (cfg.data_path or "").split(",")[0] if cfg.data_format == "voc" else cfg.data_path or ""
+            return {"kind": cfg.data_format, "path": first, "split": cfg.val_split or ""}
         return {"kind": "coco", "path": cfg.val_split or cfg.data_path}
 
     def evaluate_result(self) -> bool:

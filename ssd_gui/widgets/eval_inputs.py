@@ -95,7 +95,8 @@ class EvalInputsPanel(QGroupBox):
         self.split_combo = QComboBox(self)
         self.split_combo.setEditable(True)
         self.split_combo.setMinimumWidth(90)
-        self.split_combo.setToolTip("VOC image set (ImageSets/Main/<split>.txt): the ones the folder has are listed")
+        self.split_combo.setToolTip("VOC image set (ImageSets/Main/<split>.txt) or YOLO split: the ones the "
+                                    "dataset has are listed")
         self.count_spin = _spin(self, 1, 100_000, "images ")
         self.seed_spin = _spin(self, 0, 2_000_000_000, "seed ")
         self.size_spin = _spin(self, 16, 2048, "size ", " px")
@@ -244,8 +245,9 @@ class EvalInputsPanel(QGroupBox):
             w.setVisible(reference)
         for w in (self.dataset_edit, self.dataset_browse):
             w.setVisible(not synthetic)
-        self.split_combo.setVisible(kind == "voc")
+        self.split_combo.setVisible(kind in ("voc", "yolo"))
         self.dataset_edit.setPlaceholderText({"voc": "VOC20xx or VOCdevkit folder(s), joined with ','",
+                                              "yolo": "YOLO dataset folder (holding data.yaml)",
                                               "reference": "video, image folder or image (no annotations needed)"}
                                              .get(kind, "COCO instances JSON"))
 
@@ -275,17 +277,17 @@ class EvalInputsPanel(QGroupBox):
             self.state.set_inputs(runtime=runtime, precision=precision)
 
     def _list_splits(self) -> None:
-        """The VOC folder's image sets in the split box, the default one chosen when none is."""
+        """The VOC folder's image sets (a YOLO dataset's splits) in the split box, the default one chosen when
+        none is."""
+        from core.data.index import dataset_splits
+
         v = self.state.inputs
         splits: tuple[str, ...] = ()
         default = ""
-        if v.kind == "voc" and v.path:
-            from core.data.voc import default_voc_split, voc_splits
-
+        if v.kind in ("voc", "yolo") and v.path:
             try:
-                splits = voc_splits(v.path)
-                default = default_voc_split(v.path)
-            except ValueError:  # not (yet) a VOC folder: the evaluation will say why
+                splits, default = dataset_splits(v.kind, v.path)
+            except ValueError:  # not (yet) such a dataset: the evaluation will say why
                 pass
         current = [self.split_combo.itemText(i) for i in range(self.split_combo.count())]
         self.split_combo.blockSignals(True)
@@ -336,6 +338,8 @@ class EvalInputsPanel(QGroupBox):
             path = settings.ask_open_file(self, "Video or image the reference model labels", "video", FOOTAGE_FILTER)
         elif self.state.inputs.kind == "voc":
             path = settings.ask_folder(self, "VOC folder (VOC20xx or VOCdevkit)", "dataset")
+        elif self.state.inputs.kind == "yolo":
+            path = settings.ask_folder(self, "YOLO dataset folder (holding data.yaml)", "dataset")
         else:
             path = settings.ask_open_file(self, "COCO annotation JSON", "dataset", "JSON (*.json);;All files (*)")
         if path:

@@ -153,5 +153,5 @@ def test_refuses_to_mix_or_overwrite_and_names_bad_inputs(demo_weights: Path, sh
     copy = tmp_path / "copy" / short_video.name
     copy.parent.mkdir()
     copy.write_bytes(short_video.read_bytes())
-    assert "same image ids" in fails([str(short_video), str(copy), "--out", str(tmp_path / "f")])
+    assert "same footage" in fails([str(short_video), str(copy), "--out", str(tmp_path / "f")])  # a copy is no news
     assert not any((tmp_path / n).exists() and any((tmp_path / n).iterdir()) for n in "abcdef")

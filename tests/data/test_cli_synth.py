@@ -20,9 +20,10 @@ def test_synth_dataset(tmp_path: Path, fmt: str, capsys: pytest.CaptureFixture[s
     assert rc == 0
     captured = capsys.readouterr()
     assert "3/3" in captured.err and str(out) in captured.out
-    ds = load_voc(out) if fmt == "voc" else load_coco(out / "annotations.json")
-    assert len(ds) == 3 and ds.class_names == SHAPE_CLASSES
-    np.testing.assert_array_equal(ds.records[1].boxes, render_scene(5, 1, (64, 48))[1])
+    ds = load_voc(out, "test") if fmt == "voc" else load_coco(out / "annotations.json")
+    assert len(ds) == (1 if fmt == "voc" else 3) and ds.class_names == SHAPE_CLASSES
+    # scene 1 is the test image of three (train 0, test 1, val 2), the second image of the COCO file
+    np.testing.assert_array_equal(ds.records[-1 if fmt == "voc" else 1].boxes, render_scene(5, 1, (64, 48))[1])
 
 
 def test_synth_video(tmp_path: Path) -> None:

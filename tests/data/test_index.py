@@ -21,8 +21,8 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 def test_each_kind(datasets: dict[str, Path]) -> None:
     voc = build_index("voc", datasets["voc_a"], "trainval")
-    assert [r.image_id for r in voc.records] == ["000000", "000001", "000002", "000003"]
-    np.testing.assert_array_equal(voc.records[2].boxes, render_scene(1, 2, (48, 40))[1])
+    assert [r.image_id for r in voc.records] == ["000000", "000001", "000003"]  # 000002 is the test image
+    np.testing.assert_array_equal(voc.records[2].boxes, render_scene(1, 3, (48, 40))[1])
     coco = build_index("coco", datasets["coco"])
     assert len(coco) == 3 and coco.class_names == SHAPE_CLASSES and coco.category_ids is not None
     synth = build_index("synthetic", count=5, seed=9, size=(64, 32))
@@ -34,8 +34,8 @@ def test_each_kind(datasets: dict[str, Path]) -> None:
 
 def test_comma_separated_voc_roots_are_joined_in_order(datasets: dict[str, Path]) -> None:
     joined = build_index("voc", f"{datasets['voc_a']},{datasets['voc_b']}", "trainval")
-    assert len(joined) == 7
-    assert [str(r.file.parent.parent) for r in joined.records] == [str(datasets["voc_a"])] * 4 + [str(datasets["voc_b"])] * 3
+    assert len(joined) == 5  # each root's trainval: 3 of a's 4 images, 2 of b's 3
+    assert [str(r.file.parent.parent) for r in joined.records] == [str(datasets["voc_a"])] * 3 + [str(datasets["voc_b"])] * 2
     as_list = build_index("voc", [datasets["voc_a"], datasets["voc_b"]], "trainval")
     assert [r.file for r in as_list.records] == [r.file for r in joined.records]
 
@@ -44,11 +44,11 @@ def test_auto_kind_and_spec(datasets: dict[str, Path]) -> None:
     assert infer_kind(datasets["voc_a"]) == "voc" and infer_kind(datasets["coco"]) == "coco"
     assert infer_kind(f"{datasets['voc_a']},{datasets['voc_b']}") == "voc"
     spec = DatasetSpec("auto", str(datasets["voc_a"]))
-    assert spec.index().name.endswith(" val")  # no split named: the default one
+    assert spec.index().name.endswith(" test")  # no split named: the default one
     assert DatasetSpec("synthetic", count=3, seed=4, size=32).describe() == "synthetic seed=4 n=3 32x32"
     with pytest.raises(FileNotFoundError, match="not found"):
         infer_kind(datasets["voc_a"] / "nothing.json")
-    with pytest.raises(ValueError, match="COCO annotation .json file or a VOC folder"):
+    with pytest.raises(ValueError, match="COCO annotation .json file, a YOLO data.yaml or dataset folder, or a VOC"):
         infer_kind(datasets["voc_a"] / "labels.txt")
 
 
@@ -66,6 +66,8 @@ def test_bad_arguments(datasets: dict[str, Path]) -> None:
 def test_voc_splits_and_default(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "ds", count=3, seed=0, fmt="voc", size=(32, 32))
     main = root / "ImageSets" / "Main"
+    assert voc_splits(root) == ("test", "val", "trainval", "train") and default_voc_split(root) == "test"
+    (main / "test.txt").unlink()  # as a dataset without a test split
     # per-class lists as the devkit ships them are not splits
     (main / "circle_trainval.txt").write_text("000000  1\n")
     (main / "circle_val.txt").write_text("000002 -1\n")
@@ -86,7 +88,7 @@ def test_voc_splits_and_default(tmp_path: Path) -> None:
 def test_splits_of_several_roots_are_the_shared_ones(tmp_path: Path) -> None:
     a = write_dataset(tmp_path / "a", count=2, seed=0, fmt="voc", size=(32, 32))
     b = write_dataset(tmp_path / "b", count=2, seed=1, fmt="voc", size=(32, 32))
-    (a / "ImageSets" / "Main" / "test.txt").write_text("000000\n")
+    (b / "ImageSets" / "Main" / "test.txt").unlink()  # only a has a test split
     assert voc_splits(f"{a},{b}") == ("val", "trainval", "train")
     assert default_voc_split([a, b]) == "val"
     with pytest.raises(ValueError, match=r"test\.txt: split file not found \(image sets there: train, trainval, val\)"):

@@ -117,6 +117,9 @@ def test_synthetic_index_matches_render_scene() -> None:
 def test_writer_round_trip(tmp_path: Path, fmt: str) -> None:
     out = write_dataset(tmp_path / "ds", count=6, seed=4, fmt=fmt, size=(72, 56))
     ds = load_voc(out, "trainval") if fmt == "voc" else load_coco(out)
+    if fmt == "voc":  # trainval and test share no image, and together they are the whole set
+        ds.records += load_voc(out, "test").records
+        ds.records.sort(key=lambda r: r.image_id)
     assert ds.class_names == SHAPE_CLASSES and ds.warnings == [] and len(ds) == 6
     for i, r in enumerate(ds.records):
         image, boxes, labels = render_scene(4, i, (72, 56))
@@ -127,8 +130,10 @@ def test_writer_round_trip(tmp_path: Path, fmt: str) -> None:
         # JPEG (quality 95) smooths the sensor noise away, nothing more: a channel swap or
         # another scene would differ by tens of levels.
         assert np.abs(on_disk.astype(int) - image).mean() < 10
-    if fmt == "voc":
-        assert len(load_voc(out, "train")) + len(load_voc(out, "val")) == 6
+    if fmt == "voc":  # a tenth each (at least one image) for val and test, in that order from the end
+        splits = {s: [r.image_id for r in load_voc(out, s).records] for s in ("train", "val", "trainval", "test")}
+        assert splits == {"train": ["000000", "000001", "000002", "000003"], "val": ["000005"],
+                          "trainval": ["000000", "000001", "000002", "000003", "000005"], "test": ["000004"]}
 
 
 def test_video_renders_and_decodes(tmp_path: Path) -> None:
@@ -153,3 +158,15 @@ def test_bad_arguments() -> None:
         write_dataset("/nonexistent", 1, 0, fmt="yolo")
     with pytest.raises(ValueError, match="at least 16x16"):
         render_scene(0, 0, (8, 8))
+
+
+def test_voc_splits_of_tiny_sets_keep_test_out_of_train() -> None:
+    from core.data.synthetic_files import voc_splits_of
+
+    ids = [f"{i:06d}" for i in range(3)]
+    assert voc_splits_of(ids[:1]) == {"trainval": ids[:1], "train": ids[:1], "val": ids[:1], "test": ids[:1]}
+    # two scenes: no room for three sets, so test is val and train never holds it
+    assert voc_splits_of(ids[:2]) == {"trainval": ids[:2], "train": ids[:1], "val": ids[1:2], "test": ids[1:2]}
+    assert voc_splits_of(ids) == {"trainval": [ids[0], ids[2]], "train": ids[:1], "val": ids[2:], "test": ids[1:2]}
+    many = voc_splits_of([str(i) for i in range(25)])  # a tenth each, rounded down: 2
+    assert (len(many["train"]), many["test"], many["val"]) == (21, ["21", "22"], ["23", "24"])

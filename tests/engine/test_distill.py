@@ -11,7 +11,7 @@ import torch
 from core.config import preset
 from core.data.synthetic import SHAPE_CLASSES
 from core.engine import train
-from core.engine.distill import Distiller, distillation_term
+from core.engine.distill import Distiller, distillation_term, load_teacher
 from core.engine.tensorboard import read_scalars
 from core.model import build_model
 from core.weights import save_checkpoint
@@ -137,3 +137,54 @@ def test_ssd_train_distill_logs_a_term_that_starts_at_zero_from_the_teachers_wei
     plain = train(tiny_config(tmp_path / "plain", max_iterations=1))
     with plain.metrics_csv.open() as f:
         assert next(csv.DictReader(f))["distill_loss"] == ""
+
+
+@pytest.mark.parametrize("fmt, suffix", [("onnx", ".onnx"), ("openvino", ".xml"), ("torchscript", ".torchscript")])
+def test_an_exported_teacher_gives_its_checkpoints_logits(tmp_path: Path, fmt: str, suffix: str) -> None:
+    """Issue 19 item 11: a network `ssd export` wrote teaches as its checkpoint does (it used to fail with
+    "'NoneType' object has no attribute 'to'")."""
+    from core.runtime.export import export_model
+
+    teacher = _teacher(tmp_path / "teacher.pt")
+    exported = export_model(teacher, fmt, tmp_path / f"teacher{suffix}")
+    cfg = preset("ssd300", num_classes=len(SHAPE_CLASSES), priors="voc", width=0.05)
+    device = torch.device("cpu")
+    priors = build_model(cfg.model).priors(device)
+    reference = Distiller(teacher, cfg, SHAPE_CLASSES, priors, device)
+    distiller = Distiller(exported, cfg, SHAPE_CLASSES, priors, device, trust_code=fmt == "torchscript")
+    images = torch.randn(2, 3, 300, 300)
+    torch.testing.assert_close(distiller.teacher_logits(images), reference.teacher_logits(images), atol=1e-3,
+                               rtol=1e-3)
+    # a student on a GPU still gets an exported teacher, which runs on the CPU (no GPU needed to check that)
+    assert load_teacher(exported, "cuda", trust_code=fmt == "torchscript").device.type == "cpu"
+
+
+def test_ssd_train_distills_from_an_onnx_teacher(tmp_path: Path) -> None:
+    from core.cli import main
+    from core.runtime.export import export_model
+
+    teacher = _teacher(tmp_path / "teacher.pt")
+    onnx = export_model(teacher, "onnx", tmp_path / "teacher.onnx")
+    out = tmp_path / "run"
+    assert main(["train", "--format", "synthetic", "--synthetic-count", "4", "--synthetic-size", "64",
+                 "--val-split", "none", "--model", "ssd300", "--width", "0.05", "--batch-size", "2",
+                 "--max-iterations", "2", "--optimizer", "adam", "--workers", "0", "--threads", "1",
+                 "--warmup-iters", "0", "--init", str(teacher), "--distill", str(onnx), "--out", str(out)]) == 0
+    with (out / "metrics.csv").open() as f:
+        distill = [float(r["distill_loss"]) for r in csv.DictReader(f)]
+    assert distill[0] < 1e-6 < distill[1]  # the student starts as the teacher (OpenVINO's logits to ~1e-5)
+
+
+def test_a_teacher_that_cannot_teach_is_refused_before_the_labelling(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture) -> None:
+    from core.cli import main
+    from core.data.synthetic import render_video
+
+    video = render_video(tmp_path / "clip.mp4", seconds=1, fps=4, seed=1, size=(96, 96))
+    run = tmp_path / "run"
+    assert main(["train", "--unlabelled", str(video), "--teacher", "demo", "--distill-from-teacher", "--every", "1",
+                 "--model", "ssdlite320_mobilenet_v3_large", "--width", "0.25", "--max-iterations", "1",
+                 "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "demo: the teacher takes 300 px images" in err and "the student 320 px" in err
+    assert not (run / "pseudo_labels" / "Annotations").exists()  # no frame was labelled first

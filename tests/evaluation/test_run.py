@@ -56,7 +56,7 @@ def test_cli_writes_exactly_what_run_evaluation_returns(shapes: Path, tiny_weigh
                                        for k, n in enumerate(output.gt.class_names) if k}
     assert written == json.loads(json.dumps(output.metrics))
     assert sum(v["num_det"] for v in written["per_class"].values()) > 0
-    assert written["num_images"] == 1 and output.gt.name.endswith(" val")  # the default split: val
+    assert written["num_images"] == 1 and output.gt.name.endswith(" test")  # the default split: test
 
     write_pr_csvs(tmp_path / "core", output.result)
     for stem in pr_file_stems(output.gt.class_names)[1:]:
@@ -98,11 +98,11 @@ def test_output_holds_the_threshold_curves(shapes: Path, tmp_path: Path) -> None
 def test_cancel_between_batches(shapes: Path, tiny_weights: Path) -> None:
     seen: list[Progress] = []
     request = EvaluationRequest(DatasetSpec("voc", str(shapes), "trainval"), weights=str(tiny_weights), batch_size=4)
-    with pytest.raises(EvaluationCancelled, match="after 4 of 10 images") as info:
+    with pytest.raises(EvaluationCancelled, match="after 4 of 9 images") as info:  # trainval: all but the test one
         run_evaluation(request, on_progress=seen.append,
                        should_stop=lambda: any(p.stage == "detect" for p in seen))
     assert isinstance(info.value, Cancelled)
-    assert [(p.done, p.total) for p in seen if p.stage == "detect"] == [(4, 10)]
+    assert [(p.done, p.total) for p in seen if p.stage == "detect"] == [(4, 9)]
 
 
 def test_request_is_checked_when_made(shapes: Path) -> None:

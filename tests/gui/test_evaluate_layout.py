@@ -7,6 +7,7 @@ detections a COCO results file written from it (every object found at 0.9, one f
 0.3 per image), so nothing needs a model."""
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -124,13 +125,57 @@ def test_the_voc_split_box_lists_the_splits_there_are_and_picks_the_held_out_one
     voc = write_dataset(tmp_path / "voc", count=12, seed=3, fmt="voc", size=(120, 100))
     view.set_dataset("voc", voc)
     box = view.inputs.split_combo
-    assert [box.itemText(i) for i in range(box.count())] == ["val", "trainval", "train"]
-    assert box.currentText() == "val" and view.state.inputs.split == "val"
-    (Path(voc) / "ImageSets" / "Main" / "test.txt").write_text((Path(voc) / "ImageSets" / "Main" / "val.txt").read_text())
+    assert [box.itemText(i) for i in range(box.count())] == ["test", "val", "trainval", "train"]  # synth has a test split
+    assert box.currentText() == "test" and view.state.inputs.split == "test"
+    (Path(voc) / "ImageSets" / "Main" / "test.txt").unlink()  # a dataset without one: val
     view.set_dataset("voc", voc)
-    assert box.currentText() == "test" and box.itemText(0) == "test"
+    assert [box.itemText(i) for i in range(box.count())] == ["val", "trainval", "train"] and box.currentText() == "val"
     box.setCurrentText("trainval")  # the person picks another
     assert view.state.inputs.split == "trainval" and view.state.inputs.request().ground_truth.split == "trainval"
+
+
+def test_the_summary_says_which_split_and_how_many_images(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19 item 10: a synthetic set's default split is its held-out test tenth, and the view says so."""
+    from core.evaluation.io import load_ground_truth
+
+    voc = write_dataset(tmp_path / "shapes", count=20, seed=3, fmt="voc", size=(120, 100))
+    dets = tmp_path / "results.json"
+    dets.write_text(json.dumps(coco_results_from(load_ground_truth(voc, "test"))))
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    view.set_detections(dets)
+    view.set_dataset("voc", voc)  # the split box picks the held-out split there is: test
+    with qtbot.waitSignal(view.evaluation_finished, timeout=WAIT_MS):
+        assert view.start()
+    text = html.unescape(view.summary_label.text())
+    assert "on split 'test' of shapes: 2 of its 20 image(s)" in text, text
+
+
+def test_a_yolo_dataset_is_evaluated_on_its_held_out_split(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import cv2
+
+    from core.evaluation.io import load_ground_truth
+
+    root = tmp_path / "yolo"
+    for i, split in enumerate(("train", "train", "val")):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root / "images" / split / f"f{i}.jpg"), np.full((80, 100, 3), 40 * i, np.uint8))
+        (root / "labels" / split / f"f{i}.txt").write_text(f"{i % 2} 0.5 0.5 0.4 0.5\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [cat, dog]\n")
+    dets = tmp_path / "results.json"
+    dets.write_text(json.dumps(coco_results_from(load_ground_truth(root, "val"))))
+    view = EvaluateView()
+    qtbot.addWidget(view)
+    view.set_detections(dets)
+    view.set_dataset("yolo", root)
+    box = view.inputs.split_combo
+    assert box.isVisibleTo(view) and [box.itemText(i) for i in range(box.count())] == ["val", "train"]
+    assert view.state.inputs.split == "val" and "data.yaml" in view.inputs.dataset_edit.placeholderText()
+    with qtbot.waitSignal(view.evaluation_finished, timeout=WAIT_MS) as blocker:
+        assert view.start()
+    assert blocker.args[0].result.voc(False).mAP == pytest.approx(1.0)
+    assert "on split 'val' of yolo: 1 of its 3 image(s)" in html.unescape(view.summary_label.text())
 
 
 def test_results_are_cleared_when_the_model_changes(qtbot, window, coco) -> None:  # type: ignore[no-untyped-def]

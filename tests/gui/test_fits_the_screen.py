@@ -106,7 +106,11 @@ def test_the_opt_in_to_code_in_a_teacher_is_offered_only_where_it_applies(qtbot,
     box.setChecked(False)
     assert not box.isVisible()
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData(TEACHER))  # the labelling teacher too
-    dialog.teacher_fields.editors["teacher"].set_value(str(tmp_path / "labeller.torchscript"))
+    dialog.teacher_fields.widget("teacher").setText(str(tmp_path / "labeller.torchscript"))
+    assert box.isVisible() and not box.isChecked()
+    dialog.teacher_fields.widget("teacher").setText(str(tmp_path / "labeller.pt"))
+    assert not box.isVisible()
+    dialog.teacher_fields.widget("teacher").setText(f"py:{tmp_path / 'plugin.py'}:make")  # a plug-in runs code too
     assert box.isVisible()
     dialog.reject()
 

@@ -40,6 +40,27 @@ def test_the_dialog_is_made_from_the_config_field_specs(qtbot) -> None:  # type:
         dialog.config()
 
 
+def test_the_dialog_offers_yolo_datasets(qtbot, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    dialog = TrainDialog(devices=["cpu"])
+    qtbot.addWidget(dialog)
+    combo = dialog.format_combo
+    combo.setCurrentIndex(combo.findData("yolo"))
+    assert combo.currentText() == "YOLO folder (data.yaml)"
+    data = dialog.editors["data_path"].widget
+    assert data.mode == "dir" and "data.yaml" in data.edit.placeholderText()
+    assert dialog._shown("train_split") and not dialog._shown("synthetic_count")  # a YOLO dataset has splits
+    data.edit.setText(str(tmp_path / "yolo"))
+    dialog.widget("train_split").setText("train")
+    dialog.widget("val_split").setText("val")
+    cfg = dialog.config()
+    assert (cfg.data_format, cfg.data_path, cfg.train_split, cfg.val_split) == ("yolo", str(tmp_path / "yolo"),
+                                                                                "train", "val")
+    view = TrainView()  # a finished run on it is evaluated on its validation split, as a YOLO dataset
+    qtbot.addWidget(view)
+    view.state.config = cfg
+    assert view.evaluation_dataset() == {"kind": "yolo", "path": str(tmp_path / "yolo"), "split": "val"}
+
+
 def test_a_first_run_fits_this_machine_and_goes_to_the_data_folder(qtbot) -> None:  # type: ignore[no-untyped-def]
     view = TrainView()
     qtbot.addWidget(view)
