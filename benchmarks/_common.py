@@ -98,6 +98,22 @@ def machine() -> str:
             f"({torch.get_num_threads()} threads, {isa}), {gpu}, {load}")
 
 
+#: The CPU flags that decide which kernels OpenVINO and oneDNN run (Linux /proc/cpuinfo names).
+KERNEL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+
+
+def cpu_flags() -> str:
+    """Which of :data:`KERNEL_FLAGS` this CPU has, e.g. "CPU avx2 avx512f avx512_vnni (not avx_vnni, ...)"."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return "CPU flags unknown"
+    have = [k for k in KERNEL_FLAGS if k in flags]
+    lack = [k for k in KERNEL_FLAGS if k not in flags]
+    return f"CPU {' '.join(have) or 'none of ' + ', '.join(KERNEL_FLAGS)}" + (f" (not {', '.join(lack)})" if lack else "")
+
+
 def print_table(rows: list[Row], title: str | None = None) -> None:
     """The table: figure | this project | reference | ratio | target | status, then the notes."""
     head = ("figure", "this project", "reference", "ratio", "target", "status")

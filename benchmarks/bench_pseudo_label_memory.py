@@ -77,14 +77,14 @@ def run(quick: bool = False, teacher: str = "demo", frames: str | None = None) -
     for n in counts:
         r = results[n]
         ok = r["frames"] == n
-        rows.append(Row(f"13. pseudo-label {n:,} frames: peak RSS", f"{r['peak_rss_mib']:.0f} MiB", "-",
+        rows.append(Row(f"16. pseudo-label {n:,} frames: peak RSS", f"{r['peak_rss_mib']:.0f} MiB", "-",
                         "-", "(info)", "info" if ok else "FAIL",
                         f"teacher {teacher}, YOLO output, {r['frames']:.0f} frames labelled in {r['seconds']:.0f} s "
                         f"({r['frames'] / max(r['seconds'], 1e-9):.1f} frames/s, process start and teacher load "
                         f"included)"))
     large = results[counts[-1]]
     growth = large["peak_rss_mib"] / small["peak_rss_mib"]
-    rows.append(Row(f"13b. peak RSS, {counts[-1]:,} / {counts[0]:,} frames", f"{large['peak_rss_mib']:.0f} MiB",
+    rows.append(Row(f"16b. peak RSS, {counts[-1]:,} / {counts[0]:,} frames", f"{large['peak_rss_mib']:.0f} MiB",
                     f"{small['peak_rss_mib']:.0f} MiB", f"{growth:.2f}x", f"<= {MAX_GROWTH:.2f}x",
                     status(growth <= MAX_GROWTH), "memory flat: one batch of frames held, whatever the run's length"))
     return rows

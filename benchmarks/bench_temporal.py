@@ -99,12 +99,12 @@ def rows(results: dict[str, dict[str, float]], videos: int, seconds: float, ever
     where = (f"{videos} videos x {seconds:g} s at {FPS} fps, {SIZE}x{SIZE}, every {every}th frame: {int(a['frames'])} "
              f"frames, {int(a['objects'])} true objects")
     return [
-        Row("13. pseudo-labels: F1, --temporal vs per frame", f"{b['f1']:.4f}", f"{a['f1']:.4f}",
+        Row("15. pseudo-labels: F1, --temporal vs per frame", f"{b['f1']:.4f}", f"{a['f1']:.4f}",
             f"{d_f1:+.1f} pts", ">= +3 pts", status(d_f1 >= 3.0),
             f"{where}; demo teacher at 0.5; recall {a['recall']:.4f} -> {b['recall']:.4f}; labels "
             f"{int(a['labels'])} -> {int(b['labels'])}; labelling took {a['seconds']:.0f} s -> {b['seconds']:.0f} s"),
-        Row("13b. pseudo-labels: precision, --temporal vs per frame", f"{b['precision']:.4f}", f"{a['precision']:.4f}",
-            f"{d_p:+.1f} pts", ">= -1 pt", status(d_p >= -1.0), "same frames and truth as 13 (IoU 0.5, per class)"),
+        Row("15b. pseudo-labels: precision, --temporal vs per frame", f"{b['precision']:.4f}", f"{a['precision']:.4f}",
+            f"{d_p:+.1f} pts", ">= -1 pt", status(d_p >= -1.0), "same frames and truth as 15 (IoU 0.5, per class)"),
     ]
 
 

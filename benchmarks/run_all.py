@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from benchmarks._common import Row, machine, print_table  # noqa: E402
 
 BENCHES = ("detect", "openvino", "postprocess", "matching", "evaluation", "video", "train", "family",
-           "openvino_ssdlite", "teachers", "tracking", "temporal", "pseudo_label_memory")
+           "openvino_ssdlite", "teachers", "tracking", "temporal", "pseudo_label_memory", "estimate", "grid", "live")
 
 
 def _run_one(name: str, quick: bool, ssdlite_weights: str | None) -> list[Row]:

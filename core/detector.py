@@ -153,14 +153,16 @@ class Detector:
         for i, img in enumerate(images):
             check_image(img, i)
             t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device).permute(2, 0, 1)[None]
+            # In place on the one float copy: the same operations and bits as ``(t / 255 - mean) / std``,
+            # without two more image-sized buffers to allocate and fault in.
             if self.precision == "fp32":
                 # torchvision's order (normalise, then resize) so fp32 outputs match it to the last bits.
-                t = (t.float() / 255.0 - self._mean) / self._std
+                t = t.float().div_(255.0).sub_(self._mean).div_(self._std)
                 batch.append(F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False))
             else:
                 # Fast modes resize first: the normalisation then touches S*S pixels, not H*W.
                 t = F.interpolate(t.float(), size=(s, s), mode="bilinear", align_corners=False)
-                batch.append((t / 255.0 - self._mean) / self._std)
+                batch.append(t.div_(255.0).sub_(self._mean).div_(self._std))
         return torch.cat(batch)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -198,6 +200,17 @@ class Detector:
                  for im in images]
         x = self.preprocess(images)
         logits, deltas = self.forward(x)
+        return self.decode(logits, deltas, sizes, score_thresh, nms)
+
+    def decode(self, logits: Tensor, deltas: Tensor, sizes: Sequence[tuple[int, int]],
+               score_thresh: float | None = None, nms: str | None = None) -> list[Detections]:
+        """Network outputs -> detections: the postprocessing of :meth:`detect` (also for outputs of another
+        pass of the same network, e.g. core.evaluation.estimate's dropout pass).
+
+        Args:
+            logits: cls_logits [N, P, C]; deltas: bbox_regression [N, P, 4].
+            sizes: (width, height) in pixels of each of the N original images.
+        """
         with torch.inference_mode():
             results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh, nms)
         out = []

@@ -28,14 +28,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Iterator, Protocol, Sequence
+from typing import Any, Collection, Protocol, Sequence
 
 import cv2
 import numpy as np
 
 from core.io.drawing import class_name, draw_detections
 from core.io.fileio import Inputs, check_output_file, write_json
-from core.jobs import ProgressFn, StopFn, report
+from core.inference_loop import detect_interleaved
+from core.jobs import ProgressFn, StopFn
 from core.model_spec import model_inputs
 from core.types import Detections
 from core.io.video import Frame, FrameSource, ImageFolderSource, SingleImageSource, open_source
@@ -153,8 +154,9 @@ def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return out
 
 
-class _Outputs:
-    """The files of one run: entries for the JSON, the video writer, the partial saves."""
+class RunOutputs:
+    """The files of one source's run: entries for the JSON, the video writer, the partial saves (a
+    :class:`core.inference_loop.FrameSink`)."""
 
     def __init__(self, detector: DetectorLike, source: FrameSource, spec: str, json_path: Path | None,
                  video_path: Path | None, score_thresh: float | None, labels: set[int] | None,
@@ -237,21 +239,6 @@ class _Outputs:
     def discard(self) -> None:
         if self.writer is not None:
             self.writer.discard()
-
-
-def _batches(source: FrameSource, batch_size: int, max_frames: int | None) -> Iterator[list[Frame]]:
-    batch: list[Frame] = []
-    n = 0
-    for frame in source:
-        batch.append(frame)
-        n += 1
-        if len(batch) >= batch_size or (max_frames is not None and n >= max_frames):
-            yield batch
-            batch = []
-        if max_frames is not None and n >= max_frames:
-            break
-    if batch:
-        yield batch
 
 
 def check_outputs(json_path: str | Path | None, video_path: str | Path | None, score_thresh: float | None = None,
@@ -344,10 +331,10 @@ def run_inference(detector: DetectorLike, source: str | Path | int | FrameSource
             src.close()
         raise
     spec = _describe_source(src, source)
-    out = _Outputs(detector, src, spec, jp, vp, score_thresh, None if labels is None else set(labels), video_fps,
-                   save_every_s, weights, video_thresh, None if tracker is None else TrackRecorder(tracker, mot_path))
+    out = RunOutputs(detector, src, spec, jp, vp, score_thresh, None if labels is None else set(labels), video_fps,
+                     save_every_s, weights, video_thresh, None if tracker is None else TrackRecorder(tracker, mot_path))
     try:
-        stopped = _detect_all(detector, src, out, score_thresh, batch_size, max_frames, on_progress, should_stop)
+        stopped = detect_interleaved(detector, [out], score_thresh, batch_size, max_frames, on_progress, should_stop)
         if out.frames_done == 0 and src.warnings and not stopped:
             out.discard()
             raise ValueError(f"nothing could be read from {spec}: " + "; ".join(src.warnings))
@@ -377,22 +364,7 @@ def _model_threshold(detector: DetectorLike) -> float | None:
     return None if config is None else float(config.postprocess.score_thresh)
 
 
-def _detect_all(detector: DetectorLike, src: FrameSource, out: _Outputs, score_thresh: float | None,
-                batch_size: int, max_frames: int | None, on_progress: ProgressFn | None,
-                should_stop: StopFn | None) -> bool:
-    """The loop; True when ``should_stop`` ended it early."""
-    total = src.frame_count if max_frames is None else min(max_frames, src.frame_count or max_frames)
-    for batch in _batches(src, batch_size, max_frames):
-        if should_stop is not None and should_stop():
-            return True
-        for frame, dets in zip(batch, detector.detect([f.image for f in batch], score_thresh=score_thresh)):
-            out.add(frame, dets)
-            report(on_progress, out.frames_done, total, "detect", Path(frame.file).name if frame.file else "")
-        out.maybe_save()
-    return False
-
-
-def _save_partial_quietly(out: _Outputs) -> None:
+def _save_partial_quietly(out: RunOutputs) -> None:
     """After an error: keep the frames done (the error that follows matters more than a failed save)."""
     try:
         out.finish(partial=True)

@@ -1,12 +1,15 @@
-"""The live frame pipeline of the Detect view: two long-lived workers in their own QThreads.
+"""The live frame pipeline of the Detect view: long-lived workers in their own QThreads.
 
-* :class:`FrameReader` owns the :class:`core.io.video.FrameSource` and decodes frames in its own
-  thread, paced by a QTimer at the source's frame rate while playing.
-* :class:`DetectionWorker` runs the model in another thread. Frames reach it through a one-slot
-  mailbox: a newer frame replaces one not yet started, so a live camera never builds a backlog
-  when the model is slower than the camera (the newest frame wins). For files in real time the
-  same happens at the file's rate; with real time off the reader waits until the worker is idle,
-  so every frame is detected and playback slows to the model's pace.
+* :class:`FrameReader` owns one :class:`core.io.video.FrameSource` and decodes frames in its own
+  thread, paced by a QTimer at the source's frame rate while playing. There is one per tile of the
+  view's grid (up to four sources at once), each with its :class:`ReaderHandle`.
+* :class:`DetectionWorker` runs the model in another thread, one for every source. Frames reach it
+  through one single-slot mailbox per source (:class:`core.io.mailbox.FrameMailboxes`): a newer frame
+  replaces one not yet started, so a live camera never builds a backlog when the model is slower than
+  the camera (the newest frame wins). The worker takes the newest frame of every source that has one
+  and runs them through the model together, one ``detect`` call (one forward pass) for all the tiles.
+  For files in real time the same happens at the file's rate; with real time off a reader waits until
+  the worker is idle, so every frame is detected and playback slows to the model's pace.
 
 Unlike :class:`ssd_gui.jobs.Job` these workers serve many requests, so they have their own
 signals. Their slots are defined once, never overridden (PySide6 would call an overriding slot on
@@ -19,20 +22,21 @@ import time
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
-from core.types import Detections
+from core.io.mailbox import FrameMailboxes, Letter
 from core.io.video import Frame, FrameSource, SourceReadError, open_source
+from core.types import Detections
 from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult, DetectorLike, SourceInfo
 
 
 class DetectionWorker(QObject):
-    """Runs the current detector on the newest submitted frame, in its own thread.
+    """Runs the current detector on the newest submitted frame of each source, in its own thread.
 
-    :meth:`submit` and :meth:`set_detector` are thread-safe and may be called from any thread.
-    Without a detector, frames pass through with no detections so that a video plays before (or
-    without) a model.
+    :meth:`submit`, :meth:`submit_many`, :meth:`forget` and :meth:`set_detector` are thread-safe and may be
+    called from any thread. Without a detector, frames pass through with no detections so that a video plays
+    before (or without) a model.
     """
 
-    progress = Signal(object)   # DetectionResult, one per processed frame
+    progress = Signal(object)   # DetectionResult, one per processed frame (several per forward pass)
     finished = Signal()         # emitted by stop()
     failed = Signal(str)        # a detect() call raised; the worker keeps serving frames
     _wake = Signal()
@@ -40,12 +44,8 @@ class DetectionWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self._pending: tuple[Frame, float, int] | None = None
-        self._scheduled = False
+        self._boxes = FrameMailboxes()
         self._detector: DetectorLike | None = None
-        self._generation = 0
-        self._dropped = 0
-        self._stopped = False
         self._wake.connect(self._drain)
 
     # Called from any thread -----------------------------------------------------------
@@ -58,59 +58,58 @@ class DetectionWorker(QObject):
         with self._lock:
             return self._detector
 
-    def submit(self, frame: Frame, read_time: float | None = None, generation: int | None = None) -> None:
-        """Queue ``frame`` for detection, replacing a frame still waiting (counted as dropped).
-
-        ``generation`` names the source; the dropped count starts over with each new one.
-        """
+    def submit(self, frame: Frame, read_time: float | None = None, generation: int | None = None,
+               slot: int = 0) -> None:
+        """Queue ``frame`` of the source in ``slot`` for detection, replacing a frame of that source still waiting
+        (counted as dropped). ``generation`` names the source; its dropped count starts over with each new one."""
         t = time.perf_counter() if read_time is None else read_time
-        with self._lock:
-            if self._stopped:
-                return
-            gen = self._generation if generation is None else generation
-            if gen != self._generation:
-                self._generation, self._dropped = gen, 0
-            elif self._pending is not None:
-                self._dropped += 1
-            self._pending = (frame, t, gen)
-            wake = not self._scheduled
-            self._scheduled = True
-        if wake:
+        if self._boxes.put(slot, frame, t, generation):
             self._wake.emit()
+
+    def submit_many(self, frames: list[tuple[int, Frame, int | None]]) -> None:
+        """Queue (slot, frame, generation) of several sources at once: they go through the model together."""
+        t = time.perf_counter()
+        if self._boxes.put_many([(slot, frame, t, gen) for slot, frame, gen in frames]):
+            self._wake.emit()
+
+    def forget(self, slot: int) -> None:
+        """Drop what waits from ``slot`` (its tile was closed)."""
+        self._boxes.forget(slot)
 
     def is_idle(self) -> bool:
         """True when no frame is waiting or being processed."""
-        with self._lock:
-            return not self._scheduled
+        return self._boxes.is_idle()
 
     def stop(self) -> None:
-        with self._lock:
-            self._stopped = True
-            self._pending = None
+        self._boxes.close()
         self.finished.emit()
 
     # Runs in the worker's thread ------------------------------------------------------
     @Slot()
     def _drain(self) -> None:
         while True:
-            with self._lock:
-                if self._pending is None or self._stopped:
-                    self._scheduled = False
-                    return
-                (frame, t_read, gen), self._pending = self._pending, None
-                detector, dropped = self._detector, self._dropped
-            names: tuple[str, ...] = ("__background__",)
-            dets = Detections.empty()
-            t0 = time.perf_counter()
-            if detector is not None:
-                names = tuple(detector.class_names)
-                try:
-                    dets = detector.detect([frame.image], score_thresh=RUN_SCORE_THRESH)[0]
-                except Exception as exc:  # noqa: BLE001 - reported, next frame still served
-                    self.failed.emit(f"detection failed on frame {frame.index}: {type(exc).__name__}: {exc}")
-            t1 = time.perf_counter()
-            self.progress.emit(DetectionResult(frame, dets, names, t1 - t0 if detector else 0.0,
-                                               t1 - t_read, dropped, gen))
+            letters = self._boxes.take()
+            if not letters:
+                return
+            self._detect(letters, self.detector)
+
+    def _detect(self, letters: list[Letter], detector: DetectorLike | None) -> None:
+        """One forward pass for the newest frame of every source; one result per frame."""
+        names: tuple[str, ...] = ("__background__",)
+        found = [Detections.empty() for _ in letters]
+        t0 = time.perf_counter()
+        if detector is not None:
+            names = tuple(detector.class_names)
+            try:
+                found = detector.detect([letter.frame.image for letter in letters], score_thresh=RUN_SCORE_THRESH)
+            except Exception as exc:  # noqa: BLE001 - reported, next frames still served
+                frames = ", ".join(str(letter.frame.index) for letter in letters)
+                self.failed.emit(f"detection failed on frame {frames}: {type(exc).__name__}: {exc}")
+        t1 = time.perf_counter()
+        for letter, dets in zip(letters, found):
+            self.progress.emit(DetectionResult(letter.frame, dets, names, t1 - t0 if detector else 0.0,
+                                               t1 - letter.read_time, letter.dropped, letter.generation,
+                                               letter.slot, len(letters)))
 
 
 class FrameReader(QObject):
@@ -130,9 +129,10 @@ class FrameReader(QObject):
     finished = Signal()         # the reader has shut down
     failed = Signal(str)        # a source could not be opened; the previous one stays open
 
-    def __init__(self, sink: DetectionWorker) -> None:
+    def __init__(self, sink: DetectionWorker, slot: int = 0) -> None:
         super().__init__()
         self._sink = sink
+        self.slot = slot
         self._source: FrameSource | None = None
         self._spec = ""
         self._generation = 0
@@ -265,7 +265,7 @@ class FrameReader(QObject):
         self._shown = frame.index
         t = time.perf_counter()
         self.progress.emit(frame)
-        self._sink.submit(frame, t, self._generation)
+        self._sink.submit(frame, t, self._generation, self.slot)
         return True
 
     def _check_count(self) -> None:
@@ -281,11 +281,9 @@ class FrameReader(QObject):
             self.count_corrected.emit(count)
 
 
-class LivePipeline(QObject):
-    """The reader and detection threads of one view, created together and joined together.
-
-    The ``request_*`` signals are the only way in from the GUI thread (queued to the reader's).
-    """
+class ReaderHandle(QObject):
+    """One source's :class:`FrameReader`, its thread, and the ``request_*`` signals that are the only way in
+    from the GUI thread (queued to the reader's thread)."""
 
     request_open = Signal(object)
     request_play = Signal()
@@ -296,36 +294,85 @@ class LivePipeline(QObject):
     request_realtime = Signal(bool)
     _stop_reader = Signal()
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(self, sink: DetectionWorker, slot: int, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.detection = DetectionWorker()
-        self.reader = FrameReader(self.detection)
-        self.detection_thread = QThread(self)
-        self.detection_thread.setObjectName("ssd-detection")
-        self.reader_thread = QThread(self)
-        self.reader_thread.setObjectName("ssd-frame-reader")
-        self.detection.moveToThread(self.detection_thread)
-        self.reader.moveToThread(self.reader_thread)
+        self.slot = slot
+        self.reader = FrameReader(sink, slot)
+        self.thread = QThread(self)
+        self.thread.setObjectName(f"ssd-frame-reader-{slot}")
+        self.reader.moveToThread(self.thread)
         reader = self.reader
-        for request, slot in ((self.request_open, reader.open), (self.request_play, reader.play),
-                              (self.request_pause, reader.pause), (self.request_step, reader.step),
-                              (self.request_seek, reader.seek), (self.request_loop, reader.set_loop),
-                              (self.request_realtime, reader.set_realtime), (self._stop_reader, reader.stop)):
-            request.connect(slot)  # queued: the reader's source and timer belong to its thread
-        reader.finished.connect(self.reader_thread.quit, Qt.ConnectionType.DirectConnection)
-        self.detection_thread.start()
-        self.reader_thread.start()
+        for request, slot_fn in ((self.request_open, reader.open), (self.request_play, reader.play),
+                                 (self.request_pause, reader.pause), (self.request_step, reader.step),
+                                 (self.request_seek, reader.seek), (self.request_loop, reader.set_loop),
+                                 (self.request_realtime, reader.set_realtime), (self._stop_reader, reader.stop)):
+            request.connect(slot_fn)  # queued: the reader's source and timer belong to its thread
+        reader.finished.connect(self.thread.quit, Qt.ConnectionType.DirectConnection)
+        self.thread.start()
         self._stopped = False
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
-        """Stop reading and detecting and join both threads."""
+        """Close the source and join the thread."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop_reader.emit()
+        if not self.thread.wait(timeout_ms):
+            self.thread.quit()
+            self.thread.wait(timeout_ms)
+
+
+class LivePipeline(QObject):
+    """The detection thread of a view and the reader threads of its sources, each joined when its source's tile
+    closes; :meth:`shutdown` joins them all.
+
+    One reader (slot 0) is made at once; :meth:`add_reader` makes more (one per tile of the grid). ``reader``
+    and the ``request_*`` shortcuts are those of the first reader still open.
+    """
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.detection = DetectionWorker()
+        self.detection_thread = QThread(self)
+        self.detection_thread.setObjectName("ssd-detection")
+        self.detection.moveToThread(self.detection_thread)
+        self.detection_thread.start()
+        self.readers: dict[int, ReaderHandle] = {}
+        self._next_slot = 0
+        self._stopped = False
+        self.add_reader()
+
+    def add_reader(self) -> ReaderHandle:
+        """A new reader thread with a slot never used before (a late result of a closed tile finds no tile)."""
+        handle = ReaderHandle(self.detection, self._next_slot, self)
+        self.readers[handle.slot] = handle
+        self._next_slot += 1
+        return handle
+
+    def remove_reader(self, slot: int, timeout_ms: int = 5000) -> None:
+        """Close ``slot``'s source and join its thread; what it left in the mailbox is dropped."""
+        handle = self.readers.pop(slot, None)
+        if handle is None:
+            return
+        handle.shutdown(timeout_ms)
+        self.detection.forget(slot)
+        handle.deleteLater()
+
+    @property
+    def first(self) -> ReaderHandle:
+        return self.readers[min(self.readers)]
+
+    @property
+    def reader(self) -> FrameReader:
+        return self.first.reader
+
+    def shutdown(self, timeout_ms: int = 5000) -> None:
+        """Stop reading and detecting and join every thread."""
         if self._stopped:
             return
         self._stopped = True
         self.detection.stop()
-        self._stop_reader.emit()
-        if not self.reader_thread.wait(timeout_ms):
-            self.reader_thread.quit()
-            self.reader_thread.wait(timeout_ms)
+        for handle in self.readers.values():
+            handle.shutdown(timeout_ms)
         self.detection_thread.quit()
         self.detection_thread.wait(timeout_ms)

@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         for a in dv.sources.actions_for_menu():
             file_menu.addAction(a)
         file_menu.addMenu(dv.sources.camera_menu)
+        file_menu.addMenu(dv.sources.new_tile_menu)
         self.recent_menu = file_menu.addMenu("&Recent files")
         self.recent_menu.aboutToShow.connect(self.fill_recent_menu)
         file_menu.addSeparator()
@@ -162,13 +163,16 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
-        """Weights first (so that the source is detected with them), then the last source dropped."""
+        """Weights first (so that the sources are detected with them), then the sources: the first in the selected
+        tile of the Detect view, each other one in a new tile beside it (up to four)."""
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        paths.sort(key=lambda p: session.file_kind(p) != "weights")
+        weights = [p for p in paths if session.file_kind(p) == "weights"]
         sources = [p for p in paths if session.file_kind(p) not in ("weights", None)]
-        for p in paths:
-            if session.file_kind(p) == "weights" or (sources and p == sources[-1]):
-                self.open_path(p)
+        for p in weights + sources[:1]:
+            self.open_path(p)
+        for p in sources[1:]:
+            if not self.detect_view.open_in_new_tile(p, play=session.file_kind(p) == "video"):
+                break
         event.acceptProposedAction()
 
     @Slot(str, str)

@@ -1,5 +1,6 @@
 """`ssd detect`: run a detector over an image, a folder of images, a video or a camera
-(core.inference.run_inference, the same function as the Detect view's export)."""
+(core.inference.run_inference, the same function as the Detect view's export), or over several such
+sources at once (core.inference_many.run_inference_many: one output of each kind per source)."""
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,14 @@ from core.config import NMS_METHODS
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="run a detector on an image, a folder of images, a video or a camera",
                        description="Run a detector on SOURCE and write the detections as JSON and/or an annotated "
-                                   "video. Ctrl-C keeps the frames done so far (the JSON then says \"partial\": true).")
-    p.add_argument("source", metavar="SOURCE", help="image file, folder of images, video file, or camera:N")
+                                   "video. Ctrl-C keeps the frames done so far (the JSON then says \"partial\": true). "
+                                   "Several SOURCEs are detected together (their frames batched, see --batch-size), "
+                                   "each into its own files: --out, --save-video and --mot are then folders (ending "
+                                   "in '/': STEM_detections.json, STEM_detections.mp4, STEM_tracks.txt) or names "
+                                   "with {stem} in them (out/{stem}.json), STEM being each source's file name "
+                                   "without its extension.")
+    p.add_argument("source", metavar="SOURCE", nargs="+",
+                   help="image file, folder of images, video file, or camera:N; several for one run over all")
     p.add_argument("--weights", required=True,
                    help="weights file (this project's checkpoint, torchvision ssd300_vgg16 or "
                         "ssdlite320_mobilenet_v3_large, ssd.pytorch, qfgaohao/pytorch-ssd), 'demo' (the bundled demo "
@@ -51,8 +58,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     add_runtime_options(p)
     add_tiling_options(p)
-    p.add_argument("--batch-size", type=int, default=1, help="images per forward pass (default: 1)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (e.g. for a camera)")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="images per forward pass (default: 1); with several sources a batch takes the next frame of "
+                        "each in turn")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="stop after this many frames (e.g. for a camera; per source)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false",
                    help="run the eager network instead of the frozen CPU fp32 graph (which costs a few "
                         "seconds at load and then runs faster; its outputs are the same)")
@@ -103,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and args.save_video is None and args.mot is None:
         raise ValueError("give --out (detections JSON), --save-video, --mot, or several")
     tracker = tracker_options(args)
+    if len(args.source) > 1:
+        return _run_many(args, tracker)
+    args.source = args.source[0]
     # Bad output paths and options fail here, in a second, not after the model has loaded.
     check_outputs(args.out, args.save_video, args.score_thresh, args.batch_size, args.max_frames, args.video_thresh,
                   args.mot, inputs=source_inputs(args.source) + model_inputs(args.weights),
@@ -129,6 +142,43 @@ def run(args: argparse.Namespace) -> int:
             return 130
         bar.close()
     _summary(result, None)
+    return 0
+
+
+def _run_many(args: argparse.Namespace, tracker: Any) -> int:
+    """Several sources: their outputs planned and checked and the sources opened before the model loads."""
+    from core.cli.progress import ProgressBar, sigterm_as_interrupt
+    from core.inference_loop import frames_expected
+    from core.inference_many import RunsInterrupted, open_sources, plan_outputs, run_planned
+    from core.model_spec import model_inputs
+
+    plans = plan_outputs(args.source, args.out, args.save_video, args.mot, args.score_thresh, args.batch_size,
+                         args.max_frames, args.video_thresh, inputs=model_inputs(args.weights),
+                         overwrite_video=args.overwrite)
+    opened = open_sources(plans, tracker)
+    try:
+        detector = load_cli_detector(args, args.weights, args.source[0], optimize=args.optimize)
+        if args.nms is not None:
+            detector.set_postprocess(nms=args.nms)
+        labels = parse_classes(args.classes, detector.class_names)
+        bar = ProgressBar("detect", frames_expected(opened, args.max_frames))
+        try:
+            with sigterm_as_interrupt():  # a kill is handled as Ctrl-C: the frames done are saved first
+                results = run_planned(detector, plans, opened, score_thresh=args.score_thresh,
+                                      video_thresh=args.video_thresh, labels=labels, batch_size=args.batch_size,
+                                      max_frames=args.max_frames, weights=args.weights, tracker=tracker,
+                                      on_progress=lambda p: bar.update(p.done - bar.n))
+        except RunsInterrupted as exc:
+            bar.close()
+            for result in exc.results:
+                _summary(result, "interrupted")
+            return 130
+        bar.close()
+    finally:
+        for src in opened:
+            src.close()
+    for result in results:
+        _summary(result, None)
     return 0
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.cli import estimate
 from core.cli.progress import ProgressBar
 from core.cli.runtime_options import add_runtime_options, add_tiling_options, chosen_runtime, show_load_progress, \
     tiling_from_args
@@ -22,7 +23,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                "  ssd eval --gt instances_val2017.json --dets results.json --metric coco --out eval_coco\n"
                "  ssd eval --gt data/shapes --split val --weights model.pt --metric voc12\n"
                "  ssd eval --reference trusted.pt --reference-thresh 0.5 --images clip.mp4 --weights fast.pt \\\n"
-               "           --metric voc07   # no annotations: agreement with the reference model\n\n"
+               "           --metric voc07   # no annotations: agreement with the reference model\n"
+               "  ssd eval --estimate --images clip.mp4 --weights model.pt --out est   # no annotations: an accuracy\n"
+               "           estimate with an interval, calibrated on the model's own (shifted) data\n\n"
                "DETS: a COCO results JSON (against a VOC folder: image_id = file stem, category_id = 1-based\n"
                "class index), a folder of devkit comp4_det_<split>_<class>.txt files, or the JSON of ssd detect.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,10 +36,13 @@ def add(sub: argparse._SubParsersAction) -> None:
                        help="no annotations: the detections of this reference model (any model ssd detect takes: "
                             "a file, torchvision:NAME, owlv2:ONTOLOGY, grounding-dino:ONTOLOGY, py:FILE.py:FACTORY) on "
                             "--images are the ground truth, so every figure measures agreement with it, not accuracy")
+    truth.add_argument("--estimate", action="store_true",
+                       help="no annotations: estimate the accuracy of --weights on --images from how stable its "
+                            "boxes are, with an interval (calibrated on shifted copies of labelled data)")
     ref = p.add_argument_group("reference model as ground truth (with --reference)")
     ref.add_argument("--reference-thresh", type=float, default=0.5, metavar="T",
                      help="the reference's detections scoring above T are the ground truth (default 0.5)")
-    ref.add_argument("--images", metavar="SOURCE", help="a video file, an image folder or an image")
+    ref.add_argument("--images", metavar="SOURCE", help="a video file, an image folder or an image (also --estimate's)")
     ref.add_argument("--every", type=int, default=1, metavar="N", help="keep one frame in N (default 1: all)")
     ref.add_argument("--max-frames", type=int, default=None, metavar="N", help="keep at most N frames")
     ref.add_argument("--reference-tiles", default=None, metavar="RxC",
@@ -45,8 +51,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--dets", help="detections file or folder (see below)")
     src.add_argument("--weights", help="run this model over the ground-truth images first")
-    p.add_argument("--metric", required=True, choices=("voc07", "voc12", "coco"),
-                   help="voc07: 11-point AP; voc12: VOC2010+ all-point AP; coco: pycocotools AP@[.5:.95] etc.")
+    p.add_argument("--metric", default=None, choices=("voc07", "voc12", "coco"),
+                   help="voc07: 11-point AP; voc12: VOC2010+ all-point AP; coco: pycocotools AP@[.5:.95] etc. "
+                        "(required, except with --estimate: voc07)")
     p.add_argument("--out", default="eval_out", help="output folder (default: eval_out)")
     p.add_argument("--split", default=None,
                    help="VOC ImageSets/Main split or YOLO split to read (default: test, else val, else trainval "
@@ -62,6 +69,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=8, help="with --weights: images per forward pass (default: 8)")
     p.add_argument("--no-plots", action="store_true", help="skip the PR-curve PNGs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    estimate.add_options(p)
     p.set_defaults(run=run)
 
 
@@ -149,6 +157,13 @@ def run(args: argparse.Namespace) -> int:
     from core.evaluation.run import run_evaluation
     from core.io.fileio import check_output_dir
 
+    if args.estimate:
+        return estimate.run(args)
+    if args.calibration_data or args.recalibrate or args.calibration_images is not None or args.severities:
+        raise ValueError("--calibration-data, --calibration-images, --severities and --recalibrate go with --estimate "
+                         "(an accuracy estimate without labels)")
+    if args.metric is None:
+        raise ValueError("--metric is required: voc07, voc12 or coco")
     if not args.reference and (args.images or args.every != 1 or args.max_frames is not None or args.reference_tiles):
         raise ValueError("--images, --every, --max-frames and --reference-tiles go with --reference (a reference "
                          "model as ground truth)")

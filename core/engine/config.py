@@ -22,8 +22,7 @@ from core.config import ARCHITECTURES, default_arch
 # ---------------------------------------------------------------------------------------- seeds
 #: Synthetic training scenes (the demo model's and the default run's).
 TRAIN_SEED = 1
-#: Held-out synthetic scenes used for validation during training and by the Evaluate view's default;
-#: never used to train.
+#: Held-out synthetic scenes for validation during training and the Evaluate view's default; never trained on.
 VAL_SEED = 1_000_003
 #: The demo model's final held-out test scenes (``python -m core.engine.demo export``); used by nothing else.
 TEST_SEED = 2024
@@ -31,10 +30,11 @@ TEST_SEED = 2024
 VIDEO_SEED = 7
 #: The annotation-free proof's videos (seeds PROOF_VIDEO_SEED, PROOF_VIDEO_SEED + 1, ...; core.engine.annotation_free).
 PROOF_VIDEO_SEED = 500_000
-#: The tracking benchmark's videos, whose renderer records each object's id (seeds TRACKING_VIDEO_SEED + k;
-#: benchmarks/bench_tracking.py), and the temporal pseudo-label benchmark's (TEMPORAL_VIDEO_SEED + k).
+#: The tracking benchmark's videos (seeds TRACKING_VIDEO_SEED + k), the temporal pseudo-label benchmark's (+ k).
 TRACKING_VIDEO_SEED = 600_000
 TEMPORAL_VIDEO_SEED = 700_000
+#: A meta-set copy with seed s corrupts its image i with seed ``s * COPY_SEED_STRIDE + i`` (estimate.calibrate).
+COPY_SEED_STRIDE = 1_000_003
 
 # -------------------------------------------------------------------------------------- choices
 FORMATS: tuple[str, ...] = ("voc", "coco", "yolo", "synthetic")

@@ -109,7 +109,7 @@ def _openvino(path: Path, meta: NetworkMeta, fp32_model: Callable[[], Any], prec
     from core.io.fileio import file_sha256
     from core.runtime.cache import NetworkCache
     from core.runtime.network import NetworkDetector
-    from core.runtime.openvino import OpenVINONetwork, compile_model
+    from core.runtime.openvino import OpenVINONetwork, compile_model, int8_speed_note
 
     cache = NetworkCache(cache_dir)
     effective = "int8" if meta.precision == "int8" else precision
@@ -152,6 +152,8 @@ def _openvino(path: Path, meta: NetworkMeta, fp32_model: Callable[[], Any], prec
         ov_model = fp32()
     if cache.problem:
         info["notes"].append(cache.problem)
+    if effective == "int8" and (note := int8_speed_note()):
+        info["notes"].append(note)
     report(on_progress, 0, 1, "compile", "compiling for this CPU")
     det.network = OpenVINONetwork(compile_model(ov_model, effective, cache.compiled_dir))
     report(on_progress, 1, 1, "compile", "ready")

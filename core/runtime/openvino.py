@@ -14,7 +14,7 @@ import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -24,12 +24,21 @@ from core.io.text import first_error_line
 from core.jobs import ProgressFn, StopFn, check_stop, report
 from core.runtime.metadata import OUTPUT_NAMES, NetworkMeta
 
-#: OpenVINO's CPU plugin options per precision of this project.
+#: OpenVINO's CPU plugin options per precision of this project, the same on every CPU kind measured
+#: (README, Performance: AVX-512 with VNNI, and AVX-512 without VNNI and AVX2 by limiting oneDNN's ISA):
+#: the latency hint (one stream, every core on the one request the app has in flight) beat the
+#: throughput hint and one thread; threads left unpinned kept the network's latency lower on a busy
+#: machine, where a pinned thread waits for its core while another is free.
 _COMPILE_OPTIONS = {
-    "fp32": {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
+    "fp32": {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False},
     # The quantized layers run in int8 whatever the hint; the hint keeps the others in f32.
-    "int8": {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"},
+    "int8": {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False},
 }
+
+#: CPU flags (Linux names) of int8 dot-product instructions: VNNI in AVX-512 or AVX, and AMX.
+INT8_DOT_PRODUCT_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
+#: The same in NumPy's table of the CPU's features (its names), used where /proc/cpuinfo does not exist.
+_NUMPY_INT8_FEATURES = ("AVX512VNNI", "AVXVNNI", "AVX512_SPR")
 
 
 def openvino_available() -> bool:
@@ -53,6 +62,44 @@ def ov_core() -> Any:
     import openvino as ov
 
     return ov.Core()
+
+
+def cpu_int8_dot_product(flags: Iterable[str] | None = None) -> bool | None:
+    """Whether the CPU has int8 dot-product instructions (VNNI or AMX), which make int8 convolutions faster
+    than fp32; None when it cannot be told.
+
+    ``flags``: the CPU's flags by their Linux names (as ``lscpu`` lists them); None reads this machine's, from
+    /proc/cpuinfo or else NumPy's table of the CPU's features. Without these instructions (AVX2, AVX-512 before
+    Cascade Lake) OpenVINO's int8 SSDlite320 is no faster than fp32, or slower.
+    """
+    if flags is None:
+        flags = _linux_cpu_flags()
+    if flags is not None:
+        have = set(flags)
+        return any(flag in have for flag in INT8_DOT_PRODUCT_FLAGS)
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:
+        return None
+    return any(features.get(name, False) for name in _NUMPY_INT8_FEATURES)
+
+
+def _linux_cpu_flags() -> list[str] | None:
+    """The flags line of /proc/cpuinfo, or None where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    except OSError:
+        return None
+
+
+def int8_speed_note(flags: Iterable[str] | None = None) -> str | None:
+    """A sentence for the user when int8 will not run faster than fp32 on this CPU (``flags``: see
+    :func:`cpu_int8_dot_product`), else None."""
+    if cpu_int8_dot_product(flags) is False:
+        return ("this CPU has no int8 dot-product instructions (VNNI or AMX): int8 runs no faster than fp32 here, "
+                "and fp32 gives the exact detections")
+    return None
 
 
 def compile_model(model: Any, precision: str, cache_dir: Path | None = None) -> Any:

@@ -1,40 +1,45 @@
-"""Class scores and offsets to final boxes: the same detections as torchvision's SSD, faster.
+"""Class scores and offsets to final boxes: torchvision's SSD postprocessing, at the network's scale.
 
-torchvision's ``postprocess_detections`` loops over the classes in Python: for every class it keeps
-scores > ``score_thresh``, at most ``topk_candidates`` of them, and then runs NMS per class
-(``batched_nms`` falls back to one ``nms`` call per class above 4000 boxes) before keeping the best
-``detections_per_img``. Most of that work is thrown away: only the best 200 survivors are returned.
+torchvision's ``postprocess_detections`` decodes every box, then loops over the classes in Python:
+for each class it keeps the scores > ``score_thresh``, the best ``topk_candidates`` of them, and
+then runs NMS per class before keeping the best ``detections_per_img``. At SSDlite320's threshold
+(0.001) that is 90 classes x 300 candidates, 27,000 boxes, of which the best 300 survivors are
+returned. Here, per image, in one order over all classes (detection order: descending score; equal
+scores by class, then prior; see core.ssd.candidates):
 
-Here, per image, candidates are visited in descending score order over all classes at once:
+1. take the first ``k`` (prior, class) entries above the threshold, at most ``topk_candidates`` per
+   class (core.ssd.candidates);
+2. decode only those boxes and run greedy NMS restricted to same-class pairs (core.ssd.nms);
+3. if fewer than ``detections_per_img`` survive and candidates were left out, grow ``k`` and repeat.
 
-1. take the ``k`` best (class, prior) scores among those above the threshold;
-2. drop those ranked ``>= topk_candidates`` inside their own class (a cumulative count per class;
-   every better-scored entry of the same class is also in the global top ``k``, so the rank is exact);
-3. decode only those boxes and run greedy NMS restricted to same-class pairs on them;
-4. if fewer than ``detections_per_img`` survive and candidates were left out, grow ``k`` and repeat.
+Greedy NMS decides a box from the better boxes of its class only, so the survivors among the first
+``k`` are torchvision's survivors, and their first ``detections_per_img`` are torchvision's output
+(for distinct scores; equal scores come in detection order, where torchvision's order among them is
+whatever its ``topk`` and ``sort`` give).
 
-Greedy NMS decides a box from the better-scored boxes of its class only, so the survivors among
-the top ``k`` are exactly torchvision's survivors with those scores, and its best
-``detections_per_img`` are torchvision's output (ties between exactly equal scores aside).
+The softmax and the row maxima run in torch on the logits' device; the rest works on the CPU, on
+a few hundred entries per image (NumPy where torch's per-call cost would dominate). The results
+are CPU tensors.
 
 Soft-NMS (Bodla et al., 2017; ``nms="soft-linear"`` or ``"soft-gaussian"``) decays scores instead of
-removing boxes, so no survivor can be decided from the global top ``k`` alone: per image, every class's
-best ``topk_candidates`` above the threshold enter, all classes side by side in a padded [classes,
-candidates] layout; each step takes the best remaining box of every class at once and decays the rest
-of its class. Then the threshold and ``detections_per_img`` apply to the decayed scores.
+removing boxes, so no survivor can be decided from the global first ``k``: see core.ssd.soft_nms.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-
 from core.config import NMS_METHODS, PostprocessConfig
-from core.ssd.boxes import grouped_self_iou
+from core.ssd.candidates import Candidates
 from core.ssd.matching import BoxCoder
+from core.ssd.nms import greedy_nms_same_class, nms_same_class_np
+from core.ssd.soft_nms import soft_postprocess_per_image
 
-# First global top-k, in multiples of detections_per_img: usually enough for one pass.
+__all__ = ["postprocess", "postprocess_per_image", "greedy_nms_same_class"]
+
+#: First k, in multiples of detections_per_img: enough for one pass unless NMS removes over half.
 _FIRST_K_FACTOR = 2
 
 
@@ -54,8 +59,8 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
 
     Returns:
         One (boxes [N, 4] x1y1x2y2 normalised to [0, 1] of the network input, scores [N], labels int64 [N])
-        per image, sorted by descending score, N <= ``cfg.detections_per_img``. NMS runs in the
-        (square) network frame, where torchvision runs it.
+        per image, CPU tensors sorted by descending score, N <= ``cfg.detections_per_img``. NMS runs in
+        the (square) network frame, where torchvision runs it.
     """
     thresh = cfg.score_thresh if score_thresh is None else float(score_thresh)
     method = cfg.nms if nms is None else nms
@@ -64,108 +69,47 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
     sigma = cfg.soft_sigma if sigma is None else float(sigma)
     if not sigma > 0:
         raise ValueError(f"soft-NMS sigma must be > 0, got {sigma}")
+    # torchvision's softmax on the same logits: the same scores to the last bit.
     scores = F.softmax(cls_logits.float(), dim=-1)[..., 1:]  # [B, P, C-1]
-    deltas = bbox_regression.float()
-    priors = priors.float()
+    deltas = bbox_regression.float().cpu()
+    priors = priors.float().cpu()
     if method == "hard":
-        return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh) for i in range(len(scores))]
-    from core.ssd.soft_nms import soft_postprocess_per_image
-
+        rowmax = scores.amax(dim=-1).cpu() if scores.shape[-1] else None
+        scores = scores.cpu()
+        return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh,
+                                      None if rowmax is None else rowmax[i]) for i in range(len(scores))]
+    scores = scores.cpu()
     return [soft_postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh, method, sigma)
             for i in range(len(scores))]
 
 
 def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder: BoxCoder, cfg: PostprocessConfig,
-                          thresh: float) -> tuple[Tensor, Tensor, Tensor]:
-    """One image.
+                          thresh: float, rowmax: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """One image with greedy NMS.
 
     Args:
-        scores: float [P, C-1] softmax probabilities of the real classes (label = column + 1).
-        deltas: float [P, 4] box regression.
-        priors: float [P, 4] cxcywh normalised.
+        scores: float32 [P, C-1] softmax probabilities of the real classes (label = column + 1), CPU.
+        deltas: float [P, 4] box regression, CPU.
+        priors: float [P, 4] cxcywh normalised, CPU.
         thresh: keep scores strictly above this.
+        rowmax: float32 [P], ``scores.amax(1)`` when the caller has it.
 
     Returns:
-        (boxes [N, 4] x1y1x2y2 normalised, scores [N] descending, labels int64 [N]).
+        (boxes [N, 4] x1y1x2y2 normalised, scores [N] in detection order, labels int64 [N]).
     """
-    # Priors whose best class is below the threshold cannot contribute: one reduction skips them,
-    # which leaves a short list for the (row, class) search (most priors are background).
-    rows = (scores.amax(dim=1) > thresh).nonzero().squeeze(1)
-    sub = scores[rows]
-    hit_row, hit_cls = (sub > thresh).nonzero(as_tuple=True)
-    above_scores = sub[hit_row, hit_cls]
-    n_above = above_scores.numel()
-    k = min(n_above, max(_FIRST_K_FACTOR * cfg.detections_per_img, 1))
+    if scores.shape[1] == 0:  # a model with no class but the background
+        return deltas.new_zeros((0, 4)), scores.new_zeros(0), torch.zeros(0, dtype=torch.int64)
+    s = scores.numpy()
+    m = None if rowmax is None else rowmax.numpy()
+    candidates = Candidates(s, thresh, cfg.topk_candidates, m)
+    k = max(_FIRST_K_FACTOR * cfg.detections_per_img, 1)
     while True:
-        if k == n_above:
-            cand_scores, order = above_scores.sort(descending=True)
-        else:
-            cand_scores, order = above_scores.topk(k)  # descending
-        cls = hit_cls[order]
-        prior_idx = rows[hit_row[order]]
-        boxes = coder.decode(deltas[prior_idx], priors[prior_idx]).clamp_(0.0, 1.0)
-        keep = greedy_nms_same_class(boxes, cls, cfg.nms_thresh, cfg.topk_candidates)
-        kept = keep.nonzero().squeeze(1)
-        if kept.numel() >= cfg.detections_per_img or k >= n_above:
+        prior_idx, cls, cand_scores, complete = candidates.first(k)
+        idx = torch.from_numpy(prior_idx)
+        boxes = coder.decode(deltas[idx], priors[idx]).clamp_(0.0, 1.0)
+        kept = np.flatnonzero(nms_same_class_np(boxes.numpy(), cls, cfg.nms_thresh))
+        if kept.size >= cfg.detections_per_img or complete:
             break
-        k = min(n_above, 4 * k)
-    kept = kept[: cfg.detections_per_img]
-    return boxes[kept], cand_scores[kept], cls[kept] + 1
-
-
-def greedy_nms_same_class(boxes: Tensor, classes: Tensor, iou_thresh: float,
-                          max_per_class: int | None = None) -> Tensor:
-    """Greedy NMS where only boxes of the same class suppress each other.
-
-    Args:
-        boxes: float [K, 4] x1y1x2y2, sorted by descending score.
-        classes: int64 [K], values >= 0.
-        iou_thresh: box j is suppressed by a kept better box i of its class when IoU(i, j) > iou_thresh.
-        max_per_class: only the first ``max_per_class`` boxes of each class take part (the others
-            are dropped, as torchvision's per-class top-k candidates).
-
-    Returns:
-        bool [K]: the boxes kept; the same as ``torchvision.ops.batched_nms`` on the same boxes and
-        order (the IoU uses the same operations as torchvision's NMS kernel, so the same rounding).
-    """
-    k = boxes.shape[0]
-    dev = boxes.device
-    if k == 0:
-        return torch.zeros(0, dtype=torch.bool, device=dev)
-    # Group by class, keeping score order inside each group: a padded [G, M] layout.
-    order = torch.argsort(classes, stable=True)
-    cls_sorted = classes[order]
-    present, counts = torch.unique_consecutive(cls_sorted, return_counts=True)
-    starts = torch.cumsum(counts, 0) - counts
-    group = torch.repeat_interleave(torch.arange(present.numel(), device=dev), counts)
-    rank = torch.arange(k, device=dev) - starts[group]
-    valid = torch.ones(k, dtype=torch.bool, device=dev)
-    if max_per_class is not None:
-        valid = rank < max_per_class
-        counts = counts.clamp(max=max_per_class)
-    m = int(counts.max())
-    g = present.numel()
-    padded = boxes.new_zeros((g, m, 4))
-    slot_valid = torch.zeros((g, m), dtype=torch.bool, device=dev)
-    grp, rk, src = group[valid], rank[valid], order[valid]
-    padded[grp, rk] = boxes[src]
-    slot_valid[grp, rk] = True
-
-    sup = grouped_self_iou(padded) > iou_thresh  # [G, M, M]; padding gives NaN -> False
-    sup &= slot_valid[:, :, None] & slot_valid[:, None, :]
-    sup = sup.triu_(diagonal=1)  # only a better-scored box (lower index) can suppress
-    # keep[j] = no kept i < j suppresses j. The definition only looks at earlier boxes, so it has
-    # one solution; Jacobi iteration reaches it after (longest suppression chain + 1) passes, each
-    # pass one vectorised sweep, where the sequential loop would be one step per box.
-    supf = sup.to(boxes.dtype)
-    cur = slot_valid.clone()
-    for _ in range(m + 1):
-        # A batched matrix product counts the kept suppressors of every box (exact small integers).
-        hits = torch.bmm(cur.to(boxes.dtype)[:, None, :], supf).squeeze(1)
-        nxt = slot_valid & (hits == 0)
-        if torch.equal(nxt, cur):
-            break
-        cur = nxt
-    keep = torch.zeros(k, dtype=torch.bool, device=dev)
-    keep[src] = cur[grp, rk]
-    return keep
+        k *= 4
+    kept = torch.from_numpy(kept[: cfg.detections_per_img])
+    return boxes[kept], torch.from_numpy(cand_scores)[kept], torch.from_numpy(cls)[kept] + 1

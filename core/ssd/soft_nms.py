@@ -5,11 +5,14 @@ Per class, repeatedly: take the box M with the highest current score, keep it, a
 of every other remaining box b of the class by
 
     linear:    1 - IoU(M, b)  where IoU(M, b) >= N_t, else 1      (N_t = ``nms_thresh``)
-    gaussian:  exp(-IoU(M, b)^2 / sigma)
+    gaussian:  exp(-IoU^2(M, b) / sigma)
 
 Boxes are never removed by overlap; a box whose score falls to the threshold or below is dropped
 (it could only fall further, and every box it would still decay scores no higher than it).
 All classes of an image advance together: one step takes the best remaining box of every class.
+Once ``detections_per_img`` boxes are kept, a box scoring below the worst of the best
+``detections_per_img`` kept ones is dropped for the same reason: neither it nor any box it would
+decay can reach the result any more.
 """
 from __future__ import annotations
 
@@ -17,12 +20,12 @@ import torch
 from torch import Tensor
 
 from core.config import PostprocessConfig
+from core.ssd.candidates import class_candidates
 from core.ssd.matching import BoxCoder
-from core.ssd.boxes import grouped_self_iou
 
 
 def soft_nms_padded(boxes: Tensor, scores: Tensor, valid: Tensor, method: str, iou_thresh: float, sigma: float,
-                    score_thresh: float) -> tuple[Tensor, Tensor]:
+                    score_thresh: float, max_out: int | None = None) -> tuple[Tensor, Tensor]:
     """Soft-NMS on G independent groups (classes) at once.
 
     Args:
@@ -30,31 +33,50 @@ def soft_nms_padded(boxes: Tensor, scores: Tensor, valid: Tensor, method: str, i
         method: "soft-linear" or "soft-gaussian".
         iou_thresh: N_t of the linear decay; sigma: the Gaussian's parameter.
         score_thresh: boxes whose (decayed) score is not above it are dropped.
+        max_out: when given, only the best ``max_out`` kept boxes over all groups are wanted: boxes
+            that can no longer be among them are dropped early (the best ``max_out`` are unchanged).
 
     Returns:
         (decayed scores float [G, M], kept bool [G, M]); a kept box's score is its score when it was taken.
     """
-    g = boxes.shape[0]
-    if g == 0 or boxes.shape[1] == 0:
+    g, m = scores.shape
+    if g == 0 or m == 0:
         return scores.clone(), torch.zeros_like(valid)
-    iou = grouped_self_iou(boxes).nan_to_num_(0.0)  # a degenerate or padding box overlaps nothing
+    x1, y1, x2, y2 = boxes.unbind(-1)  # [G, M] each
+    area = (x2 - x1) * (y2 - y1)
     s = scores.clone()
     active = valid & (s > score_thresh)
     kept = torch.zeros_like(valid)
     groups = torch.arange(g, device=boxes.device)
+    n_kept = 0
     while bool(active.any()):
         best = s.masked_fill(~active, float("-inf")).argmax(dim=1)  # first of equal maxima, as a plain loop
         took = active[groups, best]
         kept[groups[took], best[took]] = True
         active[groups, best] = False
-        ov = iou[groups, best]  # [G, M]: overlap of every box with its class's taken box
+        ov = _overlap_with(best, x1, y1, x2, y2, area)
         if method == "soft-linear":
             decay = torch.where(ov >= iou_thresh, 1.0 - ov, torch.ones_like(ov))
         else:
             decay = torch.exp(-(ov * ov) / sigma)
         s = torch.where(active & took[:, None], s * decay, s)
         active &= s > score_thresh
+        n_kept += int(took.sum())
+        if max_out is not None and n_kept >= max_out:
+            worst_wanted = s[kept].topk(max_out).values[-1]
+            active &= s >= worst_wanted
     return s, kept
+
+
+def _overlap_with(best: Tensor, x1: Tensor, y1: Tensor, x2: Tensor, y2: Tensor, area: Tensor) -> Tensor:
+    """IoU [G, M] of each group's box ``best[g]`` with every box of its group (coordinates [G, M]); 0 where
+    the union is empty. The operations of torchvision's NMS kernel, in its order."""
+    rows = torch.arange(best.numel(), device=best.device)
+    bx1, by1, bx2, by2, barea = (t[rows, best][:, None] for t in (x1, y1, x2, y2, area))
+    w = (torch.minimum(bx2, x2) - torch.maximum(bx1, x1)).clamp_(min=0)
+    h = (torch.minimum(by2, y2) - torch.maximum(by1, y1)).clamp_(min=0)
+    inter = w.mul_(h)
+    return (inter / (barea + area - inter)).nan_to_num_(0.0)  # a degenerate or padding box overlaps nothing
 
 
 def soft_postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder: BoxCoder,
@@ -69,32 +91,16 @@ def soft_postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, c
 
     Returns:
         (boxes [N, 4] x1y1x2y2 normalised, decayed scores [N] descending, labels int64 [N]);
-        the candidates are each class's ``cfg.topk_candidates`` best scores above ``thresh``, and
-        N <= ``cfg.detections_per_img``.
+        the candidates are each class's ``cfg.topk_candidates`` best scores above ``thresh`` (equal
+        scores in prior order), and N <= ``cfg.detections_per_img``.
     """
-    rows = (scores.amax(dim=1) > thresh).nonzero().squeeze(1)
-    sub = scores[rows]
-    hit_row, hit_cls = (sub > thresh).nonzero(as_tuple=True)
-    cand = sub[hit_row, hit_cls]
-    # Group by class, best first inside each group (two stable sorts), then cut each group at top-k.
-    order = cand.argsort(descending=True, stable=True)
-    order = order[hit_cls[order].argsort(stable=True)]
-    present, counts = torch.unique_consecutive(hit_cls[order], return_counts=True)
-    group = torch.repeat_interleave(torch.arange(present.numel(), device=scores.device), counts)
-    rank = torch.arange(order.numel(), device=scores.device) - (torch.cumsum(counts, 0) - counts)[group]
-    keep = rank < cfg.topk_candidates
-    order, group, rank = order[keep], group[keep], rank[keep]
-    m = int(rank.max()) + 1 if rank.numel() else 0
-    prior_idx = rows[hit_row[order]]
-    boxes = coder.decode(deltas[prior_idx], priors[prior_idx]).clamp_(0.0, 1.0)
-    padded = boxes.new_zeros((present.numel(), m, 4))
-    padded_scores = boxes.new_zeros((present.numel(), m))
-    valid = torch.zeros((present.numel(), m), dtype=torch.bool, device=scores.device)
-    padded[group, rank] = boxes
-    padded_scores[group, rank] = cand[order]
-    valid[group, rank] = True
-    final, kept = soft_nms_padded(padded, padded_scores, valid, method, cfg.nms_thresh, sigma, thresh)
+    columns, prior, cand, valid = class_candidates(scores, thresh, cfg.topk_candidates)
+    g, m = prior.shape
+    flat = prior.reshape(-1)
+    boxes = coder.decode(deltas[flat], priors[flat]).clamp_(0.0, 1.0).view(g, m, 4)
+    final, kept = soft_nms_padded(boxes, cand, valid, method, cfg.nms_thresh, sigma, thresh,
+                                  cfg.detections_per_img)
     gi, ri = kept.nonzero(as_tuple=True)
     out_scores = final[gi, ri]
     top = out_scores.argsort(descending=True, stable=True)[: cfg.detections_per_img]
-    return padded[gi, ri][top], out_scores[top], present[gi][top] + 1
+    return boxes[gi, ri][top], out_scores[top], columns[gi][top] + 1

@@ -1,5 +1,6 @@
-"""The Detect tab's state, without Qt: the open source, the frame shown, playback options, the
-model, the display filters and the performance counters.
+"""The state of one source of the Detect tab (a tile of its grid), without Qt: the open source, the frame
+shown, playback options, the display filters, tracking and counting, and the performance counters; the model
+is the tab's :class:`ssd_gui.state.model.ModelState`, shared by every tile and read through here.
 
 Widgets change it through its setters and redraw from its events; none of them reads another
 widget back to know what is shown. Everything here runs on the GUI thread.
@@ -7,16 +8,16 @@ widget back to know what is shown. Everything here runs on the GUI thread.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Protocol, Sequence
+from typing import Callable
 
 import numpy as np
 
-from core.config import NMS_METHODS
 from core.inference import VIDEO_SCORE_THRESH
-from core.tracking import CountingLine, LiveTracks
+from core.tracking import CountingLine, CountingZone, LiveTracks
 from core.types import Detections
 from core.io.video import Frame
-from ssd_gui.state.events import Events
+from ssd_gui.state.events import Event, Events
+from ssd_gui.state.model import DetectorLike, ModelState, RuntimeChoice, runtime_options
 
 # The model runs at this low threshold; the confidence control filters the kept detections on
 # the GUI thread, so moving it never re-runs the model.
@@ -24,50 +25,6 @@ RUN_SCORE_THRESH = 0.05
 MAX_MIN_SCORE = 0.99
 #: The confidence the view starts at: the threshold `ssd detect` draws its annotated videos at.
 DEFAULT_MIN_SCORE = VIDEO_SCORE_THRESH
-
-
-class DetectorLike(Protocol):
-    """What the GUI needs from :class:`core.detector.Detector`."""
-
-    class_names: tuple[str, ...]
-    device: Any
-    weights_path: Any
-
-    def detect(self, images: list, score_thresh: float | None = None) -> list[Detections]: ...
-
-    def set_postprocess(self, **changes: Any) -> None: ...
-
-
-@dataclass(frozen=True)
-class RuntimeChoice:
-    """One entry of the Detect view's runtime list: what runs the network, where, in which precision.
-
-    Attributes:
-        device: "cpu" or "cuda".
-        runtime: "openvino" or "torch" (core.runtime.RUNTIMES).
-        precision: "fp32", "int8" (OpenVINO), "bf16" or "fp16" (PyTorch).
-    """
-
-    device: str
-    runtime: str
-    precision: str
-
-    @property
-    def label(self) -> str:
-        """"OpenVINO int8", "PyTorch fp32 (exact)", "CUDA fp16", ..."""
-        if self.runtime == "openvino":
-            return f"OpenVINO {self.precision}"
-        if self.device != "cpu":
-            return f"{self.device.upper()} {self.precision}"
-        return "PyTorch fp32 (exact)" if self.precision == "fp32" else f"PyTorch {self.precision}"
-
-
-def runtime_options(devices: Sequence[str]) -> list[RuntimeChoice]:
-    """Every (device, runtime, precision) core offers on ``devices``, the CPU default first (the
-    CLI's ``--runtime auto``: OpenVINO fp32 when it is installed)."""
-    from core.runtime import runtime_choices
-
-    return [RuntimeChoice(str(d), r, p) for d in devices for r, p in runtime_choices(str(d))]
 
 
 @dataclass(frozen=True)
@@ -122,6 +79,8 @@ class DetectionResult:
         latency_s: seconds from the frame being decoded to the detections being ready.
         dropped: frames of this source dropped so far by the mailbox because the model was busy.
         generation: the source it belongs to (see :attr:`SourceInfo.generation`).
+        slot: the reader (the tile of the grid) whose frame it is; ``batch`` the frames of all the sources that
+            went through the model with it in one forward pass (``inference_s`` is that pass's).
     """
 
     frame: Frame
@@ -131,6 +90,8 @@ class DetectionResult:
     latency_s: float
     dropped: int
     generation: int = 0
+    slot: int = 0
+    batch: int = 1
 
 
 class Meter:
@@ -148,7 +109,7 @@ class Meter:
 
 
 class DetectState:
-    """What the Detect tab shows.
+    """What one source of the Detect tab shows.
 
     Events (``state.events.<name>.connect(callback)``):
         source(SourceInfo | None): a source opened, was lost, or its frame count was corrected.
@@ -160,12 +121,16 @@ class DetectState:
         nms(): the NMS method changed (already applied to the detector).
         result(DetectionResult): new detections to show.
         stats(): the performance counters changed.
-        tracking(): tracking was turned on or off, or the counting line changed.
+        tracking(): tracking was turned on or off, or the counting line or zone changed.
+
+    ``model`` (default: a new one of its own) is the shared :class:`ModelState`; its events reach this state's
+    listeners as this state's ``model``, ``loading``, ``device`` and ``nms`` until :meth:`close`.
     """
 
-    def __init__(self, devices: list[str] | None = None) -> None:
+    def __init__(self, devices: list[str] | None = None, model: ModelState | None = None) -> None:
         self.events = Events("source", "position", "playing", "options", "filters", "model", "loading",
                              "device", "nms", "result", "stats", "tracking")
+        self.model = model if model is not None else ModelState(devices)
         self.source: SourceInfo | None = None
         self.position = 0
         self.position_file: str | None = None
@@ -174,12 +139,6 @@ class DetectState:
         self.loop = True
         self.min_score = DEFAULT_MIN_SCORE
         self.shown_labels: frozenset[int] | None = None   # None: every class
-        self.detector: DetectorLike | None = None
-        self.loading = ""
-        self.devices = list(devices or ["cpu"])
-        self.choices = runtime_options(self.devices)
-        self.runtime_choice = self.choices[0]
-        self.nms = "hard"
         self.result: DetectionResult | None = None
         self.source_rate, self.model_time, self.latency = Meter(), Meter(), Meter()
         self.dropped = 0
@@ -187,6 +146,18 @@ class DetectState:
         self.tracks = LiveTracks()
         self.tracks.set_threshold(self.min_score)
         self.track_ids: np.ndarray | None = None  # int64 [N] of ``result``'s detections while tracking
+        self._names = self._class_names(self.model.detector)
+        m, e = self.model.events, self.events
+        self._links: list[tuple[Event, Callable[..., None]]] = [
+            (m.model, self._on_model), (m.loading, e.loading.emit), (m.device, e.device.emit), (m.nms, e.nms.emit)]
+        for event, callback in self._links:
+            event.connect(callback)
+
+    def close(self) -> None:
+        """Stop listening to the shared model (a tile closed); the state is not used afterwards."""
+        for event, callback in self._links:
+            event.disconnect(callback)
+        self._links = []
 
     # ---------------------------------------------------------------- source and position
     def set_source(self, info: SourceInfo | None) -> None:
@@ -279,60 +250,78 @@ class DetectState:
         self.tracks.set_line(line)
         self.events.tracking.emit()
 
-    # ---------------------------------------------------------------- model
-    def set_loading(self, what: str) -> None:
-        if what != self.loading:
-            self.loading = what
-            self.events.loading.emit(what)
+    def set_counting_zone(self, zone: CountingZone | None) -> None:
+        """Count the tracks inside ``zone`` (a polygon in pixels of the frame), per class: now and distinct seen; None:
+        no zone."""
+        self.tracks.set_zone(zone)
+        self.events.tracking.emit()
 
-    def set_detector(self, detector: DetectorLike | None) -> None:
-        """Apply a loaded model (with the NMS method chosen here); the class filter starts over when its
-        classes differ."""
-        old = tuple(self.detector.class_names) if self.detector is not None else None
-        if detector is not None and getattr(detector, "supports_nms", True):  # a teacher does its own suppression
-            detector.set_postprocess(nms=self.nms)
-        self.detector = detector
-        if detector is None or tuple(detector.class_names) != old:
+    # ---------------------------------------------------------------- model (the shared ModelState's)
+    @staticmethod
+    def _class_names(detector: DetectorLike | None) -> tuple[str, ...] | None:
+        return None if detector is None else tuple(detector.class_names)
+
+    def _on_model(self, detector: DetectorLike | None) -> None:
+        """A model was applied: the class filter starts over when its classes differ."""
+        names = self._class_names(detector)
+        if names is None or names != self._names:
             self.shown_labels = None
             self.tracks.reset()  # a label of the old model's tracks names another class in the new one
+        self._names = names
         self.model_time.reset()
         self.events.model.emit(detector)
 
     @property
+    def detector(self) -> DetectorLike | None:
+        return self.model.detector
+
+    @property
+    def loading(self) -> str:
+        return self.model.loading
+
+    @property
+    def devices(self) -> list[str]:
+        return self.model.devices
+
+    @property
+    def choices(self) -> list[RuntimeChoice]:
+        return self.model.choices
+
+    @property
+    def runtime_choice(self) -> RuntimeChoice:
+        return self.model.runtime_choice
+
+    @property
+    def nms(self) -> str:
+        return self.model.nms
+
+    @property
     def device(self) -> str:
-        return self.runtime_choice.device
+        return self.model.device
 
     @property
     def precision(self) -> str:
-        return self.runtime_choice.precision
+        return self.model.precision
 
     @property
     def runtime(self) -> str:
-        return self.runtime_choice.runtime
+        return self.model.runtime
 
     def choices_on(self, device: str) -> list[RuntimeChoice]:
-        return [c for c in self.choices if c.device == device]
+        return self.model.choices_on(device)
+
+    def set_loading(self, what: str) -> None:
+        self.model.set_loading(what)
+
+    def set_detector(self, detector: DetectorLike | None) -> None:
+        """Apply a loaded model to every tile (:meth:`ModelState.set_detector`)."""
+        self.model.set_detector(detector)
 
     def set_runtime_choice(self, choice: RuntimeChoice) -> None:
-        """Run the next model load with ``choice`` (one of :attr:`choices`; ValueError otherwise).
-        Loading is the model picker's job: this only records the choice."""
-        if choice not in self.choices:
-            raise ValueError(f"runtime choice {choice.label!r} ({choice}) is not offered here; choose one of "
-                             f"{[c.label for c in self.choices]}")
-        if choice != self.runtime_choice:
-            self.runtime_choice = choice
-            self.events.device.emit()
+        self.model.set_runtime_choice(choice)
 
     def set_nms(self, method: str) -> None:
-        """"hard", "soft-linear" or "soft-gaussian"; applied to the running detector at once (the
-        detector keeps it in its postprocessing settings, so no reload is needed)."""
-        if method not in NMS_METHODS:
-            raise ValueError(f"NMS method must be one of {NMS_METHODS}, got {method!r}")
-        if method != self.nms:
-            self.nms = method
-            if self.detector is not None and getattr(self.detector, "supports_nms", True):
-                self.detector.set_postprocess(nms=method)
-            self.events.nms.emit()
+        self.model.set_nms(method)
 
     # ---------------------------------------------------------------- results and counters
     def accepts(self, generation: int) -> bool:
@@ -355,3 +344,7 @@ class DetectState:
             meter.reset()
         self.dropped = 0
         self.events.stats.emit()
+
+
+__all__ = ["DetectState", "DetectionResult", "SourceInfo", "Meter", "DetectorLike", "ModelState", "RuntimeChoice",
+           "runtime_options", "RUN_SCORE_THRESH", "MAX_MIN_SCORE", "DEFAULT_MIN_SCORE"]

@@ -20,7 +20,7 @@ from ssd_gui.state.events import Events
 
 DATASET_KINDS: tuple[tuple[str, str], ...] = (
     ("synthetic", "Synthetic shapes"), ("voc", "VOC folder"), ("coco", "COCO JSON"), ("yolo", "YOLO folder"),
-    ("reference", "Reference model"))
+    ("reference", "Reference model"), ("estimate", "No labels: estimate accuracy"))
 THRESHOLD_STEP = 0.001
 METRIC_NAMES: tuple[tuple[str, str], ...] = (("voc12", "VOC2010+"), ("voc07", "VOC07 11-point"), ("coco", "COCO"))
 
@@ -40,6 +40,8 @@ class EvalInputs:
         reference, reference_thresh, every: kind "reference": the reference model whose detections with a
             score above ``reference_thresh`` on ``path`` (a video, an image folder or an image), one frame
             in ``every``, are the ground truth (:class:`core.evaluation.reference.ReferenceSource`).
+        calibration_data: kind "estimate": labelled images to calibrate the accuracy estimate on ("" for the
+            data the checkpoint records); ``path`` is then the footage.
     """
 
     use_model: bool = True
@@ -58,6 +60,7 @@ class EvalInputs:
     reference: str = ""
     reference_thresh: float = 0.5
     every: int = 1
+    calibration_data: str = ""
 
     @property
     def source(self) -> str:
@@ -76,6 +79,8 @@ class EvalInputs:
             raise ValueError(f"unknown dataset kind {self.kind!r}; choose from {[k for k, _ in DATASET_KINDS]}")
         if self.kind == "synthetic":
             return DatasetSpec("synthetic", count=self.count, seed=self.seed, size=self.size)
+        if self.kind == "estimate":
+            raise ValueError("an accuracy estimate has no ground truth: see EvalInputs.estimate_request")
         if not self.path.strip():
             what = {"voc": "VOC folder", "coco": "COCO annotation JSON", "yolo": "YOLO dataset folder",
                     "reference": "video, image folder or image for the reference model"}[self.kind]
@@ -110,6 +115,23 @@ class EvalInputs:
                                  detections=None if self.use_model else self.source,
                                  metric="voc07", with_coco=True, device=self.device, **model)
 
+    def estimate_request(self) -> Any:
+        """The :class:`core.evaluation.estimate.EstimateRequest` of kind "estimate" (the model on ``path``).
+
+        Raises:
+            ValueError: no model (a detections file cannot be perturbed) or no footage.
+        """
+        from core.evaluation.estimate import EstimateRequest
+
+        if not self.use_model or not self.weights.strip():
+            raise ValueError("choose a model file (or the demo model) to estimate: the estimate runs the model "
+                             "several times, which a detections file cannot do")
+        if not self.path.strip():
+            raise ValueError("choose the video, image folder or image whose accuracy to estimate")
+        return EstimateRequest(self.weights.strip(), self.path.strip(), calibration_data=self.calibration_data.strip()
+                               or None, every=self.every, device=self.device, runtime=self.runtime,
+                               precision=self.precision)
+
     def describe_run(self) -> str:
         """What is evaluated, how, in a few words ("tiny.pt, OpenVINO int8, soft-linear NMS")."""
         parts = [Path(self.source).name or "?"]
@@ -134,13 +156,14 @@ class EvaluateState:
 
     def __init__(self, device: str = "cpu") -> None:
         self.events = Events("inputs", "running", "progress", "output", "threshold", "metric", "selection", "cell",
-                             "compare")
+                             "compare", "estimate")
         from core.runtime import choose_runtime
 
         # the model runs as the Detect view and `ssd eval --runtime auto` run it: OpenVINO fp32 where installed
         self.inputs = EvalInputs(device=device, runtime=choose_runtime(None, device)[0])
         self.running = False
         self.output: Any = None            # core.evaluation.run.EvaluationOutput
+        self.estimate: Any = None          # core.evaluation.estimate.EstimateOutput (kind "estimate")
         self.output_name = ""              # what it evaluated, how (EvalInputs.describe_run at its start)
         self.kept: Any = None              # the evaluation kept as "A" for the comparison
         self.kept_name = ""
@@ -163,6 +186,13 @@ class EvaluateState:
         self.events.inputs.emit()
         if source_changed and self.output is not None and not self.running:
             self.set_output(None)
+        if source_changed and self.estimate is not None and not self.running:
+            self.set_estimate(None)
+
+    def set_estimate(self, estimate: Any) -> None:
+        """Show an accuracy estimate (None clears it)."""
+        self.estimate = estimate
+        self.events.estimate.emit()
 
     def set_running(self, running: bool) -> None:
         if running != self.running:

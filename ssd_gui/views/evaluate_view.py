@@ -32,6 +32,7 @@ from ssd_gui.jobs import Job
 from ssd_gui.state.evaluate import DATASET_KINDS, EvaluateState
 from ssd_gui.views.base import View
 from ssd_gui.dialogs.trust import request_with_code_confirmed
+from ssd_gui.views.evaluate_estimate import EstimateMixin
 from ssd_gui.views.evaluate_export import export_evaluation
 from ssd_gui.widgets.class_table import COLUMN, ClassTable, definition_footer, fmt
 from ssd_gui.widgets.compare_panel import ComparePanel
@@ -57,7 +58,7 @@ class _Colors(dict):
         return self[label]
 
 
-class EvaluateView(View):
+class EvaluateView(EstimateMixin, View):
     """Choose a model or detections file and a dataset; evaluate; explore per class and threshold.
 
     Public API (the main window, the Train view's request, tests): :meth:`set_model`,
@@ -68,6 +69,7 @@ class EvaluateView(View):
 
     evaluation_finished = Signal(object)    # EvaluationOutput
     evaluation_failed = Signal(str)
+    estimate_finished = Signal(object)      # core.evaluation.estimate.EstimateOutput
     threshold_changed = Signal(float)
     strip_updated = Signal()
     open_in_detect_requested = Signal(str)  # an image file
@@ -151,7 +153,7 @@ class EvaluateView(View):
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addWidget(self.inputs)
-        layout.addWidget(self.results, 1)
+        layout.addWidget(self._build_estimate_pages(self.results), 1)
         self.evaluate_action = QAction("&Evaluate", self, triggered=self.start)
         self.export_action = QAction("E&xport plots and PR data…", self, triggered=self._ask_export)
 
@@ -246,6 +248,8 @@ class EvaluateView(View):
         """Start evaluating what the inputs describe; False (and a message) if they are incomplete."""
         if self._job is not None:
             return False
+        if self.state.inputs.kind == "estimate":
+            return self._start_estimate()
         try:
             request = self.state.inputs.request(self.state.ground_truth_for_run())
             request = request_with_code_confirmed(self, request)

@@ -31,6 +31,10 @@ DETECTIONS_FILTER = "Detections (*.json *.txt);;All files (*)"
 FOOTAGE_FILTER = "Videos and images (*.mp4 *.avi *.mov *.mkv *.webm *.jpg *.jpeg *.png *.bmp);;All files (*)"
 RUNTIME_NAMES = {"torch": "PyTorch", "openvino": "OpenVINO"}
 REFERENCE_NOTE = "<b>Reference model</b>: figures measure agreement with it, not accuracy"
+ESTIMATE_NOTE = "<b>No labels</b>: an estimate with an interval, not a measurement"
+ESTIMATE_TIP = ("No annotations: the model's accuracy on this footage is estimated from how stable its boxes are "
+                "(under feature dropout, flipped and rescaled), through a fit calibrated on shifted copies of its own "
+                "labelled data (as ssd eval --estimate). The first run on a model calibrates it; later runs reuse it.")
 REFERENCE_TIP = ("No annotations: what the reference model detects with a score above the threshold on these frames "
                  "is the ground truth, so every figure measures how closely the evaluated model agrees with it, the "
                  "reference's own mistakes included (as ssd eval --reference).")
@@ -122,6 +126,10 @@ class EvalInputsPanel(QGroupBox):
         self.ref_thresh_spin.setPrefix("> ")
         self.ref_thresh_spin.setToolTip("The reference's detections scoring above this are the ground truth")
         self.every_spin = _spin(self, 1, 10_000, "every ", " frame(s)")
+        self.calib_edit = QLineEdit(self)
+        self.calib_edit.setPlaceholderText("calibration data (empty: the model's own)")
+        self.calib_edit.setToolTip("Labelled images like the footage to calibrate the estimate on: a VOC folder or a "
+                                   "COCO JSON (empty: the validation data the model's checkpoint records)")
         self.reference_note = QLabel(REFERENCE_NOTE, self)
         self.reference_note.setToolTip(REFERENCE_TIP)
         self.nms_combo = QComboBox(self)
@@ -161,8 +169,8 @@ class EvalInputsPanel(QGroupBox):
         grid.addWidget(self.split_combo, 1, 4)
         box = QHBoxLayout()
         for w in (self.count_spin, self.seed_spin, self.size_spin, self.ref_edit, self.ref_browse, self.ref_teachers,
-                  self.ref_thresh_spin, self.every_spin):
-            box.addWidget(w, 1 if w is self.ref_edit else 0)
+                  self.ref_thresh_spin, self.every_spin, self.calib_edit):
+            box.addWidget(w, 1 if w in (self.ref_edit, self.calib_edit) else 0)
         grid.addLayout(box, 1, 5, 1, 2)
         grid.addWidget(QLabel("Device", self), 1, 7)
         grid.addWidget(self.device_combo, 1, 8)
@@ -193,6 +201,7 @@ class EvalInputsPanel(QGroupBox):
         self.ref_edit.textChanged.connect(lambda t: s.set_inputs(reference=t))
         self.ref_thresh_spin.valueChanged.connect(lambda v: s.set_inputs(reference_thresh=round(float(v), 4)))
         self.every_spin.valueChanged.connect(lambda v: s.set_inputs(every=v))
+        self.calib_edit.textChanged.connect(lambda t: s.set_inputs(calibration_data=t))
         self.nms_combo.currentIndexChanged.connect(lambda _: s.set_inputs(nms=str(self.nms_combo.currentData())))
         self.runtime_combo.currentIndexChanged.connect(self._set_runtime)
         self.ref_browse.clicked.connect(self._ask_reference)
@@ -213,12 +222,13 @@ class EvalInputsPanel(QGroupBox):
         v = self.state.inputs
         widgets = (self.model_radio, self.dets_radio, self.model_edit, self.dets_edit, self.dataset_combo,
                    self.dataset_edit, self.count_spin, self.seed_spin, self.size_spin, self.device_combo,
-                   self.ref_edit, self.ref_thresh_spin, self.every_spin, self.nms_combo, self.runtime_combo)
+                   self.ref_edit, self.ref_thresh_spin, self.every_spin, self.nms_combo, self.runtime_combo,
+                   self.calib_edit)
         for w in widgets:
             w.blockSignals(True)
         (self.model_radio if v.use_model else self.dets_radio).setChecked(True)
         for edit, text in ((self.model_edit, v.weights), (self.dets_edit, v.detections), (self.dataset_edit, v.path),
-                           (self.ref_edit, v.reference)):
+                           (self.ref_edit, v.reference), (self.calib_edit, v.calibration_data)):
             if edit.text() != text:
                 edit.setText(text)
                 edit.setCursorPosition(0)  # a long path or teacher string shows its beginning
@@ -237,18 +247,23 @@ class EvalInputsPanel(QGroupBox):
         self._list_splits()
 
     def _show_kind(self, kind: str) -> None:
-        synthetic, reference = kind == "synthetic", kind == "reference"
+        synthetic, reference, estimate = kind == "synthetic", kind == "reference", kind == "estimate"
         for w in (self.count_spin, self.seed_spin, self.size_spin):
             w.setVisible(synthetic)
-        for w in (self.ref_edit, self.ref_browse, self.ref_teachers, self.ref_thresh_spin, self.every_spin,
-                  self.reference_note):
+        for w in (self.ref_edit, self.ref_browse, self.ref_teachers, self.ref_thresh_spin):
             w.setVisible(reference)
+        self.every_spin.setVisible(reference or estimate)
+        self.reference_note.setVisible(reference or estimate)
+        self.reference_note.setText(ESTIMATE_NOTE if estimate else REFERENCE_NOTE)
+        self.reference_note.setToolTip(ESTIMATE_TIP if estimate else REFERENCE_TIP)
+        self.calib_edit.setVisible(estimate)
         for w in (self.dataset_edit, self.dataset_browse):
             w.setVisible(not synthetic)
         self.split_combo.setVisible(kind in ("voc", "yolo"))
         self.dataset_edit.setPlaceholderText({"voc": "VOC20xx or VOCdevkit folder(s), joined with ','",
                                               "yolo": "YOLO dataset folder (holding data.yaml)",
-                                              "reference": "video, image folder or image (no annotations needed)"}
+                                              "reference": "video, image folder or image (no annotations needed)",
+                                              "estimate": "video, image folder or image (no annotations needed)"}
                                              .get(kind, "COCO instances JSON"))
 
     def _fill_runtimes(self, device: str) -> None:
@@ -334,8 +349,8 @@ class EvalInputsPanel(QGroupBox):
             self.state.set_inputs(reference=path)
 
     def _ask_dataset(self) -> None:
-        if self.state.inputs.kind == "reference":
-            path = settings.ask_open_file(self, "Video or image the reference model labels", "video", FOOTAGE_FILTER)
+        if self.state.inputs.kind in ("reference", "estimate"):
+            path = settings.ask_open_file(self, "Video or image to evaluate without labels", "video", FOOTAGE_FILTER)
         elif self.state.inputs.kind == "voc":
             path = settings.ask_folder(self, "VOC folder (VOC20xx or VOCdevkit)", "dataset")
         elif self.state.inputs.kind == "yolo":

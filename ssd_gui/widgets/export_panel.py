@@ -1,5 +1,5 @@
-"""The Detect view's export: the Export button and action, the job, its progress and Cancel, and the
-"Open folder" link when it is done.
+"""The export of one source of the Detect view: the job, its progress and Cancel, and the "Open folder" link
+when it is done (the view's Export button and action start the export of the selected source).
 
 The export is :func:`core.inference.run_inference`, the function of ``ssd detect``, given what the
 view shows: the open source, the model, the confidence threshold and the classes shown (and, with tracking
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from core import inference
@@ -30,21 +30,19 @@ class ExportPanel(QWidget):
     Signals:
         finished(object, str): the :class:`core.inference.InferenceResult` and a sentence saying what was written.
         failed(str): the export could not start or failed (the message names the file).
+        availability(bool): whether an export can start now changed (a model and a file source, none running).
     """
 
     finished = Signal(object, str)
     failed = Signal(str)
     pause_requested = Signal()
+    availability = Signal(bool)
 
     def __init__(self, state: DetectState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.job: Job | None = None
         self.folder: Path | None = None
-        self.button = QPushButton("Export…", parent)
-        self.button.setToolTip("Save the annotated video and the detections JSON (what the view shows: "
-                               "its confidence threshold and classes)")
-        self.action = QAction("&Export annotated video and JSON…", self, shortcut="Ctrl+E", triggered=self.ask)
         self.progress = QProgressBar(self)
         self.cancel_button = QPushButton("Cancel export", self)
         self.done_label = QLabel(self)
@@ -54,7 +52,6 @@ class ExportPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         for w in (self.progress, self.cancel_button, self.done_label):
             layout.addWidget(w)
-        self.button.clicked.connect(self.ask)
         self.cancel_button.clicked.connect(self.cancel)
         for event in (state.events.source, state.events.model):
             event.connect(lambda *_: self.update_controls())
@@ -65,11 +62,13 @@ class ExportPanel(QWidget):
     def busy(self) -> bool:
         return self.job is not None
 
-    def update_controls(self) -> None:
+    @property
+    def can_export(self) -> bool:
         info = self.state.source
-        can = self.state.detector is not None and info is not None and not info.is_live and not self.busy
-        self.button.setEnabled(can)
-        self.action.setEnabled(can)
+        return self.state.detector is not None and info is not None and not info.is_live and not self.busy
+
+    def update_controls(self) -> None:
+        self.availability.emit(self.can_export)
 
     def export(self, video_path: str | Path | None, json_path: str | Path | None) -> bool:
         """Run the model over the whole open file and write the annotated video and/or the JSON.

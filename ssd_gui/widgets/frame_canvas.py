@@ -1,5 +1,6 @@
 """A widget that paints one RGB frame, scaled to fit, with detection boxes on top (and, while tracking,
-the tracks' ids and trails and the counting line, which the user draws on it with the mouse)."""
+the tracks' ids and trails, the counting line and the counting zone, which the user draws on it with the
+mouse: the line with a drag, the zone with a click per corner and a double click on the last one)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -7,10 +8,10 @@ from typing import Sequence
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QImage, QMouseEvent, QPainter, QPaintEvent, QPen,
-                           QPolygonF)
+                           QPolygonF, QResizeEvent)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from core.tracking import CountingLine, TrackView
+from core.tracking import CountingLine, CountingZone, TrackView
 from core.tracking.draw import id_text
 from core.types import Detections
 from core.io.drawing import class_color, ink_for, label_text, place_labels
@@ -39,11 +40,20 @@ class FrameCanvas(QWidget):
     time, so resizing never needs new detections. ``drawn_boxes`` is the number of boxes
     drawn by the last paint (what a person sees). Every box is drawn; the name-and-score
     tags go on the ``MAX_LABELS`` most confident ones, as more would only cover each other.
+
+    The boxes, tags, trails, line and zone are drawn once into an overlay image the size of the widget
+    and kept until they change: a video in real time gets a new frame 25 times a second but new boxes
+    only with each result, so a frame's paint is two image copies (a grid of four 720p videos paints
+    100 frames a second on the GUI thread).
     """
 
     MAX_LABELS = 40
     #: A line drawn with the mouse, in pixels of the frame: (x1, y1, x2, y2). Only in :attr:`line_mode`.
     line_drawn = Signal(float, float, float, float)
+    #: A polygon drawn with the mouse: its corners [(x, y), ...] in pixels of the frame. Only in :attr:`zone_mode`.
+    zone_drawn = Signal(object)
+    #: Any mouse press on the canvas (the grid selects the tile).
+    pressed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -58,14 +68,17 @@ class FrameCanvas(QWidget):
         self.drawn_boxes = 0
         self.paint_count = 0
         self.label_rects: list[QRectF] = []  # where the last paint put the tags (for tests and tools)
-        # Smooth (bilinear) scaling of a large frame costs tens of ms on the GUI thread; the view
-        # turns it off while a video plays at its source rate and back on for a still frame.
-        self.smooth = True
+        self.smooth = True  # bilinear scaling costs tens of ms a large frame: off while a video plays
         self._ids: np.ndarray | None = None
         self._tracks: list[TrackView] = []
         self._line: CountingLine | None = None
         self.line_mode = False  # the next drag draws the counting line
         self._drag: tuple[QPointF, QPointF] | None = None
+        self._zone: CountingZone | None = None
+        self._zone_mode = False
+        self._corners: list[tuple[float, float]] = []  # the zone being drawn, in pixels of the frame
+        self._cursor: QPointF | None = None
+        self._overlay: QImage | None = None  # what is drawn over the frame; None: draw it again at the next paint
 
     # ------------------------------------------------------------------------------- state
     def set_frame(self, image: np.ndarray, detections: Detections | None = None,
@@ -78,6 +91,24 @@ class FrameCanvas(QWidget):
         self.set_detections(detections if detections is not None else Detections.empty(), class_names, track_ids,
                             tracks)
 
+    def set_image(self, image: np.ndarray) -> None:
+        """Show ``image`` (uint8 [H, W, 3] RGB), the next frame of the same source, under the boxes already set."""
+        same_size = self._image is not None and self._image.shape[:2] == image.shape[:2]
+        self._qimage = rgb_to_qimage(image)
+        self._image = image
+        if same_size:
+            self.update()
+        else:
+            self._redraw_overlay()  # the frame's place on the widget moves
+
+    def _redraw_overlay(self) -> None:
+        self._overlay = None
+        self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        self._overlay = None
+        super().resizeEvent(event)
+
     def set_detections(self, detections: Detections, class_names: Sequence[str] | None = None,
                        track_ids: np.ndarray | None = None, tracks: Sequence[TrackView] = ()) -> None:
         """Replace the drawn boxes (e.g. after the confidence slider moved) without a new frame; with
@@ -86,7 +117,7 @@ class FrameCanvas(QWidget):
         self._ids, self._tracks = track_ids, list(tracks)
         if class_names is not None:
             self._class_names = tuple(class_names)
-        self.update()
+        self._redraw_overlay()
 
     def clear(self, placeholder: str = "No source open") -> None:
         self._image = None
@@ -94,12 +125,30 @@ class FrameCanvas(QWidget):
         self._detections = Detections.empty()
         self._ids, self._tracks = None, []
         self._placeholder = placeholder
-        self.update()
+        self._redraw_overlay()
 
     def set_counting_line(self, line: CountingLine | None) -> None:
         """The counting line to draw (pixels of the frame), or None."""
         self._line = line
-        self.update()
+        self._redraw_overlay()
+
+    def set_counting_zone(self, zone: CountingZone | None) -> None:
+        """The counting zone to draw (pixels of the frame), or None."""
+        self._zone = zone
+        self._redraw_overlay()
+
+    @property
+    def zone_mode(self) -> bool:
+        """Clicks add the corners of a zone; a double click adds the last one and closes it; a right click or
+        leaving the mode drops the corners placed."""
+        return self._zone_mode
+
+    @zone_mode.setter
+    def zone_mode(self, on: bool) -> None:
+        self._zone_mode = bool(on)
+        self._corners, self._cursor = [], None
+        self.setMouseTracking(self._zone_mode)
+        self._redraw_overlay()
 
     @property
     def has_frame(self) -> bool:
@@ -138,11 +187,28 @@ class FrameCanvas(QWidget):
             target = self.image_rect()
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.smooth)
             p.drawImage(target, self._qimage)
+            if self._overlay is None:
+                self._overlay = self._draw_overlay(target)
+            p.drawImage(0, 0, self._overlay)
+        finally:
+            p.end()
+
+    def _draw_overlay(self, target: QRectF) -> QImage:
+        """The boxes, tags, trails, line and zone on a transparent image the size of the widget."""
+        ratio = self.devicePixelRatioF()
+        overlay = QImage(int(round(self.width() * ratio)), int(round(self.height() * ratio)),
+                         QImage.Format.Format_ARGB32_Premultiplied)
+        overlay.setDevicePixelRatio(ratio)
+        overlay.fill(Qt.GlobalColor.transparent)
+        p = QPainter(overlay)
+        try:
+            self._paint_zone(p)
             self._paint_trails(p, target)
             self.drawn_boxes = self._paint_boxes(p, target)
             self._paint_line(p, target)
         finally:
             p.end()
+        return overlay
 
     def _paint_boxes(self, p: QPainter, target: QRectF) -> int:
         dets = self._detections
@@ -209,16 +275,45 @@ class FrameCanvas(QWidget):
         return QPointF(target.x() + x * scale, target.y() + y * scale)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        self.pressed.emit()
+        if self._zone_mode and self.has_frame:
+            self._zone_press(event)
+            return
         if self.line_mode and event.button() == Qt.MouseButton.LeftButton and self.has_frame:
             self._drag = (event.position(), event.position())
             event.accept()
             return
         super().mousePressEvent(event)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        """In zone mode: the corner of the first click of the pair closes the zone (three corners at least)."""
+        if not (self._zone_mode and event.button() == Qt.MouseButton.LeftButton):
+            super().mouseDoubleClickEvent(event)
+            return
+        if len(self._corners) >= 3:
+            corners, self._corners, self._cursor = list(self._corners), [], None
+            self._redraw_overlay()
+            self.zone_drawn.emit(corners)
+
+    def _zone_press(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self._corners = []
+        elif event.button() == Qt.MouseButton.LeftButton:
+            point = self.frame_point(event.position())
+            if point is not None and (not self._corners or point != self._corners[-1]):
+                self._corners.append(point)
+        event.accept()
+        self._redraw_overlay()
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if self._zone_mode:
+            self._cursor = event.position()
+            if self._corners:
+                self._redraw_overlay()
+            return
         if self._drag is not None:
             self._drag = (self._drag[0], event.position())
-            self.update()
+            self._redraw_overlay()
             return
         super().mouseMoveEvent(event)
 
@@ -228,7 +323,7 @@ class FrameCanvas(QWidget):
             return
         start, end = self._drag[0], event.position()
         self._drag = None
-        self.update()
+        self._redraw_overlay()
         a, b = self.frame_point(start), self.frame_point(end)
         if a is not None and b is not None and (abs(a[0] - b[0]) + abs(a[1] - b[1])) >= 2.0:
             self.line_drawn.emit(a[0], a[1], b[0], b[1])
@@ -282,3 +377,23 @@ class FrameCanvas(QWidget):
         p.drawLine(mid - QPointF(nx, ny) * 14, mid + QPointF(nx, ny) * 14)
         tip = mid + QPointF(nx, ny) * 14
         p.drawText(QRectF(tip.x() - 20, tip.y() - 10, 40, 20), Qt.AlignmentFlag.AlignCenter, "in")
+
+    def _paint_zone(self, p: QPainter) -> None:
+        """The counting zone (white outline, translucent fill) or the corners placed so far and the cursor."""
+        if self._zone_mode and self._corners:
+            corners, closed = self._corners, False
+        elif self._zone is not None:
+            corners, closed = list(self._zone.points), True
+        else:
+            return
+        pts = [self.widget_point(x, y) for x, y in corners] + ([self._cursor] if not closed and self._cursor else [])
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        if closed:
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(QColor(255, 255, 255, 48))
+            p.drawPolygon(QPolygonF(pts))
+            p.setBrush(QBrush())
+            pts = pts + pts[:1]
+        for color, width in ((QColor(0, 0, 0), 4.0), (QColor(255, 255, 255), 2.0)):
+            p.setPen(QPen(color, width))
+            p.drawPolyline(QPolygonF(pts))

@@ -2,7 +2,7 @@
 core.teachers: torchvision's zoo, text prompts, a plug-in), on which runtime; loading them.
 
 Loading runs :func:`core.resolve.load_detector` (or the COCO download first) in a
-:class:`ssd_gui.jobs.Job`; the outcome goes into the :class:`DetectState`. Only the latest request's
+:class:`ssd_gui.jobs.Job`; the outcome goes into the :class:`ModelState` (shared by the tiles). Only the latest request's
 outcome is applied, and a failure keeps the current model (and the runtime choice it runs with).
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ from core.runtime import runtime_label
 from ssd_gui import settings
 from ssd_gui.jobs import Job
 from ssd_gui.session import EXPORTED_EXTENSIONS, WEIGHTS_EXTENSIONS
-from ssd_gui.state.detect import DetectState, RuntimeChoice
+from ssd_gui.state.detect import SourceInfo
+from ssd_gui.state.model import ModelState, RuntimeChoice
 from ssd_gui.widgets.runtime_picker import RuntimePicker
 from ssd_gui.widgets.teacher_menu import TeacherMenu
 
@@ -91,9 +92,12 @@ class ModelPicker(QWidget):
     loaded = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, state: DetectState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ModelState, parent: QWidget | None = None,
+                 source: Callable[[], SourceInfo | None] | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        # the source shown (int8 calibration falls back on it): the selected tile's
+        self._source = source if source is not None else lambda: getattr(state, "source", None)
         self._job: Job | None = None
         self._job_choice: RuntimeChoice | None = None
         self._loaded_choice: RuntimeChoice | None = None  # what the running model was loaded with
@@ -197,7 +201,7 @@ class ModelPicker(QWidget):
 
     def _calibration_source(self) -> str | None:
         """The open file source, for int8 calibration when the checkpoint records no training data."""
-        info = self.state.source
+        info = self._source()
         return info.spec if info is not None and not info.is_live else None
 
     def _start(self, fn: Callable[..., Any], what: str, label: str) -> Job:

@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QWidget
 
 from core.config import NMS_METHODS
-from ssd_gui.state.detect import DetectState
+from ssd_gui.state.model import ModelState
 
 LABELS = {"hard": "NMS (remove overlaps)", "soft-linear": "soft-NMS, linear", "soft-gaussian": "soft-NMS, Gaussian"}
 TIPS = {
@@ -18,11 +18,11 @@ TIPS = {
 
 
 class NmsPicker(QGroupBox):
-    """A box bound to ``DetectState.nms``; the state applies the method to the running detector (no
+    """A box bound to ``ModelState.nms``; the state applies the method to the running detector (no
     reload), and the next frame detected uses it. Hidden while the model does its own suppression (a teacher
     of core.teachers: ``supports_nms`` False)."""
 
-    def __init__(self, state: DetectState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ModelState, parent: QWidget | None = None) -> None:
         super().__init__("Overlapping boxes", parent)
         self.state = state
         self.combo = QComboBox(self)

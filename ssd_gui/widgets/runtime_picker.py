@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QMenu, QWidget
 
-from ssd_gui.state.detect import DetectState, RuntimeChoice
+from ssd_gui.state.model import ModelState, RuntimeChoice
 
 _TIPS = {
     ("openvino", "fp32"): "The network compiled by OpenVINO for this CPU (outputs within ~1e-5 of PyTorch's)",
@@ -22,7 +22,7 @@ _TIPS = {
 
 
 class RuntimePicker(QWidget):
-    """A "Runtime:" box listing :attr:`DetectState.choices`, the same list as the checkable actions of
+    """A "Runtime:" box listing :attr:`ModelState.choices`, the same list as the checkable actions of
     :attr:`runtime_menu` (for the main window's Model menu). What actually runs (which may differ from
     the choice: ONNX and IR files always run on OpenVINO) is shown by the model picker and the stats.
 
@@ -32,7 +32,7 @@ class RuntimePicker(QWidget):
 
     chosen = Signal(object)
 
-    def __init__(self, state: DetectState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ModelState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.combo = QComboBox(self)

@@ -1,5 +1,5 @@
-"""Must show 1: ``ssd pseudo-label clip.mp4 --teacher torchvision:... / owlv2:... / py:... --out d`` end to end
-(random weights), then ``ssd train --data d`` trains on the result; resuming and the never-mix rule hold for
+"""Must show 1: ``ssd pseudo-label clip.mp4 --teacher torchvision:... / owlv2:... / py:... --format yolo --out d``
+end to end (random weights), then ``ssd train --format yolo --data d`` trains on the result; resuming and the never-mix rule hold for
 every kind (the identity is the teacher's fingerprint), and a plug-in that fails leaves a readable dataset."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from core.cli import main
 from core.data.voc import load_voc
+from core.data.yolo import load_yolo
 
 TRAIN = ["--model", "ssd300", "--width", "0.05", "--batch-size", "2", "--max-iterations", "2", "--workers", "0",
          "--threads", "1", "--warmup-iters", "0"]
@@ -29,8 +30,15 @@ def _fails(capsys: pytest.CaptureFixture, message: str, rc: int) -> None:
 
 
 def _trains_on(out: Path, run: Path) -> None:
-    assert main(["train", "--format", "voc", "--data", str(out), "--val-split", "val", *TRAIN, "--out", str(run)]) == 0
+    """``ssd train --format yolo`` on a labelling's train split, validated on its val split."""
+    assert main(["train", "--format", "yolo", "--data", str(out), "--train-split", "train", "--val-split", "val",
+                 *TRAIN, "--out", str(run)]) == 0
     assert (run / "model.pt").is_file()
+
+
+def _all_frames(out: Path) -> list:
+    """The records of a YOLO labelling's train and val splits, in frame order."""
+    return list(load_yolo(out, "train").records) + list(load_yolo(out, "val").records)
 
 
 @pytest.mark.slow
@@ -42,12 +50,13 @@ def test_torchvision_teacher_end_to_end(clip: Path, tmp_path: Path) -> None:
     out = tmp_path / "d"
     teacher = f"torchvision:fasterrcnn_resnet50_fpn_v2@{weights}"
     assert _label(clip, out, teacher, "--score-thresh", "0.0", "--max-frames", "2",
-                  "--rename", "car=vehicle,truck=vehicle") == 0
-    ds = load_voc(out, "trainval")
+                  "--rename", "car=vehicle,truck=vehicle", "--format", "yolo") == 0
+    ds = load_yolo(out, "train")
     # COCO's 80 classes (its "N/A" placeholders are no class), two of them merged into one
     assert ds.class_names[:3] == ("__background__", "person", "bicycle") and len(ds.class_names) == 80
     assert "vehicle" in ds.class_names and "car" not in ds.class_names and "truck" not in ds.class_names
-    assert len(ds.records) == 2 and sum(len(r.labels) for r in ds.records) > 0
+    frames = _all_frames(out)
+    assert len(frames) == 2 and sum(len(r.labels) for r in frames) > 0
     record = json.loads((out / "pseudo_label.json").read_text())
     assert record["settings"]["teacher"]["model"] == "fasterrcnn_resnet50_fpn_v2"
     _trains_on(out, tmp_path / "run")
@@ -57,20 +66,22 @@ def test_owlv2_teacher_end_to_end_and_never_mixed(clip: Path, owlv2_dir: Path, t
                                                   capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "d"
     teacher = f"owlv2@{owlv2_dir}:vehicle=car,van,fork lift truck;person"
-    assert _label(clip, out, teacher, "--score-thresh", "0.3", "--tiles", "1x2") == 0
-    ds = load_voc(out, "trainval")
+    assert _label(clip, out, teacher, "--score-thresh", "0.3", "--tiles", "1x2", "--format", "yolo") == 0
+    ds = load_yolo(out, "train")
     assert ds.class_names == ("__background__", "vehicle", "person")  # three prompts, one class
-    assert len(ds.records) == 6 and sum(len(r.labels) for r in ds.records) > 0
+    frames = _all_frames(out)
+    assert len(frames) == 6 and sum(len(r.labels) for r in frames) > 0
     settings = json.loads((out / "pseudo_label.json").read_text())["settings"]
     assert settings["teacher"]["ontology"] == "vehicle=car,van,fork lift truck;person"
     assert settings["teacher"]["tiles"] == [1, 2]
     _trains_on(out, tmp_path / "run")
     # the same command resumes (nothing to do); another ontology or tiling would mix two labellings: refused
     capsys.readouterr()
-    assert _label(clip, out, teacher, "--score-thresh", "0.3", "--tiles", "1x2") == 0
+    assert _label(clip, out, teacher, "--score-thresh", "0.3", "--tiles", "1x2", "--format", "yolo") == 0
     assert "labelled 0 frame(s) (6 done before)" in capsys.readouterr().out
     for other in ([f"owlv2@{owlv2_dir}:vehicle=car,van;person", "--tiles", "1x2"], [teacher]):
-        _fails(capsys, "made with other settings", _label(clip, out, other[0], "--score-thresh", "0.3", *other[1:]))
+        _fails(capsys, "made with other settings", _label(clip, out, other[0], "--score-thresh", "0.3", *other[1:],
+                                                          "--format", "yolo"))
 
 
 def test_plugin_teacher_end_to_end_and_a_failing_plugin(clip: Path, plugin_path: Path, tmp_path: Path,
@@ -79,10 +90,10 @@ def test_plugin_teacher_end_to_end_and_a_failing_plugin(clip: Path, plugin_path:
     out = tmp_path / "d"
     _fails(capsys, "is a Python plug-in", _label(clip, out, f"py:{plugin_path}:build"))
     assert not out.exists(), "refused before the folder was made"
-    assert _label(clip, out, f"py:{plugin_path}:build", "--trust-code", "--batch-size", "2") == 0
-    ds = load_voc(out, "trainval")
+    assert _label(clip, out, f"py:{plugin_path}:build", "--trust-code", "--batch-size", "2", "--format", "yolo") == 0
+    ds = load_yolo(out, "train")
     assert ds.class_names == ("__background__", "square", "circle")
-    assert [len(r.labels) for r in ds.records] == [2] * 6
+    assert [len(r.labels) for r in _all_frames(out)] == [2] * 6
     _trains_on(out, tmp_path / "run")
     # a plug-in returning NaN: nothing of it is written, the folder holds no dataset half-written
     bad = tmp_path / "bad"

@@ -1,0 +1,149 @@
+"""One pass over a set of images: the detector's own detections and every stability signal.
+
+    measured = measure_images(detector, images, SignalSettings())
+    measured.signals["bos"].value       # Box Stability score, in [0, 1]
+    measured.detections                 # the detector's detections (its own score threshold)
+
+Per batch of images the detector runs up to four times: as it is (these detections are also the ones
+an mAP is computed from), with feature-map dropout (BoS; needs the PyTorch model), on the horizontally
+flipped images (``flip``), and on the images shrunk to :data:`~core.evaluation.estimate.signals.SCALE_FACTOR`
+and padded (``scale``); the boxes of the last two are mapped back to the original image. Only boxes
+with a score of at least ``SignalSettings.score_thresh`` enter the signals (the detector's low-score
+candidates are many and unstable by nature; BoS scores the detector's output boxes). For a video,
+``temporal`` compares the boxes of each frame with those of the next one kept.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from core.evaluation.estimate.dropout import DROPOUT_P, detect_with_dropout, torch_model_of
+from core.evaluation.estimate.signals import (SCALE_FACTOR, Agreement, agreement, flip_boxes, shrink_and_pad,
+                                              unshrink_boxes)
+from core.jobs import ProgressFn, StopFn, check_stop, report
+from core.types import Detections
+
+#: The signals a calibration can fit on (``temporal`` needs consecutive frames, which calibration
+#: images are not, so it is measured on videos and reported, never fitted).
+SIGNALS: tuple[str, ...] = ("bos", "flip", "scale")
+SIGNAL_NAMES = {"bos": "box stability under feature dropout (BoS)", "flip": "agreement with the flipped image",
+                "scale": f"agreement with the image at {SCALE_FACTOR:g}x scale",
+                "temporal": "agreement between neighbouring frames"}
+
+
+@dataclass(frozen=True)
+class SignalSettings:
+    """How the signals are measured (part of a calibration's cache key: the footage must use the same).
+
+    Attributes:
+        score_thresh: boxes scoring at least this enter the signals.
+        dropout_p: BoS's feature-map dropout rate.
+        scale: the shrink factor of the scale agreement.
+        seed: the dropout masks of batch ``k`` (images ``k*batch_size ...``) come from ``seed + k``.
+        batch_size: images per forward pass.
+    """
+
+    score_thresh: float = 0.3
+    dropout_p: float = DROPOUT_P
+    scale: float = SCALE_FACTOR
+    seed: int = 0
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.score_thresh < 1.0:
+            raise ValueError(f"signal score threshold must be in (0, 1), got {self.score_thresh}")
+        if not 0.0 < self.scale < 1.0:
+            raise ValueError(f"scale factor must be in (0, 1), got {self.scale}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be >= 1, got {self.batch_size}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What :func:`measure_images` found.
+
+    Attributes:
+        detections: one per image, at the detector's own score threshold (boxes x1, y1, x2, y2 in pixels).
+        signals: name -> :class:`Agreement` (``bos`` only when the detector has a PyTorch model,
+            ``temporal`` only when asked for).
+        boxes_per_image: mean number of boxes at or above the signal threshold.
+        mean_score: mean score of those boxes (None without any).
+        notes: sentences for the user (e.g. why BoS is missing).
+    """
+
+    detections: list[Detections] = field(repr=False)
+    signals: dict[str, Agreement]
+    boxes_per_image: float
+    mean_score: float | None
+    notes: tuple[str, ...] = ()
+
+    def values(self) -> dict[str, float | None]:
+        """name -> value of each signal measured (None: nothing to measure)."""
+        return {k: a.value for k, a in self.signals.items()}
+
+
+def _boxes(dets: Sequence[Detections], thresh: float) -> list[np.ndarray]:
+    return [np.asarray(d.boxes, np.float64)[np.asarray(d.scores) >= thresh] for d in dets]
+
+
+def measure_images(detector: Any, images: Iterable[np.ndarray], settings: SignalSettings = SignalSettings(),
+                   total: int | None = None, temporal: bool = False, on_progress: ProgressFn | None = None,
+                   should_stop: StopFn | None = None, stage: str = "signals") -> Measured:
+    """Run ``detector`` over ``images`` (HxWx3 uint8 RGB, in order) and measure the signals.
+
+    Args:
+        detector: a :class:`core.detector.Detector` (any runtime; BoS needs its PyTorch model).
+        total: the number of images, for progress (None: unknown).
+        temporal: also measure the agreement of consecutive images (frames of a video).
+        on_progress: ``Progress(images done, total, stage)`` after each batch.
+        should_stop: polled between batches; True raises :class:`core.jobs.Cancelled`.
+    """
+    has_torch = torch_model_of(detector) is not None
+    s = settings
+    clean: list[Detections] = []
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in SIGNALS}
+    batch: list[np.ndarray] = []
+    k = 0
+
+    def flush() -> None:
+        nonlocal k
+        dets = detector.detect(batch)
+        clean.extend(dets)
+        ref = _boxes(dets, s.score_thresh)
+        if has_torch:
+            pairs["bos"] += zip(ref, _boxes(detect_with_dropout(detector, batch, s.seed + k, s.dropout_p),
+                                            s.score_thresh))
+        flipped = _boxes(detector.detect([np.ascontiguousarray(im[:, ::-1]) for im in batch]), s.score_thresh)
+        pairs["flip"] += zip(ref, (flip_boxes(b, im.shape[1]) for b, im in zip(flipped, batch)))
+        scaled = _boxes(detector.detect([shrink_and_pad(im, s.scale) for im in batch]), s.score_thresh)
+        pairs["scale"] += zip(ref, (unshrink_boxes(b, im.shape, s.scale) for b, im in zip(scaled, batch)))
+        k += 1
+        batch.clear()
+        report(on_progress, len(clean), total, stage, f"{len(clean)} images")
+
+    for image in images:
+        check_stop(should_stop, f"stopped after {len(clean)} images")
+        batch.append(image)
+        if len(batch) >= s.batch_size:
+            flush()
+    if batch:
+        flush()
+    signals = {name: agreement(p) for name, p in pairs.items() if name != "bos" or has_torch}
+    high = _boxes(clean, s.score_thresh)
+    if temporal:
+        signals["temporal"] = agreement(zip(high[:-1], high[1:]))
+    scores = np.concatenate([np.asarray(d.scores)[np.asarray(d.scores) >= s.score_thresh] for d in clean]
+                            ) if clean else np.zeros(0)
+    notes = () if has_torch else (
+        "BoS needs the PyTorch model for its dropout pass and this model is an exported network; the "
+        "flip and scale agreements stand in for it",)
+    return Measured(detections=clean, signals=signals, boxes_per_image=float(np.mean([len(b) for b in high]))
+                    if high else 0.0, mean_score=float(scores.mean()) if scores.size else None, notes=notes)
+
+
+__all__ = ["SIGNALS", "SIGNAL_NAMES", "Measured", "SignalSettings", "measure_images"]
