@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.tracking import ByteTracker, CountingLine, LineCounter, TrackerConfig, mot_lines, mot_text
+from core.tracking import ByteTracker, CountingLine, CountingZone, LineCounter, TrackerConfig, mot_lines, mot_text
 from core.tracking.bytetrack import TrackView
 from core.types import Detections
 
@@ -128,3 +128,15 @@ def test_mot_file_reads_back_in_motrics_and_scores_perfectly(tmp_path) -> None:
     r = motrics.evaluate(motrics.Frames([[1, 2]] * 6, [t.astype(float) for t in truth]),
                          motrics.Frames(ids, [np.array(loaded[f][1], float) for f in frames]))
     assert r.clear.mota == 1.0 and r.identity.idf1 == 1.0
+
+
+def test_a_zone_of_area_1e_9_is_the_smallest_accepted() -> None:
+    """Area by the shoelace formula, by hand: the triangle (0, 0), (1, 0), (0, h) has x_i y_{i+1} - x_{i+1} y_i
+    summing to h, area h / 2. h = 2e-9 gives exactly 1e-9 (halving is exact in binary): accepted; one step
+    below is no area. A square of side 10 has area 100 whichever way it is drawn."""
+    assert CountingZone(((0, 0), (1, 0), (0, 2e-9))).area == 1e-9
+    with pytest.raises(ValueError, match="lie on one line"):
+        CountingZone(((0, 0), (1, 0), (0, float(np.nextafter(2e-9, 0)))))
+    assert CountingZone(((0, 0), (10, 0), (10, 10), (0, 10))).area == 100.0
+    assert CountingZone(((0, 0), (0, 10), (10, 10), (10, 0))).area == 100.0
+    assert CountingZone(((0, 0), (4, 0), (4, 3))).area == 6.0
