@@ -2,14 +2,16 @@
 (issue 24's mutation check covers core/ssd/candidates.py and core/ssd/nms.py): the candidates of each
 class are its first k entries above the threshold by descending score, equal scores by prior, and only
 the classes that have one are listed; NMS with ``max_per_class`` = m lets exactly m boxes of a class take
-part."""
+part; boxes apart on an axis do not overlap; soft-NMS's early stop keeps a box tied with the worst wanted."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from core.ssd.candidates import class_candidates
 from core.ssd.nms import greedy_nms_same_class, pair_iou
+from core.ssd.soft_nms import soft_nms_padded
 from tests.core.postprocess_plain import plain_candidates
 
 
@@ -53,3 +55,16 @@ def test_boxes_apart_on_both_axes_do_not_overlap() -> None:
                                   np.float32([0.0, 0.0, 0.5 / 1.5]))
     kept = greedy_nms_same_class(torch.from_numpy(boxes[:2]), torch.tensor([0, 0]), 0.5)
     assert kept.tolist() == [True, True]
+
+
+def test_soft_nms_stopping_early_keeps_a_box_tied_with_the_worst_wanted() -> None:
+    """max_out = 2. Step 1 keeps class 0's 0.9 and class 1's 0.6; the worst wanted is then 0.6, and class 0's
+    second box (0.6, apart from the first: no decay) ties it, so it stays and is kept in step 2: by
+    detection order (equal scores by class) it is the second detection, ahead of class 1's."""
+    boxes = torch.tensor([[[0, 0, 1, 1], [2, 2, 3, 3]], [[0, 0, 1, 1], [0, 0, 1, 1]]], dtype=torch.float32) / 4
+    scores = torch.tensor([[0.9, 0.6], [0.6, 0.0]])
+    valid = torch.tensor([[True, True], [True, False]])
+    for method in ("soft-linear", "soft-gaussian"):
+        final, kept = soft_nms_padded(boxes, scores, valid, method, 0.45, 0.5, 0.01, max_out=2)
+        assert kept.tolist() == [[True, True], [True, False]], method
+        assert final[kept].tolist() == pytest.approx([0.9, 0.6, 0.6])
