@@ -25,6 +25,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from core.io.mailbox import FrameMailboxes, Letter
 from core.io.video import Frame, FrameSource, SourceReadError, open_source
 from core.types import Detections
+from ssd_gui.jobs import lower_thread_priority
 from ssd_gui.state.detect import RUN_SCORE_THRESH, DetectionResult, DetectorLike, SourceInfo
 
 
@@ -301,6 +302,7 @@ class ReaderHandle(QObject):
         self.thread = QThread(self)
         self.thread.setObjectName(f"ssd-frame-reader-{slot}")
         self.reader.moveToThread(self.thread)
+        self.thread.started.connect(lower_thread_priority, Qt.ConnectionType.DirectConnection)
         reader = self.reader
         for request, slot_fn in ((self.request_open, reader.open), (self.request_play, reader.play),
                                  (self.request_pause, reader.pause), (self.request_step, reader.step),
@@ -336,6 +338,7 @@ class LivePipeline(QObject):
         self.detection_thread = QThread(self)
         self.detection_thread.setObjectName("ssd-detection")
         self.detection.moveToThread(self.detection_thread)
+        self.detection_thread.started.connect(lower_thread_priority, Qt.ConnectionType.DirectConnection)
         self.detection_thread.start()
         self.readers: dict[int, ReaderHandle] = {}
         self._next_slot = 0

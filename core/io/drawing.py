@@ -6,6 +6,7 @@ their colours from :func:`class_color`, so a class looks the same everywhere.
 from __future__ import annotations
 
 import colorsys
+import functools
 from typing import Collection, Sequence
 
 import cv2
@@ -16,6 +17,7 @@ from core.types import Detections
 _GOLDEN = 0.618033988749895
 
 
+@functools.lru_cache(maxsize=1024)  # called for every box drawn: the Detect view's grid draws thousands a second
 def class_color(label: int) -> tuple[int, int, int]:
     """A stable RGB colour (0-255 each) for class index ``label``.
 

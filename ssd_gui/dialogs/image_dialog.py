@@ -5,7 +5,7 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
-from ssd_gui.widgets.image_strip import rgb_to_pixmap
+from ssd_gui.widgets.qimages import rgb_to_pixmap
 
 
 class ImageDialog(QDialog):

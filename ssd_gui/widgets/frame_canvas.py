@@ -15,19 +15,7 @@ from core.tracking import CountingLine, CountingZone, TrackView
 from core.tracking.draw import id_text
 from core.types import Detections
 from core.io.drawing import class_color, ink_for, label_text, place_labels
-
-
-def rgb_to_qimage(image: np.ndarray) -> QImage:
-    """Wrap uint8 [H, W, 3] RGB in a QImage without copying.
-
-    The QImage points into ``image``'s buffer: the caller must keep ``image`` alive while
-    the QImage is used (:class:`FrameCanvas` stores both).
-    """
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected a uint8 [H, W, 3] RGB image, got dtype {image.dtype} shape {image.shape}")
-    image = np.ascontiguousarray(image)
-    h, w = image.shape[:2]
-    return QImage(image.data, w, h, int(image.strides[0]), QImage.Format.Format_RGB888)
+from ssd_gui.widgets.qimages import rgb_to_qimage
 
 
 _TAG_ALIGN = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
@@ -39,7 +27,9 @@ class FrameCanvas(QWidget):
     Boxes are in pixels of the frame (x1, y1, x2, y2) and are mapped to the widget at paint
     time, so resizing never needs new detections. ``drawn_boxes`` is the number of boxes
     drawn by the last paint (what a person sees). Every box is drawn; the name-and-score
-    tags go on the ``MAX_LABELS`` most confident ones, as more would only cover each other.
+    tags go on the most confident ones, at most :meth:`label_budget` (``MAX_LABELS`` on a picture of
+    720p's area or larger, fewer on a smaller one such as a tile of the grid), as more would only cover
+    each other.
 
     The boxes, tags, trails, line and zone are drawn once into an overlay image the size of the widget
     and kept until they change: a video in real time gets a new frame 25 times a second but new boxes
@@ -48,6 +38,8 @@ class FrameCanvas(QWidget):
     """
 
     MAX_LABELS = 40
+    #: The fewest tags a picture of any size may show.
+    MIN_LABELS = 10
     #: A line drawn with the mouse, in pixels of the frame: (x1, y1, x2, y2). Only in :attr:`line_mode`.
     line_drawn = Signal(float, float, float, float)
     #: A polygon drawn with the mouse: its corners [(x, y), ...] in pixels of the frame. Only in :attr:`zone_mode`.
@@ -225,15 +217,24 @@ class FrameCanvas(QWidget):
         visible = (xy[:, 2] > xy[:, 0]) & (xy[:, 3] > xy[:, 1])
         p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         p.setBrush(QBrush())
-        for label in np.unique(dets.labels[visible]):
-            rows = xy[visible & (dets.labels == label)]
-            p.setPen(QPen(QColor(*class_color(int(label))), 2.0))
-            p.drawRects([QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in rows.tolist()])
+        shown = np.flatnonzero(visible)
+        shown = shown[np.argsort(dets.labels[shown], kind="stable")]  # grouped by class: one pen, one call each
+        labels = dets.labels[shown]
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]).tolist() + [len(shown)]
+        rects = [QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in xy[shown].tolist()]
+        for a, b in zip(starts, starts[1:]):
+            p.setPen(QPen(QColor(*class_color(int(labels[a]))), 2.0))
+            p.drawRects(rects[a:b])
         self._paint_labels(p, target, xy, visible)
         return int(visible.sum())
 
+    def label_budget(self, target: QRectF) -> int:
+        """How many tags a picture in ``target`` shows: ``MAX_LABELS`` x its area / 1280x720's, at least ``MIN_LABELS``."""
+        share = target.width() * target.height() / (1280.0 * 720.0)
+        return max(self.MIN_LABELS, min(self.MAX_LABELS, int(round(self.MAX_LABELS * share))))
+
     def _paint_labels(self, p: QPainter, target: QRectF, xy: np.ndarray, visible: np.ndarray) -> None:
-        """Name and score tags for the ``MAX_LABELS`` most confident visible boxes."""
+        """Name and score tags for the :meth:`label_budget` most confident visible boxes."""
         dets = self._detections
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, min(11.0, target.height() / 40.0)))
@@ -241,7 +242,7 @@ class FrameCanvas(QWidget):
         fm = QFontMetricsF(font)
         th = fm.height() + 2
         self._paint_ids(p, target, xy, visible, th, fm)
-        order = [int(i) for i in np.argsort(-dets.scores, kind="stable") if visible[i]][:self.MAX_LABELS]
+        order = [int(i) for i in np.argsort(-dets.scores, kind="stable") if visible[i]][:self.label_budget(target)]
         texts = [label_text(int(dets.labels[i]), float(dets.scores[i]), self._class_names) for i in order]
         sizes = np.array([(fm.horizontalAdvance(t) + 6, th) for t in texts], np.float64).reshape(-1, 2)
         # core's placement, as in exported videos: above the box, else inside or below, never on another tag

@@ -14,10 +14,11 @@ from typing import Any, Callable, Sequence
 import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QIcon
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from core.evaluation.curves import ImageBreakdown
+from ssd_gui.widgets.qimages import rgb_to_pixmap
 
 # RGB
 TP_COLOR: tuple[int, int, int] = (0, 170, 60)
@@ -82,14 +83,6 @@ def draw_breakdown(image: np.ndarray, breakdown: ImageBreakdown, class_names: Se
             name = f"{class_names[int(lab)]} " if show_names else ""
             caption(p1, f"{name}{float(score):.2f}", color)
     return out
-
-
-def rgb_to_pixmap(image: np.ndarray) -> QPixmap:
-    """uint8 [H, W, 3] RGB -> QPixmap (copies the data)."""
-    img = np.ascontiguousarray(image)
-    h, w = img.shape[:2]
-    qimg = QImage(img.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-    return QPixmap.fromImage(qimg.copy())
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from core.evaluation.estimate.fit import (CalibrationSet, LinearFit, choose_fit, conformal_half_width, fit_linear,
-                                          fit_sets, loco_residuals)
+from core.evaluation.estimate.fit import (FEATURE_SETS, CalibrationSet, LinearFit, choose_fit, conformal_half_width,
+                                          fit_linear, fit_sets, loco_residuals)
 
 
 def _sets(xs: list[float], ys: list[float], groups: list[str], extra: dict[str, list[float]] | None = None
@@ -110,3 +110,24 @@ def test_sets_that_cannot_be_fitted() -> None:
         fit_sets(nothing, ("bos",), coverage=0.5)
     with pytest.raises(ValueError, match="too few for a 90% interval"):
         choose_fit(_sets(X, Y, G))
+
+
+def test_a_candidate_does_not_win_by_skipping_sets() -> None:
+    """The confidence is exactly linear in mAP where measured but missing on set e-0 (the hardest): its
+    left-out RMSE is 0, yet BoS (all five sets, noisy) stays chosen; with e-0 measured as well it wins."""
+    xs, ys = [0.1, 0.35, 0.5, 0.8, 0.95], [0.05, 0.3, 0.5, 0.7, 0.9]
+    conf = [0.1 + 0.5 * y for y in ys]
+    sets = [CalibrationSet(g, 0, y, {"bos": x, "confidence": c}, 10) for g, x, y, c in zip("abcde", xs, ys, conf)]
+    sets[0].signals["confidence"] = None
+    chosen, candidates = choose_fit(sets, candidates=(("bos",), ("confidence",)), coverage=0.5)
+    assert candidates[1].loco_rmse < 1e-9 and candidates[1].skipped == ("a-0",)
+    assert chosen.features == ("bos",) and candidates[0].loco_rmse > 0.01
+    sets[0].signals["confidence"] = conf[0]
+    assert choose_fit(sets, candidates=(("bos",), ("confidence",)), coverage=0.5)[0].features == ("confidence",)
+
+
+def test_the_candidates_start_with_bos_and_name_measured_signals() -> None:
+    from core.evaluation.estimate.scoring import SIGNALS
+
+    assert FEATURE_SETS[0] == ("bos",)
+    assert all(set(c) <= set(SIGNALS) for c in FEATURE_SETS) and len(set(FEATURE_SETS)) == len(FEATURE_SETS)

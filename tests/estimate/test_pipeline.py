@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core.detector import DEMO_VIDEO, DEMO_WEIGHTS
-from core.evaluation.estimate import EstimateRequest, SignalSettings, run_estimate
+from core.evaluation.estimate import SIGNALS, EstimateRequest, SignalSettings, run_estimate
 
 SETS = (("clean", 0), ("blur", 2), ("blur", 5), ("noise", 2), ("noise", 5), ("occlusion", 3), ("occlusion", 6))
 
@@ -46,7 +46,7 @@ def test_estimate_on_the_demo_video(first, cache: str) -> None:  # type: ignore[
     assert out.estimate == pytest.approx(min(1.0, max(0.0, raw)), abs=1e-12)
     assert out.interval == (pytest.approx(max(0.0, out.estimate - fit.half_width)),
                             pytest.approx(min(1.0, out.estimate + fit.half_width)))
-    assert out.frames == 8 and set(out.signals) == {"bos", "flip", "scale", "temporal"}
+    assert out.frames == 8 and set(out.signals) == set(SIGNALS) | {"temporal"}
     assert all(0.0 <= a.value <= 1.0 for a in out.signals.values())
     # the cache: one file per weights file, named by its SHA-256
     sha = hashlib.sha256(DEMO_WEIGHTS.read_bytes()).hexdigest()

@@ -53,3 +53,25 @@ def test_a_new_frame_keeps_the_boxes_and_a_new_size_or_resize_places_them_again(
 
     canvas.set_detections(Detections.empty())
     assert not _box_edge_at(canvas, 133, 300) and canvas.drawn_boxes == 0
+
+
+def test_tags_go_on_the_most_confident_boxes_as_many_as_the_picture_has_room_for(qtbot) -> None:  # type: ignore[no-untyped-def]
+    canvas = _canvas(qtbot)
+    canvas.resize(1280, 720)
+    # 60 small boxes far apart in a 1280x720 frame (scale 1): every tag has room above its box
+    xs, ys = np.meshgrid(np.arange(10) * 125.0 + 10, np.arange(6) * 115.0 + 40)
+    boxes = np.stack([xs.ravel(), ys.ravel(), xs.ravel() + 30, ys.ravel() + 30], 1).astype(np.float32)
+    scores = np.linspace(0.99, 0.41, 60).astype(np.float32)
+    dets = Detections(boxes, scores, np.ones(60, np.int64))
+    canvas.set_frame(np.zeros((720, 1280, 3), np.uint8), dets, ("background", "thing"))
+    canvas.grab()
+    assert canvas.drawn_boxes == 60 and len(canvas.label_rects) == FrameCanvas.MAX_LABELS == 40
+    # the tags are the 40 most confident boxes': each sits just above its box (the first 40 in score order)
+    lefts = sorted(round(r.left()) for r in canvas.label_rects)
+    assert lefts == sorted(round(float(b[0])) for b in boxes[:40])
+
+    canvas.resize(640, 360)  # a quarter of the area (a tile of the grid): 40 * 1/4 = 10 tags
+    canvas.grab()
+    assert canvas.drawn_boxes == 60 and len(canvas.label_rects) == 10
+    canvas.resize(200, 120)  # smaller still: never fewer than MIN_LABELS, as far as they fit
+    assert canvas.label_budget(canvas.image_rect()) == FrameCanvas.MIN_LABELS == 10

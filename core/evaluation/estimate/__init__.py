@@ -5,6 +5,7 @@
     print(out.estimate, out.interval, out.trust())
 
 The modules, in the order the data flows: :mod:`.signals` (box agreement by Hungarian matching, exact),
+:mod:`.pooled` (the agreements with lost boxes counted as IoU 0, the mean confidence),
 :mod:`.dropout` (where BoS's feature-map dropout goes in each architecture), :mod:`.scoring` (the
 detector's passes over a set of images), :mod:`.corruptions` (the shifts of the meta-set),
 :mod:`.calibrate` (the meta-set: shifted labelled images, each with its true mAP and signals),

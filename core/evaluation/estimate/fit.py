@@ -16,7 +16,8 @@ saw its kind of shift. Those residuals (true - predicted) give
   holds the true value with probability at least ``coverage``), clipped to [0, 1].
 
 :func:`choose_fit` fits BoS alone first (:data:`FEATURE_SETS`' first entry) and takes another feature
-set only when its leave-one-corruption-out RMSE is lower by at least :data:`MIN_GAIN` (5 %).
+set only when its leave-one-corruption-out RMSE is lower by at least :data:`MIN_GAIN` (5 %) and it leaves
+out no more calibration sets.
 """
 from __future__ import annotations
 
@@ -26,8 +27,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-#: Candidate feature sets, the one to beat first (BoS alone, as the paper fits it).
-FEATURE_SETS: tuple[tuple[str, ...], ...] = (("bos",), ("bos", "flip", "scale"), ("flip", "scale"), ("flip",))
+#: Candidate feature sets, the one to beat first (BoS alone, as the paper fits it); then the test-time
+#: agreements, the same agreements with lost boxes counted (``*_union``), the mean confidence, and
+#: the union agreements with the confidence (one signal of each kind: dropout, rescale, score). A
+#: candidate whose signals were not measured (``bos*`` on an exported network) is not tried.
+FEATURE_SETS: tuple[tuple[str, ...], ...] = (
+    ("bos",), ("bos", "flip", "scale"), ("flip", "scale"), ("flip",),
+    ("bos_union",), ("scale_union",), ("bos_union", "flip_union", "scale_union"), ("confidence",),
+    ("scale_union", "confidence"), ("bos_union", "scale_union", "confidence"),
+    ("bos_union", "flip_union", "scale_union", "confidence"),
+)
 #: Share of held-out residuals the interval is built to hold.
 COVERAGE = 0.9
 #: Kinds of shift (corruptions, the clean set counting as one) a fit needs: each left-out fit keeps two.
@@ -226,7 +235,8 @@ def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str
                coverage: float = COVERAGE) -> tuple[LinearFit, list[LinearFit]]:
     """(the fit to use, every candidate fitted): the first candidate whose signals were measured
     (BoS alone when the model has a PyTorch model), replaced by a later one only if its leave-one-corruption-out RMSE is lower
-    by at least :data:`MIN_GAIN` of the current choice's.
+    by at least :data:`MIN_GAIN` of the current choice's and it leaves out no more calibration sets (a candidate
+    must not win by skipping the sets it cannot measure).
 
     Raises:
         ValueError: no candidate can be fitted (the first candidate's reason).
@@ -245,7 +255,7 @@ def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str
         raise first_error
     best = fits[0]
     for f in fits[1:]:
-        if f.loco_rmse < best.loco_rmse * (1.0 - MIN_GAIN):
+        if f.loco_rmse < best.loco_rmse * (1.0 - MIN_GAIN) and len(f.skipped) <= len(best.skipped):
             best = f
     return best, fits
 

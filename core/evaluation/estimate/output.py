@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from core.evaluation.estimate.scoring import SIGNAL_NAMES
-from core.evaluation.estimate.signals import Agreement
+from core.evaluation.estimate.pooled import Signal
 
 METRIC_NAMES = {"voc07": "VOC07 11-point mAP@0.5", "voc12": "VOC2010+ mAP@0.5", "coco": "COCO AP@[.5:.95]"}
 CAVEAT = ("An estimate, not a measurement: no label of this footage was used. The number comes from how stable "
@@ -22,7 +22,7 @@ class EstimateOutput:
         request: the :class:`~core.evaluation.estimate.run.EstimateRequest`.
         estimate: the estimated mAP (the request's metric), clipped to [0, 1].
         interval: (low, high): the estimate +/- the fit's interval half width, clipped to [0, 1].
-        signals: name -> :class:`Agreement` on the footage.
+        signals: name -> the signal on the footage (an Agreement or a PooledSignal: ``value``, ``scored``).
         frames: frames measured; ``boxes_per_image``: boxes per frame at the signal threshold.
         calibration: the :class:`~core.evaluation.estimate.run.Calibration` used.
         outside: the fit's signals whose footage value lies outside the calibration range.
@@ -33,7 +33,7 @@ class EstimateOutput:
     request: Any
     estimate: float
     interval: tuple[float, float]
-    signals: dict[str, Agreement]
+    signals: dict[str, Signal]
     frames: int
     boxes_per_image: float
     calibration: Any = field(repr=False)
@@ -87,7 +87,9 @@ class EstimateOutput:
 
     def signal_text(self) -> str:
         """The fit's signals with their footage values ("BoS 0.812")."""
-        names = {"bos": "BoS", "flip": "flip agreement", "scale": "scale agreement"}
+        names = {"bos": "BoS", "flip": "flip agreement", "scale": "scale agreement", "bos_union": "BoS (lost boxes as 0)",
+                 "flip_union": "flip agreement (lost boxes as 0)", "scale_union": "scale agreement (lost boxes as 0)",
+                 "confidence": "mean confidence"}
         return ", ".join(f"{names.get(f, f)} {self.signals[f].value:.3f}" for f in self.calibration.fit.features)
 
     def summary_lines(self) -> list[str]:
@@ -109,7 +111,8 @@ class EstimateOutput:
     def scatter(self) -> dict[str, Any]:
         """What the Evaluate view plots: each calibration set at (x, its true mAP), the fit as a line, and this
         footage at (x, the estimate) with its interval. ``x`` is the fit's signal when it uses one, else the
-        fit's value (then the line is the diagonal).
+        fit's value (then the line is the diagonal). Calibration sets the fit skipped (a signal not measured
+        there) are not plotted.
 
         Returns:
             {"x_label": str, "points": [(x, true mAP, set name, corruption)], "line": ((x0, x1), (y0, y1)),
@@ -121,7 +124,8 @@ class EstimateOutput:
         def x_of(signals: dict[str, Any]) -> float:
             return float(signals[fit.features[0]]) if single else fit.predict(signals)
 
-        points = [(x_of(s.signals), s.true_map, s.name, s.corruption) for s in self.calibration.sets]
+        points = [(x_of(s.signals), s.true_map, s.name, s.corruption) for s in self.calibration.sets
+                  if all(s.signals.get(f) is not None for f in fit.features)]
         xs = [p[0] for p in points] + [x_of(self.values())]
         x0, x1 = min(xs), max(xs)
         line = ((x0, x1), (fit.coef[0] + fit.coef[1] * x0, fit.coef[0] + fit.coef[1] * x1)) if single else (

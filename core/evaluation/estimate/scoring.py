@@ -8,9 +8,15 @@ Per batch of images the detector runs up to four times: as it is (these detectio
 an mAP is computed from), with feature-map dropout (BoS; needs the PyTorch model), on the horizontally
 flipped images (``flip``), and on the images shrunk to :data:`~core.evaluation.estimate.signals.SCALE_FACTOR`
 and padded (``scale``); the boxes of the last two are mapped back to the original image. Only boxes
-with a score of at least ``SignalSettings.score_thresh`` enter the signals (the detector's low-score
-candidates are many and unstable by nature; BoS scores the detector's output boxes). For a video,
-``temporal`` compares the boxes of each frame with those of the next one kept.
+with a score of at least ``SignalSettings.score_thresh`` enter the agreements (the detector's low-score
+candidates are many and unstable by nature; BoS scores the detector's output boxes). Each of the three
+agreements is measured twice from the same matching: as BoS defines it (``bos``, ``flip``, ``scale``:
+the mean IoU of matched pairs) and with every unmatched box counted as IoU 0 (``bos_union``,
+``flip_union``, ``scale_union``: :func:`~core.evaluation.estimate.pooled.union_agreement`, which sees
+the boxes a shift makes the model lose). ``confidence`` is the mean score of the first pass's boxes
+scoring at least ``SignalSettings.confidence_floor``
+(:func:`~core.evaluation.estimate.pooled.mean_confidence`). For a video, ``temporal`` compares the
+boxes of each frame with those of the next one kept.
 """
 from __future__ import annotations
 
@@ -20,16 +26,23 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from core.evaluation.estimate.dropout import DROPOUT_P, detect_with_dropout, torch_model_of
-from core.evaluation.estimate.signals import (SCALE_FACTOR, Agreement, agreement, flip_boxes, shrink_and_pad,
+from core.evaluation.estimate.pooled import CONFIDENCE_FLOOR, Signal, mean_confidence, union_agreement
+from core.evaluation.estimate.signals import (SCALE_FACTOR, agreement, flip_boxes, shrink_and_pad,
                                               unshrink_boxes)
 from core.jobs import ProgressFn, StopFn, check_stop, report
 from core.types import Detections
 
 #: The signals a calibration can fit on (``temporal`` needs consecutive frames, which calibration
 #: images are not, so it is measured on videos and reported, never fitted).
-SIGNALS: tuple[str, ...] = ("bos", "flip", "scale")
+SIGNALS: tuple[str, ...] = ("bos", "flip", "scale", "bos_union", "flip_union", "scale_union", "confidence")
+#: The three agreements (one extra pass each); each gives a BoS-style signal and a ``_union`` one.
+AGREEMENTS: tuple[str, ...] = ("bos", "flip", "scale")
 SIGNAL_NAMES = {"bos": "box stability under feature dropout (BoS)", "flip": "agreement with the flipped image",
                 "scale": f"agreement with the image at {SCALE_FACTOR:g}x scale",
+                "bos_union": "BoS with lost boxes counted as 0",
+                "flip_union": "flip agreement with lost boxes counted as 0",
+                "scale_union": f"{SCALE_FACTOR:g}x-scale agreement with lost boxes counted as 0",
+                "confidence": "mean box confidence",
                 "temporal": "agreement between neighbouring frames"}
 
 
@@ -38,7 +51,8 @@ class SignalSettings:
     """How the signals are measured (part of a calibration's cache key: the footage must use the same).
 
     Attributes:
-        score_thresh: boxes scoring at least this enter the signals.
+        score_thresh: boxes scoring at least this enter the agreements.
+        confidence_floor: boxes scoring at least this enter ``confidence``.
         dropout_p: BoS's feature-map dropout rate.
         scale: the shrink factor of the scale agreement.
         seed: the dropout masks of batch ``k`` (images ``k*batch_size ...``) come from ``seed + k``.
@@ -46,6 +60,7 @@ class SignalSettings:
     """
 
     score_thresh: float = 0.3
+    confidence_floor: float = CONFIDENCE_FLOOR
     dropout_p: float = DROPOUT_P
     scale: float = SCALE_FACTOR
     seed: int = 0
@@ -54,6 +69,8 @@ class SignalSettings:
     def __post_init__(self) -> None:
         if not 0.0 < self.score_thresh < 1.0:
             raise ValueError(f"signal score threshold must be in (0, 1), got {self.score_thresh}")
+        if not 0.0 <= self.confidence_floor < 1.0:
+            raise ValueError(f"confidence floor must be in [0, 1), got {self.confidence_floor}")
         if not 0.0 < self.scale < 1.0:
             raise ValueError(f"scale factor must be in (0, 1), got {self.scale}")
         if self.batch_size < 1:
@@ -69,15 +86,17 @@ class Measured:
 
     Attributes:
         detections: one per image, at the detector's own score threshold (boxes x1, y1, x2, y2 in pixels).
-        signals: name -> :class:`Agreement` (``bos`` only when the detector has a PyTorch model,
-            ``temporal`` only when asked for).
+        signals: name -> :class:`Agreement` (``bos``, ``flip``, ``scale``, ``temporal``) or
+            :class:`~core.evaluation.estimate.pooled.PooledSignal` (``*_union``, ``confidence``); both
+            have ``value`` and ``scored``. ``bos`` and ``bos_union`` only when the detector has a PyTorch
+            model, ``temporal`` only when asked for.
         boxes_per_image: mean number of boxes at or above the signal threshold.
         mean_score: mean score of those boxes (None without any).
         notes: sentences for the user (e.g. why BoS is missing).
     """
 
     detections: list[Detections] = field(repr=False)
-    signals: dict[str, Agreement]
+    signals: dict[str, Signal]
     boxes_per_image: float
     mean_score: float | None
     notes: tuple[str, ...] = ()
@@ -89,6 +108,28 @@ class Measured:
 
 def _boxes(dets: Sequence[Detections], thresh: float) -> list[np.ndarray]:
     return [np.asarray(d.boxes, np.float64)[np.asarray(d.scores) >= thresh] for d in dets]
+
+
+def set_signals(pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]], clean: Sequence[Detections],
+             settings: SignalSettings, has_torch: bool) -> dict[str, Signal]:
+    """Every signal of :data:`SIGNALS` from the box pairs of each agreement and the first pass's detections.
+
+    Args:
+        pairs: agreement name (:data:`AGREEMENTS`) -> one (boxes of the first pass float [N, 4], boxes of the
+            other pass float [M, 4], x1, y1, x2, y2 in pixels of the image) per image, both already at
+            ``settings.score_thresh``; ``bos`` is read only when ``has_torch``.
+        clean: the first pass's detections, one per image (all its scores; ``confidence`` applies the floor).
+        has_torch: whether the dropout pass ran (False: neither ``bos`` nor ``bos_union``).
+    """
+    out: dict[str, Signal] = {}
+    for name in AGREEMENTS:
+        if name != "bos" or has_torch:
+            out[name] = agreement(pairs[name])
+    for name in AGREEMENTS:
+        if name != "bos" or has_torch:
+            out[f"{name}_union"] = union_agreement(pairs[name])
+    out["confidence"] = mean_confidence((d.scores for d in clean), settings.confidence_floor)
+    return out
 
 
 def measure_images(detector: Any, images: Iterable[np.ndarray], settings: SignalSettings = SignalSettings(),
@@ -106,7 +147,7 @@ def measure_images(detector: Any, images: Iterable[np.ndarray], settings: Signal
     has_torch = torch_model_of(detector) is not None
     s = settings
     clean: list[Detections] = []
-    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in SIGNALS}
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in AGREEMENTS}
     batch: list[np.ndarray] = []
     k = 0
 
@@ -133,7 +174,7 @@ def measure_images(detector: Any, images: Iterable[np.ndarray], settings: Signal
             flush()
     if batch:
         flush()
-    signals = {name: agreement(p) for name, p in pairs.items() if name != "bos" or has_torch}
+    signals = set_signals(pairs, clean, s, has_torch)
     high = _boxes(clean, s.score_thresh)
     if temporal:
         signals["temporal"] = agreement(zip(high[:-1], high[1:]))
@@ -146,4 +187,4 @@ def measure_images(detector: Any, images: Iterable[np.ndarray], settings: Signal
                     if high else 0.0, mean_score=float(scores.mean()) if scores.size else None, notes=notes)
 
 
-__all__ = ["SIGNALS", "SIGNAL_NAMES", "Measured", "SignalSettings", "measure_images"]
+__all__ = ["AGREEMENTS", "SIGNALS", "SIGNAL_NAMES", "Measured", "SignalSettings", "measure_images", "set_signals"]
