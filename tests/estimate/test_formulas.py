@@ -5,6 +5,8 @@ with the shorter side, the noise's std, the JPEG quality, the patches' sides), t
 rate and image sizes, and one measure_images pass recomposed from its parts."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ import torch
 from core.detector import Detector
 from core.evaluation.estimate.corruptions import corrupt
 from core.evaluation.estimate.dropout import detect_with_dropout
+from core.evaluation.estimate.pooled import mean_confidence, union_agreement
 from core.evaluation.estimate.scoring import SignalSettings, measure_images
 from core.evaluation.estimate.signals import SCALE_FACTOR, agreement, flip_boxes, shrink_and_pad, unshrink_boxes
 
@@ -72,7 +75,8 @@ def test_blur_and_motion_blur_scale_with_the_shorter_side(wide: np.ndarray) -> N
 
     want = cv2.GaussianBlur(wide, (0, 0), sigmaX=0.5, borderType=cv2.BORDER_REFLECT)
     np.testing.assert_array_equal(corrupt(wide, "blur", 1), want)
-    np.testing.assert_array_equal(corrupt(wide, "motion_blur", 3), cv2.blur(wide, (4, 1), borderType=cv2.BORDER_REFLECT))
+    np.testing.assert_array_equal(corrupt(wide, "motion_blur", 3),
+                                  cv2.blur(wide, (4, 1), borderType=cv2.BORDER_REFLECT))
 
 
 def test_noise_has_the_levels_std_and_comes_from_the_seed() -> None:
@@ -214,9 +218,12 @@ def test_measure_images_is_its_parts(demo: Detector, images: list[np.ndarray]) -
     bos = [b for k, batch in enumerate(batches) for b in high(detect_with_dropout(demo, batch, 4 + k, 0.15))]
     flipped = high([d for b in batches for d in demo.detect([np.ascontiguousarray(im[:, ::-1]) for im in b])])
     scaled = high([d for b in batches for d in demo.detect([shrink_and_pad(im, 0.6) for im in b])])
-    want = {"bos": agreement(zip(ref, bos)),
-            "flip": agreement(zip(ref, [flip_boxes(b, im.shape[1]) for b, im in zip(flipped, images)])),
-            "scale": agreement(zip(ref, [unshrink_boxes(b, im.shape, 0.6) for b, im in zip(scaled, images)])),
+    pairs = {"bos": list(zip(ref, bos)),
+             "flip": list(zip(ref, [flip_boxes(b, im.shape[1]) for b, im in zip(flipped, images)])),
+             "scale": list(zip(ref, [unshrink_boxes(b, im.shape, 0.6) for b, im in zip(scaled, images)]))}
+    want = {**{k: agreement(p) for k, p in pairs.items()},
+            **{f"{k}_union": union_agreement(p) for k, p in pairs.items()},
+            "confidence": mean_confidence([d.scores for d in clean], 0.05),
             "temporal": agreement(zip(ref[:-1], ref[1:]))}
     assert got.signals == want
     assert all(0.0 < want[k].value < 1.0 for k in ("bos", "flip", "scale"))  # nothing trivial
@@ -259,12 +266,14 @@ def test_settings_out_of_range(field: str, value: float, message: str) -> None:
     assert SignalSettings(batch_size=1).batch_size == 1
 
 
-def test_an_exported_network_is_measured_without_bos(demo: Detector, images: list[np.ndarray], tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_an_exported_network_is_measured_without_bos(demo: Detector, images: list[np.ndarray],
+                                                     tmp_path: Path) -> None:
     """An ONNX file has no PyTorch model to perturb: flip and scale are measured, BoS is not, and a note says why."""
     from core import load_detector
     from core.runtime.export import export_model
 
     onnx = load_detector(export_model(demo.weights_path, "onnx", tmp_path / "demo.onnx"))
     got = measure_images(onnx, images[:1])
-    assert set(got.signals) == {"flip", "scale"} and got.signals["flip"].scored == 1
+    assert set(got.signals) == {"flip", "scale", "flip_union", "scale_union", "confidence"}
+    assert got.signals["flip"].scored == 1
     assert "BoS needs the PyTorch model" in got.notes[0]
