@@ -259,11 +259,14 @@ def test_a_box_scoring_exactly_the_threshold_counts(demo: Detector, images: list
     ("scale", 0.0, "scale factor must be in \\(0, 1\\), got 0.0"),
     ("scale", 1.0, "scale factor must be in \\(0, 1\\), got 1.0"),
     ("batch_size", 0, "batch size must be >= 1, got 0"),
+    ("confidence_floor", 1.0, "confidence floor must be in \\[0, 1\\), got 1.0"),
+    ("confidence_floor", -0.01, "confidence floor must be in \\[0, 1\\), got -0.01"),
 ])
 def test_settings_out_of_range(field: str, value: float, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SignalSettings(**{field: value})
     assert SignalSettings(batch_size=1).batch_size == 1
+    assert SignalSettings(confidence_floor=0.0).confidence_floor == 0.0  # every box may enter the confidence
 
 
 def test_an_exported_network_is_measured_without_bos(demo: Detector, images: list[np.ndarray],
