@@ -155,3 +155,82 @@ def test_refuses_to_mix_or_overwrite_and_names_bad_inputs(demo_weights: Path, sh
     copy.write_bytes(short_video.read_bytes())
     assert "same footage" in fails([str(short_video), str(copy), "--out", str(tmp_path / "f")])  # a copy is no news
     assert not any((tmp_path / n).exists() and any((tmp_path / n).iterdir()) for n in "abcdef")
+
+
+def test_only_an_int8_teachers_calibration_is_part_of_the_settings(tmp_path: Path) -> None:
+    """The calibration images change an int8 teacher's outputs and nothing else's: they are in the resume
+    identity for int8 only ("default" without a folder, the folder's absolute path with one)."""
+    base = dict(sources=("clip.mp4",), teacher="t.pt", out_dir=str(tmp_path / "out"))
+    assert PseudoLabelConfig(**base, calibration=str(tmp_path)).settings("ab")["calibration"] is None
+    int8 = dict(base, runtime="openvino", precision="int8")
+    assert PseudoLabelConfig(**int8).settings("ab")["calibration"] == "default"
+    assert PseudoLabelConfig(**int8, calibration=str(tmp_path)).settings("ab")["calibration"] == str(tmp_path.resolve())
+
+
+def test_a_folder_with_some_unreadable_images_is_labelled_one_with_none_is_an_error(demo_weights: Path,
+                                                                                   tmp_path: Path) -> None:
+    import cv2
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"not a jpeg at all")
+    with pytest.raises(ValueError, match=f"nothing could be read from {folder}: .*a.jpg"):
+        pseudo_label(PseudoLabelConfig((str(folder),), str(demo_weights), str(tmp_path / "none")))
+    cv2.imwrite(str(folder / "b.png"), np.full((64, 80, 3), 127, np.uint8))
+    result = pseudo_label(PseudoLabelConfig((str(folder),), str(demo_weights), str(tmp_path / "one")))
+    assert result.frames_written == 1 and any("a.jpg" in w for w in result.warnings)
+
+
+#: A plug-in teacher (a user's Python file, run with the opt-in): one box per colour, around the pixels whose
+#: red (class "red") or blue (class "blue") channel is bright and the other two dark.
+COLOUR_TEACHER = '''import numpy as np
+
+class Colours:
+    class_names = ["red", "blue"]
+    description = "bright red and blue patches"
+
+    def detect(self, images):
+        out = []
+        for img in images:
+            boxes, labels = [], []
+            for label, channel in ((0, 0), (1, 2)):
+                others = [c for c in range(3) if c != channel]
+                ys, xs = np.nonzero((img[..., channel] > 160) & (img[..., others].max(axis=-1) < 90))
+                if len(xs):
+                    boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+                    labels.append(label)
+            out.append((np.array(boxes, np.float32).reshape(-1, 4), np.full(len(labels), 0.9, np.float32),
+                        np.array(labels, np.int64)))
+        return out
+
+def build():
+    return Colours()
+'''
+
+
+def test_boxes_filled_into_a_gap_are_marked_interpolated_beside_detected_ones(tmp_path: Path) -> None:
+    """Five frames of a still red square and a blue one that moves 2 px a frame and is missing from frame 2:
+    frame 2's labels are the red square (detected, unmarked) and the blue one filled in halfway between
+    frames 1 and 3 (x1 from 18 to 22: 20), marked interpolated; no other box is marked."""
+    from core.io.video_writer import VideoWriter
+    from core.tracking import TemporalConfig
+
+    plugin = tmp_path / "colours.py"
+    plugin.write_text(COLOUR_TEACHER)
+    video = tmp_path / "two.mp4"
+    with VideoWriter(video, fps=5, size=(96, 64)) as writer:
+        for f in range(5):
+            frame = np.zeros((64, 96, 3), np.uint8)
+            frame[8:24, 64:80] = (255, 0, 0)  # red, still (RGB)
+            if f != 2:
+                frame[32:48, 16 + 2 * f:32 + 2 * f] = (0, 0, 255)  # blue, moving right
+            writer.write(frame)
+    cfg = PseudoLabelConfig((str(video),), f"py:{plugin}:build", str(tmp_path / "out"), trust_code=True,
+                            temporal=TemporalConfig(max_gap=2, min_track=2, smooth=1))
+    assert pseudo_label(cfg).frames_written == 5
+    for f in range(5):
+        objects = ET.parse(tmp_path / "out" / "Annotations" / f"two_{f:06d}.xml").getroot().findall("object")
+        marked = {o.find("name").text: o.find("interpolated") is not None for o in objects}
+        assert marked == {"red": False, "blue": f == 2}, f
+        blue = next(o.find("bndbox") for o in objects if o.find("name").text == "blue")
+        assert int(blue.find("xmin").text) - 1 == pytest.approx(16 + 2 * f, abs=1), f  # VOC is 1-based

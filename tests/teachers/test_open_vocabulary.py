@@ -129,3 +129,42 @@ def test_real_weights_find_a_drawn_shape(kind: str) -> None:
     cv2.circle(img, (160, 120), 60, (200, 30, 30), -1)
     [d] = load_detector(f"{kind}:circle").detect([img], score_thresh=0.2)
     assert len(d) >= 1 and abs(float(d.boxes[0, 0]) - 100) < 20 and abs(float(d.boxes[0, 2]) - 220) < 20
+
+
+def test_grounding_dino_takes_a_caption_of_exactly_its_text_length(gdino_dir: Path) -> None:
+    """The tiny model reads 32 tokens (``max_text_len``): [CLS], 11 one-word prompts with their "." (22), "fork
+    lift truck ." and "wooden pallet truck ." (4 each) and [SEP] make 32: accepted and usable; one word more is
+    refused before any image is read."""
+    singles = "fork,lift,truck,person,pallet,wooden,car,van,dog,circle,square"
+    det = load_detector(f"grounding-dino@{gdino_dir}:a={singles};b=fork lift truck,wooden pallet truck")
+    assert det.teacher.caption_length == 32
+    assert len(det.detect(IMAGES[:1], score_thresh=0.0)) == 1
+    with pytest.raises(ValueError, match="the ontology's caption is 33 tokens, more than the model's 32"):
+        load_detector(f"grounding-dino@{gdino_dir}:a={singles};b=fork lift truck,wooden pallet truck van")
+
+
+def test_grounding_dino_boxes_reaching_past_the_frame_end_at_its_edges(gdino_dir: Path) -> None:
+    """The box head's width and height biases raised by 6: every box is about the image's size (sigmoid(6 + x)
+    of it) around a centre inside, so it reaches past the frame; x1, y1, x2, y2 are the model's (cx, cy, w, h)
+    times the frame's size, each clipped to 0 .. W or 0 .. H."""
+    det = load_detector(f"grounding-dino@{gdino_dir}:car;person")
+    teacher = det.teacher
+    with torch.no_grad():
+        for head in teacher.model.bbox_embed:
+            head.layers[-1].bias[2:] += 6.0
+    got = det.detect(IMAGES, score_thresh=0.0)
+    inputs = teacher.processor(images=IMAGES, text=["car . person ."] * 2, return_tensors="pt")
+    with torch.inference_mode():
+        pred_boxes = teacher.model(**inputs).pred_boxes
+    for im, g, pred in zip(IMAGES, got, pred_boxes):
+        h, w = im.shape[:2]
+        cx, cy, bw, bh = pred.unbind(1)
+        raw = torch.stack([(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h], 1)
+        assert (raw[:, 0] < 0).any() and (raw[:, 2] > w).any() and (raw[:, 1] < 0).any() and (raw[:, 3] > h).any()
+        clipped = torch.stack([raw[:, 0].clamp(0, w), raw[:, 1].clamp(0, h), raw[:, 2].clamp(0, w),
+                               raw[:, 3].clamp(0, h)], 1).numpy()
+        assert len(g) > 0
+        for box in g.boxes:  # each kept box is one query's, clipped
+            assert np.abs(clipped - box).max(axis=1).min() < 1e-3
+        assert g.boxes[:, [0, 1]].min() >= 0 and g.boxes[:, 2].max() <= w and g.boxes[:, 3].max() <= h
+        assert np.isclose(g.boxes[:, 2].max(), w) or np.isclose(g.boxes[:, 3].max(), h)

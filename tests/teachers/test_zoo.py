@@ -40,6 +40,11 @@ def test_a_zoo_teacher_gives_torchvisions_own_detections(frcnn_mobile: Path) -> 
         assert np.allclose(g.scores, e["scores"][keep].numpy(), atol=1e-6)
         assert g.labels.tolist() == e["labels"][keep].tolist()  # COCO category ids: our labels, background at 0
     assert len(set(got[0].scores.tolist())) == len(got[0]), "distinct scores"
+    # at threshold 0 every box over the teacher's floor 0.01 comes back, torchvision's own 0.05 would drop many
+    for e, g in zip(expected, det.detect(images, score_thresh=0.0)):
+        assert len(g) == len(e["scores"]) and np.allclose(g.scores, e["scores"].numpy(), atol=1e-6)
+        assert (g.scores > 0.01).all() and (g.scores < 0.05).sum() >= 10
+    assert det.score_thresh == 0.5  # a closed-set teacher's default threshold (the README's --score-thresh 0.5)
     # the fingerprint (the resume identity) is the same whether the model is loaded or not
     assert model_identity(f"torchvision:{NAME}@{frcnn_mobile}") == {"teacher": det.fingerprint()}
     assert det.fingerprint()["weights_sha256"] and det.fingerprint()["model"] == NAME

@@ -134,3 +134,77 @@ def test_one_class_by_hand() -> None:
     assert one_class(boxes, labels, np.array([0.9, 0.5, 0.4, 0.1]), 0.5).tolist() == [True, False, False, True]
     # the strongest goes first: box 1 removes boxes 0 (0.8) and 2 (0.625)
     assert one_class(boxes, labels, np.array([0.5, 0.9, 0.4, 0.1]), 0.6).tolist() == [False, True, False, True]
+
+
+def test_settings_at_their_bounds() -> None:
+    TemporalConfig(score_thresh=1.0, low_thresh=0.0, one_class_iou=1.0)
+    TemporalConfig(score_thresh=0.5, low_thresh=0.5, one_class_iou=None)
+    with pytest.raises(ValueError, match="one_class_iou must be in"):
+        TemporalConfig(one_class_iou=0.0)
+
+
+def test_a_box_scoring_over_the_threshold_starts_a_track() -> None:
+    """Tracks start from boxes scoring at least score_thresh (0.55 > 0.5 here): not ByteTrack's own
+    high_thresh + 0.1, which would leave a teacher's boxes between 0.5 and 0.6 without labels."""
+    stream = [(f, frame((10, 10, 50, 50, 0.55, 1))) for f in range(4)]
+    out = refine_all(stream, TemporalConfig(score_thresh=0.5, max_gap=1, min_track=3, smooth=1))
+    assert [r.detections.labels.tolist() for r in out] == [[1]] * 4
+
+
+def test_a_track_missing_more_than_max_gap_frames_ends() -> None:
+    """Seen at 0, 1, missed at 2, 3 (two frames, max_gap 1), seen at 4, 5: the tracker ends the track after one
+    missed frame, so the halves are two tracks of two frames each, both under min_track 3: nothing is kept."""
+    stream = [(f, frame((10, 10, 50, 50, 0.9, 1)) if f in (0, 1, 4, 5) else Detections.empty()) for f in range(6)]
+    out = refine_all(stream, TemporalConfig(max_gap=1, min_track=3, smooth=1))
+    assert [len(r.detections) for r in out] == [0] * 6
+    # missing one frame (max_gap) is one track of five frames: kept, the gap filled
+    stream = [(f, frame((10, 10, 50, 50, 0.9, 1)) if f != 2 else Detections.empty()) for f in range(6)]
+    out = refine_all(stream, TemporalConfig(max_gap=1, min_track=3, smooth=1))
+    assert [r.interpolated.tolist() for r in out] == [[False], [False], [True], [False], [False], [False]]
+
+
+def test_a_track_born_after_the_first_frame_survives_a_gap() -> None:
+    """Object 2 appears at frame 1 (object 1 was there from frame 0), is missed at 2 and seen at 3, 4: one track
+    from its first box on (every track is confirmed at birth), so frame 2 is filled and frame 1 kept."""
+    stream = []
+    for f in range(5):
+        rows = [(200, 200, 240, 240, 0.9, 1)]
+        if f in (1, 3, 4):
+            rows.append((10, 10, 50, 50, 0.9, 2))
+        stream.append((f, frame(*rows)))
+    out = by_index(refine_all(stream, TemporalConfig(max_gap=2, min_track=2, smooth=1)))
+    assert [sorted(out[f].detections.labels.tolist()) for f in range(5)] == [[1], [1, 2], [1, 2], [1, 2], [1, 2]]
+    assert 2 in out[2].detections.labels[out[2].interpolated].tolist()
+
+
+def test_one_class_goes_by_the_mean_score_not_the_frame_score() -> None:
+    """Class 1 scores 0.9 except 0.55 at frame 2; class 2 scores 0.6 on the same object throughout. At frame 2
+    class 2 scores higher, but class 1's mean over the frames around (0.83) is higher: class 1 stays everywhere."""
+    stream = [(f, frame((50, 50, 90, 90, 0.55 if f == 2 else 0.9, 1), (51, 50, 91, 90, 0.6, 2))) for f in range(5)]
+    out = refine_all(stream, TemporalConfig(max_gap=2, min_track=3, smooth=1))
+    assert [r.detections.labels.tolist() for r in out] == [[1]] * 5
+
+
+def test_one_class_of_two_boxes() -> None:
+    from core.tracking.refine import one_class
+
+    boxes = np.array([[0, 0, 10, 10], [0, 0, 10, 8]], np.float64)  # IoU 0.8
+    assert one_class(boxes, np.array([1, 2]), np.array([0.4, 0.9]), 0.5).tolist() == [False, True]
+    assert one_class(boxes, np.array([1, 1]), np.array([0.4, 0.9]), 0.5).tolist() == [True, True]
+
+
+def test_each_frame_comes_out_as_soon_as_it_is_decided() -> None:
+    """max_gap 1, smooth 1: frame t can come out once frame t + 2 (t + smooth // 2 + max_gap + 1) is in and every
+    track near it is decided: kept (min_track 3 detections) or ended (no detection for max_gap + 1 frames)."""
+    cfg = TemporalConfig(max_gap=1, min_track=3, smooth=1)
+
+    def released(seen: set[int]) -> list[list[int]]:
+        refiner = TemporalRefiner(cfg)
+        out = [[r.index for r in refiner.push(f, frame((10, 10, 50, 50, 0.9, 1)) if f in seen
+                                               else Detections.empty())] for f in range(7)]
+        return out + [[r.index for r in refiner.finish()]]
+
+    # three detections: decided (kept) at frame 2, so frame 0 comes out then, one frame later each
+    assert released({0, 1, 2}) == [[], [], [0], [1], [2], [3], [4], [5, 6]]
+    # two detections: undecided until it ends, at frame 3 (1 + max_gap + 1): frames 0 and 1 come out together
+    assert released({0, 1}) == [[], [], [], [0, 1], [2], [3], [4], [5, 6]]
