@@ -155,8 +155,12 @@ def test_a_meta_set_by_hand(demo, tmp_path: Path) -> None:  # type: ignore[no-un
                       [s[2] for s in scenes] + [np.zeros(0, int)] * 2)
     data = calibration_data({}, "m.pt", path=path, count=4, min_images=4)
     settings = SignalSettings(batch_size=4)
-    sets = build_meta_set(demo, data, settings, sets=[("clean", 0), ("noise", 3)], seed=1)
+    steps: list = []
+    sets = build_meta_set(demo, data, settings, sets=[("clean", 0), ("noise", 3)], seed=1, on_progress=steps.append)
     assert [s.name for s in sets] == ["clean", "noise-3"] and [s.images for s in sets] == [4, 4]
+    # progress counts the images of all sets: 4 of 8 after the clean set, 8 of 8 after the noise set
+    assert [(p.done, p.total, p.detail) for p in steps if p.done in (4, 8)] == [
+        (4, 8, "calibration set 1/2: clean"), (8, 8, "calibration set 2/2: noise 3/6")]
 
     clean = measure_images(demo, images, settings, total=4)
     assert clean.signals["flip"].scored == 2 and clean.signals["scale"].scored == 2  # exactly min_scored(4)
