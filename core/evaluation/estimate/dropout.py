@@ -4,9 +4,11 @@ detector's second, perturbed pass.
 BoS (Yang et al., ICLR 2024; code YangYangGirl/BoS) perturbs the backbone with dropout on early
 feature maps, only the dropout in training mode (BatchNorm keeps its running statistics), and its
 correlation study uses the positions after a ResNet-50's first and second stages at rate 0.15. The
-same places exist in every backbone of this engine: the last feature map at stride 4 and the last at
-stride 8 of the trunk, before any head reads a map, so every head sees the perturbation through the
-layers after it:
+same places exist in every backbone of this engine: one feature map at stride 4 and one at stride 8 of
+the trunk, before any head reads a map, so every head sees the perturbation through the layers after it.
+On the MobileNets and the ResNet-50 these are the last map at each stride (the end of a block or stage);
+on VGG16 they are the first (the outputs of pool2 and pool3, which start its stride-4 and stride-8
+parts; conv3_1 to conv3_3 follow at stride 4 and conv4_1 to conv4_3 at stride 8):
 
 =================================  ===============================  ================================
 architecture                       stride 4                         stride 8
