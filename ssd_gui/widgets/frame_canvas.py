@@ -220,7 +220,7 @@ class FrameCanvas(QWidget):
         shown = np.flatnonzero(visible)
         shown = shown[np.argsort(dets.labels[shown], kind="stable")]  # grouped by class: one pen, one call each
         labels = dets.labels[shown]
-        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]).tolist() + [len(shown)]
+        starts = np.flatnonzero(np.r_[len(shown) > 0, labels[1:] != labels[:-1]]).tolist() + [len(shown)]
         rects = [QRectF(x1, y1, x2 - x1, y2 - y1) for x1, y1, x2, y2 in xy[shown].tolist()]
         for a, b in zip(starts, starts[1:]):
             p.setPen(QPen(QColor(*class_color(int(labels[a]))), 2.0))

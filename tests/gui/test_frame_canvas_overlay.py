@@ -75,3 +75,13 @@ def test_tags_go_on_the_most_confident_boxes_as_many_as_the_picture_has_room_for
     assert canvas.drawn_boxes == 60 and len(canvas.label_rects) == 10
     canvas.resize(200, 120)  # smaller still: never fewer than MIN_LABELS, as far as they fit
     assert canvas.label_budget(canvas.image_rect()) == FrameCanvas.MIN_LABELS == 10
+
+
+def test_boxes_that_fall_outside_the_picture_draw_nothing_and_raise_nothing(qtbot) -> None:  # type: ignore[no-untyped-def]
+    canvas = _canvas(qtbot)
+    outside = np.array([[250.0, 10.0, 300.0, 40.0], [-60.0, -50.0, -10.0, -5.0]], np.float32)  # a 200x150 frame
+    canvas.set_frame(np.full((150, 200, 3), 128, np.uint8),
+                     Detections(outside, np.array([0.9, 0.8], np.float32), np.array([1, 2])), ("bg", "a", "b"))
+    canvas.grab()
+    assert canvas.drawn_boxes == 0 and canvas.label_rects == []
+    assert _rgb(canvas, 200, 150) == (128, 128, 128)
