@@ -49,3 +49,22 @@ def detect_view(qtbot):  # type: ignore[no-untyped-def]
     v.show()
     yield v
     v.shutdown()
+
+
+@pytest.fixture()
+def make_window(qtbot):  # type: ignore[no-untyped-def]
+    """``make(**kwargs)``: a shown MainWindow made with ``kwargs``; every window made is closed after the test."""
+    from ssd_gui.main_window import MainWindow
+
+    made: list = []
+
+    def make(**kwargs):  # type: ignore[no-untyped-def]
+        win = MainWindow(**kwargs)
+        qtbot.addWidget(win)
+        win.show()
+        made.append(win)
+        return win
+
+    yield make
+    for win in made:
+        win.close()

@@ -34,24 +34,6 @@ def second_clip(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
     return render_video(tmp_path_factory.mktemp("grid") / "yard.mp4", seconds=2.0, fps=10, seed=41, size=(200, 150))
 
 
-@pytest.fixture()
-def make_window(qtbot):  # type: ignore[no-untyped-def]
-    from ssd_gui.main_window import MainWindow
-
-    made: list = []
-
-    def make(**kwargs):  # type: ignore[no-untyped-def]
-        win = MainWindow(**kwargs)
-        qtbot.addWidget(win)
-        win.show()
-        made.append(win)
-        return win
-
-    yield make
-    for win in made:
-        win.close()
-
-
 def _load(qtbot, view, weights: Path) -> None:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(view.model_changed, timeout=WAIT_MS):
         view.load_model(weights)

@@ -10,26 +10,9 @@ from PySide6.QtWidgets import QApplication
 
 from core.io.video import open_source
 from ssd_gui import settings
-from ssd_gui.main_window import MainWindow
 from tests.gui.assets import drop_files as _drop
 
 WAIT_MS = 30_000
-
-
-@pytest.fixture()
-def make_window(qtbot):  # type: ignore[no-untyped-def]
-    made: list[MainWindow] = []
-
-    def make(**kwargs) -> MainWindow:  # type: ignore[no-untyped-def]
-        win = MainWindow(**kwargs)
-        qtbot.addWidget(win)
-        win.show()
-        made.append(win)
-        return win
-
-    yield make
-    for win in made:
-        win.close()
 
 
 def test_the_session_is_kept_in_the_settings_file(qtbot, make_window, detect_assets, isolated_settings) -> None:  # type: ignore[no-untyped-def]
