@@ -49,7 +49,8 @@ class EstimateOutput:
         raw = fit.predict(values)
         estimate = min(1.0, max(0.0, raw))
         runtime = "OpenVINO" if detector.runtime == "openvino" else "PyTorch"
-        model = f"{_file_name(request.weights)}, {runtime} {detector.precision}"
+        model = f"{Path(str(getattr(detector, 'weights_path', None) or request.weights)).name}, {runtime} " \
+                f"{detector.precision}"  # the file loaded: demo_model.pt for "demo"
         notes = list(calibration.notes) + list(measured.notes)
         if "bos" in fit.features and (detector.runtime != "torch" or detector.precision != "fp32"):
             notes.append(f"BoS's dropout pass runs the PyTorch model in fp32 (dropout cannot be switched on inside "
@@ -155,17 +156,6 @@ class EstimateOutput:
                             "sets": [s.as_dict() for s in cal.sets]},
             "extrapolating": list(self.outside), "notes": list(self.notes),
         }
-
-
-def _file_name(weights: Any) -> str:
-    """The model's file name for display: ``demo`` is the bundled model's file (demo_model.pt)."""
-    from core.weights import DEMO_SPEC
-
-    if isinstance(weights, str) and weights == DEMO_SPEC:
-        from core.resources import DEMO_WEIGHTS
-
-        return DEMO_WEIGHTS.name
-    return Path(str(weights)).name
 
 
 __all__ = ["CAVEAT", "METRIC_NAMES", "EstimateOutput"]
