@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.openmp import limit_openmp_spinning
+
+limit_openmp_spinning()  # before anything imports torch: see core/openmp.py
+
 #: The project's version: the one place it is written (pyproject.toml reads it from here).
 __version__ = "0.1.0"
 

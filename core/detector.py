@@ -14,6 +14,7 @@ from typing import Any, Sequence
 
 import warnings
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -103,6 +104,8 @@ class Detector:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._mean = _per_channel(config.model.image_mean, self.device)
         self._std = _per_channel(config.model.image_std, self.device)
+        # fp32 on the CPU: the normalisation as a table of its 256 values per channel (see preprocess).
+        self._table = _normalisation_table(self._mean, self._std) if self.device.type == "cpu" else None
         self._priors = model.priors(self.device)
         # The graph that forward() runs; replaced by a frozen one when optimize=True (CPU fp32).
         self._runner: Any = self.model
@@ -152,18 +155,25 @@ class Detector:
         batch = []
         for i, img in enumerate(images):
             check_image(img, i)
+            if self.precision == "fp32" and self._table is not None:
+                # torchvision's order (normalise, then resize) so fp32 outputs match it to the last bits.
+                # A uint8 pixel has 256 values per channel: the normalisation is one table lookup per
+                # value (OpenCV's LUT, one pass), the table computed by the torch operations below,
+                # so the same bits; the permuted view has the strides the torch path gives interpolate.
+                t = torch.from_numpy(cv2.LUT(np.ascontiguousarray(img), self._table)).permute(2, 0, 1)[None]
+                batch.append(F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False))
+                continue
             t = torch.from_numpy(np.ascontiguousarray(img)).to(self.device).permute(2, 0, 1)[None]
             # In place on the one float copy: the same operations and bits as ``(t / 255 - mean) / std``,
             # without two more image-sized buffers to allocate and fault in.
             if self.precision == "fp32":
-                # torchvision's order (normalise, then resize) so fp32 outputs match it to the last bits.
-                t = t.float().div_(255.0).sub_(self._mean).div_(self._std)
+                t = _normalise(t, self._mean, self._std)
                 batch.append(F.interpolate(t, size=(s, s), mode="bilinear", align_corners=False))
             else:
                 # Fast modes resize first: the normalisation then touches S*S pixels, not H*W.
                 t = F.interpolate(t.float(), size=(s, s), mode="bilinear", align_corners=False)
                 batch.append(t.div_(255.0).sub_(self._mean).div_(self._std))
-        return torch.cat(batch)
+        return batch[0] if len(batch) == 1 else torch.cat(batch)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Network outputs (cls_logits [N, P, C], bbox_regression [N, P, 4]) in float32."""
@@ -221,6 +231,19 @@ class Detector:
                 scores=scores.cpu().numpy().astype(np.float32, copy=False),
                 labels=labels.cpu().numpy().astype(np.int64, copy=False)))
         return out
+
+
+def _normalise(t: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """uint8 [1, 3, H, W] (any strides) -> float32 ``(t / 255 - mean) / std`` in place on its one float copy."""
+    return t.float().div_(255.0).sub_(mean).div_(std)
+
+
+def _normalisation_table(mean: Tensor, std: Tensor) -> np.ndarray:
+    """float32 [1, 256, 3]: entry [0, v, c] is :func:`_normalise` of value v in channel c, computed by the
+    same torch operations on a 1 x 256 picture of every value (elementwise, so the same bits)."""
+    levels = np.repeat(np.arange(256, dtype=np.uint8).reshape(1, 256, 1), 3, axis=2)  # HxWx3, H=1, W=256
+    normalised = _normalise(torch.from_numpy(levels).permute(2, 0, 1)[None], mean.cpu(), std.cpu())
+    return np.ascontiguousarray(normalised[0].permute(1, 2, 0).numpy())
 
 
 def _per_channel(values_255: Sequence[float], device: torch.device) -> Tensor:

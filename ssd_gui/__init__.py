@@ -23,3 +23,4 @@
 Threading: widgets and state are touched on the GUI thread only; a job's signals are connected to
 bound methods of GUI-thread QObjects (``Job.start`` checks it).
 """
+import core  # noqa: F401, E402  (first: sets OpenMP's idle wait before torch loads; core/openmp.py)

@@ -28,6 +28,7 @@ import core.weights  # noqa: F401
 from core.detector import available_devices
 from core.runtime import runtime_label
 from ssd_gui.live import LivePipeline, ReaderHandle
+from ssd_gui.one_per_turn import OnePerTurn
 from ssd_gui.state.detect import DetectionResult, DetectState, SourceInfo
 from ssd_gui.state.grid import GridState
 from ssd_gui.views.base import View
@@ -70,6 +71,7 @@ class DetectView(View):
         self.grid = GridState(first=state or DetectState(available_devices()))
         self.tiles: list[DetectTile] = []
         self.pipeline = LivePipeline(self)
+        self._results = OnePerTurn(self._show_result, self)  # the newest per tile, one tile per turn
         self._build_ui()
         self._add_tile(self.grid.tiles[0], self.pipeline.first)
         if device:
@@ -312,6 +314,12 @@ class DetectView(View):
 
     @Slot(object)
     def _on_result(self, result: DetectionResult) -> None:
+        """A forward pass answers every playing tile at once: their boxes go on their canvases one tile per turn
+        of the event loop (ssd_gui.one_per_turn; four overlays in one paint stalled the GUI thread, bench row
+        19c), a newer answer for a tile replacing one not yet shown."""
+        self._results.put(result.slot, result)
+
+    def _show_result(self, result: DetectionResult) -> None:
         tile = next((t for t in self.tiles if t.slot == result.slot), None)
         if tile is not None:  # None: a late answer for a tile closed since
             tile.on_result(result)

@@ -3,6 +3,7 @@ decoding): the grid opens, swaps and closes sources without leaking threads; eac
 one forward pass serves every tile; several dropped files open as a grid; a zone drawn with the mouse counts."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from core.data.synthetic import MovingScene, render_video
+from core.types import Detections
 from core.tracking import CountingZone, ZoneCounter
 from core.tracking.bytetrack import TrackView
 from tests.gui.assets import drop_files
@@ -163,6 +165,42 @@ def test_one_forward_pass_serves_every_tile(qtbot, detect_view, detect_assets, s
     view.nms.combo.activated.emit(1)  # soft-NMS, as the user picks it
     qtbot.waitUntil(lambda: len(results) == 3, timeout=WAIT_MS)
     assert calls == [3, 3] and view.detector.config.postprocess.nms == "soft-linear"
+
+
+def test_one_pass_answers_are_painted_one_tile_per_turn(qtbot, detect_view, detect_assets, second_clip) -> None:  # type: ignore[no-untyped-def]
+    """The four answers of one forward pass reach their tiles one per turn of the event loop, each tile painted
+    with its boxes before the next tile gets its own (four overlays in one paint stalled the GUI thread); a newer
+    answer for a tile replaces one not yet shown."""
+    view = detect_view
+    with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
+        view.open_source(detect_assets["video"], play=False)
+    for clip in (second_clip, detect_assets["video"], second_clip):
+        with qtbot.waitSignal(view.source_opened, timeout=WAIT_MS):
+            view.open_in_new_tile(clip, play=False)
+    qtbot.waitUntil(lambda: all(t.state.result is not None for t in view.tiles), timeout=WAIT_MS)
+    qtbot.wait(200)
+    assert len(view.tiles) == 4 and all(t.canvas.drawn_boxes == 0 for t in view.tiles)  # no model: no boxes
+
+    def answer(tile, n: int):  # type: ignore[no-untyped-def]
+        boxes = np.array([[5 + 9 * i, 5, 30 + 9 * i, 40] for i in range(n)], np.float32)
+        dets = Detections(boxes=boxes, scores=np.linspace(0.9, 0.5, n, dtype=np.float32),
+                          labels=np.ones(n, np.int64))
+        return dataclasses.replace(tile.state.result, detections=dets, class_names=("__background__", "thing"))
+
+    seen: list[tuple[int, list[int]]] = []  # (slot shown, every tile's drawn boxes at that moment)
+    view.result_shown.connect(lambda r: seen.append((r.slot, [t.canvas.drawn_boxes for t in view.tiles])))
+    stale = answer(view.tiles[0], 7)
+    fresh = [answer(t, k + 2) for k, t in enumerate(view.tiles)]  # tile k gets k + 2 boxes
+    for result in [stale] + fresh:  # as the detection thread delivers one pass: one signal per tile
+        view.pipeline.detection.progress.emit(result)
+    assert seen == []  # nothing drawn in the turn the answers arrived
+    qtbot.waitUntil(lambda: len(seen) == 4, timeout=WAIT_MS)
+    qtbot.wait(100)
+    assert len(seen) == 4 and [slot for slot, _ in seen] == [t.slot for t in view.tiles]
+    for k in range(1, 4):  # when tile k's boxes are set, tile k - 1 has painted its own already
+        assert seen[k][1][k - 1] == k + 1, seen
+        assert seen[k][1][k] == 0, seen
+    assert [t.canvas.drawn_boxes for t in view.tiles] == [2, 3, 4, 5]  # tile 0: the newer answer, not the stale 7
 
 
 def test_several_dropped_files_open_as_a_grid_and_a_fifth_source_is_refused(qtbot, make_window,  # type: ignore[no-untyped-def]
