@@ -57,7 +57,7 @@ class Candidates:
             rowmax = scores.max(axis=1) if scores.size else np.full(scores.shape[0], -np.inf, np.float32)
         self.rowmax = rowmax
         self.live = np.flatnonzero(rowmax > self.thresh)  # a row of NaN (a non-finite logit) is never live
-        self._region: _ListRegion | _MatrixRegion | None = None
+        self._region: _ListRegion | _MatrixRegion | _EqualRegion | None = None
 
     def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         """The first ``k`` (>= 1) candidates: (prior int64 [n], column int64 [n], score float32 [n],
@@ -68,7 +68,7 @@ class Candidates:
             region = self._region = self._build(k)
         return region.first(k)
 
-    def _build(self, k: int) -> _ListRegion | _MatrixRegion:
+    def _build(self, k: int) -> _ListRegion | _MatrixRegion | _EqualRegion:
         n_live = self.live.size
         if n_live > k:
             bound = np.partition(self.rowmax[self.live], n_live - k)[n_live - k]  # k-th largest row maximum
@@ -79,11 +79,15 @@ class Candidates:
 
 
 def _region(scores: np.ndarray, rows: np.ndarray, low: np.floating, inclusive: bool, k: int, cap: int | None,
-            complete: bool) -> _ListRegion | _MatrixRegion:
+            complete: bool) -> _ListRegion | _MatrixRegion | _EqualRegion:
     """The entries of ``rows`` (ascending) at or above (``inclusive``) or above ``low``, cut to ``cap`` per class."""
-    sub = scores[rows]  # [R, C]
+    sub = scores[rows] if rows.size < scores.shape[0] else scores  # [R, C] (rows ascending: all rows is scores)
     mask = sub >= low if inclusive else sub > low
-    if np.count_nonzero(mask) > max(_SORT_AT_MOST, _SORT_PER_K * k):
+    n = np.count_nonzero(mask)
+    if n > max(_SORT_AT_MOST, _SORT_PER_K * k):
+        top = sub.max()  # the region's largest entry (the entries outside it are below ``low``)
+        if np.count_nonzero(sub == top) == n:  # every entry of the region is that one value
+            return _EqualRegion(rows, mask, top, cap, complete)
         values_t = np.ascontiguousarray(sub.T)  # [C, R]: class-major
         return _MatrixRegion(rows, values_t, np.ascontiguousarray(mask.T), cap, complete)
     row, col = np.divmod(np.flatnonzero(mask), sub.shape[1])
@@ -103,6 +107,26 @@ class _ListRegion:
 
     def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         return self.prior[:k], self.col[:k], self.values[:k], self.complete and self.count <= k
+
+
+class _EqualRegion:
+    """A region whose entries are all one value (an untrained network's 1/91 everywhere): detection order is
+    then class order, each class's entries by prior; nothing is sorted or searched."""
+
+    def __init__(self, rows: np.ndarray, mask: np.ndarray, value: np.floating, cap: int | None,
+                 complete: bool) -> None:
+        self.rows, self.mask, self.value, self.complete = rows, mask, value, complete
+        per_class = np.full(mask.shape[1], mask.shape[0]) if mask.all() else mask.sum(axis=0)
+        self.taken = per_class if cap is None else np.minimum(per_class, cap)  # [C]: each class's candidates
+        self.count = int(self.taken.sum())
+
+    def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        room = np.minimum(self.taken, np.maximum(k - (np.cumsum(self.taken) - self.taken), 0))  # [C]
+        cols = np.flatnonzero(room)
+        prior = [self.rows[np.flatnonzero(self.mask[:, c])[:n]] for c, n in zip(cols.tolist(), room[cols].tolist())]
+        n = int(room.sum())
+        return (np.concatenate(prior) if prior else np.zeros(0, np.int64), np.repeat(cols, room[cols]),
+                np.full(n, self.value, np.float32), self.complete and self.count <= k)
 
 
 class _MatrixRegion:

@@ -61,9 +61,15 @@ def greedy_nms_same_class(boxes: Tensor, classes: Tensor, iou_thresh: float,
 
 
 def nms_same_class_np(boxes: np.ndarray, classes: np.ndarray, iou_thresh: float,
-                      taking: np.ndarray | None = None) -> np.ndarray:
+                      taking: np.ndarray | None = None, box_ids: np.ndarray | None = None,
+                      memo: dict[bytes, np.ndarray] | None = None) -> np.ndarray:
     """:func:`greedy_nms_same_class` on arrays: boxes [K, 4] (float32 or float64), classes int [K];
-    ``taking``: bool [K], the boxes that take part (None: all). Returns bool [K]."""
+    ``taking``: bool [K], the boxes that take part (None: all). Returns bool [K].
+
+    ``box_ids`` (int [K]) and ``memo``: where equal ids mean equal boxes (SSD decodes one box per prior for
+    every class), a class whose boxes are, in order, the same ids as a class already decided, through
+    torchvision's kernel, gets the same answer from ``memo`` (which the caller may keep across calls on the
+    same boxes). An untrained network ties every class's scores, and its classes then share their priors."""
     k = boxes.shape[0]
     keep = np.zeros(k, dtype=bool)
     if k == 0:
@@ -80,7 +86,13 @@ def nms_same_class_np(boxes: np.ndarray, classes: np.ndarray, iou_thresh: float,
     sup = pair_iou(grouped, i, j) > _float_below(iou_thresh, grouped.dtype)
     keep_grouped = resolve_greedy(order.size, i[sup], j[sup])
     for start, count in zip(starts[big].tolist(), counts[big].tolist()):
-        keep_grouped[start:start + count] = _kernel_nms(grouped[start:start + count], iou_thresh)
+        key = None if box_ids is None or memo is None else box_ids[order[start:start + count]].tobytes()
+        kept = memo.get(key) if key is not None else None  # type: ignore[union-attr]
+        if kept is None:
+            kept = _kernel_nms(grouped[start:start + count], iou_thresh)
+            if key is not None:
+                memo[key] = kept  # type: ignore[index]
+        keep_grouped[start:start + count] = kept
     keep[order] = keep_grouped
     return keep
 

@@ -103,11 +103,12 @@ def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder:
     m = None if rowmax is None else rowmax.numpy()
     candidates = Candidates(s, thresh, cfg.topk_candidates, m)
     k = max(_FIRST_K_FACTOR * cfg.detections_per_img, 1)
+    memo: dict[bytes, np.ndarray] = {}  # a class's kernel NMS by its prior sequence, across the rounds
     while True:
         prior_idx, cls, cand_scores, complete = candidates.first(k)
         idx = torch.from_numpy(prior_idx)
         boxes = coder.decode(deltas[idx], priors[idx]).clamp_(0.0, 1.0)
-        kept = np.flatnonzero(nms_same_class_np(boxes.numpy(), cls, cfg.nms_thresh))
+        kept = np.flatnonzero(nms_same_class_np(boxes.numpy(), cls, cfg.nms_thresh, box_ids=prior_idx, memo=memo))
         if kept.size >= cfg.detections_per_img or complete:
             break
         k *= 4

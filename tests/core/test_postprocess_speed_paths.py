@@ -252,6 +252,51 @@ def test_candidates_are_the_first_k_of_the_definition(matrix: bool, monkeypatch)
         assert seen_complete or len(want) > 500  # a k above the count is answered by every row: complete
 
 
+def test_candidates_of_a_region_of_one_value_are_the_first_k_of_the_definition(monkeypatch) -> None:
+    """A region whose entries are all one value (1/91 everywhere, or one value above zeros) is read in class
+    order, each class's entries by prior: equal to the definition for growing k and every cap."""
+    monkeypatch.setattr(candidates_module, "_SORT_AT_MOST", 0)
+    monkeypatch.setattr(candidates_module, "_SORT_PER_K", 0)
+    rng = np.random.default_rng(8)
+    for trial in range(8):
+        p, c = int(rng.integers(5, 200)), int(rng.integers(1, 9))
+        scores = np.full((p, c), np.float32(1 / 91), np.float32)
+        if trial % 2:  # one value on a random part, zeros elsewhere (below the threshold)
+            scores[rng.random((p, c)) < 0.6] = 0.0
+        cap = [None, 1, 3, 40][trial % 4]
+        want = plain_candidates(scores, 0.001, cap)
+        cands = Candidates(scores, 0.001, cap)
+        for k in (1, 2, 5, 17, 60, 500):
+            prior, col, values, complete = cands.first(k)
+            assert list(zip(values.tolist(), col.tolist(), prior.tolist())) == want[:k], (trial, k)
+            assert not (complete and len(want) > k)
+        assert type(cands._region).__name__ == "_EqualRegion", trial
+
+
+def test_nms_reuses_the_answer_of_a_class_with_the_same_boxes(monkeypatch) -> None:
+    """Classes whose boxes are the same priors in the same order (an untrained network's ties) are decided by
+    the kernel once; every class still equals torchvision's per-class NMS, and a memo kept across calls
+    answers a later call on the same boxes."""
+    g = torch.Generator().manual_seed(6)
+    priors = _priors(g, 150)
+    boxes = torch.cat([priors[:, :2] - priors[:, 2:] / 2, priors[:, :2] + priors[:, 2:] / 2], 1)
+    shared = torch.randperm(150, generator=g)[:100]  # 100 > _KERNEL_FROM: the kernel's path
+    other = torch.randperm(150, generator=g)[:90]
+    ids = torch.cat([shared, shared, other, shared]).numpy()
+    classes = np.repeat([0, 1, 2, 3], [100, 100, 90, 100])
+    ref = _per_class_kernel(boxes[ids], torch.from_numpy(classes), 0.45).numpy()
+    calls: list[int] = []
+    kernel = nms_module._kernel_nms
+    memo: dict[bytes, np.ndarray] = {}
+    monkeypatch.setattr(nms_module, "_kernel_nms", lambda b, t: calls.append(len(b)) or kernel(b, t))
+    keep = nms_module.nms_same_class_np(boxes[ids].numpy(), classes, 0.45, box_ids=ids, memo=memo)
+    assert calls == [100, 90]  # class 0's answer serves classes 1 and 3
+    assert np.array_equal(keep, ref) and keep[:100].sum() < 100  # NMS removed some: a real decision
+    again = nms_module.nms_same_class_np(boxes[ids[:100]].numpy(), classes[:100] * 0 + 7, 0.45,
+                                         box_ids=ids[:100], memo=memo)
+    assert calls == [100, 90] and np.array_equal(again, ref[:100])
+
+
 # ---------------------------------------------------------------- edges
 
 
