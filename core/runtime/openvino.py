@@ -149,7 +149,7 @@ class OpenVINONetwork:
                 self._request.infer({0: chunk})
                 for i, out in enumerate(self._outputs):
                     parts[i].append(self._request.get_tensor(out).data[:n].copy())
-        logits, deltas = (torch.from_numpy(np.concatenate(p)) for p in parts)
+        logits, deltas = (torch.from_numpy(p[0] if len(p) == 1 else np.concatenate(p)) for p in parts)
         return logits, deltas
 
 
