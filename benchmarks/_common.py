@@ -42,6 +42,10 @@ class Row:
 def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
     """Call every function ``warmup`` times, then ``repeats`` rounds of one call each, alternating.
 
+    Round r starts with the (r mod n)-th function and goes round the list, so each function follows each
+    other one equally often: a call right after a long one (torchvision's whole call evicts the caches
+    and leaves its OpenMP workers spinning) is not always the same function's.
+
     Returns:
         seconds per call, per name, in call order.
     """
@@ -49,10 +53,11 @@ def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int 
         for _ in range(warmup):
             fn()
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
             t0 = time.perf_counter()
-            fn()
+            fns[name]()
             times[name].append(time.perf_counter() - t0)
     return times
 

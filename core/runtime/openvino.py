@@ -146,7 +146,9 @@ class OpenVINONetwork:
                 n = chunk.shape[0]
                 if n < b:
                     chunk = np.concatenate([chunk, np.zeros((b - n, *chunk.shape[1:]), np.float32)])
-                self._request.infer({0: chunk})
+                # The request reads the array in place and returns no copies of its outputs: the one copy
+                # made below (the request's buffers are reused by the next call) is the only one.
+                self._request.infer({0: chunk}, share_inputs=True, share_outputs=True)
                 for i, out in enumerate(self._outputs):
                     parts[i].append(self._request.get_tensor(out).data[:n].copy())
         logits, deltas = (torch.from_numpy(p[0] if len(p) == 1 else np.concatenate(p)) for p in parts)
