@@ -5,7 +5,7 @@ demo video with the demo model in the Detect view, pauses on a frame with detect
 short real training in the Train view and evaluates the model on held-out synthetic scenes in
 the Evaluate view, and saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``
 (and ``train_teacher.png`` and ``evaluate_reference.png``: the teacher kinds in the Train dialog and as the
-reference). Without the demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
+reference; ``detect_grid.png``: the Detect view's grid, the demo video and three generated ones). Without the demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
 video (the boxes are then meaningless; a warning says so).
 """
 from __future__ import annotations
@@ -103,6 +103,28 @@ def _fill_detect_view(app: "object", window: "object", weights: Path, source: Pa
     return True
 
 
+def _grid_picture(app: "object", window: "object", folder: Path, out: Path, timeout_s: float) -> list[str]:
+    """``detect_grid.png``: three generated videos opened in new tiles beside the demo video, one model for all,
+    each paused once it has shown a few frames with detections."""
+    from core.data.synthetic import render_video
+
+    view = window.detect_view  # type: ignore[attr-defined]
+    window.tabs.setCurrentWidget(view)  # type: ignore[attr-defined]
+    shown: dict[int, int] = {}
+    view.result_shown.connect(lambda r: shown.__setitem__(r.slot, shown.get(r.slot, 0) + bool(len(r.detections))))
+    for seed in (2, 3, 4):
+        view.open_in_new_tile(render_video(folder / f"yard_{seed}.mp4", seconds=4, fps=10, seed=seed,
+                                           size=(640, 360)), play=True)
+    if not _wait_until(app, lambda: len(view.tiles) == 4 and all(shown.get(t.slot, 0) >= 3 for t in view.tiles[1:]),
+                       timeout_s):
+        print("warning: the grid's tiles showed fewer detections than expected", file=sys.stderr)
+    for tile in view.tiles:
+        tile.pause()
+    _wait_until(app, lambda: False, 0.5)
+    path = out / "detect_grid.png"
+    return [str(path)] if window.grab().save(str(path)) else []  # type: ignore[attr-defined]
+
+
 def _teacher_pictures(app: "object", window: "object", out: Path) -> list[str]:
     """``train_teacher.png``: the Train dialog's teacher source with text prompts; ``evaluate_reference.png``: the
     Evaluate view's form with a torchvision detector as the reference (its Teacher menu beside it)."""
@@ -181,6 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         saved.append(str(path))
     saved += _teacher_pictures(app, window, out)
+    saved += _grid_picture(app, window, Path(tmp.name), out, args.timeout)
     window.close()
     tmp.cleanup()
     print("saved " + ", ".join(saved))
