@@ -5,8 +5,9 @@ demo video with the demo model in the Detect view, pauses on a frame with detect
 short real training in the Train view and evaluates the model on held-out synthetic scenes in
 the Evaluate view, and saves ``detect.png``, ``train.png`` and ``evaluate.png`` with ``QWidget.grab()``
 (and ``train_teacher.png`` and ``evaluate_reference.png``: the teacher kinds in the Train dialog and as the
-reference; ``detect_grid.png``: the Detect view's grid, the demo video and three generated ones). Without the demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated
-video (the boxes are then meaningless; a warning says so).
+reference; ``detect_grid.png``: the Detect view's grid, the demo video and three generated ones). Without
+the demo files it uses ``--weights``/``--source``, or else an untrained tiny model and a generated video
+(the boxes are then meaningless; a warning says so).
 """
 from __future__ import annotations
 
