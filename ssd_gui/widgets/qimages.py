@@ -23,5 +23,4 @@ def rgb_to_qimage(image: np.ndarray) -> QImage:
 
 def rgb_to_pixmap(image: np.ndarray) -> QPixmap:
     """uint8 [H, W, 3] RGB -> QPixmap (copies the data, so ``image`` may go)."""
-    image = np.ascontiguousarray(image)
     return QPixmap.fromImage(rgb_to_qimage(image).copy())

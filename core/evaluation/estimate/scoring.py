@@ -111,7 +111,7 @@ def _boxes(dets: Sequence[Detections], thresh: float) -> list[np.ndarray]:
 
 
 def set_signals(pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]], clean: Sequence[Detections],
-             settings: SignalSettings, has_torch: bool) -> dict[str, Signal]:
+                settings: SignalSettings, has_torch: bool) -> dict[str, Signal]:
     """Every signal of :data:`SIGNALS` from the box pairs of each agreement and the first pass's detections.
 
     Args:
@@ -121,13 +121,9 @@ def set_signals(pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]], clean: Se
         clean: the first pass's detections, one per image (all its scores; ``confidence`` applies the floor).
         has_torch: whether the dropout pass ran (False: neither ``bos`` nor ``bos_union``).
     """
-    out: dict[str, Signal] = {}
-    for name in AGREEMENTS:
-        if name != "bos" or has_torch:
-            out[name] = agreement(pairs[name])
-    for name in AGREEMENTS:
-        if name != "bos" or has_torch:
-            out[f"{name}_union"] = union_agreement(pairs[name])
+    measured = [name for name in AGREEMENTS if name != "bos" or has_torch]
+    out: dict[str, Signal] = {name: agreement(pairs[name]) for name in measured}
+    out.update({f"{name}_union": union_agreement(pairs[name]) for name in measured})
     out["confidence"] = mean_confidence((d.scores for d in clean), settings.confidence_floor)
     return out
 
