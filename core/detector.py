@@ -9,8 +9,9 @@ and 1/255 for VGG, 0.5 and 0.5 for SSDlite, ...); postprocessing is core.ssd.pos
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import warnings
 
@@ -209,8 +210,14 @@ class Detector:
         sizes = [(int(im.shape[1]), int(im.shape[0])) if isinstance(im, np.ndarray) and im.ndim >= 2 else (0, 0)
                  for im in images]
         x = self.preprocess(images)
-        logits, deltas = self.forward(x)
-        return self.decode(logits, deltas, sizes, score_thresh, nms)
+        with self._outputs_for_decode(x) as (logits, deltas):
+            return self.decode(logits, deltas, sizes, score_thresh, nms)
+
+    @contextlib.contextmanager
+    def _outputs_for_decode(self, x: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+        """:meth:`forward`'s outputs for :meth:`detect`, which reads them only inside the ``with`` block (a
+        runtime may lend its own output buffers there instead of copying them: core.runtime.network)."""
+        yield self.forward(x)
 
     def decode(self, logits: Tensor, deltas: Tensor, sizes: Sequence[tuple[int, int]],
                score_thresh: float | None = None, nms: str | None = None) -> list[Detections]:
@@ -225,11 +232,12 @@ class Detector:
             results = postprocess(logits, deltas, self._priors, self.coder, self.config.postprocess, score_thresh, nms)
         out = []
         for (boxes, scores, labels), (w, h) in zip(results, sizes):
-            scale = torch.tensor([w, h, w, h], dtype=boxes.dtype, device=boxes.device)
+            # float32 products, as torch's ``boxes * tensor([w, h, w, h])`` (postprocess returns CPU tensors).
+            scale = np.array([w, h, w, h], dtype=np.float32)
             out.append(Detections(
-                boxes=(boxes * scale).cpu().numpy().astype(np.float32, copy=False),
-                scores=scores.cpu().numpy().astype(np.float32, copy=False),
-                labels=labels.cpu().numpy().astype(np.int64, copy=False)))
+                boxes=boxes.numpy().astype(np.float32, copy=False) * scale,
+                scores=scores.numpy().astype(np.float32, copy=False),
+                labels=labels.numpy().astype(np.int64, copy=False)))
         return out
 
 

@@ -5,9 +5,10 @@ so every runtime computes detections with the same code; only :meth:`forward` di
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -62,6 +63,18 @@ class NetworkDetector(Detector):
         with torch.no_grad():
             logits, deltas = self.network(x)
         return logits.float(), deltas.float()
+
+    @contextlib.contextmanager
+    def _outputs_for_decode(self, x: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+        """A network that can lend its output buffers (OpenVINO's request) does so for the ``with`` block: the
+        postprocess reads them in place and keeps nothing of them, and no other call can run the network
+        until the block ends. Otherwise :meth:`forward`'s outputs."""
+        lend = getattr(self.network, "lent_outputs", None)
+        if lend is None:
+            yield self.forward(x)
+            return
+        with torch.no_grad(), lend(x) as (logits, deltas):
+            yield logits, deltas
 
 
 class TorchScriptNetwork:

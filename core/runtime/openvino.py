@@ -14,7 +14,7 @@ import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -153,6 +153,23 @@ class OpenVINONetwork:
                     parts[i].append(self._request.get_tensor(out).data[:n].copy())
         logits, deltas = (torch.from_numpy(p[0] if len(p) == 1 else np.concatenate(p)) for p in parts)
         return logits, deltas
+
+    @contextlib.contextmanager
+    def lent_outputs(self, x: Tensor) -> Iterator[tuple[Tensor, Tensor]]:
+        """:meth:`__call__` without copying the outputs: inside the ``with`` block they are views of the request's
+        own buffers, valid until the block ends; the network is locked until then (the next call would
+        overwrite them). A batch larger than the compiled one runs as :meth:`__call__` (copies)."""
+        n = x.shape[0]
+        if self.batch is not None and n > self.batch:
+            yield self(x)
+            return
+        arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        if self.batch is not None and n < self.batch:
+            arr = np.concatenate([arr, np.zeros((self.batch - n, *arr.shape[1:]), np.float32)])
+        with self._lock:
+            self._request.infer({0: arr}, share_inputs=True, share_outputs=True)
+            logits, deltas = (torch.from_numpy(self._request.get_tensor(out).data[:n]) for out in self._outputs)
+            yield logits, deltas
 
 
 def _quiet_nncf() -> Any:

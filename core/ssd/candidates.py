@@ -72,21 +72,25 @@ class Candidates:
         n_live = self.live.size
         if n_live > k:
             bound = np.partition(self.rowmax[self.live], n_live - k)[n_live - k]  # k-th largest row maximum
-            region = _region(self.scores, np.flatnonzero(self.rowmax >= bound), bound, True, k, self.cap, False)
+            rows = (self.rowmax >= bound).nonzero()[0]
+            region = _region(self.scores, rows, bound, True, k, self.cap, False, self.rowmax[rows].max())
             if region.count >= k:
                 return region
-        return _region(self.scores, self.live, self.thresh, False, k, self.cap, True)
+        top = self.rowmax[self.live].max() if n_live else self.thresh
+        return _region(self.scores, self.live, self.thresh, False, k, self.cap, True, top)
 
 
 def _region(scores: np.ndarray, rows: np.ndarray, low: np.floating, inclusive: bool, k: int, cap: int | None,
-            complete: bool) -> _ListRegion | _MatrixRegion | _EqualRegion:
-    """The entries of ``rows`` (ascending) at or above (``inclusive``) or above ``low``, cut to ``cap`` per class."""
+            complete: bool, top: np.floating) -> _ListRegion | _MatrixRegion | _EqualRegion:
+    """The entries of ``rows`` (ascending) at or above (``inclusive``) or above ``low``, cut to ``cap`` per class;
+    ``top`` is the largest of them (the largest row maximum among ``rows``)."""
     sub = scores[rows] if rows.size < scores.shape[0] else scores  # [R, C] (rows ascending: all rows is scores)
     mask = sub >= low if inclusive else sub > low
     n = np.count_nonzero(mask)
     if n > max(_SORT_AT_MOST, _SORT_PER_K * k):
-        top = sub.max()  # the region's largest entry (the entries outside it are below ``low``)
-        if np.count_nonzero(sub == top) == n:  # every entry of the region is that one value
+        # Every entry of the region is one value when the largest is the lowest allowed (an untrained
+        # network's 1/91 at the bound), or when as many entries equal the largest as the region holds.
+        if (inclusive and top == low) or np.count_nonzero(sub == top) == n:
             return _EqualRegion(rows, mask, top, cap, complete)
         values_t = np.ascontiguousarray(sub.T)  # [C, R]: class-major
         return _MatrixRegion(rows, values_t, np.ascontiguousarray(mask.T), cap, complete)
@@ -116,14 +120,16 @@ class _EqualRegion:
     def __init__(self, rows: np.ndarray, mask: np.ndarray, value: np.floating, cap: int | None,
                  complete: bool) -> None:
         self.rows, self.mask, self.value, self.complete = rows, mask, value, complete
-        per_class = np.full(mask.shape[1], mask.shape[0]) if mask.all() else mask.sum(axis=0)
+        self.whole = bool(mask.all())  # every row in every class: a class's first n rows are rows[:n]
+        per_class = np.full(mask.shape[1], mask.shape[0]) if self.whole else mask.sum(axis=0)
         self.taken = per_class if cap is None else np.minimum(per_class, cap)  # [C]: each class's candidates
         self.count = int(self.taken.sum())
 
     def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         room = np.minimum(self.taken, np.maximum(k - (np.cumsum(self.taken) - self.taken), 0))  # [C]
         cols = np.flatnonzero(room)
-        prior = [self.rows[np.flatnonzero(self.mask[:, c])[:n]] for c, n in zip(cols.tolist(), room[cols].tolist())]
+        prior = [self.rows[:n] if self.whole else self.rows[self.mask[:, c].nonzero()[0][:n]]
+                 for c, n in zip(cols.tolist(), room[cols].tolist())]
         n = int(room.sum())
         return (np.concatenate(prior) if prior else np.zeros(0, np.int64), np.repeat(cols, room[cols]),
                 np.full(n, self.value, np.float32), self.complete and self.count <= k)

@@ -87,7 +87,7 @@ def nms_same_class_np(boxes: np.ndarray, classes: np.ndarray, iou_thresh: float,
     keep_grouped = resolve_greedy(order.size, i[sup], j[sup])
     for start, count in zip(starts[big].tolist(), counts[big].tolist()):
         key = None if box_ids is None or memo is None else box_ids[order[start:start + count]].tobytes()
-        kept = memo.get(key) if key is not None else None  # type: ignore[union-attr]
+        kept = None if key is None else _recall(memo, key)  # type: ignore[arg-type]
         if kept is None:
             kept = _kernel_nms(grouped[start:start + count], iou_thresh)
             if key is not None:
@@ -95,6 +95,19 @@ def nms_same_class_np(boxes: np.ndarray, classes: np.ndarray, iou_thresh: float,
         keep_grouped[start:start + count] = kept
     keep[order] = keep_grouped
     return keep
+
+
+def _recall(memo: dict[bytes, np.ndarray], key: bytes) -> np.ndarray | None:
+    """The kept flags of the box sequence ``key`` from ``memo``: its own entry, or the start of a longer
+    sequence's that begins with it (greedy NMS decides a box from the boxes before it only, so a prefix of
+    a sequence keeps the prefix of its answer); None when neither is there."""
+    kept = memo.get(key)
+    if kept is None:
+        longer = next((k for k in memo if len(k) > len(key) and k.startswith(key)), None)
+        if longer is not None:
+            answer = memo[longer]
+            kept = answer[: len(key) // (len(longer) // answer.size)]  # ids of equal size: bytes per id
+    return kept
 
 
 def same_group_pairs(counts: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,8 @@ removing boxes, so no survivor can be decided from the global first ``k``: see c
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -41,6 +43,15 @@ __all__ = ["postprocess", "postprocess_per_image", "greedy_nms_same_class"]
 
 #: First k, in multiples of detections_per_img: enough for one pass unless NMS removes over half.
 _FIRST_K_FACTOR = 2
+
+
+def _next_k(k: int, kept: int, wanted: int) -> int:
+    """The next round's number of candidates when the first ``k`` left ``kept`` (< ``wanted``) after NMS: as
+    many more as the missing survivors need at this round's rate of survival, with a quarter to spare, and
+    at least half as many again (a handful of rounds whatever the rate). Any k > the current one gives the same
+    result; this one only decides how much work the next round does."""
+    rate = max(kept, 1) / k
+    return k + max(k // 2, math.ceil(1.25 * (wanted - kept) / rate))
 
 
 def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, coder: BoxCoder,
@@ -71,7 +82,7 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
         raise ValueError(f"soft-NMS sigma must be > 0, got {sigma}")
     # torchvision's softmax on the same logits: the same scores to the last bit.
     scores = F.softmax(cls_logits.float(), dim=-1)[..., 1:]  # [B, P, C-1]
-    deltas = bbox_regression.float().cpu()
+    deltas = bbox_regression.detach().float().cpu()
     priors = priors.float().cpu()
     if method == "hard":
         rowmax = scores.amax(dim=-1).cpu() if scores.shape[-1] else None
@@ -101,16 +112,24 @@ def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder:
         return deltas.new_zeros((0, 4)), scores.new_zeros(0), torch.zeros(0, dtype=torch.int64)
     s = scores.numpy()
     m = None if rowmax is None else rowmax.numpy()
+    d, p = deltas.numpy(), priors.numpy()
     candidates = Candidates(s, thresh, cfg.topk_candidates, m)
     k = max(_FIRST_K_FACTOR * cfg.detections_per_img, 1)
     memo: dict[bytes, np.ndarray] = {}  # a class's kernel NMS by its prior sequence, across the rounds
+    done = np.zeros(0, np.int64)  # the priors of the boxes decoded so far, in candidate order
+    boxes = np.zeros((0, 4), np.float32)
     while True:
         prior_idx, cls, cand_scores, complete = candidates.first(k)
-        idx = torch.from_numpy(prior_idx)
-        boxes = coder.decode(deltas[idx], priors[idx]).clamp_(0.0, 1.0)
-        kept = np.flatnonzero(nms_same_class_np(boxes.numpy(), cls, cfg.nms_thresh, box_ids=prior_idx, memo=memo))
+        # A larger k lists the same first candidates again (detection order is total): only the new ones are
+        # decoded, with the same bits as coder.decode(...).clamp_(0, 1) in torch (np.clip keeps a NaN, as clamp).
+        start = done.size if np.array_equal(prior_idx[:done.size], done) else 0
+        new = prior_idx[start:]
+        boxes = np.concatenate((boxes[:start], np.clip(coder.decode_np(d[new], p[new]), np.float32(0.0),
+                                                       np.float32(1.0))))
+        done = prior_idx
+        kept = np.flatnonzero(nms_same_class_np(boxes, cls, cfg.nms_thresh, box_ids=prior_idx, memo=memo))
         if kept.size >= cfg.detections_per_img or complete:
             break
-        k *= 4
-    kept = torch.from_numpy(kept[: cfg.detections_per_img])
-    return boxes[kept], torch.from_numpy(cand_scores)[kept], torch.from_numpy(cls)[kept] + 1
+        k = _next_k(k, kept.size, cfg.detections_per_img)
+    kept = kept[: cfg.detections_per_img]
+    return torch.from_numpy(boxes[kept]), torch.from_numpy(cand_scores[kept]), torch.from_numpy(cls[kept] + 1)

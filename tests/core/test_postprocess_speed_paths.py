@@ -10,6 +10,8 @@ threshold exactly at a score.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -23,8 +25,8 @@ from core.ssd import candidates as candidates_module
 from core.ssd import nms as nms_module
 from core.ssd.candidates import Candidates
 from core.ssd.matching import BoxCoder
-from core.ssd.nms import greedy_nms_same_class
-from core.ssd.postprocess import postprocess
+from core.ssd.nms import greedy_nms_same_class, nms_same_class_np
+from core.ssd.postprocess import _next_k, postprocess
 from core.ssd.soft_nms import soft_nms_padded
 from tests.core.postprocess_plain import plain_candidates, plain_postprocess
 from tests.core.postprocess_reference import postprocess as old_postprocess
@@ -197,8 +199,17 @@ def test_k_grows_when_nms_removes_most_of_the_first_candidates(monkeypatch) -> N
     first = Candidates.first
     monkeypatch.setattr(Candidates, "first", lambda self, k: asked.append(k) or first(self, k))
     [ours] = postprocess(logits, deltas, priors, BoxCoder(), cfg)
-    assert asked[:2] == [100, 400] and len(ours[1]) == 24  # 6 clusters x 4 classes
+    assert asked[0] == 100 and len(asked) >= 2 and len(ours[1]) == 24  # 6 clusters x 4 classes
+    assert all(b >= a + a // 2 for a, b in zip(asked, asked[1:]))  # each round at least half as many again
     _assert_same(ours, _plain(logits[0], deltas[0], priors, cfg))
+
+
+def test_next_k_asks_for_the_missing_survivors_at_the_observed_rate() -> None:
+    """The next round's k: the missing survivors at this round's survival rate, a quarter to spare, and at
+    least half as many again as this round (SSDlite's untrained network keeps 128 of its first 600)."""
+    assert _next_k(600, 128, 300) == 600 + math.ceil(1.25 * 172 / (128 / 600))  # 1,608
+    assert _next_k(100, 90, 100) == 150  # nearly there: the minimum growth
+    assert _next_k(100, 0, 50) == 100 + math.ceil(1.25 * 50 * 100)  # none survived: as if one had
 
 
 def test_spread_scores_need_only_the_rows_of_the_best_row_maxima() -> None:
@@ -416,3 +427,40 @@ def test_soft_nms_stopping_early_keeps_the_same_best_boxes() -> None:
         best = lambda s, k: s[k].sort(descending=True).values[:25]  # noqa: E731
         assert int(part_k.sum()) < int(full_k.sum())  # it did stop early
         assert torch.equal(best(full_s, full_k), best(part_s, part_k))
+
+
+def test_numpy_decode_gives_the_torch_decode_to_the_last_bit() -> None:
+    """BoxCoder.decode_np (NumPy, torch's exp) and BoxCoder.decode (torch) on the same rows: the same bits,
+    also for regressions beyond the exp clip, infinities and NaN (kept, as clamp keeps them)."""
+    g = torch.Generator().manual_seed(5)
+    deltas = torch.randn(700, 4, generator=g) * 4
+    deltas[:5, 2:] = torch.tensor([[40.0, -40.0], [float("inf"), 1.0], [float("nan"), 0.0], [0.0, -float("inf")],
+                                   [1e-30, 1e30]])
+    deltas[5, 0] = float("inf")  # an infinite centre: infinite corners
+    priors = torch.cat([torch.rand(700, 2, generator=g), torch.rand(700, 2, generator=g) * 0.5 + 1e-3], 1)
+    coder = BoxCoder()
+    want = coder.decode(deltas, priors).numpy()
+    got = coder.decode_np(deltas.numpy(), priors.numpy())
+    assert got.dtype == np.float32 and got.shape == (700, 4)
+    np.testing.assert_array_equal(got, want)  # NaN where NaN, every other value bit-equal
+    assert np.isnan(got[2]).any() and np.isinf(got).any()
+
+
+def test_a_prefix_of_a_decided_box_sequence_gets_the_start_of_its_answer() -> None:
+    """With a memo, a class whose boxes are the first n of a sequence already decided by torchvision's kernel
+    takes the first n kept flags of that answer; each class's result is still the kernel's own on its boxes."""
+    g = torch.Generator().manual_seed(11)
+    n = 150
+    base = torch.rand(n, 2, generator=g) * 0.8
+    boxes = torch.cat([base, base + 0.05 + torch.rand(n, 2, generator=g) * 0.2], 1)
+    ids = np.r_[np.arange(n), np.arange(100), np.arange(80)]  # class 1 and 2: prefixes of class 0's priors
+    cls = np.r_[np.zeros(n, np.int64), np.ones(100, np.int64), np.full(80, 2, np.int64)]
+    all_boxes = boxes.numpy()[ids]
+    memo: dict[bytes, np.ndarray] = {}
+    keep = nms_same_class_np(all_boxes, cls, 0.45, box_ids=ids, memo=memo)
+    assert len(memo) == 1  # the kernel ran for class 0 only; classes 1 and 2 (over 64 boxes) took its prefix
+    for c, count in ((0, n), (1, 100), (2, 80)):
+        want = np.zeros(count, bool)
+        want[nms(boxes[:count], -torch.arange(count, dtype=torch.float32), 0.45).numpy()] = True
+        assert np.array_equal(keep[cls == c], want)
+    assert not keep[cls == 0].all() and keep[cls == 0].any()  # NMS removed some and kept some

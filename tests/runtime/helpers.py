@@ -94,6 +94,10 @@ def assert_same_detections(ours: Sequence[Any], ref: Sequence[Any], box_atol: fl
 
     The reference's scores must be distinct within each image (at most 1 % repeated): with tied scores the
     kept set and its order follow the ties, and equal detections would not show equal networks.
+
+    Two detections whose scores are closer than ``score_atol`` may come in either order (two runtimes' scores
+    differ by about 1e-5, and so may two thread counts of one): where the labels differ in order, every
+    detection must have its own partner among those of the reference whose scores are that close.
     """
     assert len(ours) == len(ref)
     total = 0
@@ -101,8 +105,24 @@ def assert_same_detections(ours: Sequence[Any], ref: Sequence[Any], box_atol: fl
         repeated = len(b.scores) - len(np.unique(np.asarray(b.scores)))
         assert repeated <= 0.01 * len(b.scores), f"image {i}: {repeated} of {len(b.scores)} reference scores tie"
         assert len(a) == len(b), f"image {i}: {len(a)} vs {len(b)} detections"
-        np.testing.assert_array_equal(a.labels, b.labels, err_msg=f"image {i}")
+        if not np.array_equal(a.labels, b.labels):
+            _assert_reordered_near_ties(a, b, box_atol, score_atol, i)
+            total += len(a)
+            continue
         np.testing.assert_allclose(a.boxes, b.boxes, rtol=0, atol=box_atol, err_msg=f"image {i}")
         np.testing.assert_allclose(a.scores, b.scores, rtol=0, atol=score_atol, err_msg=f"image {i}")
         total += len(a)
     assert total > 0, "no detections at all: the comparison would prove nothing"
+
+
+def _assert_reordered_near_ties(a: Any, b: Any, box_atol: float, score_atol: float, image: int) -> None:
+    """Every detection of ``a`` has its own partner in ``b`` (same label, box and score within the tolerances),
+    and the detections out of place are only swapped with ones whose scores are within ``score_atol``."""
+    free = np.ones(len(b.scores), bool)
+    for n, (box, score, label) in enumerate(zip(a.boxes, a.scores, a.labels)):
+        ok = (free & (b.labels == label) & (np.abs(b.scores - score) <= score_atol)
+              & (np.abs(b.boxes - box).max(axis=1) <= box_atol))
+        assert ok.any(), f"image {image}: detection {n} (label {label}, score {score}) has no partner"
+        free[int(np.flatnonzero(ok)[0])] = False
+    moved = np.flatnonzero(a.labels != b.labels)
+    assert len(moved) <= 0.01 * len(a.labels) + 2, f"image {image}: {len(moved)} detections out of place"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("openvino")
@@ -30,6 +31,28 @@ def test_openvino_fp32_gives_the_torch_detections(arch: str, tmp_path: Path) -> 
     assert_same_detections(det.detect(images), ref)
     # a batch of several images gives the same as one at a time
     assert_same_detections(det.detect(images), [det.detect([im])[0] for im in images], 1e-4, 1e-6)
+
+
+def test_detect_reads_the_requests_own_buffers_and_keeps_nothing_of_them(tmp_path: Path) -> None:
+    """OpenVINO lends its output buffers to detect() (no copy): the detections equal those of the copied
+    outputs, a later call (which overwrites the buffers) leaves earlier detections as they were, and the
+    network is free again after each call, also after a failure inside the postprocess."""
+    det = load_detector(tiny_checkpoint(tmp_path / "m.pt", "ssdlite320_mobilenet_v3_large"), runtime="openvino",
+                        cache_dir=tmp_path / "cache")
+    a, b = scenes(2)
+    x = det.preprocess([a])
+    logits, deltas = det.forward(x)  # copies
+    copied = det.decode(logits, deltas, [(a.shape[1], a.shape[0])])[0]
+    first = det.detect([a])[0]
+    kept = (first.boxes.copy(), first.scores.copy(), first.labels.copy())
+    assert len(first.scores) > 0
+    assert_same_detections([first], [copied], 0.0, 0.0)
+    det.detect([b])
+    assert all(np.array_equal(v, w) for v, w in zip((first.boxes, first.scores, first.labels), kept))
+    with pytest.raises(ValueError, match="nms"):
+        det.detect([a], nms="bogus")
+    assert not det.network._lock.locked()
+    assert_same_detections(det.detect([a]), [copied], 0.0, 0.0)
 
 
 def test_second_load_hits_the_cache(tmp_path: Path) -> None:
