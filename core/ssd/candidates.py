@@ -68,6 +68,16 @@ class Candidates:
             region = self._region = self._build(k)
         return region.first(k)
 
+    def shared_priors(self) -> tuple[np.ndarray, np.floating, int, bool] | None:
+        """After :meth:`first`: when its region's entries are all one value in every row of every class (an
+        untrained network's 1/91), the candidates are one prior sequence repeated class after class:
+        (priors int64 [n], the value, the number of classes, complete: no candidate outside the region);
+        else None."""
+        region = self._region
+        if not isinstance(region, _EqualRegion) or not region.whole:
+            return None
+        return region.rows[: int(region.taken[0])], region.value, region.mask.shape[1], region.complete
+
     def _build(self, k: int) -> _ListRegion | _MatrixRegion | _EqualRegion:
         n_live = self.live.size
         if n_live > k:

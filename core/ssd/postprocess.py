@@ -115,17 +115,22 @@ def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder:
     d, p = deltas.numpy(), priors.numpy()
     candidates = Candidates(s, thresh, cfg.topk_candidates, m)
     k = max(_FIRST_K_FACTOR * cfg.detections_per_img, 1)
+    prior_idx, cls, cand_scores, complete = candidates.first(k)
+    shared = candidates.shared_priors()
+    if shared is not None:
+        found = _repeated_sequence(shared, d, p, coder, cfg)
+        if found is not None:
+            return found
     memo: dict[bytes, np.ndarray] = {}  # a class's kernel NMS by its prior sequence, across the rounds
-    done = np.zeros(0, np.int64)  # the priors of the boxes decoded so far, in candidate order
+    done: np.ndarray | None = None  # the priors of the boxes decoded so far, in candidate order
     boxes = np.zeros((0, 4), np.float32)
     while True:
-        prior_idx, cls, cand_scores, complete = candidates.first(k)
-        # A larger k lists the same first candidates again (detection order is total): only the new ones are
-        # decoded, with the same bits as coder.decode(...).clamp_(0, 1) in torch (np.clip keeps a NaN, as clamp).
-        start = done.size if np.array_equal(prior_idx[:done.size], done) else 0
+        if done is not None:
+            prior_idx, cls, cand_scores, complete = candidates.first(k)
+        # A larger k lists the same first candidates again (detection order is total): only the new ones are decoded.
+        start = done.size if done is not None and np.array_equal(prior_idx[:done.size], done) else 0
         new = prior_idx[start:]
-        boxes = np.concatenate((boxes[:start], np.clip(coder.decode_np(d[new], p[new]), np.float32(0.0),
-                                                       np.float32(1.0))))
+        boxes = np.concatenate((boxes[:start], _decoded(coder, d, p, new)))
         done = prior_idx
         kept = np.flatnonzero(nms_same_class_np(boxes, cls, cfg.nms_thresh, box_ids=prior_idx, memo=memo))
         if kept.size >= cfg.detections_per_img or complete:
@@ -133,3 +138,28 @@ def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder:
         k = _next_k(k, kept.size, cfg.detections_per_img)
     kept = kept[: cfg.detections_per_img]
     return torch.from_numpy(boxes[kept]), torch.from_numpy(cand_scores[kept]), torch.from_numpy(cls[kept] + 1)
+
+
+def _decoded(coder: BoxCoder, deltas: np.ndarray, priors: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """float32 [K, 4]: the boxes of priors ``idx`` in [0, 1], the same bits as ``coder.decode(...).clamp_(0, 1)``
+    in torch (np.clip keeps a NaN, as clamp does)."""
+    return np.clip(coder.decode_np(deltas[idx], priors[idx]), np.float32(0.0), np.float32(1.0))
+
+
+def _repeated_sequence(shared: tuple[np.ndarray, np.floating, int, bool], deltas: np.ndarray, priors: np.ndarray,
+                       coder: BoxCoder, cfg: PostprocessConfig) -> tuple[Tensor, Tensor, Tensor] | None:
+    """The detections when every class's candidates are the same priors with one score (``shared``, from
+    Candidates.shared_priors): each class keeps the same boxes of that sequence, so NMS runs once and its
+    survivors repeat class after class (detection order: equal scores by class, then prior). None when the
+    region's classes hold too few survivors and candidates outside it remain (the general rounds decide)."""
+    rows, value, classes, complete = shared
+    boxes = _decoded(coder, deltas, priors, rows)
+    kept = np.flatnonzero(nms_same_class_np(boxes, np.zeros(rows.size, np.int64), cfg.nms_thresh))
+    available = kept.size * classes
+    if available < cfg.detections_per_img and not complete:
+        return None
+    n = min(available, cfg.detections_per_img)
+    used = -(-n // max(kept.size, 1))  # classes with survivors among the first n
+    out_boxes = np.tile(boxes[kept], (used, 1))[:n]
+    labels = np.repeat(np.arange(1, used + 1, dtype=np.int64), kept.size)[:n]
+    return torch.from_numpy(out_boxes), torch.from_numpy(np.full(n, value, np.float32)), torch.from_numpy(labels)

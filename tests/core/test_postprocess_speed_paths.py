@@ -23,6 +23,7 @@ from benchmarks._models import scene_image, torchvision_ssdlite, tv_input
 from core.config import PostprocessConfig
 from core.ssd import candidates as candidates_module
 from core.ssd import nms as nms_module
+from core.ssd import postprocess as postprocess_module
 from core.ssd.candidates import Candidates
 from core.ssd.matching import BoxCoder
 from core.ssd.nms import greedy_nms_same_class, nms_same_class_np
@@ -236,6 +237,35 @@ def test_untrained_network_scores_one_over_91_everywhere() -> None:
     assert len(scores) == 300 and bool((scores == scores[0]).all())
     assert labels.tolist() == sorted(labels.tolist()) and labels[0] == 1
     _assert_same((boxes, scores, labels), _plain(logits[0], deltas[0], priors, SSDLITE))
+
+
+@pytest.mark.parametrize("rows, lower, piled", [
+    (100, False, True),  # every candidate in the region (complete), 1 survivor per class: 90 detections
+    (3234, True, False),  # the first 1,000 priors score higher: the region is theirs, NMS runs once
+    (3234, True, True),  # ... but their boxes pile up: too few survivors in the region, the general rounds decide
+], ids=["complete", "bounded", "fallback"])
+def test_one_value_for_every_class_runs_nms_once_and_repeats_its_survivors(rows: int, lower: bool, piled: bool,
+                                                                           monkeypatch) -> None:
+    """Every class's candidates the same priors with one score: the survivors of one NMS, class after class,
+    equal to the definition's detections, also where the region cannot give them all."""
+    g = torch.Generator().manual_seed(4)
+    logits = torch.zeros(1, rows, 91)
+    if lower:
+        logits[0, :1000, 0] = -5.0  # a weaker background: these priors' classes score higher
+    deltas = torch.randn(1, rows, 4, generator=g) * 0.1
+    priors = _priors(g, rows)
+    if piled:
+        priors[: min(rows, 1000)] = torch.tensor([0.5, 0.5, 0.2, 0.2])
+        deltas[0, : min(rows, 1000)] = 0.0
+    answers: list[object] = []
+    repeated = postprocess_module._repeated_sequence
+    monkeypatch.setattr(postprocess_module, "_repeated_sequence", lambda *a: answers.append(repeated(*a)) or answers[-1])
+    found = postprocess(logits, deltas, priors, BoxCoder(), SSDLITE)[0]
+    want = _plain(logits[0], deltas[0], priors, SSDLITE)
+    _assert_same(found, want)
+    assert len(answers) == 1 and (answers[0] is None) == (lower and piled)  # the fallback: the general rounds
+    # Piled boxes leave one survivor per class; torchvision's per-class top 300 are all piled priors.
+    assert len(found[1]) == (90 if piled else 300)
 
 
 @pytest.mark.parametrize("matrix", [False, True], ids=["list", "matrix"])
