@@ -76,7 +76,7 @@ class Candidates:
         region = self._region
         if not isinstance(region, _EqualRegion) or not region.whole:
             return None
-        return region.rows[: int(region.taken[0])], region.value, region.mask.shape[1], region.complete
+        return region.rows[: int(region.taken[0])], region.value, region.classes, region.complete
 
     def _build(self, k: int) -> _ListRegion | _MatrixRegion | _EqualRegion:
         n_live = self.live.size
@@ -95,13 +95,15 @@ def _region(scores: np.ndarray, rows: np.ndarray, low: np.floating, inclusive: b
     """The entries of ``rows`` (ascending) at or above (``inclusive``) or above ``low``, cut to ``cap`` per class;
     ``top`` is the largest of them (the largest row maximum among ``rows``)."""
     sub = scores[rows] if rows.size < scores.shape[0] else scores  # [R, C] (rows ascending: all rows is scores)
+    if inclusive and top == low and sub.size > max(_SORT_AT_MOST, _SORT_PER_K * k) and sub.min() == top:
+        return _EqualRegion(rows, None, top, cap, complete, sub.shape[1])  # every entry is the bound: no mask
     mask = sub >= low if inclusive else sub > low
     n = np.count_nonzero(mask)
     if n > max(_SORT_AT_MOST, _SORT_PER_K * k):
         # Every entry of the region is one value when the largest is the lowest allowed (an untrained
         # network's 1/91 at the bound), or when as many entries equal the largest as the region holds.
         if (inclusive and top == low) or np.count_nonzero(sub == top) == n:
-            return _EqualRegion(rows, mask, top, cap, complete)
+            return _EqualRegion(rows, mask, top, cap, complete, sub.shape[1])
         values_t = np.ascontiguousarray(sub.T)  # [C, R]: class-major
         return _MatrixRegion(rows, values_t, np.ascontiguousarray(mask.T), cap, complete)
     row, col = np.divmod(np.flatnonzero(mask), sub.shape[1])
@@ -127,18 +129,19 @@ class _EqualRegion:
     """A region whose entries are all one value (an untrained network's 1/91 everywhere): detection order is
     then class order, each class's entries by prior; nothing is sorted or searched."""
 
-    def __init__(self, rows: np.ndarray, mask: np.ndarray, value: np.floating, cap: int | None,
-                 complete: bool) -> None:
-        self.rows, self.mask, self.value, self.complete = rows, mask, value, complete
-        self.whole = bool(mask.all())  # every row in every class: a class's first n rows are rows[:n]
-        per_class = np.full(mask.shape[1], mask.shape[0]) if self.whole else mask.sum(axis=0)
+    def __init__(self, rows: np.ndarray, mask: np.ndarray | None, value: np.floating, cap: int | None,
+                 complete: bool, classes: int) -> None:
+        """``mask``: bool [R, C], the region's entries among ``rows`` x ``classes``; None: all of them."""
+        self.rows, self.mask, self.value, self.complete, self.classes = rows, mask, value, complete, classes
+        self.whole = mask is None or bool(mask.all())  # every row in every class: a class's first n rows are rows[:n]
+        per_class = np.full(classes, rows.size) if self.whole else mask.sum(axis=0)  # type: ignore[union-attr]
         self.taken = per_class if cap is None else np.minimum(per_class, cap)  # [C]: each class's candidates
         self.count = int(self.taken.sum())
 
     def first(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         room = np.minimum(self.taken, np.maximum(k - (np.cumsum(self.taken) - self.taken), 0))  # [C]
         cols = np.flatnonzero(room)
-        prior = [self.rows[:n] if self.whole else self.rows[self.mask[:, c].nonzero()[0][:n]]
+        prior = [self.rows[:n] if self.whole else self.rows[self.mask[:, c].nonzero()[0][:n]]  # type: ignore[index]
                  for c, n in zip(cols.tolist(), room[cols].tolist())]
         n = int(room.sum())
         return (np.concatenate(prior) if prior else np.zeros(0, np.int64), np.repeat(cols, room[cols]),
