@@ -153,7 +153,9 @@ def test_optimized_detector_equals_torchvision(tv_model, tv_weights: Path) -> No
             assert len(d) == len(r["scores"]) > 0
             np.testing.assert_array_equal(d.labels, r["labels"].numpy())
             np.testing.assert_allclose(d.boxes, r["boxes"].numpy(), atol=1e-3, rtol=0)
-            np.testing.assert_allclose(d.scores, r["scores"].numpy(), atol=1e-6, rtol=0)
+            # 2e-6: the frozen graph folds BatchNorm into the convolutions, and after a bf16 run in the same
+            # process (tests/runtime/test_devices.py first) oneDNN's fp32 kernels gave scores 1.2e-6 apart.
+            np.testing.assert_allclose(d.scores, r["scores"].numpy(), atol=2e-6, rtol=0)
 
 
 def test_optimize_is_a_no_op_outside_cpu_fp32(tv_weights: Path) -> None:
