@@ -137,7 +137,7 @@ class OpenVINONetwork:
             self._outputs.append(match[0] if match else compiled.outputs[len(self._outputs)])
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        arr = np.ascontiguousarray(_float32_numpy(x))
         b = self.batch or arr.shape[0]
         parts: list[list[np.ndarray]] = [[], []]
         with self._lock:
@@ -163,13 +163,23 @@ class OpenVINONetwork:
         if self.batch is not None and n > self.batch:
             yield self(x)
             return
-        arr = np.ascontiguousarray(x.detach().to("cpu", torch.float32).numpy())
+        arr = np.ascontiguousarray(_float32_numpy(x))
         if self.batch is not None and n < self.batch:
             arr = np.concatenate([arr, np.zeros((self.batch - n, *arr.shape[1:]), np.float32)])
         with self._lock:
             self._request.infer({0: arr}, share_inputs=True, share_outputs=True)
             logits, deltas = (torch.from_numpy(self._request.get_tensor(out).data[:n]) for out in self._outputs)
             yield logits, deltas
+
+
+def _float32_numpy(x: Tensor) -> np.ndarray:
+    """``x.detach().to("cpu", torch.float32).numpy()`` through only the conversions ``x`` needs (a preprocessed
+    batch needs none: each torch call skipped is one less to fetch into the caches before the network)."""
+    if x.requires_grad:
+        x = x.detach()
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        x = x.to("cpu", torch.float32)
+    return x.numpy()
 
 
 def _quiet_nncf() -> Any:

@@ -18,8 +18,9 @@ Greedy NMS decides a box from the better boxes of its class only, so the survivo
 whatever its ``topk`` and ``sort`` give).
 
 The softmax and the row maxima run in torch on the logits' device; the rest works on the CPU, on
-a few hundred entries per image (NumPy where torch's per-call cost would dominate). The results
-are CPU tensors.
+a few hundred entries per image, in NumPy (torch's per-call cost would dominate; boxes are decoded
+with torch's exp, for its bits). :func:`postprocess` returns CPU tensors, :func:`postprocess_arrays`
+(what the detector calls) NumPy arrays.
 
 Soft-NMS (Bodla et al., 2017; ``nms="soft-linear"`` or ``"soft-gaussian"``) decays scores instead of
 removing boxes, so no survivor can be decided from the global first ``k``: see core.ssd.soft_nms.
@@ -30,7 +31,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from core.config import NMS_METHODS, PostprocessConfig
@@ -39,7 +39,7 @@ from core.ssd.matching import BoxCoder
 from core.ssd.nms import greedy_nms_same_class, nms_same_class_np
 from core.ssd.soft_nms import soft_postprocess_per_image
 
-__all__ = ["postprocess", "postprocess_per_image", "greedy_nms_same_class"]
+__all__ = ["postprocess", "postprocess_arrays", "greedy_nms_same_class"]
 
 #: First k, in multiples of detections_per_img: enough for one pass unless NMS removes over half.
 _FIRST_K_FACTOR = 2
@@ -73,6 +73,20 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
         per image, CPU tensors sorted by descending score, N <= ``cfg.detections_per_img``. NMS runs in
         the (square) network frame, where torchvision runs it.
     """
+    return [tuple(torch.from_numpy(a) for a in found)  # type: ignore[misc]
+            for found in postprocess_arrays(cls_logits, bbox_regression, priors, coder, cfg, score_thresh, nms, sigma)]
+
+
+def postprocess_arrays(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, coder: BoxCoder,
+                       cfg: PostprocessConfig, score_thresh: float | None = None, nms: str | None = None,
+                       sigma: float | None = None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`postprocess` with NumPy arrays out: (boxes float32 [N, 4], scores float32 [N], labels int64 [N]).
+
+    Right after a forward pass the processor's caches hold the network's code, not this one's: the first
+    call of each torch or NumPy operation then costs tens of microseconds. So on the CPU the head outputs
+    are read as NumPy views (no ``.float()``, ``.cpu()`` or slicing in torch when they are float32 CPU
+    tensors already) and the softmax and the row maxima are the only torch operations.
+    """
     thresh = cfg.score_thresh if score_thresh is None else float(score_thresh)
     method = cfg.nms if nms is None else nms
     if method not in NMS_METHODS:
@@ -81,38 +95,53 @@ def postprocess(cls_logits: Tensor, bbox_regression: Tensor, priors: Tensor, cod
     if not sigma > 0:
         raise ValueError(f"soft-NMS sigma must be > 0, got {sigma}")
     # torchvision's softmax on the same logits: the same scores to the last bit.
-    scores = F.softmax(cls_logits.float(), dim=-1)[..., 1:]  # [B, P, C-1]
-    deltas = bbox_regression.detach().float().cpu()
-    priors = priors.float().cpu()
-    if method == "hard":
-        rowmax = scores.amax(dim=-1).cpu() if scores.shape[-1] else None
-        scores = scores.cpu()
-        return [postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh,
-                                      None if rowmax is None else rowmax[i]) for i in range(len(scores))]
-    scores = scores.cpu()
-    return [soft_postprocess_per_image(scores[i], deltas[i], priors, coder, cfg, thresh, method, sigma)
+    full = (cls_logits if cls_logits.dtype == torch.float32 else cls_logits.float()).softmax(-1)  # [B, P, C]
+    if full.requires_grad:
+        full = full.detach()
+    if method != "hard":
+        scores_t = full[..., 1:].cpu()
+        deltas_t, priors_t = (torch.from_numpy(_cpu_float32(t)) for t in (bbox_regression, priors))
+        return [tuple(t.numpy() for t in soft_postprocess_per_image(  # type: ignore[misc]
+                    scores_t[i], deltas_t[i], priors_t, coder, cfg, thresh, method, sigma)) for i in range(len(full))]
+    if full.device.type == "cpu":
+        scores = full.numpy()[..., 1:]  # [B, P, C-1]: a view
+        rowmax = torch.from_numpy(scores).amax(-1).numpy() if scores.shape[-1] else None  # torch's max of the same
+    else:
+        on_device = full[..., 1:]
+        rowmax = on_device.amax(-1).cpu().numpy() if on_device.shape[-1] else None
+        scores = on_device.cpu().numpy()
+    deltas, priors_np = _cpu_float32(bbox_regression), _cpu_float32(priors)
+    return [_hard_per_image(scores[i], deltas[i], priors_np, coder, cfg, thresh, None if rowmax is None else rowmax[i])
             for i in range(len(scores))]
 
 
-def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder: BoxCoder, cfg: PostprocessConfig,
-                          thresh: float, rowmax: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+def _cpu_float32(t: Tensor) -> np.ndarray:
+    """The tensor as a float32 NumPy array on the CPU, through only the conversions it needs."""
+    if t.requires_grad:
+        t = t.detach()
+    if t.dtype != torch.float32:
+        t = t.float()
+    if t.device.type != "cpu":
+        t = t.cpu()
+    return t.numpy()
+
+
+def _hard_per_image(s: np.ndarray, d: np.ndarray, p: np.ndarray, coder: BoxCoder, cfg: PostprocessConfig,
+                    thresh: float, m: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One image with greedy NMS.
 
     Args:
-        scores: float32 [P, C-1] softmax probabilities of the real classes (label = column + 1), CPU.
-        deltas: float [P, 4] box regression, CPU.
-        priors: float [P, 4] cxcywh normalised, CPU.
+        s: float32 [P, C-1] softmax probabilities of the real classes (label = column + 1); any strides.
+        d: float32 [P, 4] box regression.
+        p: float32 [P, 4] priors, cxcywh normalised.
         thresh: keep scores strictly above this.
-        rowmax: float32 [P], ``scores.amax(1)`` when the caller has it.
+        m: float32 [P], ``s.max(1)`` when the caller has it.
 
     Returns:
-        (boxes [N, 4] x1y1x2y2 normalised, scores [N] in detection order, labels int64 [N]).
+        (boxes float32 [N, 4] x1y1x2y2 normalised, scores float32 [N] in detection order, labels int64 [N]).
     """
-    if scores.shape[1] == 0:  # a model with no class but the background
-        return deltas.new_zeros((0, 4)), scores.new_zeros(0), torch.zeros(0, dtype=torch.int64)
-    s = scores.numpy()
-    m = None if rowmax is None else rowmax.numpy()
-    d, p = deltas.numpy(), priors.numpy()
+    if s.shape[1] == 0:  # a model with no class but the background
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     candidates = Candidates(s, thresh, cfg.topk_candidates, m)
     k = max(_FIRST_K_FACTOR * cfg.detections_per_img, 1)
     prior_idx, cls, cand_scores, complete = candidates.first(k)
@@ -137,7 +166,7 @@ def postprocess_per_image(scores: Tensor, deltas: Tensor, priors: Tensor, coder:
             break
         k = _next_k(k, kept.size, cfg.detections_per_img)
     kept = kept[: cfg.detections_per_img]
-    return torch.from_numpy(boxes[kept]), torch.from_numpy(cand_scores[kept]), torch.from_numpy(cls[kept] + 1)
+    return boxes[kept], cand_scores[kept], cls[kept] + 1
 
 
 def _decoded(coder: BoxCoder, deltas: np.ndarray, priors: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -147,7 +176,7 @@ def _decoded(coder: BoxCoder, deltas: np.ndarray, priors: np.ndarray, idx: np.nd
 
 
 def _repeated_sequence(shared: tuple[np.ndarray, np.floating, int, bool], deltas: np.ndarray, priors: np.ndarray,
-                       coder: BoxCoder, cfg: PostprocessConfig) -> tuple[Tensor, Tensor, Tensor] | None:
+                       coder: BoxCoder, cfg: PostprocessConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The detections when every class's candidates are the same priors with one score (``shared``, from
     Candidates.shared_priors): each class keeps the same boxes of that sequence, so NMS runs once and its
     survivors repeat class after class (detection order: equal scores by class, then prior). None when the
@@ -162,4 +191,4 @@ def _repeated_sequence(shared: tuple[np.ndarray, np.floating, int, bool], deltas
     used = -(-n // max(kept.size, 1))  # classes with survivors among the first n
     out_boxes = np.tile(boxes[kept], (used, 1))[:n]
     labels = np.repeat(np.arange(1, used + 1, dtype=np.int64), kept.size)[:n]
-    return torch.from_numpy(out_boxes), torch.from_numpy(np.full(n, value, np.float32)), torch.from_numpy(labels)
+    return out_boxes, np.full(n, value, np.float32), labels
