@@ -225,6 +225,23 @@ def test_spread_scores_need_only_the_rows_of_the_best_row_maxima() -> None:
     assert list(zip(values.tolist(), col.tolist(), prior.tolist())) == want
 
 
+def test_rows_with_equal_maxima_and_lower_entries_are_a_region_of_one_value_with_a_mask() -> None:
+    """Every row's best score is one value (three classes per row share it) and the rest are lower: the
+    bound is that value and the region (over 8,192 entries) is one value but not every entry of its rows,
+    so each class takes only its rows at that value, in prior order, as the definition's order says."""
+    g = np.random.default_rng(8)
+    scores = (g.random((3234, 90), dtype=np.float32) * 0.28 + 0.002).astype(np.float32)
+    top = np.float32(0.3)
+    for row in range(3234):
+        scores[row, g.choice(90, 3, replace=False)] = top
+    cands = Candidates(scores, 0.001, 300)
+    for k in (600, 2000):
+        prior, col, values, _ = cands.first(k)
+        assert isinstance(cands._region, candidates_module._EqualRegion) and not cands._region.whole
+        assert cands.shared_priors() is None
+        assert list(zip(values.tolist(), col.tolist(), prior.tolist())) == plain_candidates(scores, 0.001, 300)[:k]
+
+
 def test_untrained_network_scores_one_over_91_everywhere() -> None:
     """torchvision's initialisation of SSDlite320 gives every one of the 3,234 x 90 scores 1/91: the
     first candidates are class 1's first 300 priors, then class 2's, ..."""
