@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -263,3 +264,20 @@ def test_soft_nms_padded_by_hand() -> None:
     # a padding slot never takes part
     final, kept = soft_nms_padded(boxes, scores, torch.tensor([[True, False, True]]), "soft-linear", 0.5, 0.5, 0.1)
     assert kept.tolist() == [[True, False, True]] and float(final[0, 2]) == pytest.approx(0.6)
+
+
+def test_numpy_decode_gives_the_torch_decode_to_the_last_bit() -> None:
+    """BoxCoder.decode_np (NumPy, torch's exp) and BoxCoder.decode (torch) on the same rows: the same bits,
+    also for regressions beyond the exp clip, infinities and NaN (kept, as clamp keeps them)."""
+    g = torch.Generator().manual_seed(5)
+    deltas = torch.randn(700, 4, generator=g) * 4
+    deltas[:5, 2:] = torch.tensor([[40.0, -40.0], [float("inf"), 1.0], [float("nan"), 0.0], [0.0, -float("inf")],
+                                   [1e-30, 1e30]])
+    deltas[5, 0] = float("inf")  # an infinite centre: infinite corners
+    priors = torch.cat([torch.rand(700, 2, generator=g), torch.rand(700, 2, generator=g) * 0.5 + 1e-3], 1)
+    coder = BoxCoder()
+    want = coder.decode(deltas, priors).numpy()
+    got = coder.decode_np(deltas.numpy(), priors.numpy())
+    assert got.dtype == np.float32 and got.shape == (700, 4)
+    np.testing.assert_array_equal(got, want)  # NaN where NaN, every other value bit-equal
+    assert np.isnan(got[2]).any() and np.isinf(got).any()
