@@ -85,7 +85,7 @@ def postprocess_arrays(cls_logits: Tensor, bbox_regression: Tensor, priors: Tens
     Right after a forward pass the processor's caches hold the network's code, not this one's: the first
     call of each torch or NumPy operation then costs tens of microseconds. So on the CPU the head outputs
     are read as NumPy views (no ``.float()``, ``.cpu()`` or slicing in torch when they are float32 CPU
-    tensors already) and the softmax and the row maxima are the only torch operations.
+    tensors already) and the softmax, the row maxima and the exp of the box decoding are the only torch operations.
     """
     thresh = cfg.score_thresh if score_thresh is None else float(score_thresh)
     method = cfg.nms if nms is None else nms

@@ -205,6 +205,16 @@ def test_k_grows_when_nms_removes_most_of_the_first_candidates(monkeypatch) -> N
     _assert_same(ours, _plain(logits[0], deltas[0], priors, cfg))
 
 
+def test_other_float_types_give_the_float32_detections() -> None:
+    """Head outputs and priors in float64 are taken to float32 first (torchvision's dtype): the same detections,
+    bit for bit, as their float32 copies, and float32 results."""
+    logits, deltas, priors = _inputs(6, 1, 400, 21, 2.0)
+    want = postprocess(logits, deltas, priors, BoxCoder(), SSD300)[0]
+    got = postprocess(logits.double(), deltas.double(), priors.double(), BoxCoder(), SSD300)[0]
+    assert [t.dtype for t in got] == [torch.float32, torch.float32, torch.int64] and len(got[1]) > 0
+    _assert_same(got, want)
+
+
 def test_next_k_asks_for_the_missing_survivors_at_the_observed_rate() -> None:
     """The next round's k: the missing survivors at this round's survival rate, a quarter to spare, and at
     least half as many again as this round (SSDlite's untrained network keeps 128 of its first 600)."""
@@ -260,9 +270,10 @@ def test_untrained_network_scores_one_over_91_everywhere() -> None:
     (100, False, True),  # every candidate in the region (complete), 1 survivor per class: 90 detections
     (3234, True, False),  # the first 1,000 priors score higher: the region is theirs, NMS runs once
     (3234, True, True),  # ... but their boxes pile up: too few survivors in the region, the general rounds decide
-], ids=["complete", "bounded", "fallback"])
-def test_one_value_for_every_class_runs_nms_once_and_repeats_its_survivors(rows: int, lower: bool, piled: bool,
-                                                                           monkeypatch) -> None:
+    (400, False, None),  # boxes apart: all of class 1's 300 candidates survive, the last one included
+], ids=["complete", "bounded", "fallback", "apart"])
+def test_one_value_for_every_class_runs_nms_once_and_repeats_its_survivors(rows: int, lower: bool,
+                                                                           piled: bool | None, monkeypatch) -> None:
     """Every class's candidates the same priors with one score: the survivors of one NMS, class after class,
     equal to the definition's detections, also where the region cannot give them all."""
     g = torch.Generator().manual_seed(4)
@@ -274,6 +285,11 @@ def test_one_value_for_every_class_runs_nms_once_and_repeats_its_survivors(rows:
     if piled:
         priors[: min(rows, 1000)] = torch.tensor([0.5, 0.5, 0.2, 0.2])
         deltas[0, : min(rows, 1000)] = 0.0
+    if piled is None:  # a 20 x 20 grid of boxes 0.02 wide, 0.05 apart: no two overlap
+        grid = (torch.arange(rows) % 20, torch.arange(rows) // 20)
+        priors = torch.stack([0.025 + 0.05 * grid[0], 0.025 + 0.05 * grid[1], torch.full((rows,), 0.02),
+                              torch.full((rows,), 0.02)], 1)
+        deltas.zero_()
     answers: list[object] = []
     repeated = postprocess_module._repeated_sequence
     monkeypatch.setattr(postprocess_module, "_repeated_sequence", lambda *a: answers.append(repeated(*a)) or answers[-1])
@@ -283,6 +299,8 @@ def test_one_value_for_every_class_runs_nms_once_and_repeats_its_survivors(rows:
     assert len(answers) == 1 and (answers[0] is None) == (lower and piled)  # the fallback: the general rounds
     # Piled boxes leave one survivor per class; torchvision's per-class top 300 are all piled priors.
     assert len(found[1]) == (90 if piled else 300)
+    if piled is None:
+        assert found[2].tolist() == [1] * 300  # class 1's 300 candidates, every one kept
 
 
 @pytest.mark.parametrize("matrix", [False, True], ids=["list", "matrix"])
