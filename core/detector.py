@@ -160,10 +160,10 @@ class Detector:
                 # torchvision's order (normalise, then resize) so fp32 outputs match it to the last bits.
                 # A uint8 pixel has 256 values per channel: the normalisation is one table lookup per
                 # value (OpenCV's LUT, one pass), the table computed by the torch operations below,
-                # so the same bits; the permuted view has the strides the torch path gives interpolate.
-                # The view and the resize kernel F.interpolate(t, size=(s, s), mode="bilinear",
-                # align_corners=False) calls, without its Python checks: one torch call fewer to fetch into
-                # the processor's caches after the network (see core.ssd.postprocess.postprocess_arrays).
+                # so the same bits. The transposed view has the strides the torch path gives the resize,
+                # and the resize is the kernel F.interpolate(t, size=(s, s), mode="bilinear",
+                # align_corners=False) calls, without its Python checks: fewer calls to fetch into the
+                # processor's caches around the network (see core.ssd.postprocess.postprocess_arrays).
                 t = torch.from_numpy(cv2.LUT(np.ascontiguousarray(img), self._table).transpose(2, 0, 1)[None])
                 batch.append(torch._C._nn.upsample_bilinear2d(t, (s, s), False, None))
                 continue

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from core.io.text import first_error_line
 from core.jobs import ProgressFn, StopFn, check_stop, report
 from core.runtime.metadata import OUTPUT_NAMES, NetworkMeta
+from core.ssd.postprocess import float32_numpy
 
 #: OpenVINO's CPU plugin options per precision of this project, the same on every CPU kind measured
 #: (README, Performance: AVX-512 with VNNI, and AVX-512 without VNNI and AVX2 by limiting oneDNN's ISA):
@@ -137,15 +138,14 @@ class OpenVINONetwork:
             self._outputs.append(match[0] if match else compiled.outputs[len(self._outputs)])
 
     def __call__(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        arr = np.ascontiguousarray(_float32_numpy(x))
+        arr = np.ascontiguousarray(float32_numpy(x))
         b = self.batch or arr.shape[0]
         parts: list[list[np.ndarray]] = [[], []]
         with self._lock:
             for start in range(0, arr.shape[0], b):
                 chunk = arr[start:start + b]
                 n = chunk.shape[0]
-                if n < b:
-                    chunk = np.concatenate([chunk, np.zeros((b - n, *chunk.shape[1:]), np.float32)])
+                chunk = _padded(chunk, b)
                 # The request reads the array in place and returns no copies of its outputs: the one copy
                 # made below (the request's buffers are reused by the next call) is the only one.
                 self._request.infer({0: chunk}, share_inputs=True, share_outputs=True)
@@ -163,23 +163,19 @@ class OpenVINONetwork:
         if self.batch is not None and n > self.batch:
             yield self(x)
             return
-        arr = np.ascontiguousarray(_float32_numpy(x))
-        if self.batch is not None and n < self.batch:
-            arr = np.concatenate([arr, np.zeros((self.batch - n, *arr.shape[1:]), np.float32)])
+        arr = np.ascontiguousarray(float32_numpy(x))
+        if self.batch is not None:
+            arr = _padded(arr, self.batch)
         with self._lock:
             self._request.infer({0: arr}, share_inputs=True, share_outputs=True)
             logits, deltas = (torch.from_numpy(self._request.get_tensor(out).data[:n]) for out in self._outputs)
             yield logits, deltas
 
 
-def _float32_numpy(x: Tensor) -> np.ndarray:
-    """``x.detach().to("cpu", torch.float32).numpy()`` through only the conversions ``x`` needs (a preprocessed
-    batch needs none: each torch call skipped is one less to fetch into the caches before the network)."""
-    if x.requires_grad:
-        x = x.detach()
-    if x.dtype != torch.float32 or x.device.type != "cpu":
-        x = x.to("cpu", torch.float32)
-    return x.numpy()
+def _padded(arr: np.ndarray, batch: int) -> np.ndarray:
+    """float32 [n, ...] with n <= ``batch`` -> [batch, ...]: zeros after the n images (a fixed-batch network)."""
+    n = arr.shape[0]
+    return arr if n >= batch else np.concatenate([arr, np.zeros((batch - n, *arr.shape[1:]), np.float32)])
 
 
 def _quiet_nncf() -> Any:

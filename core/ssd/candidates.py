@@ -95,11 +95,12 @@ def _region(scores: np.ndarray, rows: np.ndarray, low: np.floating, inclusive: b
     """The entries of ``rows`` (ascending) at or above (``inclusive``) or above ``low``, cut to ``cap`` per class;
     ``top`` is the largest of them (the largest row maximum among ``rows``)."""
     sub = scores[rows] if rows.size < scores.shape[0] else scores  # [R, C] (rows ascending: all rows is scores)
-    if inclusive and top == low and sub.size > max(_SORT_AT_MOST, _SORT_PER_K * k) and sub.min() == top:
+    many = max(_SORT_AT_MOST, _SORT_PER_K * k)  # beyond this many entries the region is not sorted as a list
+    if inclusive and top == low and sub.size > many and sub.min() == top:
         return _EqualRegion(rows, None, top, cap, complete, sub.shape[1])  # every entry is the bound: no mask
     mask = sub >= low if inclusive else sub > low
     n = np.count_nonzero(mask)
-    if n > max(_SORT_AT_MOST, _SORT_PER_K * k):
+    if n > many:
         # Every entry of the region is one value when the largest is the lowest allowed (an untrained
         # network's 1/91 at the bound), or when as many entries equal the largest as the region holds.
         if (inclusive and top == low) or np.count_nonzero(sub == top) == n:
