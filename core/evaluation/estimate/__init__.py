@@ -10,7 +10,8 @@ The modules, in the order the data flows: :mod:`.signals` (box agreement by Hung
 detector's passes over a set of images), :mod:`.corruptions` (the shifts of the meta-set),
 :mod:`.calibrate` (the meta-set: shifted labelled images, each with its true mAP and signals),
 :mod:`.fit` (linear fit, leave-one-corruption-out validation, interval), :mod:`.store` (the cache per
-weights file), :mod:`.run` and :mod:`.output` (the job behind ``ssd eval --estimate`` and the GUI).
+weights file), :mod:`.run` and :mod:`.output` (the job behind ``ssd eval --estimate`` and the GUI),
+:mod:`.live` (the running estimate of a source as it plays, the Detect view's).
 """
 from core.evaluation.estimate.output import CAVEAT, METRIC_NAMES, EstimateOutput
 from core.evaluation.estimate.run import MIN_FRAMES, Calibration, EstimateRequest, calibrate_model, run_estimate

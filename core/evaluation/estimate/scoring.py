@@ -128,6 +128,64 @@ def set_signals(pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]], clean: Se
     return out
 
 
+class SignalAccumulator:
+    """:func:`measure_images` one batch at a time: each :meth:`add_batch` runs the detector's passes on its
+    images and keeps their boxes; :meth:`measured` gives the signals of the images kept (the running
+    estimate of a live source keeps a window of its newest frames, :meth:`drop_oldest`).
+
+    The dropout masks of the ``k``-th batch come from ``settings.seed + k``, as in :func:`measure_images`.
+    """
+
+    def __init__(self, detector: Any, settings: SignalSettings = SignalSettings()) -> None:
+        self.detector, self.settings = detector, settings
+        self.has_torch = torch_model_of(detector) is not None
+        self.clean: list[Detections] = []
+        self.pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in AGREEMENTS}
+        self.batches = 0
+
+    def __len__(self) -> int:
+        return len(self.clean)
+
+    def add_batch(self, batch: Sequence[np.ndarray]) -> None:
+        """Run every pass on ``batch`` (HxWx3 uint8 RGB images) and keep the boxes."""
+        if not batch:
+            return
+        s, detector = self.settings, self.detector
+        dets = detector.detect(list(batch))
+        self.clean.extend(dets)
+        ref = _boxes(dets, s.score_thresh)
+        if self.has_torch:
+            self.pairs["bos"] += zip(ref, _boxes(detect_with_dropout(detector, batch, s.seed + self.batches,
+                                                                     s.dropout_p), s.score_thresh))
+        flipped = _boxes(detector.detect([np.ascontiguousarray(im[:, ::-1]) for im in batch]), s.score_thresh)
+        self.pairs["flip"] += zip(ref, (flip_boxes(b, im.shape[1]) for b, im in zip(flipped, batch)))
+        scaled = _boxes(detector.detect([shrink_and_pad(im, s.scale) for im in batch]), s.score_thresh)
+        self.pairs["scale"] += zip(ref, (unshrink_boxes(b, im.shape, s.scale) for b, im in zip(scaled, batch)))
+        self.batches += 1
+
+    def drop_oldest(self, n: int) -> None:
+        """Forget the first ``n`` images' boxes (``n`` <= 0: nothing); later batches keep their dropout seeds."""
+        if n > 0:
+            del self.clean[:n]
+            for v in self.pairs.values():
+                del v[:n]
+
+    def measured(self, temporal: bool = False) -> Measured:
+        """The signals of the images kept (``temporal``: of consecutive images too)."""
+        s, clean = self.settings, self.clean
+        signals = set_signals(self.pairs, clean, s, self.has_torch)
+        high = _boxes(clean, s.score_thresh)
+        if temporal:
+            signals["temporal"] = agreement(zip(high[:-1], high[1:]))
+        scores = np.concatenate([np.asarray(d.scores)[np.asarray(d.scores) >= s.score_thresh] for d in clean]
+                                ) if clean else np.zeros(0)
+        notes = () if self.has_torch else (
+            "BoS needs the PyTorch model for its dropout pass and this model is an exported network; the "
+            "flip and scale agreements stand in for it",)
+        return Measured(detections=clean, signals=signals, boxes_per_image=float(np.mean([len(b) for b in high]))
+                        if high else 0.0, mean_score=float(scores.mean()) if scores.size else None, notes=notes)
+
+
 def measure_images(detector: Any, images: Iterable[np.ndarray], settings: SignalSettings = SignalSettings(),
                    total: int | None = None, temporal: bool = False, on_progress: ProgressFn | None = None,
                    should_stop: StopFn | None = None, stage: str = "signals") -> Measured:
@@ -140,47 +198,23 @@ def measure_images(detector: Any, images: Iterable[np.ndarray], settings: Signal
         on_progress: ``Progress(images done, total, stage)`` after each batch.
         should_stop: polled between batches; True raises :class:`core.jobs.Cancelled`.
     """
-    has_torch = torch_model_of(detector) is not None
-    s = settings
-    clean: list[Detections] = []
-    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {k: [] for k in AGREEMENTS}
+    acc = SignalAccumulator(detector, settings)
     batch: list[np.ndarray] = []
-    k = 0
 
     def flush() -> None:
-        nonlocal k
-        dets = detector.detect(batch)
-        clean.extend(dets)
-        ref = _boxes(dets, s.score_thresh)
-        if has_torch:
-            pairs["bos"] += zip(ref, _boxes(detect_with_dropout(detector, batch, s.seed + k, s.dropout_p),
-                                            s.score_thresh))
-        flipped = _boxes(detector.detect([np.ascontiguousarray(im[:, ::-1]) for im in batch]), s.score_thresh)
-        pairs["flip"] += zip(ref, (flip_boxes(b, im.shape[1]) for b, im in zip(flipped, batch)))
-        scaled = _boxes(detector.detect([shrink_and_pad(im, s.scale) for im in batch]), s.score_thresh)
-        pairs["scale"] += zip(ref, (unshrink_boxes(b, im.shape, s.scale) for b, im in zip(scaled, batch)))
-        k += 1
+        acc.add_batch(batch)
         batch.clear()
-        report(on_progress, len(clean), total, stage, f"{len(clean)} images")
+        report(on_progress, len(acc), total, stage, f"{len(acc)} images")
 
     for image in images:
-        check_stop(should_stop, f"stopped after {len(clean)} images")
+        check_stop(should_stop, f"stopped after {len(acc)} images")
         batch.append(image)
-        if len(batch) >= s.batch_size:
+        if len(batch) >= settings.batch_size:
             flush()
     if batch:
         flush()
-    signals = set_signals(pairs, clean, s, has_torch)
-    high = _boxes(clean, s.score_thresh)
-    if temporal:
-        signals["temporal"] = agreement(zip(high[:-1], high[1:]))
-    scores = np.concatenate([np.asarray(d.scores)[np.asarray(d.scores) >= s.score_thresh] for d in clean]
-                            ) if clean else np.zeros(0)
-    notes = () if has_torch else (
-        "BoS needs the PyTorch model for its dropout pass and this model is an exported network; the "
-        "flip and scale agreements stand in for it",)
-    return Measured(detections=clean, signals=signals, boxes_per_image=float(np.mean([len(b) for b in high]))
-                    if high else 0.0, mean_score=float(scores.mean()) if scores.size else None, notes=notes)
+    return acc.measured(temporal)
 
 
-__all__ = ["AGREEMENTS", "SIGNALS", "SIGNAL_NAMES", "Measured", "SignalSettings", "measure_images", "set_signals"]
+__all__ = ["AGREEMENTS", "SIGNALS", "SIGNAL_NAMES", "Measured", "SignalAccumulator", "SignalSettings", "measure_images",
+           "set_signals"]
