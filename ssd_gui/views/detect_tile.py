@@ -1,5 +1,6 @@
 """One source of the Detect view: a tile of its grid with its own state, canvas, side controls (confidence,
-classes, tracking with the counting line and zone, performance, export), transport bar and reader thread.
+classes, tracking with the counting line and zone, performance, the running accuracy estimate, export),
+transport bar and reader thread.
 
 The tile talks to its :class:`ssd_gui.live.ReaderHandle` (decoding in the reader's thread) and receives the
 detections of its frames from the view, which routes the results of the shared
@@ -26,6 +27,7 @@ from ssd_gui.widgets.class_filter import ClassFilter
 from ssd_gui.widgets.confidence import ConfidenceControl
 from ssd_gui.widgets.export_panel import ExportPanel
 from ssd_gui.widgets.frame_canvas import FrameCanvas
+from ssd_gui.widgets.live_estimate import LiveEstimatePanel
 from ssd_gui.widgets.stats_panel import StatsPanel
 from ssd_gui.widgets.tile_grid import TileFrame
 from ssd_gui.widgets.tracking_panel import TrackingPanel
@@ -78,11 +80,12 @@ class DetectTile(QObject):
         QVBoxLayout(class_box).addWidget(self.class_filter)
         self.tracking = TrackingPanel(s, self.side)
         self.stats = StatsPanel(s, self.side)
+        self.estimate = LiveEstimatePanel(s, self.side)
         self.export_panel = ExportPanel(s, self.side)
         layout = QVBoxLayout(self.side)
         layout.setContentsMargins(0, 0, 0, 0)
         for w, stretch in ((self.confidence, 0), (class_box, 1), (self.tracking, 0), (self.stats, 0),
-                           (self.export_panel, 0)):
+                           (self.estimate, 0), (self.export_panel, 0)):
             layout.addWidget(w, stretch)
         self.transport = TransportBar(s, parent)
 
@@ -224,6 +227,7 @@ class DetectTile(QObject):
         else:
             state.set_result(result)
             self.canvas.set_frame(result.frame.image, *self._boxes(result.class_names))
+        self.estimate.offer(result.frame.image)
         now = time.perf_counter()
         if not state.playing or now - self._stats_t >= STATS_INTERVAL_S:
             self._stats_t = now
@@ -281,5 +285,6 @@ class DetectTile(QObject):
         self.export_panel.cancel()
         if job is not None:
             job.wait(30.0)
+        self.estimate.stop(wait_s=30.0)
         self.handle.shutdown()
         self.state.close()

@@ -390,9 +390,10 @@ class DetectView(View):
                 + ". Open a source with Open ▸ … and a model with Model ▸ Open weights….", "info")
 
     def shutdown(self) -> None:
-        """Stop playback and exports and join the threads (the main window calls this on close)."""
+        """Stop playback, exports and estimates and join the threads (the main window calls this on close)."""
         self.models.cancel()
         for tile in self.tiles:
             tile.export_panel.cancel()
+            tile.estimate.stop(wait_s=30.0)
         self.pipeline.shutdown()
         super().shutdown()
