@@ -4,7 +4,8 @@ When switched on, a background :class:`ssd_gui.jobs.Job` runs :func:`core.evalua
 its own copy of the tile's model, the calibration ``ssd eval --estimate`` uses (read from its cache when
 there, else measured, with progress here), then the extra passes on one frame every
 :data:`OFFER_INTERVAL_S` of what the tile shows. It costs CPU the live model could use, so it is off until
-asked for. A new source or a new model starts it again from no frame; switching it off stops it.
+asked for. A new source, a new model or other calibration data (a VOC folder or a COCO JSON, for a model whose
+checkpoint records none) starts it again from no frame; switching it off stops it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from typing import Any
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QGroupBox, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from core.evaluation.estimate import EstimateRequest
 from core.evaluation.estimate.live import LiveValue, NewestFrame, run_live_estimate
@@ -49,6 +50,7 @@ class LiveEstimatePanel(QGroupBox):
         self.mailbox: NewestFrame | None = None
         self._offered_t = 0.0
         self._generation: int | None = None
+        self._started_with: str | None = None  # the calibration data of the running job
         self.check = QCheckBox("Estimate accuracy (no labels)", self)
         self.check.setToolTip("Runs a copy of the model four more times (as it is, with feature dropout, flipped, "
                               "rescaled) on one frame every half second and estimates its mAP on this source from "
@@ -56,10 +58,17 @@ class LiveEstimatePanel(QGroupBox):
                               "calibrates on shifted copies of its own labelled data (minutes; cached after).")
         self.label = QLabel(OFF_TEXT, self)
         self.label.setWordWrap(True)
+        self.calib_edit = QLineEdit(self)
+        self.calib_edit.setPlaceholderText("calibration data (empty: the model's own)")
+        self.calib_edit.setToolTip("Labelled images like this source to calibrate the estimate on: a VOC folder or a "
+                                   "COCO annotation JSON (as ssd eval --estimate --calibration-data). Empty: the "
+                                   "validation data the model's checkpoint records.")
         layout = QVBoxLayout(self)
         layout.addWidget(self.check)
         layout.addWidget(self.label)
+        layout.addWidget(self.calib_edit)
         self.check.toggled.connect(self._toggled)
+        self.calib_edit.editingFinished.connect(self._on_calibration_data)
         self.value_ready.connect(self._on_value)
         state.events.model.connect(lambda _d: self.restart())
         state.events.source.connect(self._on_source)
@@ -102,6 +111,14 @@ class LiveEstimatePanel(QGroupBox):
             self.stop()
             self.label.setText(OFF_TEXT)
 
+    def _on_calibration_data(self) -> None:
+        """Other calibration data: start again with it (also after a job that failed for want of it)."""
+        if self.check.isChecked() and (not self.running or self._calibration_data() != self._started_with):
+            self.restart()
+
+    def _calibration_data(self) -> str | None:
+        return self.calib_edit.text().strip() or None
+
     def _on_source(self, info: SourceInfo | None) -> None:
         generation = info.generation if info is not None else None
         if generation != self._generation:  # a frame count corrected keeps the source (and the estimate)
@@ -116,8 +133,9 @@ class LiveEstimatePanel(QGroupBox):
         if source is None:
             self.label.setText("Open a source: the estimate starts with its frames.")
             return
-        request = EstimateRequest(str(d.weights_path), source.spec, runtime=d.runtime, precision=d.precision,
-                                  **self.options)
+        self._started_with = self._calibration_data()
+        request = EstimateRequest(str(d.weights_path), source.spec, calibration_data=self._started_with,
+                                  runtime=d.runtime, precision=d.precision, **self.options)
         self.mailbox = NewestFrame()
         self._offered_t = 0.0
         self.label.setText("Loading a copy of the model…")

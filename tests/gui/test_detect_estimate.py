@@ -101,6 +101,17 @@ def test_a_model_without_calibration_data_is_a_message(qtbot, detect_view: Detec
     assert job.wait(30.0) and not job.cancelled
     assert panel.label.text().startswith("No estimate: accuracy estimate failed: ValueError: cannot calibrate")
     assert "--calibration-data" in panel.label.text()
+    # labelled images of its classes in the panel's calibration field: it starts again and calibrates on them
+    from core.data.synthetic_files import write_dataset
+
+    coco = write_dataset(tmp_path / "coco", count=24, seed=5, fmt="coco", size=(240, 240))
+    panel.calib_edit.setText(str(coco))
+    panel.calib_edit.editingFinished.emit()
+    assert panel.running and panel.job is not job
+    qtbot.waitUntil(lambda: panel.value is not None or not panel.running, timeout=WAIT_MS)
+    assert panel.value is not None and panel.value.frames == 0, panel.label.text()
+    assert panel.label.text() == "Calibrated; waiting for frames…"
+    panel.check.setChecked(False)
     # the view keeps working
     _show_frames(qtbot, view, 1)
     assert view.state.result is not None and view.state.result.frame.index == 1
