@@ -182,7 +182,7 @@ class SignalAccumulator:
         notes = () if self.has_torch else (
             "BoS needs the PyTorch model for its dropout pass and this model is an exported network; the "
             "flip and scale agreements stand in for it",)
-        return Measured(detections=clean, signals=signals, boxes_per_image=float(np.mean([len(b) for b in high]))
+        return Measured(detections=list(clean), signals=signals, boxes_per_image=float(np.mean([len(b) for b in high]))
                         if high else 0.0, mean_score=float(scores.mean()) if scores.size else None, notes=notes)
 
 
