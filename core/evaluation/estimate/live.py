@@ -3,7 +3,7 @@ default: it runs the model's extra passes on the frames it samples).
 
     live = LiveEstimate(detector, calibration, request)     # request: an EstimateRequest, as ssd eval's
     value = live.add(frame)       # after every ``settings.batch_size`` frames: a LiveValue, else None
-    value.text()                  # "estimated mAP 0.62 [0.51, 0.73], 24 frames" or why there is none yet
+    value.text()                  # "estimated mAP 0.62 [0.51, 0.73] from the last 24 of 24 frames", or why not
 
 The frames added are measured exactly as :func:`core.evaluation.estimate.run.measure_footage` measures a
 video's (the same passes, batches and dropout seeds, :class:`~core.evaluation.estimate.scoring.SignalAccumulator`),
