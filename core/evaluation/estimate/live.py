@@ -25,7 +25,8 @@ from typing import Any, Callable
 import numpy as np
 
 from core.evaluation.estimate.output import EstimateOutput
-from core.evaluation.estimate.run import Calibration, EstimateRequest, _check_measurable, calibrate_model
+from core.evaluation.estimate.run import (Calibration, EstimateRequest, _check_measurable, calibrate_model,
+                                          load_model)
 from core.evaluation.estimate.scoring import SignalAccumulator
 from core.jobs import ProgressFn, StopFn, check_stop, report
 
@@ -143,12 +144,8 @@ def run_live_estimate(request: EstimateRequest, frames: NewestFrame, on_value: C
     Raises:
         ValueError: the model cannot be calibrated (no calibration data, too few images: the message says why).
     """
-    from core.resolve import load_detector
-
     report(on_progress, 0, None, "model", "loading a copy of the model for the estimate")
-    detector = load_detector(request.weights, device=request.device, precision=request.precision,
-                             runtime=request.runtime, calibration=request.calibration, optimize=True,
-                             on_progress=on_progress, should_stop=should_stop, trust_code=request.trust_code)
+    detector = load_model(request, on_progress, should_stop)
     calibration = calibrate_model(detector, request, on_progress, should_stop)
     live = LiveEstimate(detector, calibration, request, window)
     on_value(live.current())

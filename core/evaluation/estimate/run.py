@@ -199,6 +199,17 @@ def _names(classes: Sequence[str], limit: int = 8) -> str:
     return ", ".join(real[:limit]) + (f", ... ({len(real)} in all)" if len(real) > limit else "")
 
 
+def load_model(request: EstimateRequest, on_progress: ProgressFn | None = None,
+               should_stop: StopFn | None = None) -> Any:
+    """The detector ``request`` names, loaded as it says (device, precision, runtime, int8 calibration,
+    ``trust_code``), optimised for inference."""
+    from core.resolve import load_detector
+
+    return load_detector(request.weights, device=request.device, precision=request.precision,
+                         runtime=request.runtime, calibration=request.calibration, optimize=True,
+                         on_progress=on_progress, should_stop=should_stop, trust_code=request.trust_code)
+
+
 def run_estimate(request: EstimateRequest, on_progress: ProgressFn | None = None,
                  should_stop: StopFn | None = None) -> EstimateOutput:
     """Estimate the mAP of ``request.weights`` on ``request.images`` (see the module docstring).
@@ -207,14 +218,10 @@ def run_estimate(request: EstimateRequest, on_progress: ProgressFn | None = None
         ValueError / FileNotFoundError: bad input, each message naming the file and the problem.
         core.jobs.Cancelled: ``should_stop`` returned True.
     """
-    from core.resolve import load_detector
-
     frames, total = _open_footage(request)
     try:
         report(on_progress, 0, None, "model", f"loading model {Path(str(request.weights)).name}")
-        detector = load_detector(request.weights, device=request.device, precision=request.precision,
-                                 runtime=request.runtime, calibration=request.calibration, optimize=True,
-                                 on_progress=on_progress, should_stop=should_stop, trust_code=request.trust_code)
+        detector = load_model(request, on_progress, should_stop)
         calibration = calibrate_model(detector, request, on_progress, should_stop)
     except BaseException:
         frames.close()
@@ -224,4 +231,5 @@ def run_estimate(request: EstimateRequest, on_progress: ProgressFn | None = None
     return EstimateOutput.build(request, detector, calibration, measured)
 
 
-__all__ = ["MIN_FRAMES", "Calibration", "EstimateRequest", "calibrate_model", "measure_footage", "run_estimate"]
+__all__ = ["MIN_FRAMES", "Calibration", "EstimateRequest", "calibrate_model", "load_model", "measure_footage",
+           "run_estimate"]
