@@ -244,6 +244,17 @@ class Worker:
         shutil.rmtree(self.tree, ignore_errors=True)
 
 
+def _in_tree(module: object, tree: Path) -> bool:
+    """Whether ``module`` was imported from ``tree``: its file, or for a namespace package its search path."""
+    f = getattr(module, "__file__", None) or ""
+    if f.startswith(str(tree)):
+        return True
+    try:
+        return any(str(p).startswith(str(tree)) for p in (getattr(module, "__path__", None) or ()))
+    except (KeyError, TypeError):  # a namespace path whose parent is gone: it cannot be the project's live one
+        return False
+
+
 def _worker_loop() -> int:
     """The worker process: read one JSON request a line, answer one JSON line; pytest's output goes to a log."""
     import importlib
@@ -264,10 +275,10 @@ def _worker_loop() -> int:
         try:
             if req["text"] is not None:
                 path.write_text(req["text"], encoding="utf-8")
-            for name, module in list(sys.modules.items()):  # the project's modules are imported afresh
-                f = getattr(module, "__file__", None) or ""
-                if f.startswith(str(tree)) and name != "__main__":
-                    del sys.modules[name]
+            # The project's modules are imported afresh, namespace packages (no __init__.py, no __file__)
+            # included: a stale one left behind would make the next import of its modules fail.
+            for name in [n for n, m in list(sys.modules.items()) if n != "__main__" and _in_tree(m, tree)]:
+                del sys.modules[name]
             importlib.invalidate_caches()
             print(f"\n===== {req['file']} {'(clean)' if req['text'] is None else ''}", flush=True)
             rc = int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", f"--timeout={int(req['timeout'])}",
@@ -319,6 +330,12 @@ def run_all(mutants: list[Mutant], spec: dict, jobs: int, root: Path = ROOT) -> 
                 rc, seconds = worker.run(m.file, m.text, m.tests, max(60.0, 5 * base[m.file]))
                 if stop.is_set():
                     return
+                if rc not in (0, 1, -9):  # not a test's verdict (an import or collection error): is the copy sound?
+                    clean, _ = worker.run(m.file, None, m.tests, max(60.0, 5 * base[m.file]))
+                    if clean != 0:
+                        stop.set()
+                        raise SystemExit(f"after the mutant {m.file}:{m.line} ({m.after}) the unchanged tests fail "
+                                         f"too (pytest exit {clean}): the worker's copy is broken, not the mutant")
                 m.seconds, m.outcome = seconds, "survived" if rc == 0 else ("timeout" if rc == -9 else "killed")
                 mark = "EQUIVALENT " if m.equivalent else ""
                 print(f"[{total - len(queue)}/{total}] {m.outcome:8s} {mark}{m.file}:{m.line}: {m.after}",

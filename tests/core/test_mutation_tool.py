@@ -73,20 +73,33 @@ def test_every_comparison_is_flipped_and_listed_changes_are_checked(tmp_path: Pa
 
 
 @pytest.mark.timeout(300)
-def test_a_run_kills_what_the_tests_catch_and_leaves_the_files_alone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("namespace", [False, True])
+def test_a_run_kills_what_the_tests_catch_and_leaves_the_files_alone(tmp_path: Path, namespace: bool) -> None:
+    """Also with the module in a namespace package (a folder without __init__.py inside a package, as
+    core/ssd/): the worker imports it afresh for every mutant, and a mutant the tests miss survives even
+    after others ran in the same worker."""
     root = _project(tmp_path / "p")
-    made, _ = tool.build_mutants(SPEC, root)
+    spec = SPEC
+    if namespace:
+        (root / "pkg" / "sub").mkdir()
+        (root / "pkg" / "calc.py").rename(root / "pkg" / "sub" / "calc.py")
+        (root / "test_calc.py").write_text(TESTS.replace("from pkg.calc", "from pkg.sub.calc"))
+        spec = {"modules": {"pkg/sub/calc.py": SPEC["modules"]["pkg/calc.py"]},
+                "mutant": [dict(m, file="pkg/sub/calc.py") for m in SPEC["mutant"]]}
+    made, _ = tool.build_mutants(spec, root)
     trees = set(Path(tool.tempfile.gettempdir()).glob("ssd-mutants-*"))
     # x > high -> x >= high survives: clip(5, 0, 5) is 5 either way, and no test asks at x == high
-    tool.run_all(made, SPEC, jobs=1, root=root)
+    made.sort(key=lambda m: m.origin != "listed")  # the two killed first: the survivors run after them
+    tool.run_all(made, spec, jobs=1, root=root)
     outcome = {m.after: m.outcome for m in made}
     assert outcome == {"if x <= low:": "survived", "return high if x >= high else x": "survived",
                        "return w + h": "killed", "return x": "killed"}
     text, bad = tool.summary(made)
-    assert "| `pkg/calc.py` | 4 | 2 | 2 | 1 |" in text
-    assert "SURVIVED pkg/calc.py:3: if x < low:  ->  if x <= low:" in text
+    name = "pkg/sub/calc.py" if namespace else "pkg/calc.py"
+    assert f"| `{name}` | 4 | 2 | 2 | 1 |" in text
+    assert f"SURVIVED {name}:3: if x < low:  ->  if x <= low:" in text
     assert "LISTED AS EQUIVALENT BUT KILLED" in text and bad == 3
-    assert (root / "pkg" / "calc.py").read_text() == MODULE  # the project itself was never changed
+    assert (root / name).read_text() == MODULE  # the project itself was never changed
     assert set(Path(tool.tempfile.gettempdir()).glob("ssd-mutants-*")) <= trees  # its copies are removed
 
 
