@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 
 from core.ssd.boxes import batched_box_iou, cxcywh_to_xyxy
+from core.ssd.kernels import decode_boxes, decode_wh
 from core.config import MatcherConfig
 
 # torchvision's BoxCoder clamps dw/dh before exp() so a wild regression cannot overflow.
@@ -52,22 +53,21 @@ class BoxCoder:
         half = 0.5 * wh
         return torch.cat((c - half, c + half), dim=-1)
 
-    def decode_np(self, deltas: np.ndarray, priors: np.ndarray) -> np.ndarray:
-        """:meth:`decode` for a few hundred boxes on the CPU: deltas float32 [K, 4], priors float32 [K, 4] cxcywh
-        (one prior per row) -> boxes float32 [K, 4] x1y1x2y2, the same bits as :meth:`decode`.
+    def decode_np(self, deltas: np.ndarray, priors: np.ndarray, rows: np.ndarray | None = None,
+                  clip01: bool = False) -> np.ndarray:
+        """:meth:`decode` for a few hundred boxes on the CPU, the same bits: deltas float32 [P, 4], priors
+        float32 [P, 4] cxcywh (one prior per row), rows int64 [K] (None: all P) -> boxes float32 [K, 4]
+        x1y1x2y2 of those rows, clamped to [0, 1] with ``clip01`` (as ``.clamp_(0, 1)``: NaN stays NaN).
 
-        NumPy's float32 arithmetic is IEEE, as torch's; only ``exp`` is left to torch (on a contiguous
-        array, the vectorised kernel :meth:`decode` runs), whose results NumPy's own ``exp`` may differ
-        from in the last bit. One torch call instead of a dozen, each costing microseconds of dispatch.
+        Two compiled loops (core.ssd.kernels) around torch's ``exp`` (the vectorised kernel :meth:`decode`
+        runs, whose last bit NumPy's own ``exp`` may not give): three calls instead of a dozen, each
+        costing microseconds of dispatch.
         """
+        rows = np.arange(deltas.shape[0], dtype=np.int64) if rows is None else rows
         w0 = np.float32(1.0 / self.variances[0])
         w1 = np.float32(1.0 / self.variances[1])
-        d_c = deltas[:, :2] / w0
-        d_wh = np.minimum(deltas[:, 2:] / w1, np.float32(BBOX_XFORM_CLIP))
-        c = d_c * priors[:, 2:] + priors[:, :2]
-        wh = torch.exp(torch.from_numpy(d_wh)).numpy() * priors[:, 2:]
-        half = np.float32(0.5) * wh
-        return np.concatenate((c - half, c + half), axis=1)
+        exp_wh = torch.exp(torch.from_numpy(decode_wh(deltas, rows, w1, np.float32(BBOX_XFORM_CLIP)))).numpy()
+        return decode_boxes(deltas, priors, rows, exp_wh, w0, clip01)
 
 
 @dataclass(frozen=True)

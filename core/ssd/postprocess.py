@@ -170,8 +170,8 @@ def _hard_per_image(s: np.ndarray, d: np.ndarray, p: np.ndarray, coder: BoxCoder
 
 def _decoded(coder: BoxCoder, deltas: np.ndarray, priors: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """float32 [K, 4]: the boxes of priors ``idx`` in [0, 1], the same bits as ``coder.decode(...).clamp_(0, 1)``
-    in torch (np.clip keeps a NaN, as clamp does)."""
-    return np.clip(coder.decode_np(deltas[idx], priors[idx]), np.float32(0.0), np.float32(1.0))
+    in torch (a NaN stays NaN, as clamp keeps it)."""
+    return coder.decode_np(deltas, priors, idx, clip01=True)
 
 
 def _repeated_sequence(shared: tuple[np.ndarray, np.floating, int, bool], deltas: np.ndarray, priors: np.ndarray,

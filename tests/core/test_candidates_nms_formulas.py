@@ -8,9 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torchvision.ops import nms
 
 from core.ssd.candidates import class_candidates
-from core.ssd.nms import greedy_nms_same_class, pair_iou
+import core.ssd.nms as nms_module
+from core.ssd.nms import greedy_nms_same_class, nms_same_class_np
 from core.ssd.soft_nms import soft_nms_padded
 from tests.core.postprocess_plain import plain_candidates
 
@@ -47,14 +49,52 @@ def test_max_per_class_lets_exactly_that_many_take_part() -> None:
 
 
 def test_boxes_apart_on_both_axes_do_not_overlap() -> None:
-    """(0, 0, 1, 1) and (2, 2, 3, 3) are apart by 1 px in x and in y, (2, 0, 3, 1) in x only: no overlap
-    (the negative width and height are clamped to 0 before their product, which would otherwise be +1,
-    an IoU of 1 / 1, or -1, an IoU of -1 / 3); (0.5, 0, 1.5, 1) overlaps by half a pixel of 1.5."""
-    boxes = np.array([[0, 0, 1, 1], [2, 2, 3, 3], [2, 0, 3, 1], [0.5, 0, 1.5, 1]], np.float32)
-    np.testing.assert_array_equal(pair_iou(boxes, np.array([0, 0, 0]), np.array([1, 2, 3])),
-                                  np.float32([0.0, 0.0, 0.5 / 1.5]))
-    kept = greedy_nms_same_class(torch.from_numpy(boxes[:2]), torch.tensor([0, 0]), 0.5)
-    assert kept.tolist() == [True, True]
+    """(0, 0, 1, 1) against (2, 2, 3, 3), apart by 1 px in x and in y, (2, 0, 3, 1), apart in x only, and
+    (0, 2, 1, 3), apart in y only, and (0.5, 0, 1.5, 1), overlapping by half a pixel of 1.5 (IoU 1/3). The
+    negative width and height are clamped to 0 before their product: at threshold 0 the first pair is no
+    overlap (unclamped, +1 / 1 would suppress it); at -0.2 the two apart on one axis are IoU 0 > -0.2
+    (unclamped, -1 / 3 would keep them); the last is kept at 0.34 and suppressed at 0.33. Every decision is also torchvision's ``nms``."""
+    boxes = np.array([[0, 0, 1, 1], [2, 2, 3, 3], [2, 0, 3, 1], [0.5, 0, 1.5, 1], [0, 2, 1, 3]], np.float32)
+    cases = [([0, 1], 0.0, [True, True]), ([0, 2], -0.2, [True, False]), ([0, 4], -0.2, [True, False]),
+             ([0, 3], 0.34, [True, True]), ([0, 3], 0.33, [True, False])]
+    for rows, thresh, want in cases:
+        pair = torch.from_numpy(boxes[rows])
+        assert greedy_nms_same_class(pair, torch.tensor([0, 0]), thresh).tolist() == want, (rows, thresh)
+        kernel = nms(pair, torch.tensor([2.0, 1.0]), thresh).tolist()
+        assert [i in kernel for i in range(2)] == want, (rows, thresh)
+        # boxes of another class never suppress
+        assert greedy_nms_same_class(pair, torch.tensor([0, 1]), thresh).tolist() == [True, True]
+
+
+def test_same_class_nms_equals_torchvisions_kernel_class_by_class() -> None:
+    """Random boxes of a few classes (half the trials on a 1/8 grid, so IoUs fall exactly on the threshold;
+    some with NaN coordinates; float32 and float64; some boxes not taking part; classes just below, at and
+    above the size decided on its own when a memo is kept, with and without one): the kept flags are those of torchvision's ``nms`` run
+    on each class's boxes in order."""
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        k, n_cls = int(rng.integers(1, 90)), int(rng.integers(1, 6))
+        if trial < 12:  # one class of about _MEMO_FROM boxes: the largest decided with the others, and the memo's
+            k, n_cls = nms_module._MEMO_FROM + trial % 4 - 1, 1
+        xy, wh = rng.random((k, 2)), rng.random((k, 2)) * 0.4
+        if trial % 2:
+            xy, wh = np.round(xy * 8) / 8, np.round(wh * 8) / 8
+        boxes = np.concatenate([xy, xy + wh], 1).astype(np.float64 if trial % 3 == 0 else np.float32)
+        if trial % 5 == 0:
+            boxes[rng.random(boxes.shape) < 0.05] = np.nan
+        classes = rng.integers(0, n_cls, k)
+        taking = rng.random(k) < 0.8 if trial % 4 == 0 else None
+        thresh = float(rng.choice([0.5, 0.25, 1 / 3]))
+        want = np.zeros(k, bool)
+        for c in np.unique(classes):
+            rows = np.flatnonzero((classes == c) & (True if taking is None else taking))
+            t = torch.from_numpy(boxes[rows])
+            kept = nms(t, -torch.arange(rows.size, dtype=t.dtype), thresh)
+            want[rows[kept.numpy()]] = True
+        assert np.array_equal(nms_same_class_np(boxes, classes, thresh, taking), want), trial
+        memo: dict[bytes, np.ndarray] = {}
+        ids = np.arange(k)
+        assert np.array_equal(nms_same_class_np(boxes, classes, thresh, taking, box_ids=ids, memo=memo), want), trial
 
 
 def test_soft_nms_stopping_early_keeps_a_box_tied_with_the_worst_wanted() -> None:

@@ -350,21 +350,21 @@ def test_candidates_of_a_region_of_one_value_are_the_first_k_of_the_definition(m
 
 
 def test_nms_reuses_the_answer_of_a_class_with_the_same_boxes(monkeypatch) -> None:
-    """Classes whose boxes are the same priors in the same order (an untrained network's ties) are decided by
-    the kernel once; every class still equals torchvision's per-class NMS, and a memo kept across calls
+    """Classes whose boxes are the same priors in the same order (an untrained network's ties) are decided
+    once; every class still equals torchvision's per-class NMS, and a memo kept across calls
     answers a later call on the same boxes."""
     g = torch.Generator().manual_seed(6)
     priors = _priors(g, 150)
     boxes = torch.cat([priors[:, :2] - priors[:, 2:] / 2, priors[:, :2] + priors[:, 2:] / 2], 1)
-    shared = torch.randperm(150, generator=g)[:100]  # 100 > _KERNEL_FROM: the kernel's path
+    shared = torch.randperm(150, generator=g)[:100]  # 100 > _MEMO_FROM: remembered
     other = torch.randperm(150, generator=g)[:90]
     ids = torch.cat([shared, shared, other, shared]).numpy()
     classes = np.repeat([0, 1, 2, 3], [100, 100, 90, 100])
     ref = _per_class_kernel(boxes[ids], torch.from_numpy(classes), 0.45).numpy()
     calls: list[int] = []
-    kernel = nms_module._kernel_nms
+    one_class = nms_module._one_class
     memo: dict[bytes, np.ndarray] = {}
-    monkeypatch.setattr(nms_module, "_kernel_nms", lambda b, t: calls.append(len(b)) or kernel(b, t))
+    monkeypatch.setattr(nms_module, "_one_class", lambda b, t: calls.append(len(b)) or one_class(b, t))
     keep = nms_module.nms_same_class_np(boxes[ids].numpy(), classes, 0.45, box_ids=ids, memo=memo)
     assert calls == [100, 90]  # class 0's answer serves classes 1 and 3
     assert np.array_equal(keep, ref) and keep[:100].sum() < 100  # NMS removed some: a real decision
@@ -462,9 +462,9 @@ def test_nms_hand_computed() -> None:
 
 
 def test_nms_long_chains_and_big_classes_equal_the_kernel(monkeypatch) -> None:
-    """A chain of 40 boxes, each overlapping only its neighbours (the greedy result keeps every other one,
-    past the Jacobi sweeps: the sequential pass finishes), and clustered classes taken either as
-    pairs or by torchvision's kernel."""
+    """A chain of 40 boxes, each overlapping only its neighbours (the greedy result keeps every other one:
+    a box's fate depends on every box before it), and clustered classes decided all at once or, with a
+    memo, class by class: always torchvision's kernel's answer."""
     x = torch.arange(40, dtype=torch.float32) * 0.2
     chain = torch.stack([x, torch.zeros(40), x + 0.5, torch.ones(40)], 1)  # IoU(i, i+1) = 0.3 / 0.7
     keep = greedy_nms_same_class(chain, torch.zeros(40, dtype=torch.int64), 0.4)
@@ -474,9 +474,12 @@ def test_nms_long_chains_and_big_classes_equal_the_kernel(monkeypatch) -> None:
     boxes = torch.cat([priors[:, :2] - priors[:, 2:] / 2, priors[:, :2] + priors[:, 2:] / 2], 1)
     classes = torch.randint(0, 5, (700,), generator=g)
     ref = _per_class_kernel(boxes, classes, 0.45)
-    for kernel_from in (10**9, 0, 64):  # pairs only, kernel only, mixed
-        monkeypatch.setattr(nms_module, "_KERNEL_FROM", kernel_from)
-        assert torch.equal(greedy_nms_same_class(boxes, classes, 0.45), ref)
+    assert torch.equal(greedy_nms_same_class(boxes, classes, 0.45), ref)
+    for memo_from in (10**9, 0, 64):  # with a memo: no class, every class, the large classes one by one
+        monkeypatch.setattr(nms_module, "_MEMO_FROM", memo_from)
+        memo: dict[bytes, np.ndarray] = {}
+        keep = nms_module.nms_same_class_np(boxes.numpy(), classes.numpy(), 0.45, box_ids=np.arange(700), memo=memo)
+        assert np.array_equal(keep, ref.numpy()) and len(memo) == (0 if memo_from > 700 else 5)
 
 
 def test_soft_nms_stopping_early_keeps_the_same_best_boxes() -> None:

@@ -281,3 +281,8 @@ def test_numpy_decode_gives_the_torch_decode_to_the_last_bit() -> None:
     assert got.dtype == np.float32 and got.shape == (700, 4)
     np.testing.assert_array_equal(got, want)  # NaN where NaN, every other value bit-equal
     assert np.isnan(got[2]).any() and np.isinf(got).any()
+    # Some rows (repeated, in any order), clamped to [0, 1] as the postprocess's .clamp_(0, 1): NaN stays NaN.
+    rows = torch.randint(0, 700, (300,), generator=g)
+    clipped = coder.decode_np(deltas.numpy(), priors.numpy(), rows.numpy(), clip01=True)
+    np.testing.assert_array_equal(clipped, coder.decode(deltas[rows], priors[rows]).clamp_(0, 1).numpy())
+    assert (clipped == 1).any() and (clipped == 0).any() and ((clipped > 0) & (clipped < 1)).any()
