@@ -66,6 +66,14 @@ def median(xs: list[float]) -> float:
     return float(statistics.median(xs))
 
 
+def paired_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
+    """The median over the rounds of :func:`interleaved` of ``top``'s time over ``bottom``'s in the same round:
+    the two calls of a round run a few milliseconds apart, so a host that slows down and speeds up (other
+    machines' work on the same processor) changes both, where a ratio of two medians would take the slow
+    rounds of one and the fast rounds of the other."""
+    return median([a / b for a, b in zip(times[top], times[bottom])])
+
+
 def fmt_s(seconds: float) -> str:
     """A duration with a readable unit."""
     if seconds >= 1.0:

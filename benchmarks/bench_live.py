@@ -11,7 +11,9 @@
     statistics measured on scenes, ``benchmarks._models.torchvision_ssdlite``), where every detection must
     have its partner among torchvision's, and torchvision's own initialisation, which gives every score 1/91 (ties everywhere:
     the detections are then compared by count only, since torchvision's choice among equal scores is
-    whatever its topk and sort give).
+    whatever its topk and sort give). 60 rounds; each ratio is the median over the rounds of the two calls'
+    times in the same round (benchmarks._common.paired_ratio), which a host that changes speed from
+    second to second (other machines on the same processor) affects far less than a ratio of medians.
 18e-g. ``core.ssd.postprocess`` alone on those head outputs (SSDlite320: 3,234 x 91; SSD300 with random
     weights: 8,732 x 91 at 0.01), against the absolute targets of 2 ms and 5 ms, with torchvision's
     ``postprocess_detections`` on the same outputs in the same interleaving for the ratio.
@@ -29,7 +31,7 @@ import numpy as np
 import torch
 import torchvision
 
-from benchmarks._common import Row, bench_main, cpu_flags, fmt_s, interleaved, median, status
+from benchmarks._common import Row, bench_main, cpu_flags, fmt_s, interleaved, median, paired_ratio, status
 from benchmarks._models import (same_detections, same_weights_detector, scene_image, torchvision_ssd300,
                                 torchvision_ssdlite, tv_input)
 from benchmarks.bench_family import matched_detections
@@ -71,15 +73,17 @@ def _detect_rows(tv: torch.nn.Module, label: str, figures: tuple[str, str], repe
 
     times = interleaved({"tv": tv_fn, "detect": lambda: det.detect([image]), "net": net_fn}, repeats, warmup=2)
     t_tv, t_det, t_net = median(times["tv"]), median(times["detect"]), median(times["net"])
-    ratio = t_det / t_net
-    where = (f"{cpu_flags()}; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}; median of {repeats} "
-             f"interleaved rounds, {torch.get_num_threads()} torch threads")
+    ratio = paired_ratio(times, "detect", "net")
+    where = (f"{cpu_flags()}; load average {load0:.1f} -> {os.getloadavg()[0]:.1f}; medians of {repeats} "
+             f"interleaved rounds (the ratio: the median of each round's detect() over its network alone), "
+             f"{torch.get_num_threads()} torch threads")
     rows = [
         Row(figures[0], fmt_s(t_det), fmt_s(t_net) + " (network)", f"{ratio:.2f}x", "<= 1.30x",
             status(ratio <= 1.30, equal), f"{label}: whole detect() on OpenVINO fp32 against its IR alone; {note}; "
                                           f"{where}"),
         Row(figures[1], fmt_s(t_det), fmt_s(t_tv),
-            f"{t_det / t_tv:.2f}x", "(info)", "info", f"{label}: against torchvision's whole call; {where}"),
+            f"{paired_ratio(times, 'detect', 'tv'):.2f}x", "(info)", "info",
+            f"{label}: against torchvision's whole call; {where}"),
     ]
     with torch.no_grad():
         logits, deltas = det.forward(det.preprocess([image]))
@@ -128,7 +132,7 @@ def _ssd300_head() -> tuple:
 
 
 def run(quick: bool = False) -> list[Row]:
-    repeats = 7 if quick else 25
+    repeats = 7 if quick else 60
     torch.manual_seed(1234)
     untrained = torchvision.models.detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None).eval()
     with tempfile.TemporaryDirectory() as cache:
