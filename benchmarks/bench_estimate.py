@@ -10,8 +10,8 @@
    a. *unseen shifts*: the 4 corruptions outside the family (:data:`core.evaluation.estimate.corruptions.HELD_OUT`)
       at the same severities (24 sets; quick: 12), predicted by the calibration's fit;
    b. *left-out corruptions* (with ``--left-out``): each corruption of the family at the same severities (42
-      sets; quick: 21), predicted by a fit of the calibration sets of the other corruptions only, with that fit's
-      own interval. Without ``--left-out`` the row reports the calibration's own leave-one-corruption-out
+      sets; quick: 21), predicted by a fit of the calibration sets of the other corruptions only (the chosen
+      fit's signals and link), with that fit's own interval. Without ``--left-out`` the row reports the calibration's own leave-one-corruption-out
       validation (the same fits, on the calibration seed's images).
 For each group: RMSE of estimated against true VOC07 mAP, Spearman's rank correlation and the share of true
 values inside the intervals (targets: RMSE <= 0.05, Spearman >= 0.9, >= 80 % inside). Every set is written
@@ -113,7 +113,7 @@ def measure(weights: str, quick: bool, images: int | None = None, severities: tu
     held = _held_out_data(detector, images)
     unseen_sets = build_meta_set(detector, held, request.settings, "voc07", set_list(HELD_OUT, severities), seed=1,
                                  on_progress=_dots)
-    left_fits = {c: fit_sets([s for s in calibration.sets if s.corruption != c], fit.features, fit.coverage)
+    left_fits = {c: fit_sets([s for s in calibration.sets if s.corruption != c], fit.features, fit.coverage, fit.link)
                  for c in CORRUPTIONS}
     if left_out:
         left_sets = [s for s in build_meta_set(detector, held, request.settings, "voc07",

@@ -74,7 +74,8 @@ def test_choose_fit_keeps_bos_unless_another_is_clearly_better() -> None:
     sets = _sets(list(flip), list(0.2 + 0.7 * flip), groups, {"flip": list(noisy_bos), "scale": list(rng.random(10))})
     chosen, candidates = choose_fit(sets)
     assert chosen.features == ("bos",) and chosen.loco_rmse < 1e-9
-    assert [c.features for c in candidates] == [("bos",), ("bos", "flip", "scale"), ("flip", "scale"), ("flip",)]
+    tried = [("bos",), ("bos", "flip", "scale"), ("flip", "scale"), ("flip",)]
+    assert [(c.features, c.link) for c in candidates] == [(f, "identity") for f in tried] + [(f, "logit") for f in tried]
     # mAP exactly linear in the flip agreement and BoS noisy: a fit with flip wins
     sets = _sets(list(noisy_bos), list(0.2 + 0.7 * flip), groups, {"flip": list(flip), "scale": list(rng.random(10))})
     chosen, candidates = choose_fit(sets)

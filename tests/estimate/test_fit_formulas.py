@@ -76,7 +76,8 @@ def test_another_candidate_needs_a_gain_of_5_percent() -> None:
         return fit_sets(_sets({"flip": flip}, ys, groups), ("flip",), 0.5).loco_rmse
 
     def chosen(flip: list[float]) -> tuple[str, ...]:
-        return choose_fit(_sets({"bos": xs, "flip": flip}, ys, groups), (("bos",), ("flip",)), 0.5)[0].features
+        return choose_fit(_sets({"bos": xs, "flip": flip}, ys, groups), (("bos",), ("flip",)), 0.5,
+                          ("identity",))[0].features
 
     a, b, c = [0.0, 1.1, 2.0, 3.0, 4.0], [0.0, 1.05, 2.0, 3.0, 4.0], [0.0, 0.95, 2.0, 3.0, 4.0]
     ratios = [flip_rmse(f) / bos_rmse for f in (a, b, c)]
@@ -89,7 +90,7 @@ def test_a_tie_keeps_the_first_candidate() -> None:
     """True mAP 0 on every set: every candidate's residuals are exactly 0; the later one does not replace
     the first (its RMSE is not lower than 0.95 x 0)."""
     sets = _sets({"bos": [0, 1, 2, 3], "flip": [3, 1, 2, 0]}, [0, 0, 0, 0])
-    best, fits = choose_fit(sets, (("bos",), ("flip",)), 0.5)
+    best, fits = choose_fit(sets, (("bos",), ("flip",)), 0.5, ("identity",))
     assert [f.loco_rmse for f in fits] == [0.0, 0.0] and best.features == ("bos",)
     assert best.spearman == 0.0  # no variation in the true mAP: no rank correlation
 
@@ -111,7 +112,8 @@ def test_without_any_measured_candidate_the_first_says_why() -> None:
 def test_a_candidate_with_exactly_the_measured_signals_is_tried() -> None:
     sets = _sets({"bos": [0, 1, 2, 3], "confidence": [0, 1, 2, 4]}, [0, 1, 2, 4])
     _, fits = choose_fit(sets, (("bos",), ("bos", "confidence"), ("flip",)), 0.5)
-    assert [f.features for f in fits] == [("bos",), ("bos", "confidence")]
+    assert [(f.features, f.link) for f in fits] == [(("bos",), "identity"), (("bos", "confidence"), "identity"),
+                                                    (("bos",), "logit"), (("bos", "confidence"), "logit")]
 
 
 def test_a_set_missing_one_of_two_features_is_skipped() -> None:
@@ -121,6 +123,31 @@ def test_a_set_missing_one_of_two_features_is_skipped() -> None:
     assert both.skipped == ("b-1",) and len(both.residuals) == 4
     alone = fit_sets(sets, ("bos",), 0.5)
     assert alone.skipped == () and len(alone.residuals) == 5
+
+
+def test_the_logistic_link_recovers_a_sigmoid_and_wins_only_by_5_percent() -> None:
+    """True mAP exactly 1 / (1 + exp(-(-6 + 12 x))) at x = 0, 0.1, .., 1 (11 sets, 4 corruptions): the
+    logistic fit recovers (-6, 12), predicts the sigmoid, leaves residuals of 0 out of each corruption, and
+    is chosen over the linear fit of the same signal (whose left-out RMSE is not 0); on a straight line
+    (mAP = 0.1 + 0.8 x) the linear fit is exact and the logistic one does not replace it."""
+    xs = np.linspace(0, 1, 11)
+    groups = [G[i % 4] for i in range(11)]
+    curve = 1 / (1 + np.exp(-(-6 + 12 * xs)))
+    sets = _sets({"bos": xs.tolist()}, curve.tolist(), groups)
+    logistic = fit_sets(sets, ("bos",), 0.5, "logit")
+    np.testing.assert_allclose(logistic.coef, [-6, 12], atol=1e-6)
+    assert logistic.predict({"bos": 0.25}) == pytest.approx(1 / (1 + math.exp(3)), abs=1e-9)
+    assert logistic.loco_rmse < 1e-6 and logistic.link == "logit"
+    assert logistic.as_dict()["model"] == "logistic"
+    assert type(logistic).from_dict(logistic.as_dict()) == logistic
+    best, fits = choose_fit(sets, (("bos",),), 0.5)
+    assert [f.link for f in fits] == ["identity", "logit"] and best is fits[1]
+    assert fits[0].loco_rmse > 0.05 and fits[0].as_dict()["model"] == "linear"
+    line = _sets({"bos": xs.tolist()}, (0.1 + 0.8 * xs).tolist(), groups)
+    best, fits = choose_fit(line, (("bos",),), 0.5)
+    assert best.link == "identity" and best.loco_rmse < 1e-12 and fits[1].loco_rmse > 0
+    with pytest.raises(ValueError, match="link must be one of"):
+        fit_sets(sets, ("bos",), 0.5, "probit")
 
 
 # --- pooled signals ----------------------------------------------------------------------------------------

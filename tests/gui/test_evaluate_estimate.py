@@ -65,14 +65,14 @@ def test_estimate_accuracy_without_labels(qtbot, clip: Path, monkeypatch, tmp_pa
     assert f"{out.estimate:.3f}" in panel.headline.text() and f"[{out.interval[0]:.3f}, {out.interval[1]:.3f}]" \
         in panel.headline.text()
     assert "not a measurement" in panel.details.text() and "RMS" in panel.details.text()
-    # one point per calibration set the fit used, grouped by kind of shift; the footage at its signal (a fit on
-    # one signal) or its fitted value (several) and its estimate
+    # one point per calibration set the fit used, grouped by kind of shift; the footage at its signal (a linear
+    # fit on one signal) or its fitted value (several, or the logistic link) and its estimate
     fit = out.calibration.fit
     assert sum(len(item.getData()[0]) for item in panel.points_items) == len(SETS) - len(fit.skipped)
     assert [item.name() for item in panel.points_items] == ["clean", "blur", "noise", "occlusion"]
     x, y = panel.footage_item.getData()
     values = {k: a.value for k, a in out.signals.items()}
-    expected_x = values[fit.features[0]] if len(fit.features) == 1 else fit.predict(values)
+    expected_x = values[fit.features[0]] if len(fit.features) == 1 and fit.link == "identity" else fit.predict(values)
     assert x[0] == pytest.approx(expected_x) and y[0] == out.estimate
     # back to a dataset: the evaluation's results return; another model clears the estimate
     inputs.dataset_combo.setCurrentIndex(inputs.dataset_combo.findData("synthetic"))

@@ -5,7 +5,9 @@ validation, and the interval that validation gives.
     estimate = fit.predict({"bos": 0.81})
     low, high = fit.interval(estimate)
 
-The fit is ordinary least squares of the true mAP on the signals, with an intercept. It is validated
+The fit is least squares of the true mAP on the signals, with an intercept: either linear
+(``mAP = c0 + x @ c``) or through the logistic link (``mAP = 1 / (1 + exp(-(c0 + x @ c)))``, which
+bends towards 0 and 1 where a shift has taken nearly everything or nothing away). It is validated
 by leaving out one corruption at a time (all its severities): the sets of that corruption are
 predicted by the fit of all the others, the way a new kind of footage is predicted by a fit that never
 saw its kind of shift. Those residuals (true - predicted) give
@@ -15,9 +17,9 @@ saw its kind of shift. Those residuals (true - predicted) give
   ``k = ceil((n + 1) * coverage)`` (split conformal prediction; with exchangeable errors the interval
   holds the true value with probability at least ``coverage``), clipped to [0, 1].
 
-:func:`choose_fit` fits BoS alone first (:data:`FEATURE_SETS`' first entry) and takes another feature
-set only when its leave-one-corruption-out RMSE is lower by at least :data:`MIN_GAIN` (5 %) and it leaves
-out no more calibration sets.
+:func:`choose_fit` fits BoS alone, linear, first (:data:`FEATURE_SETS`' first entry) and takes another
+candidate (a feature set with either link, :data:`LINKS`) only when its leave-one-corruption-out RMSE is
+lower by at least :data:`MIN_GAIN` (5 %) and it leaves out no more calibration sets.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ FEATURE_SETS: tuple[tuple[str, ...], ...] = (
     ("scale_union", "confidence"), ("bos_union", "scale_union", "confidence"),
     ("bos_union", "flip_union", "scale_union", "confidence"),
 )
+#: The links tried for every feature set, linear first: "identity" (linear) and "logit" (logistic).
+LINKS: tuple[str, ...] = ("identity", "logit")
 #: Share of held-out residuals the interval is built to hold.
 COVERAGE = 0.9
 #: Kinds of shift (corruptions, the clean set counting as one) a fit needs: each left-out fit keeps two.
@@ -79,29 +83,48 @@ class CalibrationSet:
                               int(d["images"]))
 
 
-def fit_linear(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares ``y ~ c0 + x @ c[1:]``: x float [n, k], y float [n] -> c float64 [k + 1]."""
+def fit_linear(x: np.ndarray, y: np.ndarray, link: str = "identity") -> np.ndarray:
+    """Least-squares ``y ~ g(c0 + x @ c[1:])``: x float [n, k], y float [n] -> c float64 [k + 1].
+
+    ``link`` "identity": g(t) = t, ordinary least squares. "logit": g(t) = 1 / (1 + exp(-t)), the squared
+    errors of g minimised by scipy's ``least_squares`` (trust region) from the linear fit of
+    ``logit(clip(y, 0.01, 0.99))``; deterministic for the same inputs.
+    """
     x = np.asarray(x, np.float64).reshape(len(y), -1)
+    y = np.asarray(y, np.float64)
     design = np.concatenate([np.ones((len(y), 1)), x], axis=1)
-    coef, *_ = np.linalg.lstsq(design, np.asarray(y, np.float64), rcond=None)
-    return coef
+    if link == "identity":
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        return coef
+    if link != "logit":
+        raise ValueError(f"link must be one of {LINKS}, got {link!r}")
+    from scipy.optimize import least_squares
+
+    p = np.clip(y, 0.01, 0.99)
+    start, *_ = np.linalg.lstsq(design, np.log(p / (1.0 - p)), rcond=None)
+    return least_squares(lambda c: _sigmoid(design @ c) - y, start, method="trf", xtol=1e-12, ftol=1e-12).x
 
 
-def predict_linear(coef: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``c0 + x @ c[1:]`` for x float [n, k] -> float64 [n]."""
+def _sigmoid(t: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-t))
+
+
+def predict_linear(coef: np.ndarray, x: np.ndarray, link: str = "identity") -> np.ndarray:
+    """``g(c0 + x @ c[1:])`` for x float [n, k] -> float64 [n] (g: the ``link``'s inverse, see :func:`fit_linear`)."""
     x = np.asarray(x, np.float64).reshape(-1, len(coef) - 1)
-    return coef[0] + x @ np.asarray(coef[1:], np.float64)
+    t = coef[0] + x @ np.asarray(coef[1:], np.float64)
+    return _sigmoid(t) if link == "logit" else t
 
 
-def loco_residuals(x: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> np.ndarray:
+def loco_residuals(x: np.ndarray, y: np.ndarray, groups: Sequence[str], link: str = "identity") -> np.ndarray:
     """Leave-one-group-out residuals ``y - prediction`` (float64 [n]): the rows of each group predicted
     by the fit of all other rows."""
     groups_arr = np.asarray(list(groups))
     out = np.empty(len(y))
     for g in dict.fromkeys(groups_arr.tolist()):
         held = groups_arr == g
-        coef = fit_linear(x[~held], y[~held])
-        out[held] = y[held] - predict_linear(coef, x[held])
+        coef = fit_linear(x[~held], y[~held], link)
+        out[held] = y[held] - predict_linear(coef, x[held], link)
     return out
 
 
@@ -122,11 +145,12 @@ def conformal_half_width(residuals: np.ndarray, coverage: float = COVERAGE) -> f
 
 @dataclass(frozen=True)
 class LinearFit:
-    """A fitted and validated map from signals to mAP.
+    """A fitted and validated map from signals to mAP (linear, or linear inside the logistic link).
 
     Attributes:
         features: the signals it uses, in order.
         coef: intercept, then one coefficient per feature.
+        link: "identity" (linear) or "logit" (logistic), see :func:`fit_linear`.
         residuals: leave-one-corruption-out residuals (true - predicted), one per calibration set.
         half_width: the interval's half width (:func:`conformal_half_width` of ``residuals``).
         coverage: what the interval is built to hold.
@@ -144,6 +168,7 @@ class LinearFit:
     ranges: dict[str, tuple[float, float]]
     spearman: float
     skipped: tuple[str, ...] = ()
+    link: str = "identity"
 
     @property
     def loco_rmse(self) -> float:
@@ -166,7 +191,8 @@ class LinearFit:
         missing = [f for f in self.features if signals.get(f) is None]
         if missing:
             raise ValueError(f"the fit needs the signal(s) {', '.join(missing)}, which could not be measured")
-        return float(predict_linear(np.asarray(self.coef), np.array([[signals[f] for f in self.features]]))[0])
+        x = np.array([[signals[f] for f in self.features]])
+        return float(predict_linear(np.asarray(self.coef), x, self.link)[0])
 
     def interval(self, estimate: float) -> tuple[float, float]:
         """``[estimate - h, estimate + h]`` clipped to [0, 1]."""
@@ -184,7 +210,7 @@ class LinearFit:
                 "interval_half_width": self.half_width, "coverage": self.coverage}
 
     def as_dict(self) -> dict[str, Any]:
-        return {"model": "linear", "features": list(self.features), "coefficients": list(self.coef),
+        return {"model": _MODELS[self.link], "features": list(self.features), "coefficients": list(self.coef),
                 "residuals": list(self.residuals), "ranges": {k: list(v) for k, v in self.ranges.items()},
                 "validation": self.validation()}
 
@@ -194,11 +220,17 @@ class LinearFit:
         return LinearFit(tuple(d["features"]), tuple(float(c) for c in d["coefficients"]),
                          tuple(float(r) for r in d["residuals"]), float(v["interval_half_width"]),
                          float(v["coverage"]), {k: (float(a), float(b)) for k, (a, b) in d["ranges"].items()},
-                         float(v["spearman"]), tuple(v.get("skipped", ())))
+                         float(v["spearman"]), tuple(v.get("skipped", ())),
+                         {m: k for k, m in _MODELS.items()}[d.get("model", "linear")])
 
 
-def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: float = COVERAGE) -> LinearFit:
-    """Fit and validate the linear map on ``features`` over ``sets``.
+#: The name of each link in ``metrics.json`` and the cache ("model").
+_MODELS = {"identity": "linear", "logit": "logistic"}
+
+
+def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: float = COVERAGE,
+             link: str = "identity") -> LinearFit:
+    """Fit and validate the map on ``features`` over ``sets`` (``link``: see :func:`fit_linear`).
 
     Sets on which a feature could not be measured (None) are left out of the fit and named in ``skipped``.
 
@@ -221,20 +253,22 @@ def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: 
     for j, f in enumerate(features):
         if np.ptp(x[:, j]) < 1e-9:
             raise ValueError(f"signal {f!r} is {x[0, j]:.4f} on every calibration set: nothing to fit")
-    residuals = loco_residuals(x, y, groups)
+    residuals = loco_residuals(x, y, groups, link)
     half = conformal_half_width(residuals, coverage)
     from scipy.stats import spearmanr
 
     rho = float(spearmanr(y - residuals, y).statistic) if np.ptp(y) > 0 else 0.0
-    return LinearFit(tuple(features), tuple(float(c) for c in fit_linear(x, y)), tuple(float(r) for r in residuals),
-                     half, coverage, {f: (float(x[:, j].min()), float(x[:, j].max())) for j, f in enumerate(features)},
-                     rho if math.isfinite(rho) else 0.0, skipped)
+    return LinearFit(tuple(features), tuple(float(c) for c in fit_linear(x, y, link)),
+                     tuple(float(r) for r in residuals), half, coverage,
+                     {f: (float(x[:, j].min()), float(x[:, j].max())) for j, f in enumerate(features)},
+                     rho if math.isfinite(rho) else 0.0, skipped, link)
 
 
 def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str]] = FEATURE_SETS,
-               coverage: float = COVERAGE) -> tuple[LinearFit, list[LinearFit]]:
-    """(the fit to use, every candidate fitted): the first candidate whose signals were measured
-    (BoS alone when the model has a PyTorch model), replaced by a later one only if its leave-one-corruption-out RMSE is lower
+               coverage: float = COVERAGE, links: Sequence[str] = LINKS) -> tuple[LinearFit, list[LinearFit]]:
+    """(the fit to use, every candidate fitted): each feature set of ``candidates`` with each of ``links``
+    (:data:`LINKS`: linear, then logistic), in that order; the first candidate whose signals were measured (BoS alone, linear, when the
+    model has a PyTorch model), replaced by a later one only if its leave-one-corruption-out RMSE is lower
     by at least :data:`MIN_GAIN` of the current choice's and it leaves out no more calibration sets (a candidate
     must not win by skipping the sets it cannot measure).
 
@@ -245,9 +279,9 @@ def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str
     available = [tuple(c) for c in candidates if set(c) <= measured] or [tuple(candidates[0])]
     fits: list[LinearFit] = []
     first_error: ValueError | None = None
-    for features in available:
+    for features, link in [(f, link) for link in links for f in available]:
         try:
-            fits.append(fit_sets(sets, features, coverage))
+            fits.append(fit_sets(sets, features, coverage, link))
         except ValueError as exc:
             first_error = first_error or exc
     if not fits:
@@ -260,5 +294,5 @@ def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str
     return best, fits
 
 
-__all__ = ["COVERAGE", "FEATURE_SETS", "MIN_GAIN", "MIN_GROUPS", "CalibrationSet", "LinearFit", "choose_fit",
+__all__ = ["COVERAGE", "FEATURE_SETS", "LINKS", "MIN_GAIN", "MIN_GROUPS", "CalibrationSet", "LinearFit", "choose_fit",
            "conformal_half_width", "fit_linear", "fit_sets", "loco_residuals", "predict_linear"]

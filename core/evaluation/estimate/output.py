@@ -104,15 +104,16 @@ class EstimateOutput:
                  f"{len(self.calibration.sets)} calibration sets ({self.calibration.source}).",
                  self.trust()]
         lines += [f"note: {n}" for n in self.notes]
-        if fit.features != ("bos",):
-            lines.append(f"note: the fit uses {', '.join(fit.features)}: it beat BoS alone in the left-out "
+        if fit.features != ("bos",) or fit.link != "identity":
+            how = " through the logistic link" if fit.link == "logit" else ""
+            lines.append(f"note: the fit uses {', '.join(fit.features)}{how}: it beat BoS alone in the left-out "
                          f"validation")
         return lines
 
     def scatter(self) -> dict[str, Any]:
         """What the Evaluate view plots: each calibration set at (x, its true mAP), the fit as a line, and this
-        footage at (x, the estimate) with its interval. ``x`` is the fit's signal when it uses one, else the
-        fit's value (then the line is the diagonal). Calibration sets the fit skipped (a signal not measured
+        footage at (x, the estimate) with its interval. ``x`` is the fit's signal when it is linear in one, else
+        the fit's value (then the line is the diagonal). Calibration sets the fit skipped (a signal not measured
         there) are not plotted.
 
         Returns:
@@ -120,7 +121,7 @@ class EstimateOutput:
             "footage": (x, estimate, low, high)}
         """
         fit = self.calibration.fit
-        single = len(fit.features) == 1
+        single = len(fit.features) == 1 and fit.link == "identity"  # else: against the fitted value
 
         def x_of(signals: dict[str, Any]) -> float:
             return float(signals[fit.features[0]]) if single else fit.predict(signals)

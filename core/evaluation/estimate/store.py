@@ -19,7 +19,7 @@ from typing import Any
 from core.io.fileio import describe_os_error, write_json
 
 #: Bump when a change of the signals, the corruptions or the fit makes older calibrations wrong.
-CALIBRATION_VERSION = 2
+CALIBRATION_VERSION = 3
 
 
 def estimate_cache_dir(root: str | Path | None = None) -> Path:
