@@ -63,10 +63,12 @@ def nms_same_class_np(boxes: np.ndarray, classes: np.ndarray, iou_thresh: float,
     k = boxes.shape[0]
     if k == 0:
         return np.zeros(0, dtype=bool)
+    classes = np.asarray(classes, dtype=np.int64)
+    if classes.min() < 0:  # the compiled loop counts boxes per class by index
+        raise ValueError(f"NMS classes must be >= 0, got {int(classes.min())}")
     take = np.ones(k, dtype=bool) if taking is None else np.asarray(taking, dtype=bool)
     remember = box_ids is not None and memo is not None
-    keep, counts = nms_small_classes(boxes, np.asarray(classes, dtype=np.int64), take, float(iou_thresh),
-                                     _MEMO_FROM if remember else _ALL)
+    keep, counts = nms_small_classes(boxes, classes, take, float(iou_thresh), _MEMO_FROM if remember else _ALL)
     for c in np.flatnonzero(counts > _MEMO_FROM).tolist() if remember else ():
         members = np.flatnonzero((classes == c) & take)  # in the caller's order
         key = box_ids[members].tobytes()  # type: ignore[index]

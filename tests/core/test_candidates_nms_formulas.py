@@ -95,6 +95,8 @@ def test_same_class_nms_equals_torchvisions_kernel_class_by_class() -> None:
         memo: dict[bytes, np.ndarray] = {}
         ids = np.arange(k)
         assert np.array_equal(nms_same_class_np(boxes, classes, thresh, taking, box_ids=ids, memo=memo), want), trial
+    with pytest.raises(ValueError, match="NMS classes must be >= 0, got -1"):
+        nms_same_class_np(np.zeros((2, 4), np.float32), np.array([0, -1]), 0.5)
 
 
 def test_soft_nms_stopping_early_keeps_a_box_tied_with_the_worst_wanted() -> None:

@@ -148,6 +148,8 @@ def test_the_logistic_link_recovers_a_sigmoid_and_wins_only_by_5_percent() -> No
     assert best.link == "identity" and best.loco_rmse < 1e-12 and fits[1].loco_rmse > 0
     with pytest.raises(ValueError, match="link must be one of"):
         fit_sets(sets, ("bos",), 0.5, "probit")
+    with pytest.raises(ValueError, match="a recorded fit's model is 'probit'"):
+        type(logistic).from_dict(dict(logistic.as_dict(), model="probit"))
 
 
 # --- pooled signals ----------------------------------------------------------------------------------------

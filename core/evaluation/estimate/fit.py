@@ -220,12 +220,19 @@ class LinearFit:
         return LinearFit(tuple(d["features"]), tuple(float(c) for c in d["coefficients"]),
                          tuple(float(r) for r in d["residuals"]), float(v["interval_half_width"]),
                          float(v["coverage"]), {k: (float(a), float(b)) for k, (a, b) in d["ranges"].items()},
-                         float(v["spearman"]), tuple(v.get("skipped", ())),
-                         {m: k for k, m in _MODELS.items()}[d.get("model", "linear")])
+                         float(v["spearman"]), tuple(v.get("skipped", ())), _link_of(d.get("model", "linear")))
 
 
 #: The name of each link in ``metrics.json`` and the cache ("model").
 _MODELS = {"identity": "linear", "logit": "logistic"}
+
+
+def _link_of(model: str) -> str:
+    """The link of a recorded fit's "model" name."""
+    links = {name: link for link, name in _MODELS.items()}
+    if model not in links:
+        raise ValueError(f"a recorded fit's model is {model!r}; this version knows {', '.join(sorted(links))}")
+    return links[model]
 
 
 def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: float = COVERAGE,
@@ -267,8 +274,9 @@ def fit_sets(sets: Sequence[CalibrationSet], features: Sequence[str], coverage: 
 def choose_fit(sets: Sequence[CalibrationSet], candidates: Sequence[Sequence[str]] = FEATURE_SETS,
                coverage: float = COVERAGE, links: Sequence[str] = LINKS) -> tuple[LinearFit, list[LinearFit]]:
     """(the fit to use, every candidate fitted): each feature set of ``candidates`` with each of ``links``
-    (:data:`LINKS`: linear, then logistic), in that order; the first candidate whose signals were measured (BoS alone, linear, when the
-    model has a PyTorch model), replaced by a later one only if its leave-one-corruption-out RMSE is lower
+    (:data:`LINKS`: linear, then logistic), in that order; the first candidate whose signals were measured
+    (BoS alone, linear, when the model has a PyTorch model), replaced by a later one only if its
+    leave-one-corruption-out RMSE is lower
     by at least :data:`MIN_GAIN` of the current choice's and it leaves out no more calibration sets (a candidate
     must not win by skipping the sets it cannot measure).
 
