@@ -26,7 +26,7 @@ from numba import njit
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def nms_small_classes(boxes: np.ndarray, classes: np.ndarray, taking: np.ndarray, iou_thresh: float,
-                      largest: int) -> tuple[np.ndarray, np.ndarray]:
+                      largest: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Greedy NMS inside each class, for the classes of at most ``largest`` boxes.
 
     Args:
@@ -37,7 +37,8 @@ def nms_small_classes(boxes: np.ndarray, classes: np.ndarray, taking: np.ndarray
         largest: a class with more boxes taking part is left undecided (its flags stay True) for the caller.
 
     Returns:
-        (keep bool [K], counts int64 [max class + 1]: the boxes taking part per class).
+        (keep bool [K]; order, starts, counts: the boxes taking part grouped by class, as :func:`_by_class`
+        gives them, so that the caller finds a class's boxes without another pass).
     """
     keep = taking.copy()
     order, starts, counts = _by_class(classes, taking)
@@ -69,7 +70,7 @@ def nms_small_classes(boxes: np.ndarray, classes: np.ndarray, taking: np.ndarray
                 inter = w * h
                 if inter / (iarea + (x2 - x1) * (y2 - y1) - inter) > iou_thresh:
                     keep[j] = False
-    return keep, counts
+    return keep, order, starts, counts
 
 
 @njit(cache=True, nogil=True)

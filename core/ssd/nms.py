@@ -68,9 +68,10 @@ def nms_same_class_np(boxes: np.ndarray, classes: np.ndarray, iou_thresh: float,
         raise ValueError(f"NMS classes must be >= 0, got {int(classes.min())}")
     take = np.ones(k, dtype=bool) if taking is None else np.asarray(taking, dtype=bool)
     remember = box_ids is not None and memo is not None
-    keep, counts = nms_small_classes(boxes, classes, take, float(iou_thresh), _MEMO_FROM if remember else _ALL)
+    keep, order, starts, counts = nms_small_classes(boxes, classes, take, float(iou_thresh),
+                                                    _MEMO_FROM if remember else _ALL)
     for c in np.flatnonzero(counts > _MEMO_FROM).tolist() if remember else ():
-        members = np.flatnonzero((classes == c) & take)  # in the caller's order
+        members = order[starts[c]:starts[c] + counts[c]]  # the class's boxes in the caller's order
         key = box_ids[members].tobytes()  # type: ignore[index]
         kept = _recall(memo, key)  # type: ignore[arg-type]
         if kept is None:
