@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QTimer
 
 from core.config import ssd300
@@ -24,6 +25,7 @@ from ssd_gui.main_window import MainWindow
 WAIT_MS = 120_000
 
 
+@pytest.mark.solo  # a wall-clock gap: `make test` runs it after the rest, with the machine to itself
 def test_gui_thread_responsive_during_detection_and_training(qtbot, tmp_path: Path) -> None:
     cfg = ssd300(num_classes=3, priors="voc", width=0.125)
     weights = save_checkpoint(tmp_path / "tiny.pt", build_model(cfg.model), cfg, ("__background__", "a", "b"))
