@@ -16,15 +16,34 @@ multiply and an add nor reorders), so each result is the reference's to the bit:
   ``exp`` may not give).
 
 ``error_model="numpy"``: a division by zero gives inf or NaN as in NumPy and torch, not an exception.
-``cache=True``: compiled once per machine into ``__pycache__`` (a few seconds the first time).
+Compiled once per machine and cached on disk (Numba's ``cache=True``: the package's ``__pycache__``, else
+the user's cache folder; a few seconds the first time). Where neither is writable (a read-only install run
+by a user without a writable home, e.g. a read-only container) Numba refuses to cache when the module is
+imported; the loops are then compiled in memory at their first call, in every process (:func:`_compiled`).
 """
 from __future__ import annotations
+
+from typing import Any, Callable
 
 import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+def _compiled(**options: Any) -> Callable[[Callable], Callable]:
+    """``numba.njit(cache=True, **options)``, or without the disk cache where Numba finds no writable folder
+    for it (it raises ``RuntimeError: cannot cache function ...: no locator available`` at decoration, which
+    would stop every import of the postprocess)."""
+    def decorate(fn: Callable) -> Callable:
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError as exc:
+            if "no locator available" not in str(exc):
+                raise
+            return njit(cache=False, **options)(fn)
+    return decorate
+
+
+@_compiled(nogil=True, error_model="numpy")
 def nms_small_classes(boxes: np.ndarray, classes: np.ndarray, taking: np.ndarray, iou_thresh: float,
                       largest: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Greedy NMS inside each class, for the classes of at most ``largest`` boxes.
@@ -73,7 +92,7 @@ def nms_small_classes(boxes: np.ndarray, classes: np.ndarray, taking: np.ndarray
     return keep, order, starts, counts
 
 
-@njit(cache=True, nogil=True)
+@_compiled(nogil=True)
 def _by_class(classes: np.ndarray, taking: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The boxes taking part grouped by class (a counting sort, stable): (order int64 [n]: box indices, each
     class's in the caller's order; starts, counts int64 [max class + 1]: each class's slice of ``order``)."""
@@ -97,7 +116,7 @@ def _by_class(classes: np.ndarray, taking: np.ndarray) -> tuple[np.ndarray, np.n
     return order, starts, counts
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_compiled(nogil=True, error_model="numpy")
 def decode_wh(deltas: np.ndarray, rows: np.ndarray, w1: np.float32, clip: np.float32) -> np.ndarray:
     """float32 [K, 2]: ``min(deltas[rows, 2:] / w1, clip)``, the argument of the size's exp (NaN stays NaN, as
     torch's ``clamp(max=)``). deltas float32 [P, 4]; rows int64 [K]."""
@@ -109,7 +128,7 @@ def decode_wh(deltas: np.ndarray, rows: np.ndarray, w1: np.float32, clip: np.flo
     return out
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@_compiled(nogil=True, error_model="numpy")
 def decode_boxes(deltas: np.ndarray, priors: np.ndarray, rows: np.ndarray, exp_wh: np.ndarray, w0: np.float32,
                  clip01: bool) -> np.ndarray:
     """float32 [K, 4] x1y1x2y2: the boxes of ``rows`` from their offsets and ``exp_wh`` (torch's exp of
