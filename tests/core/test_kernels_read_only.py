@@ -37,11 +37,18 @@ def _read_only_folder(tmp_path: Path) -> tuple[Path, bool]:
     mnt.mkdir()
     mounted = shutil.which("mount") is not None and subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True).returncode == 0
+    _fill(mnt)
+    if mounted and subprocess.run(["mount", "-o", "remount,ro", str(mnt)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", str(mnt)], capture_output=True)  # no read-only remount: the plain folder instead
+        return _fill(mnt), False
+    return mnt, mounted
+
+
+def _fill(mnt: Path) -> Path:
+    """``mnt`` with a copy of kernels.py and an empty home folder."""
     shutil.copy2(kernels.__file__, mnt / "kernels.py")
     (mnt / "home").mkdir()
-    if mounted:
-        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True, capture_output=True)
-    return mnt, mounted
+    return mnt
 
 
 def test_the_compiled_loops_import_and_run_where_nothing_can_be_cached(tmp_path: Path) -> None:
