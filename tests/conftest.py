@@ -69,15 +69,9 @@ def full_disk(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
     Elsewhere a plain folder where ``core.io.fileio``'s fsync raises ``OSError(ENOSPC)``, the error a
     full disk gives at that call (``full_disk.real`` is then False).
     """
-    import shutil
-    import subprocess
+    from tests.tmpfs import tmpfs
 
     mnt = tmp_path / "small_disk"
     mnt.mkdir()
-    mounted = shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True).returncode == 0
-    try:
+    with tmpfs(mnt, "size=256k") as mounted:
         yield FullDisk(mnt, mounted, monkeypatch)
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)

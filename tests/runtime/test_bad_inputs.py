@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from core import load_detector  # noqa: E402
 from core.cli import main  # noqa: E402
 from core.runtime.export import export_model  # noqa: E402
 from tests.runtime.helpers import assert_same_detections, scenes, tiny_checkpoint  # noqa: E402
+from tests.tmpfs import tmpfs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -123,17 +123,12 @@ def read_only_dir(tmp_path: Path):  # type: ignore[no-untyped-def]
     below a regular file (which no one can create, root included)."""
     mnt = tmp_path / "ro"
     mnt.mkdir()
-    mounted = shutil.which("mount") is not None and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mnt)], capture_output=True).returncode == 0
-    try:
+    with tmpfs(mnt, "ro,size=64k") as mounted:
         if mounted:
             yield mnt
         else:
             (tmp_path / "a_file").write_text("x")
             yield tmp_path / "a_file" / "cache"
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def test_unwritable_cache_folder_still_runs(exported: dict[str, Path], read_only_dir: Path) -> None:
